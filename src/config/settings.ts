@@ -1,0 +1,216 @@
+/**
+ * Everything the program needs to know, gathered from the arguments and the option files
+ * (spec §8.3): TLS material, `sockopt`, timeouts, parallelism, binlog policy, and the server's
+ * file locations. Relative locations are resolved against the datadir here, once.
+ *
+ * @module
+ */
+import type { SstArgs } from "../sst/args.ts";
+import { ConfigError } from "../sst/errors.ts";
+import { OptionLookup } from "./option_lookup.ts";
+import { parseSockopt, type SockoptToken } from "../tunnel/socat_address.ts";
+
+/** Where the server keeps its files (absolute, no trailing slash). */
+export interface ServerLayout {
+  datadir: string;
+  innodbDataHomeDir: string;
+  innodbLogGroupHomeDir: string;
+  innodbUndoDirectory: string;
+  ariaLogDirPath: string;
+  /** Binary log base path (absolute, without extension), when binary logging is on. */
+  binlogBase?: string;
+  /** Binary log index file (absolute), when binary logging is on. */
+  binlogIndex?: string;
+}
+
+/** Bounded waits, in seconds (0 = off where allowed). */
+export interface Timeouts {
+  /** Donor: TCP+TLS connect to the joiner. `[sst] tunnel-connect-timeout`. */
+  connect: number;
+  /** Joiner: from `ready` until the donor's first connection. `[sst] tunnel-initial-timeout`. */
+  initial: number;
+  /** Both: no byte moved / no connection open for this long. `[sst] tunnel-idle-timeout`. */
+  idle: number;
+  /** Donor: waiting for mariadbd to flush tables. `[sst] tunnel-flush-timeout`. */
+  flush: number;
+  /** Both: whole SST; 0 = none. `[sst] tunnel-deadline`. */
+  deadline: number;
+}
+
+/** Raw TLS file settings and which keys they came from (for messages). */
+export interface TlsSettings {
+  ca?: string;
+  caPath?: string;
+  cert?: string;
+  key?: string;
+  /** Names of the keys used, e.g. `{ ca: "[sst] tca" }`. */
+  keys: { ca: string; caPath: string; cert: string; key: string };
+}
+
+/** The resolved settings. */
+export interface Settings {
+  layout: ServerLayout;
+  tls: TlsSettings;
+  sockopt: SockoptToken[];
+  sockoptRaw?: string;
+  timeouts: Timeouts;
+  /** Parallel rsync streams on the donor. */
+  backupThreads: number;
+  /** Binlogs to ship: 0 none, negative all. */
+  maxBinlogs: number;
+  /** Where private temporary directories are made. */
+  tmpdir: string;
+  bindAddress?: string;
+}
+
+/** Defaults of the `[sst]` timeout keys, in seconds. */
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  connect: 30,
+  initial: 300,
+  idle: 300,
+  flush: 600,
+  deadline: 0,
+};
+
+const SERVER_AND_SST = "--mysqld|sst";
+
+/** Resolves `p` against `base` unless absolute; strips trailing slashes. */
+export function resolveDir(base: string, p: string | undefined): string {
+  const b = base.replace(/\/+$/, "");
+  if (p === undefined || p === "" || p === "." || p === "./") return b;
+  const abs = p.startsWith("/") ? p : `${b}/${p.replace(/^\.\//, "")}`;
+  return abs.length > 1 ? abs.replace(/\/+$/, "") : abs;
+}
+
+function dirname(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
+function integerSetting(
+  opts: OptionLookup,
+  groups: string,
+  key: string,
+  fallback: number,
+  min: number,
+): number {
+  const raw = opts.get(groups, key);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw) || Number(raw) < min) {
+    throw new ConfigError(
+      `option ${key}=${raw} (${opts.origin(groups, key) ?? groups}) must be an integer ≥ ${min}`,
+    );
+  }
+  return Number(raw);
+}
+
+function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
+  const pick = (fromArgs: string | undefined, key: string) => fromArgs ?? opts.get("--mysqld", key);
+  const datadir = resolveDir("/", args.datadir);
+  const s = args.server;
+  const dataHome = resolveDir(datadir, pick(s.innodbDataHomeDir, "innodb-data-home-dir"));
+  const layout: ServerLayout = {
+    datadir,
+    innodbDataHomeDir: dataHome,
+    innodbLogGroupHomeDir: resolveDir(
+      datadir,
+      pick(s.innodbLogGroupHomeDir, "innodb-log-group-home-dir"),
+    ),
+    innodbUndoDirectory: resolveDir(
+      datadir,
+      pick(s.innodbUndoDirectory, "innodb-undo-directory"),
+    ),
+    ariaLogDirPath: resolveDir(datadir, pick(s.ariaLogDirPath, "aria-log-dir-path")),
+  };
+  return { ...layout, ...binlogFrom(args, opts, datadir) };
+}
+
+function binlogFrom(
+  args: SstArgs,
+  opts: OptionLookup,
+  datadir: string,
+): Pick<ServerLayout, "binlogBase" | "binlogIndex"> {
+  let base = args.binlog ?? args.server.logBin;
+  if (base === undefined && opts.has("--mysqld", "log-bin")) {
+    base = opts.get("--mysqld", "log-bin") ?? "";
+  }
+  if (base === undefined || base === "0") return {};
+  if (base === "") {
+    const basename = args.server.logBasename ?? opts.get("--mysqld", "log-basename");
+    base = basename ? `${basename}-bin` : "mysql-bin";
+  }
+  base = base.replace(/\.[0-9]+$/, "").replace(/\.index$/, "");
+  const absBase = resolveDir(datadir, base);
+  const index = args.binlogIndex ?? args.server.logBinIndex ??
+    opts.get("--mysqld", "log-bin-index");
+  const absIndex = index && index !== "0"
+    ? resolveDir(dirname(absBase), index.endsWith(".index") ? index : `${index}.index`)
+    : `${absBase}.index`;
+  return { binlogBase: absBase, binlogIndex: absIndex };
+}
+
+function tlsFrom(opts: OptionLookup): TlsSettings {
+  const legacy = {
+    ca: opts.get("sst", "tca"),
+    caPath: opts.get("sst", "tcapath"),
+    cert: opts.get("sst", "tcert"),
+    key: opts.get("sst", "tkey"),
+  };
+  if (Object.values(legacy).some((v) => v !== undefined)) {
+    return {
+      ...legacy,
+      keys: { ca: "[sst] tca", caPath: "[sst] tcapath", cert: "[sst] tcert", key: "[sst] tkey" },
+    };
+  }
+  return {
+    ca: opts.get(SERVER_AND_SST, "ssl-ca"),
+    caPath: opts.get(SERVER_AND_SST, "ssl-capath"),
+    cert: opts.get(SERVER_AND_SST, "ssl-cert"),
+    key: opts.get(SERVER_AND_SST, "ssl-key"),
+    keys: { ca: "ssl-ca", caPath: "ssl-capath", cert: "ssl-cert", key: "ssl-key" },
+  };
+}
+
+function timeoutsFrom(opts: OptionLookup): Timeouts {
+  const t = (key: string, def: number, min: number) =>
+    integerSetting(opts, "sst", `tunnel-${key}`, def, min);
+  return {
+    connect: t("connect-timeout", DEFAULT_TIMEOUTS.connect, 1),
+    initial: t("initial-timeout", DEFAULT_TIMEOUTS.initial, 1),
+    idle: t("idle-timeout", DEFAULT_TIMEOUTS.idle, 1),
+    flush: t("flush-timeout", DEFAULT_TIMEOUTS.flush, 1),
+    deadline: t("deadline", DEFAULT_TIMEOUTS.deadline, 0),
+  };
+}
+
+/** Reads the option files named by the arguments and resolves all settings. */
+export async function loadSettings(args: SstArgs, cpuCount: number): Promise<Settings> {
+  const opts = await OptionLookup.load({
+    defaultsFile: args.defaultsFile,
+    extraFile: args.defaultsExtraFile,
+    groupSuffix: args.defaultsGroupSuffix,
+  });
+  return settingsFrom(args, opts, cpuCount);
+}
+
+/** Resolves settings from already loaded options (pure; used by tests). */
+export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number): Settings {
+  const sockoptRaw = opts.get("sst", "sockopt");
+  return {
+    layout: layoutFrom(args, opts),
+    tls: tlsFrom(opts),
+    sockopt: parseSockopt(sockoptRaw),
+    sockoptRaw,
+    timeouts: timeoutsFrom(opts),
+    backupThreads: integerSetting(opts, SERVER_AND_SST, "backup-threads", cpuCount, 1),
+    maxBinlogs: integerSetting(opts, SERVER_AND_SST, "sst-max-binlogs", 1, Number.MIN_SAFE_INTEGER),
+    tmpdir: firstTmpdir(opts.get(SERVER_AND_SST, "tmpdir") ?? Deno.env.get("TMPDIR")),
+    bindAddress: opts.get("--mysqld", "bind-address"),
+  };
+}
+
+/** mariadbd's `tmpdir` may list several directories separated by `:`; we use the first. */
+function firstTmpdir(raw: string | undefined): string {
+  const first = (raw ?? "").split(":")[0];
+  return first.startsWith("/") ? resolveDir("/", first) : "/tmp";
+}

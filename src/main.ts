@@ -1,0 +1,39 @@
+/**
+ * Entry point. The only module that reads `Deno.args` or calls `Deno.exit`.
+ *
+ * - mariadbd's calls (`--role …`) run an SST;
+ * - `--rsh-helper <spec>` is rsync's remote-shell hook on the donor;
+ * - anything else is the human-facing command line (`--help`, `check`, `--version`).
+ *
+ * @module
+ */
+import { markInheritedCloseOnExec } from "./proc/fd_hygiene.ts";
+import { denoAdapter } from "./proc/process.ts";
+import { runSst } from "./sst/run.ts";
+import { RSH_HELPER_FLAG, runRshHelper } from "./tunnel/rsh_helper.ts";
+import { isSstInvocation, runCli } from "./cli/cli.ts";
+import * as log from "./sst/log.ts";
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === RSH_HELPER_FLAG) {
+    markInheritedCloseOnExec();
+    return await runRshHelper(denoAdapter, argv.slice(1));
+  }
+  if (isSstInvocation(argv)) {
+    markInheritedCloseOnExec();
+    return await runSst(argv, {
+      adapter: denoAdapter,
+      env: (n) => Deno.env.get(n),
+      cpuCount: navigator.hardwareConcurrency || 1,
+    });
+  }
+  return await runCli(argv, denoAdapter);
+}
+
+try {
+  Deno.exit(await main(Deno.args));
+} catch (e) {
+  log.error(`internal error (a bug in wsrep_sst_rsync_tunnel; please report it): ${e}`);
+  console.error(e);
+  Deno.exit(255);
+}

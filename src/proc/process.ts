@@ -1,0 +1,205 @@
+/**
+ * The one place where subprocesses are started. Every child gets an argv array (never a
+ * shell), its own process group when it may have descendants, and is registered so that
+ * {@link stopAll} can kill it on every exit path.
+ *
+ * Unit tests replace the adapter ({@link ProcessAdapter}); nothing else may call
+ * `Deno.Command` directly.
+ *
+ * @module
+ */
+
+/** How a standard stream of the child is connected. */
+export type Stdio = "null" | "piped" | "inherit";
+
+/** What to start. */
+export interface SpawnSpec {
+  /** Program name (looked up in PATH) or absolute path. */
+  cmd: string;
+  /** Arguments, each passed as one argv element. */
+  args: readonly string[];
+  /** Working directory. */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  stdin?: Stdio;
+  stdout?: Stdio;
+  stderr?: Stdio;
+  /** Start in a new session/process group so that a kill reaches every descendant. */
+  group?: boolean;
+}
+
+/** How a child ended. */
+export interface ExitStatus {
+  code: number;
+  signal: string | null;
+}
+
+/** A started child. */
+export interface Child {
+  readonly pid: number;
+  readonly spec: SpawnSpec;
+  readonly status: Promise<ExitStatus>;
+  readonly stdin: WritableStream<Uint8Array> | null;
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  /** Sends a signal to the child (to its whole group when started with `group`). */
+  kill(signal?: Deno.Signal): void;
+  /** True once `status` has settled. */
+  readonly exited: boolean;
+}
+
+/** Starts processes. The real one wraps `Deno.Command`; tests may supply a fake. */
+export interface ProcessAdapter {
+  spawn(spec: SpawnSpec): Child;
+}
+
+const live = new Set<Child>();
+
+class DenoChild implements Child {
+  readonly pid: number;
+  readonly status: Promise<ExitStatus>;
+  readonly stdin: WritableStream<Uint8Array> | null;
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  exited = false;
+  constructor(readonly spec: SpawnSpec, private readonly proc: Deno.ChildProcess) {
+    this.pid = proc.pid;
+    this.stdin = spec.stdin === "piped" ? proc.stdin : null;
+    this.stdout = spec.stdout === "piped" ? proc.stdout : null;
+    this.stderr = spec.stderr === "piped" ? proc.stderr : null;
+    this.status = proc.status.then((s) => {
+      this.exited = true;
+      live.delete(this);
+      return { code: s.code, signal: s.signal ?? null };
+    });
+  }
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      if (this.spec.group) Deno.kill(-this.pid, signal);
+      else if (!this.exited) this.proc.kill(signal);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) && !(e instanceof TypeError)) throw e;
+    }
+  }
+}
+
+/** The real adapter. */
+export const denoAdapter: ProcessAdapter = {
+  spawn(spec: SpawnSpec): Child {
+    const command = new Deno.Command(spec.cmd, {
+      args: [...spec.args],
+      cwd: spec.cwd,
+      env: spec.env,
+      stdin: spec.stdin ?? "null",
+      stdout: spec.stdout ?? "null",
+      stderr: spec.stderr ?? "inherit",
+      detached: spec.group ?? false,
+    });
+    const child = new DenoChild(spec, command.spawn());
+    live.add(child);
+    return child;
+  },
+};
+
+/** Resolves after `ms` milliseconds (an unref'd timer never keeps us alive). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Stops a child: SIGTERM (to its group), then SIGKILL after `graceMs`. Resolves when it has
+ * exited; the SIGKILL wait is bounded too.
+ */
+export async function stop(child: Child, graceMs = 3000): Promise<void> {
+  child.kill("SIGTERM");
+  if (await settlesWithin(child.status, graceMs)) {
+    // A group leader may have left descendants behind.
+    if (child.spec.group) child.kill("SIGKILL");
+    return;
+  }
+  child.kill("SIGKILL");
+  await settlesWithin(child.status, 5000);
+}
+
+/** Stops every child still running, in parallel. */
+export async function stopAll(graceMs = 3000): Promise<void> {
+  await Promise.all([...live].map((c) => stop(c, graceMs)));
+}
+
+/** Children started and not yet exited (for diagnostics and tests). */
+export function liveChildren(): readonly Child[] {
+  return [...live];
+}
+
+/** True if `p` settles within `ms`. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Result of {@link run}. */
+export interface RunResult extends ExitStatus {
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * Runs a short-lived program to completion and captures its output. The wait is bounded by
+ * `timeoutMs`; on expiry the child is killed and `timedOut` is set.
+ */
+export async function run(
+  adapter: ProcessAdapter,
+  spec: Omit<SpawnSpec, "stdout" | "stderr">,
+  opts: { timeoutMs: number; input?: string },
+): Promise<RunResult> {
+  const child = adapter.spawn({
+    ...spec,
+    stdin: opts.input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    group: true,
+  });
+  if (opts.input !== undefined && child.stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.input)).catch(() => {});
+    await w.close().catch(() => {});
+  }
+  const out = readAll(child.stdout);
+  const err = readAll(child.stderr);
+  const timedOut = !(await settlesWithin(child.status, opts.timeoutMs));
+  if (timedOut) await stop(child, 1000);
+  const status = await child.status;
+  return { ...status, stdout: await out, stderr: await err, timedOut };
+}
+
+async function readAll(stream: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!stream) return "";
+  return await new Response(stream).text();
+}
+
+/** Finds an executable in PATH (no shell involved). Returns its absolute path or null. */
+export function which(name: string, path = Deno.env.get("PATH") ?? ""): string | null {
+  if (name.includes("/")) return isExecutable(name) ? name : null;
+  for (const dir of path.split(":")) {
+    if (!dir) continue;
+    const candidate = `${dir.replace(/\/+$/, "").replace(/\/{2,}/g, "/")}/${name}`;
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    const st = Deno.statSync(p);
+    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * How to start this program again (as rsync's `--rsh` helper): the compiled binary itself, or
+ * `deno run -A <bundle>` when running the bundle under Deno.
+ *
+ * @module
+ */
+
+/**
+ * Flags for `deno run` of the bundle: all permissions (the bundle needs run, net, read, write,
+ * env, sys and ffi), never prompt, never read a deno.json from the datadir, never fetch.
+ */
+export const DENO_RUN_FLAGS = ["-A", "--no-prompt", "--no-config", "--cached-only"];
+
+/** argv that starts this same program. */
+export function selfCommand(): string[] {
+  const exe = Deno.execPath();
+  const base = exe.slice(exe.lastIndexOf("/") + 1);
+  if (base !== "deno") return [exe];
+  const main = new URL(Deno.mainModule);
+  if (main.protocol !== "file:") throw new Error(`cannot re-run ${Deno.mainModule}`);
+  return [exe, "run", ...DENO_RUN_FLAGS, decodeURIComponent(main.pathname)];
+}
+
+/**
+ * Quotes argv for rsync's `--rsh` string: rsync splits at spaces and honours single and
+ * double quotes (no backslashes).
+ */
+export function quoteForRsh(argv: readonly string[]): string {
+  return argv.map((a) => {
+    if (/^[A-Za-z0-9._/@%+=:,-]+$/.test(a)) return a;
+    if (!a.includes("'")) return `'${a}'`;
+    if (!a.includes('"')) return `"${a}"`;
+    throw new Error(`cannot quote ${JSON.stringify(a)} for rsync --rsh`);
+  }).join(" ");
+}

@@ -1,0 +1,78 @@
+/**
+ * What one SST run carries around: arguments, settings, tools, the process adapter, the
+ * cleanup scope, the protocol writer, the instance lock, and the stop conditions (signals,
+ * parent death, overall deadline) every wait checks.
+ *
+ * @module
+ */
+import type { SstArgs } from "./args.ts";
+import type { Settings } from "../config/settings.ts";
+import type { Tools } from "../proc/tools.ts";
+import type { ProcessAdapter } from "../proc/process.ts";
+import { sleep } from "../proc/process.ts";
+import type { Scope } from "./scope.ts";
+import type { ProtocolWriter } from "./protocol.ts";
+import type { InstanceLock } from "./instance_lock.ts";
+import { isAlive } from "../proc/liveness.ts";
+import { AbortedError, ExitCode, type SstError, TimeoutError } from "./errors.ts";
+
+/** Everything an SST flow needs. */
+export interface SstContext {
+  args: SstArgs;
+  settings: Settings;
+  tools: Tools;
+  adapter: ProcessAdapter;
+  scope: Scope;
+  protocol: ProtocolWriter;
+  lock: InstanceLock;
+  stopper: Stopper;
+  env: (name: string) => string | undefined;
+}
+
+/**
+ * Decides when to give up: a signal arrived, mariadbd (`--parent`) or our own parent went
+ * away, or the overall deadline passed. {@link Stopper.check} throws the matching error.
+ */
+export class Stopper {
+  #reason: SstError | null = null;
+  readonly #startedAt = Date.now();
+  readonly #ppid = Deno.ppid;
+  constructor(
+    private readonly parent: number | undefined,
+    private readonly deadlineSec: number,
+  ) {}
+
+  /** Requests a stop (from a signal handler). */
+  stop(reason: SstError): void {
+    this.#reason ??= reason;
+  }
+
+  /** Throws if the SST must stop now. */
+  check(): void {
+    if (this.#reason) throw this.#reason;
+    if (this.parent !== undefined && this.parent > 1 && !isAlive(this.parent)) {
+      throw new AbortedError(
+        ExitCode.transfer,
+        `mariadbd (--parent ${this.parent}) is gone; abandoning the SST`,
+      );
+    }
+    if (this.#ppid > 1 && Deno.ppid !== this.#ppid) {
+      throw new AbortedError(
+        ExitCode.transfer,
+        `our parent process ${this.#ppid} is gone; abandoning the SST`,
+      );
+    }
+    if (this.deadlineSec > 0 && Date.now() - this.#startedAt > this.deadlineSec * 1000) {
+      throw new TimeoutError(
+        `the SST did not finish within [sst] tunnel-deadline=${this.deadlineSec} s`,
+      );
+    }
+  }
+
+  /** Sleeps `ms`, checking before and after. */
+  async pause(ms: number): Promise<void> {
+    this.check();
+    await sleep(ms);
+    this.check();
+  }
+}

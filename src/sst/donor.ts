@@ -1,0 +1,184 @@
+/**
+ * The donor, top to bottom as in spec §3:
+ *
+ * 1. parse the joiner's address and take the per-SST secret from the SST request;
+ * 2. check the TLS material and decide which name the joiner's certificate must carry;
+ * 3. IST (`--bypass`): `continue`, send only the completion record, `done`;
+ * 4. otherwise `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
+ * 5. copy the data set through per-connection socat TLS clients, in parallel streams;
+ * 6. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
+ *
+ * @module
+ */
+import type { SstContext } from "./context.ts";
+import {
+  checkDonorPath,
+  type Endpoint,
+  hostText,
+  parseEndpoint,
+  secretFromRemoteAuth,
+} from "./address.ts";
+import { SstError, TimeoutError, TransferError } from "./errors.ts";
+import * as log from "./log.ts";
+import { addSecret } from "./log.ts";
+import { makePrivateDir } from "./private_dir.ts";
+import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
+import { connectAddress } from "../tunnel/socat_address.ts";
+import { reverseName } from "../tunnel/resolve.ts";
+import { type ConnectSpecFile, rshCommand } from "../tunnel/rsh_helper.ts";
+import { runJob, type RunnerContext, runPool } from "../transfer/rsync_runner.ts";
+import {
+  binlogJob,
+  completionJob,
+  engineFileJobs,
+  listSchemaDirs,
+  type RsyncJob,
+  schemaJobs,
+  structureJob,
+} from "../transfer/passes.ts";
+import { selectBinlogs } from "../transfer/binlogs.ts";
+import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
+
+/** Runs the donor side of an SST. */
+export async function runDonor(ctx: SstContext): Promise<void> {
+  const { args, settings } = ctx;
+  const joiner = parseEndpoint(args.address);
+  checkDonorPath(joiner, args.address);
+  const secret = secretFromRemoteAuth(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"));
+  addSecret(secret);
+  const tls = await checkTls(settings, "donor", ctx.adapter);
+  const peerName = await joinerCertificateName(ctx, joiner);
+  const peer = `${hostText(joiner.host)}:${joiner.port}`;
+  log.info(
+    `rsync_tunnel SST started on donor: to ${peer} (certificate name must be '${peerName}')` +
+      (args.bypass ? ", IST: only the completion record" : ""),
+  );
+
+  const dir = await makePrivateDir(settings.tmpdir, ctx.scope);
+  const statusDir = `${dir.path}/status`;
+  await Deno.mkdir(statusDir, { mode: 0o700 });
+  const spec: ConnectSpecFile = {
+    socat: ctx.tools.socat,
+    args: [
+      "-T",
+      String(settings.timeouts.idle),
+      "STDIO",
+      connectAddress({
+        host: joiner.host,
+        port: joiner.port,
+        peerName,
+        connectTimeoutSec: settings.timeouts.connect,
+        tls: tlsOptionsOf(tls),
+        sockopt: settings.sockopt,
+      }),
+    ],
+    statusDir,
+    peer: `joiner ${peer}`,
+  };
+  const specFile = await dir.write("connect.json", JSON.stringify(spec));
+  const runner: RunnerContext = {
+    adapter: ctx.adapter,
+    rsync: ctx.tools.rsync,
+    rsh: rshCommand(specFile),
+    passwordFile: await dir.write("rsync.password", secret + "\n"),
+    idleTimeoutSec: settings.timeouts.idle,
+    statusDir,
+    peer,
+    onSpawn: (c) => ctx.lock.recordGroup(c.pid),
+  };
+  log.info(`tunnel: rsync --rsh runs ${ctx.tools.socat} ${spec.args.join(" ")}`);
+
+  let state: string;
+  if (args.bypass) {
+    state = bypassState(ctx);
+    ctx.protocol.write("continue");
+  } else {
+    state = await flushTables(ctx);
+    await copyDataSet(ctx, runner);
+    ctx.protocol.write("continue");
+  }
+  const record = await dir.write(
+    COMPLETION_FILE,
+    renderCompletion({ state, secret, bypass: args.bypass }),
+  );
+  await runJob(completionJob(record), runner);
+  log.info(`SST complete on donor: state ${state}`);
+  ctx.protocol.final(`done ${state}`);
+}
+
+/** The name the joiner's certificate must carry: the host name, or the IP's resolver name. */
+async function joinerCertificateName(ctx: SstContext, joiner: Endpoint): Promise<string> {
+  const host = joiner.host;
+  if (host.kind === "name") return host.name;
+  const name = await reverseName(ctx.adapter, host.address);
+  if (name) {
+    log.info(
+      `joiner address ${host.address} resolves to ${name}; checking its certificate for ${name}`,
+    );
+    return name;
+  }
+  return host.address;
+}
+
+function bypassState(ctx: SstContext): string {
+  const state = `${ctx.args.gtid ?? ""} ${ctx.args.gtidDomainId ?? "0"}`;
+  if (!isValidState(state)) {
+    throw new SstError(22, `--gtid '${ctx.args.gtid}' is not <uuid>:<seqno>; cannot hand over IST`);
+  }
+  return state;
+}
+
+/**
+ * Asks mariadbd to flush and lock (`flush tables`), then waits for `<datadir>/tables_flushed`
+ * holding the state, or `<datadir>/sst_error`.
+ */
+async function flushTables(ctx: SstContext): Promise<string> {
+  const dd = ctx.settings.layout.datadir;
+  const flushed = `${dd}/tables_flushed`;
+  const failed = `${dd}/sst_error`;
+  await Deno.remove(flushed).catch(() => {});
+  await Deno.remove(failed).catch(() => {});
+  ctx.protocol.write("flush tables");
+  const limit = ctx.settings.timeouts.flush;
+  const deadline = Date.now() + limit * 1000;
+  for (;;) {
+    if (await Deno.stat(failed).then(() => true, () => false)) {
+      await Deno.remove(failed).catch(() => {});
+      throw new TransferError(
+        "mariadbd could not flush and lock the tables (it wrote sst_error); see the server log above",
+      );
+    }
+    const text = await Deno.readTextFile(flushed).catch(() => "");
+    if (text.includes(":")) {
+      await Deno.remove(flushed).catch(() => {});
+      const state = text.trim().split("\n")[0];
+      if (!isValidState(state)) {
+        throw new TransferError(`tables_flushed holds an invalid state '${state}'`);
+      }
+      log.info(`tables flushed and locked at ${state}`);
+      return state;
+    }
+    if (Date.now() > deadline) {
+      throw new TimeoutError(
+        `mariadbd did not flush tables within [sst] tunnel-flush-timeout=${limit} s`,
+      );
+    }
+    await ctx.stopper.pause(100);
+  }
+}
+
+/** Copies the data set while mariadbd holds the lock. */
+async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void> {
+  const layout = ctx.settings.layout;
+  const started = Date.now();
+  await runJob(structureJob(layout), runner);
+  const jobs: RsyncJob[] = [
+    ...engineFileJobs(layout),
+    ...schemaJobs(layout, await listSchemaDirs(layout)),
+  ];
+  const binlogs = binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs));
+  if (binlogs) jobs.push(binlogs);
+  log.info(`copying ${jobs.length} parts in up to ${ctx.settings.backupThreads} parallel streams`);
+  await runPool(jobs, ctx.settings.backupThreads, runner);
+  log.info(`data copied in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}

@@ -1,0 +1,102 @@
+/**
+ * Expected failures of an SST and the errno-style exit codes mariadbd receives.
+ *
+ * Anything thrown that is not an {@link SstError} is a bug: main.ts lets it crash loudly
+ * (exit 255 with a stack trace on stderr).
+ *
+ * @module
+ */
+
+/** Exit codes (spec §6, §11). mariadbd prints them with strerror(). */
+export const ExitCode = {
+  ok: 0,
+  /** ENOENT: a tool we need (socat, rsync, openssl) is missing. */
+  missingTool: 2,
+  /** Interrupted by SIGINT/SIGQUIT/SIGTERM (as the stock scripts do). */
+  interrupted: 3,
+  /** EIO: reading or writing a local file failed. */
+  io: 5,
+  /** EACCES: a certificate, key or CA file cannot be read. */
+  access: 13,
+  /** EBUSY: the SST port is taken or the listener died before listening. */
+  busy: 16,
+  /** EINVAL: bad configuration, argument or certificate. */
+  config: 22,
+  /** ENOSPC: the joiner ran out of disk space. */
+  noSpace: 28,
+  /** EPIPE: transfer failed, peer vanished, parent died, bad completion record. */
+  transfer: 32,
+  /** EPROTO: the peer does not speak our protocol (TLS on one side only, rsync mismatch). */
+  protocol: 71,
+  /** EKEYREJECTED-like: the peer's certificate was refused (chain or name). */
+  peerRejected: 129,
+  /** ETIMEDOUT: a bounded wait expired. */
+  timeout: 110,
+  /** EALREADY: another SST is still running on this datadir. */
+  already: 114,
+  /** ECONNREFUSED: nothing listens at the joiner's address. */
+  refused: 111,
+} as const;
+
+/** One of the exit codes above. */
+export type ExitCodeValue = typeof ExitCode[keyof typeof ExitCode];
+
+/**
+ * An expected failure: carries the exit code and a one-line, actionable message that names
+ * the file, key or peer involved and what to do about it.
+ */
+export class SstError extends Error {
+  /** The process exit status this failure maps to. */
+  readonly exitCode: ExitCodeValue;
+  constructor(exitCode: ExitCodeValue, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A configuration value, argument or option file is wrong (exit 22). */
+export class ConfigError extends SstError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ExitCode.config, message, options);
+  }
+}
+
+/** A program we depend on is not installed or unusable (exit 2). */
+export class MissingToolError extends SstError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ExitCode.missingTool, message, options);
+  }
+}
+
+/** The data transfer or the completion handshake failed (exit 32 unless said otherwise). */
+export class TransferError extends SstError {
+  constructor(
+    message: string,
+    exitCode: ExitCodeValue = ExitCode.transfer,
+    options?: ErrorOptions,
+  ) {
+    super(exitCode, message, options);
+  }
+}
+
+/** A bounded wait ran out (exit 110). The message names the `[sst]` key that bounds it. */
+export class TimeoutError extends SstError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ExitCode.timeout, message, options);
+  }
+}
+
+/** Another SST holds the datadir, or the port is taken (exit 114 or 16). */
+export class BusyError extends SstError {
+  constructor(
+    message: string,
+    exitCode: typeof ExitCode.already | typeof ExitCode.busy,
+    options?: ErrorOptions,
+  ) {
+    super(exitCode, message, options);
+  }
+}
+
+/** We were told to stop: a signal, or mariadbd (our `--parent`) went away. */
+export class AbortedError extends SstError {}

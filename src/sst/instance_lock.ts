@@ -1,0 +1,121 @@
+/**
+ * One SST per datadir (spec §11 item 15): `<datadir>/wsrep_sst.pid` holds our PID and the
+ * process groups of the helpers we started. A live holder makes us wait up to 30 s (then exit
+ * 114); a dead holder's file is stale: its leftover helpers are killed and the file replaced.
+ *
+ * @module
+ */
+import { BusyError, ExitCode } from "./errors.ts";
+import { commandLine, commandName, isAlive } from "../proc/liveness.ts";
+import { sleep } from "../proc/process.ts";
+import * as log from "./log.ts";
+import type { Scope } from "./scope.ts";
+
+/** Name of the lock file inside the datadir (the stock scripts use the same). */
+export const PID_FILE = "wsrep_sst.pid";
+
+/** Helper programs whose leftover process groups we may kill. */
+const HELPERS = new Set(["socat", "rsync"]);
+
+/** A held lock; records helper process groups so a successor can clean up after a crash. */
+export class InstanceLock {
+  #groups: number[] = [];
+  constructor(readonly file: string) {}
+
+  /** Records a helper's process group (its leader PID). */
+  recordGroup(pgid: number): void {
+    this.#groups.push(pgid);
+    this.#write();
+  }
+
+  #write(): void {
+    const lines = [String(Deno.pid), ...this.#groups.map((g) => `group ${g}`)];
+    Deno.writeTextFileSync(this.file, lines.join("\n") + "\n", { mode: 0o600 });
+  }
+
+  /** Removes the file if it is still ours. */
+  release(): void {
+    try {
+      if (Deno.readTextFileSync(this.file).split("\n")[0] === String(Deno.pid)) {
+        Deno.removeSync(this.file);
+      }
+    } catch { /* already gone */ }
+  }
+}
+
+interface Holder {
+  pid: number;
+  groups: number[];
+}
+
+function readHolder(file: string): Holder | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return null;
+  }
+  const [first, ...rest] = text.split("\n");
+  const groups = rest.map((l) => l.match(/^group (\d+)$/)?.[1]).filter((g) => g !== undefined)
+    .map(Number);
+  return { pid: Number(first.trim()) || 0, groups };
+}
+
+function looksLikeSst(pid: number): boolean {
+  const argv = commandLine(pid)?.join(" ") ?? "";
+  return argv.includes("wsrep_sst");
+}
+
+/** Kills leftover helper groups of a dead holder (only socat/rsync leaders). */
+function reapLeftovers(holder: Holder): void {
+  for (const g of holder.groups) {
+    const name = commandName(g);
+    if (name === null || !HELPERS.has(name)) continue;
+    log.warn(
+      `killing ${name} (process group ${g}) left behind by a previous SST (pid ${holder.pid})`,
+    );
+    try {
+      Deno.kill(-g, "SIGKILL");
+    } catch { /* gone meanwhile */ }
+  }
+}
+
+/** Takes the lock for `datadir`, waiting up to `waitSec` for a live holder. */
+export async function acquireInstanceLock(
+  datadir: string,
+  scope: Scope,
+  waitSec = 30,
+): Promise<InstanceLock> {
+  const file = `${datadir}/${PID_FILE}`;
+  const deadline = Date.now() + waitSec * 1000;
+  for (;;) {
+    const holder = readHolder(file);
+    if (holder && holder.pid !== Deno.pid && isAlive(holder.pid) && looksLikeSst(holder.pid)) {
+      if (Date.now() >= deadline) {
+        throw new BusyError(
+          `another SST (pid ${holder.pid}) is still running on ${datadir} after ${waitSec} s ` +
+            `(see ${file}); wait for it to finish or stop that process`,
+          ExitCode.already,
+        );
+      }
+      await sleep(1000);
+      continue;
+    }
+    if (holder) {
+      reapLeftovers(holder);
+      log.info(`removing stale ${file} of pid ${holder.pid}`);
+      try {
+        Deno.removeSync(file);
+      } catch { /* raced */ }
+    }
+    try {
+      Deno.writeTextFileSync(file, `${Deno.pid}\n`, { createNew: true, mode: 0o600 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw e;
+    }
+    const lock = new InstanceLock(file);
+    scope.defer(`release ${file}`, () => lock.release());
+    return lock;
+  }
+}

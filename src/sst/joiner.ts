@@ -1,0 +1,177 @@
+/**
+ * The joiner, top to bottom as in spec §4:
+ *
+ * 1. check the TLS material and decide where to listen;
+ * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
+ * 3. start socat's TLS listener (one rsync daemon per verified connection, no plaintext port);
+ * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1`;
+ * 5. wait for the donor's completion record, bounded and watching mariadbd;
+ * 6. check the secret, stop the listener, install binary logs (full SST only);
+ * 7. print the final `<uuid>:<seqno> <domain>` line.
+ *
+ * @module
+ */
+import type { SstContext } from "./context.ts";
+import { formatReadyAddress, type Host, hostText, parseEndpoint } from "./address.ts";
+import { TimeoutError, TransferError } from "./errors.ts";
+import * as log from "./log.ts";
+import { makePrivateDir, type PrivateDir } from "./private_dir.ts";
+import { stop } from "../proc/process.ts";
+import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
+import { listenAddress, rsyncServerExec } from "../tunnel/socat_address.ts";
+import { startListener, type TunnelListener } from "../tunnel/listener.ts";
+import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
+import { renderRsyncdConf, renderSecrets } from "../transfer/rsyncd_config.ts";
+import {
+  COMPLETION_FILE,
+  type CompletionRecord,
+  parseCompletion,
+  secretsEqual,
+} from "../transfer/completion.ts";
+import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
+import { newSecret } from "./secret.ts";
+import { markSstInProgress, prepareDirectories } from "./datadir.ts";
+
+/** Runs the joiner side of an SST. */
+export async function runJoiner(ctx: SstContext): Promise<void> {
+  const { settings, args } = ctx;
+  const endpoint = parseEndpoint(args.address);
+  const tls = await checkTls(settings, "joiner", ctx.adapter);
+  const bind = await chooseBindAddress(ctx, endpoint.host);
+  log.info(
+    `rsync_tunnel SST started on joiner; listening on ${
+      bind ? hostText(bind) : "all interfaces"
+    } ` +
+      `port ${endpoint.port}`,
+  );
+
+  const secret = newSecret();
+  const dir = await makePrivateDir(settings.tmpdir, ctx.scope);
+  await markSstInProgress(settings.layout.datadir, ctx.scope);
+  const staging = await prepareDirectories(settings.layout, ctx.scope);
+  const completionDir = `${dir.path}/complete`;
+  await Deno.mkdir(completionDir, { mode: 0o700 });
+  // Without binary logging the binlog module points at an empty private directory.
+  const binlogDir = staging ?? `${dir.path}/no-binlogs`;
+  if (!staging) await Deno.mkdir(binlogDir, { mode: 0o700 });
+  const config = await writeDaemonConfig(ctx, dir, secret, binlogDir, completionDir);
+
+  const listener = await startListener(ctx.adapter, {
+    socat: ctx.tools.socat,
+    args: [
+      "-d",
+      "-d",
+      "-T",
+      String(settings.timeouts.idle),
+      listenAddress({
+        port: endpoint.port,
+        bind,
+        ipv6: (bind ?? endpoint.host).kind === "ipv6",
+        maxChildren: Math.max(16, settings.backupThreads * 2),
+        tls: tlsOptionsOf(tls),
+        sockopt: settings.sockopt,
+      }),
+      rsyncServerExec(ctx.tools.rsync, config),
+    ],
+    port: endpoint.port,
+    where: `${bind ? hostText(bind) : "*"}:${endpoint.port}`,
+  });
+  ctx.lock.recordGroup(listener.child.pid);
+  ctx.scope.defer("stop TLS listener", () => stop(listener.child));
+
+  ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
+  const record = await waitForCompletion(ctx, listener, `${completionDir}/${COMPLETION_FILE}`);
+  if (!secretsEqual(record.secret, secret)) {
+    throw new TransferError(
+      "the completion record does not carry this SST's secret: it was not sent by the donor " +
+        "that received our request; refusing the transferred data",
+    );
+  }
+  await stop(listener.child);
+  await finishBinlogs(ctx, record, staging);
+  log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
+  ctx.protocol.final(record.state);
+}
+
+/** Listen on the address if it is ours; all interfaces otherwise (NAT), as stock does. */
+async function chooseBindAddress(ctx: SstContext, host: Host): Promise<Host | undefined> {
+  if (host.kind !== "name") {
+    if (isLocalAddress(host.address)) return host;
+  } else {
+    for (const ip of await lookupHost(ctx.adapter, host.name)) {
+      if (isLocalAddress(ip)) {
+        return ip.includes(":") ? { kind: "ipv6", address: ip } : { kind: "ipv4", address: ip };
+      }
+    }
+  }
+  log.warn(
+    `SST address ${hostText(host)} is not an address of this host; listening on all interfaces`,
+  );
+  return undefined;
+}
+
+async function writeDaemonConfig(
+  ctx: SstContext,
+  dir: PrivateDir,
+  secret: string,
+  staging: string,
+  completionDir: string,
+): Promise<string> {
+  const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
+  return await dir.write(
+    "rsyncd.conf",
+    renderRsyncdConf(
+      { layout: ctx.settings.layout, binlogStaging: staging, completionDir },
+      secrets,
+      `${dir.path}/rsyncd.log`,
+      ctx.settings.timeouts.idle,
+    ),
+  );
+}
+
+/**
+ * Waits until the completion record arrives, the listener dies, mariadbd goes away, the donor
+ * never connects (`tunnel-initial-timeout`) or stops talking (`tunnel-idle-timeout`).
+ */
+async function waitForCompletion(
+  ctx: SstContext,
+  listener: TunnelListener,
+  file: string,
+): Promise<CompletionRecord> {
+  const t = ctx.settings.timeouts;
+  const started = Date.now();
+  let lastActive = 0;
+  for (;;) {
+    const text = await Deno.readTextFile(file).catch(() => null);
+    if (text !== null) return parseCompletion(text, file);
+    if (listener.child.exited) {
+      throw new TransferError("the TLS listener (socat) exited before the transfer completed");
+    }
+    if (listener.openConnections() > 0) lastActive = Date.now();
+    if (lastActive === 0 && Date.now() - started > t.initial * 1000) {
+      throw new TimeoutError(
+        `no donor connected within [sst] tunnel-initial-timeout=${t.initial} s`,
+      );
+    }
+    if (lastActive > 0 && Date.now() - lastActive > t.idle * 1000) {
+      throw new TimeoutError(
+        `the donor stopped sending for [sst] tunnel-idle-timeout=${t.idle} s`,
+      );
+    }
+    await ctx.stopper.pause(200);
+  }
+}
+
+async function finishBinlogs(
+  ctx: SstContext,
+  record: CompletionRecord,
+  staging: string | null,
+): Promise<void> {
+  const layout = ctx.settings.layout;
+  if (record.bypass || !layout.binlogBase || staging === null) return;
+  const removed = await removeOldBinlogs(layout);
+  const installed = await installBinlogs(layout, staging);
+  log.info(
+    `binary logs: removed ${removed} old file(s), installed ${installed.length} from the donor`,
+  );
+}

@@ -1,0 +1,96 @@
+/**
+ * One SST run as mariadbd starts it: parse, configure, check tools, take the datadir lock,
+ * run the joiner or donor flow, and clean up on every path. Returns the exit status.
+ *
+ * @module
+ */
+import { parseSstArgs } from "./args.ts";
+import { loadSettings } from "../config/settings.ts";
+import { findTools } from "../proc/tools.ts";
+import { type ProcessAdapter, stopAll } from "../proc/process.ts";
+import { type LineSink, ProtocolWriter } from "./protocol.ts";
+import { Scope } from "./scope.ts";
+import { type SstContext, Stopper } from "./context.ts";
+import { acquireInstanceLock } from "./instance_lock.ts";
+import { AbortedError, ExitCode, SstError } from "./errors.ts";
+import * as log from "./log.ts";
+import { runJoiner } from "./joiner.ts";
+import { runDonor } from "./donor.ts";
+
+/** What a run needs from the outside world. */
+export interface RunDeps {
+  adapter: ProcessAdapter;
+  env: (name: string) => string | undefined;
+  sink?: LineSink;
+  cpuCount: number;
+}
+
+const SIGNALS: [Deno.Signal, number][] = [
+  ["SIGTERM", ExitCode.interrupted],
+  ["SIGINT", ExitCode.interrupted],
+  ["SIGQUIT", ExitCode.interrupted],
+  ["SIGHUP", ExitCode.transfer],
+];
+
+function onSignals(stopper: Stopper): () => void {
+  const handlers = SIGNALS.map(([sig, code]) => {
+    const h = () => {
+      stopper.stop(
+        new AbortedError(code as typeof ExitCode.interrupted, `received ${sig}; stopping the SST`),
+      );
+      void stopAll(1000);
+    };
+    Deno.addSignalListener(sig, h);
+    return () => Deno.removeSignalListener(sig, h);
+  });
+  return () => handlers.forEach((remove) => remove());
+}
+
+/** Runs one SST; expected failures become their exit code, anything else propagates. */
+export async function runSst(argv: readonly string[], deps: RunDeps): Promise<number> {
+  const scope = new Scope();
+  let removeSignals = () => {};
+  try {
+    const args = parseSstArgs(argv);
+    log.setDebug(args.progress);
+    const settings = await loadSettings(args, deps.cpuCount);
+    const stopper = new Stopper(
+      args.role === "joiner" ? args.parent : undefined,
+      settings.timeouts.deadline,
+    );
+    removeSignals = onSignals(stopper);
+    const tools = await findTools(deps.adapter);
+    log.info(
+      `wsrep_sst_rsync_tunnel ${args.role}: socat ${tools.socatVersion}, rsync ${tools.rsyncVersion}`,
+    );
+    const lock = await acquireInstanceLock(settings.layout.datadir, scope);
+    const ctx: SstContext = {
+      args,
+      settings,
+      tools,
+      adapter: deps.adapter,
+      scope,
+      protocol: new ProtocolWriter(args.role, deps.sink),
+      lock,
+      stopper,
+      env: deps.env,
+    };
+    switch (args.role) {
+      case "joiner":
+        await runJoiner(ctx);
+        break;
+      case "donor":
+        await runDonor(ctx);
+        break;
+    }
+    return ExitCode.ok;
+  } catch (e) {
+    if (!(e instanceof SstError)) throw e;
+    log.error(e.message);
+    return e.exitCode;
+  } finally {
+    await stopAll(2000);
+    for (const f of await scope.close()) log.warn(`cleanup step '${f.label}' failed: ${f.error}`);
+    removeSignals();
+  }
+}

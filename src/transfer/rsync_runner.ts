@@ -1,0 +1,169 @@
+/**
+ * Runs the donor's rsync jobs through the tunnel: common options, the `--rsh` helper, the
+ * per-SST password file, a bounded pool of parallel streams, and exit-status mapping into
+ * actionable errors.
+ *
+ * @module
+ */
+import { ExitCode, SstError, TimeoutError, TransferError } from "../sst/errors.ts";
+import * as log from "../sst/log.ts";
+import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
+import type { RsyncJob } from "./passes.ts";
+import { RSYNC_USER } from "./rsyncd_config.ts";
+import { explainTlsError } from "../tunnel/socat_log.ts";
+
+/** Everything a job needs besides its own options. */
+export interface RunnerContext {
+  adapter: ProcessAdapter;
+  rsync: string;
+  rsh: string;
+  passwordFile: string;
+  idleTimeoutSec: number;
+  /** Where rsh helpers leave socat error texts. */
+  statusDir: string;
+  /** The joiner, for messages. */
+  peer: string;
+  /** Called with every rsync started (to record its process group). */
+  onSpawn?: (child: Child) => void;
+}
+
+/** Options every data pass uses (spec §5), plus the tunnel. */
+export function commonOptions(ctx: RunnerContext): string[] {
+  return [
+    "--owner",
+    "--group",
+    "--perms",
+    "--links",
+    "--specials",
+    "--ignore-times",
+    "--inplace",
+    "--whole-file",
+    "--quiet",
+    `--timeout=${ctx.idleTimeoutSec}`,
+    `--rsh=${ctx.rsh}`,
+    `--password-file=${ctx.passwordFile}`,
+  ];
+}
+
+/** The full argv of one job. */
+export function rsyncArgs(job: RsyncJob, ctx: RunnerContext): string[] {
+  const dest = `${RSYNC_USER}@joiner::${job.module}/${job.path ?? ""}`;
+  return [...commonOptions(ctx), ...job.options, "--", ...job.sources, dest];
+}
+
+/** Runs one job; throws an {@link SstError} explaining a failure. */
+export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
+  const args = rsyncArgs(job, ctx);
+  log.debug(`rsync (${job.label}): ${ctx.rsync} ${args.join(" ")}`);
+  const started = Date.now();
+  const child = ctx.adapter.spawn({
+    cmd: ctx.rsync,
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    group: true,
+  });
+  ctx.onSpawn?.(child);
+  const [out, err] = await Promise.all([text(child.stdout), text(child.stderr)]);
+  const status = await child.status;
+  for (const line of (out + err).split("\n").filter((l) => l.trim())) log.warn(`rsync: ${line}`);
+  if (status.code === 0) {
+    log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
+  throw await explainFailure(job, ctx, status.code, status.signal, err);
+}
+
+async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
+  return s ? await new Response(s).text() : "";
+}
+
+async function socatProblem(ctx: RunnerContext): Promise<string | null> {
+  try {
+    for await (const e of Deno.readDir(ctx.statusDir)) {
+      if (!e.name.startsWith("socat-")) continue;
+      const body = await Deno.readTextFile(`${ctx.statusDir}/${e.name}`);
+      for (const line of body.split("\n")) {
+        const why = explainTlsError(line, `joiner ${ctx.peer}`);
+        if (why) return why;
+      }
+      const first = body.split("\n").find((l) => l.trim());
+      if (first) return `joiner ${ctx.peer}: ${first.replace(/^.* E /, "")}`;
+    }
+  } catch { /* no status dir */ }
+  return null;
+}
+
+async function explainFailure(
+  job: RsyncJob,
+  ctx: RunnerContext,
+  code: number,
+  signal: string | null,
+  stderr: string,
+): Promise<SstError> {
+  const what = `rsync of ${job.label} to ${ctx.peer} failed (rsync exit ${signal ?? code})`;
+  const tls = await socatProblem(ctx);
+  if (tls) return new TransferError(`${what}: ${tls}`, ExitCode.peerRejected);
+  if (/No space left on device/i.test(stderr)) {
+    return new TransferError(
+      `${what}: the joiner ran out of disk space; free space in its datadir`,
+      ExitCode.noSpace,
+    );
+  }
+  switch (code) {
+    case 5:
+      return new SstError(
+        ExitCode.protocol,
+        `${what}: the joiner refused the transfer (wrong per-SST secret or module); ` +
+          "both nodes must run the same wsrep_sst_rsync_tunnel and the joiner must still be waiting",
+      );
+    case 30:
+      return new TimeoutError(
+        `${what}: no data moved for ${ctx.idleTimeoutSec} s ([sst] tunnel-idle-timeout=${ctx.idleTimeoutSec})`,
+      );
+    case 12:
+      return new TransferError(
+        `${what}: the connection to the joiner broke (see socat/rsync lines above)`,
+      );
+    default:
+      return new TransferError(`${what}; see the rsync lines above`);
+  }
+}
+
+/**
+ * Runs jobs with at most `concurrency` at once. On the first failure the others are stopped
+ * and that failure is thrown.
+ */
+export async function runPool(
+  jobs: readonly RsyncJob[],
+  concurrency: number,
+  ctx: RunnerContext,
+): Promise<void> {
+  const running = new Set<Child>();
+  const tracked: RunnerContext = {
+    ...ctx,
+    onSpawn: (c) => {
+      running.add(c);
+      c.status.then(() => running.delete(c));
+      ctx.onSpawn?.(c);
+    },
+  };
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    while (failure === null && next < jobs.length) {
+      const job = jobs[next++];
+      try {
+        await runJob(job, tracked);
+      } catch (e) {
+        if (failure === null) failure = e;
+        await Promise.all([...running].map((c) => stop(c, 2000)));
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, jobs.length)) }, worker),
+  );
+  if (failure !== null) throw failure;
+}

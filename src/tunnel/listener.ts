@@ -1,0 +1,72 @@
+/**
+ * The joiner's end of the tunnel: one socat `OPENSSL-LISTEN` process (its own process group)
+ * that verifies each donor connection's certificate and runs an rsync daemon over it. No
+ * plaintext socket exists at any time.
+ *
+ * @module
+ */
+import { BusyError, ExitCode } from "../sst/errors.ts";
+import * as log from "../sst/log.ts";
+import { type Child, type ProcessAdapter, sleep } from "../proc/process.ts";
+import { childrenOf } from "../proc/liveness.ts";
+import { describePortHolder, pidListensOn } from "./listen_check.ts";
+import { relaySocatStderr } from "./socat_log.ts";
+
+/** A running listener. */
+export interface TunnelListener {
+  child: Child;
+  /** Number of donor connections being served right now. */
+  openConnections(): number;
+}
+
+/** What to start. */
+export interface ListenerOptions {
+  socat: string;
+  /** socat arguments (global options, listen address, exec address). */
+  args: string[];
+  port: number;
+  /** Where the joiner listens, for messages. */
+  where: string;
+  /** Bound on the wait for the socket to appear. */
+  readyTimeoutMs?: number;
+}
+
+/** Starts socat and resolves once it listens; fails with exit 16 when the port is taken. */
+export async function startListener(
+  adapter: ProcessAdapter,
+  opts: ListenerOptions,
+): Promise<TunnelListener> {
+  log.info(`starting TLS listener: ${[opts.socat, ...opts.args].join(" ")}`);
+  const child = adapter.spawn({
+    cmd: opts.socat,
+    args: opts.args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    group: true,
+  });
+  const stderrDone = relaySocatStderr(child.stderr!, `donor connection to ${opts.where}`);
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
+  while (!pidListensOn(child.pid, opts.port)) {
+    if (child.exited || Date.now() > deadline) {
+      await stderrDone.catch(() => {});
+      throw portBusy(opts, child.exited);
+    }
+    await sleep(50);
+  }
+  return { child, openConnections: () => childrenOf(child.pid).length };
+}
+
+function portBusy(opts: ListenerOptions, exited: boolean): BusyError {
+  const holder = describePortHolder(opts.port);
+  const why = holder
+    ? `port ${opts.port} is taken by ${holder}`
+    : exited
+    ? "socat exited before listening (see its error above)"
+    : "socat did not start listening within 10 s";
+  return new BusyError(
+    `cannot listen for the SST on ${opts.where}: ${why}; stop that process or set another ` +
+      "port in wsrep_sst_receive_address",
+    ExitCode.busy,
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * Builds socat address strings from validated values. socat parses its addresses itself
+ * (`,` separates options, `:` parameters, `!!` dual addresses, quotes and backslashes are
+ * special), so every value we put into one is checked against a strict character set, and
+ * operator-supplied `sockopt` tokens are validated one by one.
+ *
+ * @module
+ */
+import { ConfigError } from "../sst/errors.ts";
+import { type Host, hostText } from "../sst/address.ts";
+
+const SAFE_VALUE_RE = /^[A-Za-z0-9._/@+~%-]+$/;
+
+/** Throws unless `value` can be placed into a socat address unquoted. */
+export function socatSafe(what: string, value: string): string {
+  if (!SAFE_VALUE_RE.test(value)) {
+    throw new ConfigError(
+      `${what}='${JSON.stringify(value).slice(1, -1)}' contains characters socat would ` +
+        "interpret (space , : ! ' \" \\ ( ) [ ] { } or control characters); use a path made of " +
+        "letters, digits and . _ / @ + ~ % -",
+    );
+  }
+  return value;
+}
+
+/** One validated `sockopt` token. */
+export interface SockoptToken {
+  name: string;
+  value: string | null;
+}
+
+const SOCKOPT_NAME_RE = /^[a-z][a-z0-9-]*$/i;
+const SOCKOPT_VALUE_RE = /^[A-Za-z0-9._/@+~%:=!-]*$/;
+
+/**
+ * Parses `[sst] sockopt`: comma-separated `name[=value]` tokens, a leading comma tolerated.
+ * Rejects CR/LF, spaces, quotes, backslashes and socat's `!!` separator.
+ */
+export function parseSockopt(raw: string | undefined): SockoptToken[] {
+  if (raw === undefined || raw.trim() === "") return [];
+  const text = raw.trim().replace(/^,/, "");
+  if (/[\r\n\s'"\\`$()[\]{}]/.test(text) || text.includes("!!")) {
+    throw new ConfigError(
+      `[sst] sockopt='${JSON.stringify(raw).slice(1, -1)}' contains spaces, quotes, ` +
+        "backslashes, brackets or '!!'; write plain comma-separated socat options such as " +
+        "'cipher=HIGH,no-sni=1'",
+    );
+  }
+  return text.split(",").map((token) => parseToken(token, raw));
+}
+
+function parseToken(token: string, raw: string): SockoptToken {
+  const eq = token.indexOf("=");
+  const name = eq < 0 ? token : token.slice(0, eq);
+  const value = eq < 0 ? null : token.slice(eq + 1);
+  if (!SOCKOPT_NAME_RE.test(name) || (value !== null && !SOCKOPT_VALUE_RE.test(value))) {
+    throw new ConfigError(
+      `[sst] sockopt='${raw}': '${token}' is not a socat option of the form name[=value]`,
+    );
+  }
+  return { name: name.toLowerCase(), value };
+}
+
+/** True if the tokens switch certificate verification off (documented for debugging only). */
+export function disablesVerification(tokens: readonly SockoptToken[]): boolean {
+  return tokens.some((t) => t.name === "verify" && /^(0|no|false|off)$/i.test(t.value ?? ""));
+}
+
+/** The TLS material as socat options. */
+export interface TlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  caPath?: string;
+}
+
+function tlsOptions(tls: TlsOptions): string[] {
+  const out = [
+    `cert=${socatSafe("[sst] tcert", tls.certFile)}`,
+    `key=${socatSafe("[sst] tkey", tls.keyFile)}`,
+  ];
+  if (tls.caFile) out.push(`cafile=${socatSafe("[sst] tca", tls.caFile)}`);
+  if (tls.caPath) out.push(`capath=${socatSafe("[sst] tcapath", tls.caPath)}`);
+  out.push("verify=1");
+  return out;
+}
+
+function sockoptText(tokens: readonly SockoptToken[]): string[] {
+  return tokens.map((t) => (t.value === null ? t.name : `${t.name}=${t.value}`));
+}
+
+/** Parameters of the joiner's TLS listener. */
+export interface ListenSpec {
+  port: number;
+  /** IP to bind to; all interfaces when absent. */
+  bind?: Host;
+  ipv6: boolean;
+  maxChildren: number;
+  tls: TlsOptions;
+  sockopt: readonly SockoptToken[];
+}
+
+/** `OPENSSL-LISTEN:…` for the joiner: mutual TLS, one forked child per connection. */
+export function listenAddress(spec: ListenSpec): string {
+  const opts = ["reuseaddr", "fork", `max-children=${spec.maxChildren}`];
+  opts.push(spec.ipv6 ? "pf=ip6" : "pf=ip4");
+  if (spec.bind) opts.push(`bind=${socatSafe("bind address", bindText(spec.bind))}`);
+  opts.push(...tlsOptions(spec.tls), ...sockoptText(spec.sockopt));
+  return `OPENSSL-LISTEN:${spec.port},${opts.join(",")}`;
+}
+
+function bindText(h: Host): string {
+  return h.kind === "ipv6" ? `[${h.address}]` : hostText(h);
+}
+
+/** `EXEC:…` that runs one rsync daemon over the connection's stdio. */
+export function rsyncServerExec(rsync: string, configFile: string): string {
+  const cmd = `${socatSafe("rsync path", rsync)} --server --daemon ` +
+    `--config=${socatSafe("rsync daemon config path", configFile)} .`;
+  return `EXEC:${cmd}`;
+}
+
+/** Parameters of one donor connection. */
+export interface ConnectSpec {
+  host: Host;
+  port: number;
+  /** Name the joiner's certificate must carry (SAN or CN); an IP literal checks SAN IP. */
+  peerName: string;
+  connectTimeoutSec: number;
+  tls: TlsOptions;
+  sockopt: readonly SockoptToken[];
+}
+
+/** `OPENSSL:<host>:<port>,…` for the donor: verifies chain and name, no SNI. */
+export function connectAddress(spec: ConnectSpec): string {
+  const host = socatSafe("joiner host", hostText(spec.host));
+  const target = spec.host.kind === "ipv6" ? `[${host}]` : host;
+  const opts = [
+    ...tlsOptions(spec.tls),
+    `commonname=${socatSafe("joiner certificate name", spec.peerName)}`,
+    "no-sni=1",
+    `connect-timeout=${spec.connectTimeoutSec}`,
+    spec.host.kind === "ipv6" ? "pf=ip6" : spec.host.kind === "ipv4" ? "pf=ip4" : "",
+    ...sockoptText(spec.sockopt),
+  ].filter((o) => o !== "");
+  return `OPENSSL:${target}:${spec.port},${opts.join(",")}`;
+}

@@ -1,0 +1,180 @@
+/**
+ * Drives our program exactly as mariadbd 10.11 does (spec §1.3, §2, §3): starts the joiner
+ * with the 10.11 argv, reads its `ready` line, starts the donor with the address and
+ * `WSREP_SST_OPT_REMOTE_AUTH` split at the last `@`, answers `flush tables` by writing
+ * `tables_flushed` atomically, and collects every stdout line, stderr and exit status.
+ *
+ * @module
+ */
+import { type Child, denoAdapter, settlesWithin, stop } from "../../src/proc/process.ts";
+
+/** The launcher built by `deno task build`. */
+export const LAUNCHER = new URL("../../dist/bin/wsrep_sst_rsync_tunnel", import.meta.url).pathname;
+
+/** One node as the driver sees it. */
+export interface NodeSpec {
+  datadir: string;
+  defaultsFile: string;
+  binlog?: string;
+  /** Extra environment (e.g. PATH without socat, for failure tests). */
+  env?: Record<string, string>;
+}
+
+/** What happened to one side. */
+export interface SideResult {
+  lines: string[];
+  stderr: string;
+  code: number;
+  signal: string | null;
+}
+
+/** Result of a driven SST. */
+export interface SstResult {
+  joiner: SideResult;
+  donor: SideResult | null;
+}
+
+/** How to run the SST. */
+export interface DriveOptions {
+  joiner: NodeSpec;
+  donor: NodeSpec;
+  /** Joiner `--address` (mariadbd's wsrep_sst_receive_address). */
+  address: string;
+  /** State mariadbd writes into tables_flushed / passes as --gtid. */
+  state?: string;
+  bypass?: boolean;
+  /** Joiner's --parent; defaults to the test process. */
+  parent?: number;
+  /** Called once the joiner printed ready (e.g. to probe its port). */
+  onReady?: (readyAddress: string, joiner: Child) => Promise<void>;
+  /** Called when the donor asks to flush, before tables_flushed is written. */
+  onFlush?: () => Promise<void>;
+  /** Don't start the donor (joiner-only tests). */
+  noDonor?: boolean;
+  timeoutMs?: number;
+  /** Overrides the REMOTE_AUTH the donor gets (for forged-request tests). */
+  remoteAuth?: (real: string) => string;
+}
+
+/** Default state used by tests. */
+export const TEST_STATE = "f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc:13 0";
+
+function defaultsArgs(n: NodeSpec): string[] {
+  return ["--defaults-file", n.defaultsFile];
+}
+
+/** mariadbd 10.11's joiner argv. */
+export function joinerArgv(o: DriveOptions): string[] {
+  const a = ["--role", "joiner", "--address", o.address, "--datadir", o.joiner.datadir];
+  a.push(...defaultsArgs(o.joiner), "--parent", String(o.parent ?? Deno.pid), "--progress", "0");
+  if (o.joiner.binlog) a.push("--binlog", o.joiner.binlog);
+  a.push("--mysqld-args", `--defaults-file=${o.joiner.defaultsFile}`, "--wsrep-new-cluster");
+  return a;
+}
+
+/** mariadbd 10.11's donor argv. */
+export function donorArgv(o: DriveOptions, address: string, state: string): string[] {
+  const [gtid, dom] = state.split(" ");
+  const a = [
+    "--role",
+    "donor",
+    "--address",
+    address,
+    "--local-port",
+    "3306",
+    "--socket",
+    "/nonexistent.sock",
+  ];
+  a.push("--progress", "0", "--datadir", o.donor.datadir, ...defaultsArgs(o.donor));
+  a.push("--gtid", gtid, "--gtid-domain-id", dom ?? "0");
+  if (o.donor.binlog) a.push("--binlog", o.donor.binlog);
+  if (o.bypass) a.push("--bypass");
+  a.push("--mysqld-args", `--defaults-file=${o.donor.defaultsFile}`);
+  return a;
+}
+
+function spawnSide(argv: string[], node: NodeSpec, env: Record<string, string>): Child {
+  return denoAdapter.spawn({
+    cmd: LAUNCHER,
+    args: argv,
+    cwd: node.datadir,
+    env: { ...env, ...node.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    group: true,
+  });
+}
+
+/** Reads lines from a child's stdout, calling `onLine` for each. */
+async function readLines(
+  child: Child,
+  onLine: (l: string) => Promise<void> | void,
+): Promise<string[]> {
+  const lines: string[] = [];
+  let buf = "";
+  for await (const chunk of child.stdout!.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      lines.push(line);
+      await onLine(line);
+    }
+  }
+  if (buf) lines.push(buf);
+  return lines;
+}
+
+async function finish(
+  child: Child,
+  lines: Promise<string[]>,
+  timeoutMs: number,
+): Promise<SideResult> {
+  const err = new Response(child.stderr!).text();
+  if (!(await settlesWithin(child.status, timeoutMs))) await stop(child, 2000);
+  const st = await child.status;
+  return { lines: await lines, stderr: await err, code: st.code, signal: st.signal };
+}
+
+/** Writes tables_flushed the way mariadbd does (tmp file, then rename). */
+export async function writeTablesFlushed(datadir: string, state: string): Promise<void> {
+  const tmp = `${datadir}/tables_flushed.tmp`;
+  await Deno.writeTextFile(tmp, state + "\n");
+  await Deno.rename(tmp, `${datadir}/tables_flushed`);
+}
+
+/** Runs a full SST (or IST hand-over) between two nodes, like two mariadbd would. */
+export async function driveSst(o: DriveOptions): Promise<SstResult> {
+  const timeoutMs = o.timeoutMs ?? 120_000;
+  const state = o.state ?? TEST_STATE;
+  const baseEnv = { WSREP_SST_OPT_AUTH: "" };
+  const joiner = spawnSide(joinerArgv(o), o.joiner, baseEnv);
+  let donorRun: Promise<SideResult> | null = null;
+  const joinerLines = readLines(joiner, async (line) => {
+    if (!line.startsWith("ready ") || o.noDonor) return;
+    const value = line.slice(6);
+    const at = value.lastIndexOf("@");
+    const realAuth = at < 0 ? "" : value.slice(0, at);
+    await o.onReady?.(value, joiner);
+    const env: Record<string, string> = { ...baseEnv };
+    const auth = o.remoteAuth ? o.remoteAuth(realAuth) : realAuth;
+    if (auth) env.WSREP_SST_OPT_REMOTE_AUTH = auth;
+    const gtid = o.bypass ? state : state;
+    const donor = spawnSide(donorArgv(o, value.slice(at + 1), gtid), o.donor, env);
+    const donorLines = readLines(donor, async (l) => {
+      if (l === "flush tables") {
+        await o.onFlush?.();
+        await writeTablesFlushed(o.donor.datadir, state);
+      }
+    });
+    donorRun = finish(donor, donorLines, timeoutMs);
+    const d = await donorRun;
+    // mariadbd: a donor that fails tells the group; the joiner's server then aborts.
+    if (d.code !== 0) await stop(joiner, 5000);
+  });
+  const j = await finish(joiner, joinerLines, timeoutMs);
+  const d = donorRun ? await donorRun : null;
+  return { joiner: j, donor: d };
+}
