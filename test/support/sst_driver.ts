@@ -49,6 +49,8 @@ export interface DriveOptions {
   onReady?: (readyAddress: string, joiner: Child) => Promise<void>;
   /** Called when the donor asks to flush, before tables_flushed is written. */
   onFlush?: () => Promise<void>;
+  /** Pass `--progress 1` (debug logging). */
+  progress?: boolean;
   /** Don't start the donor (joiner-only tests). */
   noDonor?: boolean;
   timeoutMs?: number;
@@ -85,7 +87,13 @@ export function donorArgv(o: DriveOptions, address: string, state: string): stri
     "--socket",
     "/nonexistent.sock",
   ];
-  a.push("--progress", "0", "--datadir", o.donor.datadir, ...defaultsArgs(o.donor));
+  a.push(
+    "--progress",
+    o.progress ? "1" : "0",
+    "--datadir",
+    o.donor.datadir,
+    ...defaultsArgs(o.donor),
+  );
   a.push("--gtid", gtid, "--gtid-domain-id", dom ?? "0");
   if (o.donor.binlog) a.push("--binlog", o.donor.binlog);
   if (o.bypass) a.push("--bypass");
@@ -153,16 +161,16 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
   const joiner = spawnSide(joinerArgv(o), o.joiner, baseEnv);
   let donorRun: Promise<SideResult> | null = null;
   const joinerLines = readLines(joiner, async (line) => {
-    if (!line.startsWith("ready ") || o.noDonor) return;
+    if (!line.startsWith("ready ")) return;
     const value = line.slice(6);
     const at = value.lastIndexOf("@");
     const realAuth = at < 0 ? "" : value.slice(0, at);
     await o.onReady?.(value, joiner);
+    if (o.noDonor) return;
     const env: Record<string, string> = { ...baseEnv };
     const auth = o.remoteAuth ? o.remoteAuth(realAuth) : realAuth;
     if (auth) env.WSREP_SST_OPT_REMOTE_AUTH = auth;
-    const gtid = o.bypass ? state : state;
-    const donor = spawnSide(donorArgv(o, value.slice(at + 1), gtid), o.donor, env);
+    const donor = spawnSide(donorArgv(o, value.slice(at + 1), state), o.donor, env);
     const donorLines = readLines(donor, async (l) => {
       if (l === "flush tables") {
         await o.onFlush?.();

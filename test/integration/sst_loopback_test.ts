@@ -1,0 +1,322 @@
+/**
+ * Joiner and donor driven exactly as mariadbd drives them, over loopback, with real socat,
+ * rsync and openssl.
+ */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
+import { type Fixture, leftovers, makeFixture, processesMentioning } from "../support/fixture.ts";
+import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
+import { makeCa, makeLeaf } from "../support/pki.ts";
+import { tcpListeners } from "../../src/tunnel/listen_check.ts";
+import { commandName } from "../../src/proc/liveness.ts";
+
+function assertClean(f: Fixture): void {
+  assertEquals(processesMentioning(f.root), [], "no helper process may outlive the SST");
+  assertEquals(leftovers(f.joiner.tmpdir), [], "joiner private files must be removed");
+  assertEquals(leftovers(f.donor.tmpdir), [], "donor private files must be removed");
+  for (const n of ["sst_in_progress", "wsrep_sst.pid", "tables_flushed"]) {
+    assert(!leftovers(f.joiner.layout.datadir).includes(n), `joiner ${n} left behind`);
+    assert(!leftovers(f.donor.layout.datadir).includes(n), `donor ${n} left behind`);
+  }
+}
+
+async function dirDigest(dir: string) {
+  return await treeDigest(dir, (rel) => !rel.includes("/"));
+}
+
+Deno.test("full SST copies the 10.11 data set with separate InnoDB/undo/Aria/binlog dirs identically", async () => {
+  const f = await makeFixture({ separateDirs: true, binlog: true });
+  try {
+    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    assertMatch(r.joiner.lines[0], /^ready [0-9a-f]{32}@127\.0\.0\.1:\d+\/rsync_tunnel_sst\/1$/);
+    assertEquals(r.joiner.lines.slice(1), [TEST_STATE]);
+    assertEquals(r.donor?.lines, ["flush tables", "continue", `done ${TEST_STATE}`]);
+    const d = f.donor.layout, j = f.joiner.layout;
+    assertEquals(
+      diffDigests(
+        await treeDigest(d.datadir, isTransferredDatadirFile),
+        await treeDigest(j.datadir, isTransferredDatadirFile),
+      ),
+      [],
+    );
+    for (
+      const key of [
+        "innodbDataHomeDir",
+        "innodbLogGroupHomeDir",
+        "innodbUndoDirectory",
+        "ariaLogDirPath",
+      ] as const
+    ) {
+      assertEquals(diffDigests(await dirDigest(d[key]), await dirDigest(j[key])), [], key);
+    }
+    const binlogDir = j.binlogBase!.replace(/\/mysql-bin$/, "");
+    assertEquals(leftovers(binlogDir).sort(), ["mysql-bin.000003", "mysql-bin.index"]);
+    assertEquals(await Deno.readTextFile(j.binlogIndex!), `${binlogDir}/mysql-bin.000003\n`);
+    for (
+      const never of ["grastate.dat", "galera.cache", "gvwstate.dat", "ib_buffer_pool", "node.err"]
+    ) {
+      assert(!leftovers(j.datadir).includes(never), `${never} must not be transferred`);
+    }
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("full SST into a datadir-only layout deletes stale schema dirs and keeps the joiner's grastate", async () => {
+  const f = await makeFixture({ binlog: true });
+  try {
+    const j = f.joiner.layout.datadir;
+    await Deno.mkdir(`${j}/stale_db`);
+    await Deno.writeTextFile(`${j}/stale_db/t.ibd`, "old");
+    await Deno.mkdir(`${j}/shop`);
+    await Deno.writeTextFile(`${j}/shop/dropped.ibd`, "old");
+    await Deno.writeTextFile(`${j}/grastate.dat`, "joiner's own");
+    await Deno.writeTextFile(`${j}/mysql-bin.000007`, "old binlog");
+    await Deno.writeTextFile(`${j}/mysql-bin.index`, "./mysql-bin.000007\n");
+    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    const names = leftovers(j);
+    assert(!names.includes("stale_db"), "schema dir absent on the donor must be deleted");
+    assert(
+      !leftovers(`${j}/shop`).includes("dropped.ibd"),
+      "extraneous table file must be deleted",
+    );
+    assertEquals(await Deno.readTextFile(`${j}/grastate.dat`), "joiner's own");
+    assert(!names.includes("mysql-bin.000007"), "old binlog must be removed");
+    assertEquals(await Deno.readTextFile(`${j}/mysql-bin.index`), "./mysql-bin.000003\n");
+    for (const e of ["ibdata1", "ib_logfile0", "undo001", "aria_log_control"]) {
+      assert(names.includes(e), e);
+    }
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("bypass (IST) sends only the completion record and the joiner prints the donor's gtid and domain", async () => {
+  const f = await makeFixture();
+  try {
+    const state = "f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc:6 3";
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      bypass: true,
+      state,
+    });
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.lines, ["continue", `done ${state}`]);
+    assertEquals(r.joiner.lines[1], state);
+    assertEquals(leftovers(f.joiner.layout.datadir), [], "no data may arrive in IST");
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a donor whose certificate comes from an untrusted CA is refused: nothing written, no process left", async () => {
+  const f = await makeFixture();
+  try {
+    const rogueCa = await makeCa(f.root, "rogue-ca");
+    const rogue = await makeLeaf(f.root, rogueCa, "rogue", {
+      cn: "localhost",
+      sans: ["DNS:localhost"],
+    });
+    const cnf = (await Deno.readTextFile(f.donor.defaultsFile))
+      .replace(`tcert=${f.donor.leaf.cert}`, `tcert=${rogue.cert}`)
+      .replace(`tkey=${f.donor.leaf.key}`, `tkey=${rogue.key}`)
+      .replace(`tca=${f.ca.cert}`, `tca=${rogueCa.cert}`);
+    await Deno.writeTextFile(f.donor.defaultsFile, cnf);
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      timeoutMs: 60_000,
+    });
+    assert(r.donor && r.donor.code !== 0, "donor must fail");
+    assert(r.joiner.code !== 0, "joiner must fail");
+    assertEquals(r.joiner.lines.length, 1, "joiner prints no final line");
+    assertEquals(leftovers(f.joiner.layout.datadir), [], "nothing may be written");
+    assertMatch(r.donor.stderr, /\[ERROR\].*(certificate|trusted|verify)/i);
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a donor without the joiner's per-SST secret cannot write: rsync auth fails before any file", async () => {
+  const f = await makeFixture();
+  try {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      remoteAuth: () => "0123456789abcdef0123456789abcdef",
+      timeoutMs: 60_000,
+    });
+    assertEquals(r.donor?.code, 71, r.donor?.stderr);
+    assertEquals(r.joiner.lines.length, 1);
+    assertEquals(leftovers(f.joiner.layout.datadir), []);
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+async function plaintextProbe(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode("@RSYNCD: 31.0\nrsync_tunnel_sst\n"));
+    const buf = new Uint8Array(4096);
+    const n = await Promise.race([
+      conn.read(buf).catch(() => null),
+      new Promise<null>((r) => setTimeout(() => r(null), 3000)),
+    ]);
+    return n ? new TextDecoder().decode(buf.subarray(0, n)) : "";
+  } finally {
+    conn.close();
+  }
+}
+
+function listenersOf(pids: Set<number>): number[] {
+  const ports: number[] = [];
+  for (const l of tcpListeners()) {
+    for (const pid of pids) {
+      const fds = (() => {
+        try {
+          return [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
+            try {
+              return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+            } catch {
+              return "";
+            }
+          });
+        } catch {
+          return [];
+        }
+      })();
+      if (fds.includes(`socket:[${l.inode}]`)) ports.push(l.port);
+    }
+  }
+  return [...new Set(ports)];
+}
+
+function helperPids(marker: string): Set<number> {
+  return new Set(processesMentioning(marker).map((l) => Number(l.split(":")[0])));
+}
+
+Deno.test("during a transfer only the joiner's TLS port listens, and a plaintext rsync client gets nothing", async () => {
+  const f = await makeFixture({ bigTableBytes: 64 * 1024 * 1024 });
+  try {
+    let probe = "unset";
+    let duringReady: number[] = [];
+    let duringFlush: number[] = [];
+    let rsyncListeners: number[] = [];
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      onReady: async () => {
+        probe = await plaintextProbe(f.port);
+        duringReady = listenersOf(helperPids(f.root));
+      },
+      onFlush: () => {
+        setTimeout(() => {
+          duringFlush = listenersOf(helperPids(f.root));
+          const rsyncPids = [...helperPids(f.root)].filter((p) => commandName(p) === "rsync");
+          rsyncListeners = listenersOf(new Set(rsyncPids));
+        }, 1500);
+        return Promise.resolve();
+      },
+    });
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(probe, "", "plaintext client must get no rsync greeting");
+    assertEquals(duringReady, [f.port]);
+    assert(duringFlush.every((p) => p === f.port), `unexpected listeners ${duringFlush}`);
+    assertEquals(rsyncListeners, [], "no rsync process may listen");
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("joiner exits 32 without a final line and leaves nothing when mariadbd (--parent) dies", async () => {
+  const f = await makeFixture();
+  const parent = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      parent: parent.pid,
+      noDonor: true,
+      onReady: () => {
+        setTimeout(() => parent.kill("SIGKILL"), 500);
+        return Promise.resolve();
+      },
+      timeoutMs: 30_000,
+    });
+    assertEquals(r.joiner.code, 32, r.joiner.stderr);
+    assertEquals(r.joiner.lines.length, 1);
+    assertMatch(r.joiner.stderr, /--parent .* is gone/);
+    assertClean(f);
+  } finally {
+    try {
+      parent.kill("SIGKILL");
+    } catch { /* gone */ }
+    await parent.status;
+    await f.cleanup();
+  }
+});
+
+Deno.test("a busy SST port fails with exit 16 naming the process that holds it", async () => {
+  const f = await makeFixture();
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: f.port });
+  try {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      noDonor: true,
+      timeoutMs: 30_000,
+    });
+    assertEquals(r.joiner.code, 16, r.joiner.stderr);
+    assertEquals(r.joiner.lines, []);
+    assertMatch(r.joiner.stderr, new RegExp(`port ${f.port} is taken by pid ${Deno.pid}`));
+    assertClean(f);
+  } finally {
+    blocker.close();
+    await f.cleanup();
+  }
+});
+
+Deno.test("without socat in PATH the joiner refuses before ready with exit 2 (never plaintext)", async () => {
+  const f = await makeFixture();
+  try {
+    const bin = `${f.root}/bin`;
+    await Deno.mkdir(bin);
+    for (const tool of ["rsync", "getent", "deno", "sh"]) {
+      const path = new TextDecoder().decode(
+        new Deno.Command("sh", { args: ["-c", `command -v ${tool}`] }).outputSync().stdout,
+      ).trim();
+      await Deno.symlink(path, `${bin}/${tool}`);
+    }
+    const joiner = { ...f.joiner, env: { PATH: bin } };
+    const r = await driveSst({
+      address: f.address,
+      joiner,
+      donor: f.donor,
+      noDonor: true,
+      timeoutMs: 30_000,
+    });
+    assertEquals(r.joiner.code, 2, r.joiner.stderr);
+    assertEquals(r.joiner.lines, []);
+    assertMatch(r.joiner.stderr, /socat not found in PATH/);
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
