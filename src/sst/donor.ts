@@ -59,7 +59,10 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   await Deno.mkdir(statusDir, { mode: 0o700 });
   const spec: ConnectSpecFile = {
     socat: ctx.tools.socat,
+    // -t 0.2: once rsync is done, don't linger 0.5 s per connection for the other direction.
     args: [
+      "-t",
+      "0.2",
       "-T",
       String(settings.timeouts.idle),
       "STDIO",
@@ -85,6 +88,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     statusDir,
     peer,
     onSpawn: (c) => ctx.lock.recordGroup(c.pid),
+    check: () => ctx.stopper.check(),
   };
   log.info(`tunnel: rsync --rsh runs ${ctx.tools.socat} ${spec.args.join(" ")}`);
 
@@ -174,7 +178,7 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
   await runJob(structureJob(layout), runner);
   const jobs: RsyncJob[] = [
     ...engineFileJobs(layout),
-    ...schemaJobs(layout, await listSchemaDirs(layout)),
+    ...schemaJobs(layout, await listSchemaDirs(layout), ctx.settings.backupThreads),
   ];
   const binlogs = binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs));
   if (binlogs) jobs.push(binlogs);

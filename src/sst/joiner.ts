@@ -87,6 +87,7 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
         "that received our request; refusing the transferred data",
     );
   }
+  await drainConnections(ctx, listener);
   await stop(listener.child);
   await finishBinlogs(ctx, record, staging);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
@@ -160,6 +161,15 @@ async function waitForCompletion(
     }
     await ctx.stopper.pause(200);
   }
+}
+
+/**
+ * The record is in place before the donor's rsync has finished its session: let the last
+ * connections end (bounded) so the donor sees success before the listener goes away.
+ */
+async function drainConnections(ctx: SstContext, listener: TunnelListener): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (listener.openConnections() > 0 && Date.now() < deadline) await ctx.stopper.pause(50);
 }
 
 async function finishBinlogs(

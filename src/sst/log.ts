@@ -56,3 +56,8 @@ export const warn = (m: string): void => log("WARNING", m);
 export const error = (m: string): void => log("ERROR", m);
 /** Shorthand for a DEBUG line (only with `--progress 1`). */
 export const debug = (m: string): void => log("DEBUG", m);
+
+/** Forwards a line a helper of ours already formatted (redacted again, one write). */
+export function passThrough(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(redact(line).replace(/[\r\n]+/g, " ") + "\n"));
+}

@@ -45,66 +45,133 @@ export function specialTopLevelDirs(layout: ServerLayout): string[] {
   return [...out];
 }
 
-/** Pass 1: the top-level directory structure only (fails early on a protocol mismatch). */
+/** The engine files of spec §5 passes 2–5: directory, module, patterns. */
+function engineFileSets(
+  layout: ServerLayout,
+): { label: string; dir: string; module: string; patterns: string[] }[] {
+  return [
+    {
+      label: "InnoDB system tablespace",
+      dir: layout.innodbDataHomeDir,
+      module: Modules.dataHome,
+      patterns: ["ibdata*", "ib_lru_dump"],
+    },
+    {
+      label: "InnoDB redo log",
+      dir: layout.innodbLogGroupHomeDir,
+      module: Modules.logDir,
+      patterns: ["ib_logfile0"],
+    },
+    {
+      label: "InnoDB undo tablespaces",
+      dir: layout.innodbUndoDirectory,
+      module: Modules.undoDir,
+      patterns: ["undo*"],
+    },
+    {
+      label: "Aria logs",
+      dir: layout.ariaLogDirPath,
+      module: Modules.ariaDir,
+      patterns: ["aria_log_control", "aria_log.*"],
+    },
+  ];
+}
+
+/**
+ * Pass 1: the top-level directory structure, plus the engine files that live in the datadir
+ * itself (one connection instead of four in the default layout). Runs alone and first, so a
+ * TLS or protocol problem fails early.
+ */
 export function structureJob(layout: ServerLayout): RsyncJob {
   const excludes = [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]
     .map((n) => `--exclude=/${n}`);
+  const engineIncludes = engineFileSets(layout)
+    .filter((s) => s.dir === layout.datadir)
+    .flatMap((s) => s.patterns.map((p) => `--include=/${p}`));
   return {
-    label: "schema directories",
-    options: ["--dirs", "--delete", ...excludes, "--include=/*/", "--exclude=/*"],
+    label: "schema directories and engine files",
+    options: [
+      "--dirs",
+      "--delete",
+      ...excludes,
+      ...engineIncludes,
+      "--include=/*/",
+      "--exclude=/*",
+    ],
     sources: [`${layout.datadir}/`],
     module: Modules.datadir,
   };
 }
 
-function filesJob(label: string, dir: string, module: string, patterns: string[]): RsyncJob {
-  return {
-    label,
-    options: ["--recursive", "--delete", ...patterns.map((p) => `--include=/${p}`), "--exclude=**"],
-    sources: [`${dir}/`],
-    module,
-  };
-}
-
-/** Passes 2–5: InnoDB system tablespace, redo log, undo tablespaces, Aria logs. */
+/** Passes 2–5 for engine files kept outside the datadir. */
 export function engineFileJobs(layout: ServerLayout): RsyncJob[] {
-  return [
-    filesJob("InnoDB system tablespace", layout.innodbDataHomeDir, Modules.dataHome, [
-      "ibdata*",
-      "ib_lru_dump",
-    ]),
-    filesJob("InnoDB redo log", layout.innodbLogGroupHomeDir, Modules.logDir, ["ib_logfile0"]),
-    filesJob("InnoDB undo tablespaces", layout.innodbUndoDirectory, Modules.undoDir, ["undo*"]),
-    filesJob("Aria logs", layout.ariaLogDirPath, Modules.ariaDir, [
-      "aria_log_control",
-      "aria_log.*",
-    ]),
-  ];
-}
-
-/** Pass 6: one recursive job per schema directory. */
-export function schemaJobs(layout: ServerLayout, dirs: readonly string[]): RsyncJob[] {
-  return dirs.map((d) => ({
-    label: `schema ${d}`,
-    options: ["--recursive", "--delete"],
-    sources: [`${layout.datadir}/${d}/`],
-    module: Modules.datadir,
-    path: `${d}/`,
+  return engineFileSets(layout).filter((s) => s.dir !== layout.datadir).map((s) => ({
+    label: s.label,
+    options: [
+      "--recursive",
+      "--delete",
+      ...s.patterns.map((p) => `--include=/${p}`),
+      "--exclude=**",
+    ],
+    sources: [`${s.dir}/`],
+    module: s.module,
   }));
 }
 
-/** Lists the datadir's top-level directories that pass 6 copies (symlinks followed). */
-export async function listSchemaDirs(layout: ServerLayout): Promise<string[]> {
+/** A schema directory and its size in bytes. */
+export interface SchemaDir {
+  name: string;
+  bytes: number;
+}
+
+/**
+ * Pass 6: the schema directories, split into at most `streams` jobs of similar size
+ * (largest first, each into the lightest job). Each job sends whole directories, so
+ * `--delete` cleans inside them on the joiner.
+ */
+export function schemaJobs(
+  layout: ServerLayout,
+  dirs: readonly SchemaDir[],
+  streams: number,
+): RsyncJob[] {
+  const n = Math.max(1, Math.min(streams, dirs.length));
+  const bins = Array.from({ length: n }, () => ({ bytes: 0, names: [] as string[] }));
+  for (const d of [...dirs].sort((a, b) => b.bytes - a.bytes)) {
+    const lightest = bins.reduce((m, b) => (b.bytes < m.bytes ? b : m));
+    lightest.bytes += d.bytes;
+    lightest.names.push(d.name);
+  }
+  return bins.filter((b) => b.names.length > 0).map((b) => ({
+    label: `schemas ${b.names.sort().join(", ").slice(0, 60)}`,
+    options: ["--recursive", "--delete"],
+    sources: b.names.map((name) => `${layout.datadir}/${name}`),
+    module: Modules.datadir,
+  }));
+}
+
+/** Total size of the files below `dir` (symlinks followed once at the top). */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) total += await treeBytes(p);
+    else if (e.isFile) total += (await Deno.stat(p).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+/** Lists the datadir's top-level directories that pass 6 copies (symlinks followed), with sizes. */
+export async function listSchemaDirs(layout: ServerLayout): Promise<SchemaDir[]> {
   const skip = new Set([...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]);
-  const out: string[] = [];
+  const out: SchemaDir[] = [];
   for await (const e of Deno.readDir(layout.datadir)) {
     if (skip.has(e.name)) continue;
     const isDir = e.isDirectory ||
       (e.isSymlink && (await Deno.stat(`${layout.datadir}/${e.name}`).catch(() => null))
         ?.isDirectory);
-    if (isDir) out.push(e.name);
+    if (isDir) out.push({ name: e.name, bytes: await treeBytes(`${layout.datadir}/${e.name}`) });
   }
-  return out.sort();
+  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** The binary logs to ship, flat, into the joiner's staging directory. */

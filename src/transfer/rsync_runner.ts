@@ -10,7 +10,8 @@ import * as log from "../sst/log.ts";
 import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
 import type { RsyncJob } from "./passes.ts";
 import { RSYNC_USER } from "./rsyncd_config.ts";
-import { explainTlsError } from "../tunnel/socat_log.ts";
+import { classifySocatTlsError, describeTlsFailure } from "../tunnel/certificates.ts";
+import { settlesWithin } from "../proc/process.ts";
 
 /** Everything a job needs besides its own options. */
 export interface RunnerContext {
@@ -25,7 +26,11 @@ export interface RunnerContext {
   peer: string;
   /** Called with every rsync started (to record its process group). */
   onSpawn?: (child: Child) => void;
+  /** Called every 200 ms while rsync runs; throws to abort (signal, parent gone, deadline). */
+  check?: () => void;
 }
+
+let commandLogged = false;
 
 /** Options every data pass uses (spec §5), plus the tunnel. */
 export function commonOptions(ctx: RunnerContext): string[] {
@@ -54,7 +59,10 @@ export function rsyncArgs(job: RsyncJob, ctx: RunnerContext): string[] {
 /** Runs one job; throws an {@link SstError} explaining a failure. */
 export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   const args = rsyncArgs(job, ctx);
-  log.debug(`rsync (${job.label}): ${ctx.rsync} ${args.join(" ")}`);
+  const line = `rsync (${job.label}): ${ctx.rsync} ${args.join(" ")}`;
+  if (commandLogged) log.debug(line);
+  else log.info(line);
+  commandLogged = true;
   const started = Date.now();
   const child = ctx.adapter.spawn({
     cmd: ctx.rsync,
@@ -65,13 +73,24 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
     group: true,
   });
   ctx.onSpawn?.(child);
-  const [out, err] = await Promise.all([text(child.stdout), text(child.stderr)]);
+  const output = Promise.all([text(child.stdout), text(child.stderr)]);
+  try {
+    while (!(await settlesWithin(child.status, 200))) ctx.check?.();
+  } catch (e) {
+    await stop(child, 2000);
+    throw e;
+  }
+  const [out, err] = await output;
   const status = await child.status;
-  for (const line of (out + err).split("\n").filter((l) => l.trim())) log.warn(`rsync: ${line}`);
+  for (const l of (out + err).split("\n").filter((l) => l.trim())) {
+    if (l.startsWith("WSREP_SST: ")) log.passThrough(l);
+    else log.warn(`rsync: ${l}`);
+  }
   if (status.code === 0) {
     log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return;
   }
+  ctx.check?.();
   throw await explainFailure(job, ctx, status.code, status.signal, err);
 }
 
@@ -79,20 +98,36 @@ async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
   return s ? await new Response(s).text() : "";
 }
 
-async function socatProblem(ctx: RunnerContext): Promise<string | null> {
+/** The TLS failure a helper recorded for this SST, as an error, or null. */
+async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | null> {
+  let texts = "";
   try {
     for await (const e of Deno.readDir(ctx.statusDir)) {
-      if (!e.name.startsWith("socat-")) continue;
-      const body = await Deno.readTextFile(`${ctx.statusDir}/${e.name}`);
-      for (const line of body.split("\n")) {
-        const why = explainTlsError(line, `joiner ${ctx.peer}`);
-        if (why) return why;
+      if (e.name.startsWith("socat-")) {
+        texts += await Deno.readTextFile(`${ctx.statusDir}/${e.name}`);
       }
-      const first = body.split("\n").find((l) => l.trim());
-      if (first) return `joiner ${ctx.peer}: ${first.replace(/^.* E /, "")}`;
     }
   } catch { /* no status dir */ }
-  return null;
+  if (!texts) return null;
+  const failure = classifySocatTlsError(texts);
+  const peer = `joiner ${ctx.peer}`;
+  if (!failure) {
+    const first = texts.split("\n").find((l) => l.trim())?.replace(/^.* E /, "") ?? "";
+    if (/refused/i.test(first)) {
+      return new TransferError(
+        `${what}: nothing listens at ${ctx.peer} (${first}); is the joiner still waiting?`,
+        ExitCode.refused,
+      );
+    }
+    if (/timed out|timeout/i.test(first)) {
+      return new TimeoutError(
+        `${what}: connecting to ${ctx.peer} timed out (${first}); check routing and firewalls, [sst] tunnel-connect-timeout`,
+      );
+    }
+    return new TransferError(`${what}: ${peer}: ${first}`);
+  }
+  const code = failure.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected;
+  return new SstError(code, `${what}: ${describeTlsFailure(failure, peer)}`);
 }
 
 async function explainFailure(
@@ -103,8 +138,8 @@ async function explainFailure(
   stderr: string,
 ): Promise<SstError> {
   const what = `rsync of ${job.label} to ${ctx.peer} failed (rsync exit ${signal ?? code})`;
-  const tls = await socatProblem(ctx);
-  if (tls) return new TransferError(`${what}: ${tls}`, ExitCode.peerRejected);
+  const tls = await tlsProblem(ctx, what);
+  if (tls) return tls;
   if (/No space left on device/i.test(stderr)) {
     return new TransferError(
       `${what}: the joiner ran out of disk space; free space in its datadir`,

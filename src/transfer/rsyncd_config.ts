@@ -63,8 +63,9 @@ export function renderRsyncdConf(
     "read only = no",
     "write only = yes",
     "list = no",
-    `uid = ${Deno.uid() ?? 0}`,
-    `gid = ${Deno.gid() ?? 0}`,
+    // As root, rsync's daemon would drop to "nobody"; as anyone else it must not try to
+    // switch (setgroups fails), so uid/gid are only written for root.
+    ...(Deno.uid() === 0 ? ["uid = 0", "gid = 0"] : []),
     "munge symlinks = no",
     `timeout = ${timeoutSec}`,
     `auth users = ${RSYNC_USER}`,

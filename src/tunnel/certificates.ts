@@ -1,0 +1,990 @@
+/**
+ * Certificate preflight: checks the node's TLS material (`[sst] tca`, `tcapath`, `tcert`,
+ * `tkey`) locally before socat starts, so that a bad file fails the SST before any data moves,
+ * with one actionable line. Also turns socat's TLS error lines into such lines.
+ *
+ * What socat 1.7.4.4 with OpenSSL 3.0 does (each point is reproduced by a test in
+ * test/unit/certificates_test.ts):
+ *
+ * - `commonname=` is compared with every subjectAltName DNS entry (plain `strcmp`, so it is
+ *   case-sensitive; `*.d` matches `d` itself and one more label), then with every SAN IP entry
+ *   (as addresses: `::1` equals `0:0:0:0:0:0:0:1`), and, when no SAN matched, with the subject
+ *   CN even if the certificate has SANs. So socat enforces the peer's name itself and we need
+ *   no name check of our own during the handshake; {@link certificateMatchesHost} follows RFC
+ *   6125 (stricter: CN only without SAN DNS entries) and is meant for diagnostics.
+ * - A SAN IPv6 entry makes socat resolve the expected name as IPv6; a name that is not an IPv6
+ *   literal then aborts the check with `getaddrinfo("<name>", "NULL", {1,10,0,0}, {}): Address
+ *   family for hostname not supported` (or `Name or service not known`), even when a later SAN
+ *   or the CN would match.
+ * - An empty `commonname=` disables the name check: never pass one.
+ * - On a name mismatch socat logs `certificate is valid but its commonName does not match
+ *   hostname "<name>"`.
+ * - The verifying side logs only `SSL_connect(): error:0A000086:SSL routines::certificate
+ *   verify failed` (or `SSL_accept(): …`), never the X509 reason (untrusted, expired, not yet
+ *   valid, wrong purpose all look alike). The rejected side gets the reason as a TLS alert:
+ *   `tlsv1 alert unknown ca`, `sslv3 alert certificate expired`, `sslv3 alert bad certificate`
+ *   (not yet valid), `sslv3 alert unsupported certificate` (wrong purpose).
+ * - A client without certificate: the listener logs `peer did not return a certificate`, the
+ *   client `tlsv13 alert certificate required`.
+ * - TLS to a plaintext server: `wrong version number` (or `unexpected eof while reading` when it
+ *   closes silently); plaintext to a TLS listener: `wrong version number` or `http request`.
+ * - libssl checks the certificate purpose by default: the listener's (joiner's) certificate as
+ *   `sslserver`, the connecting (donor's) certificate as `sslclient`. The preflight checks
+ *   exactly that purpose for the role and only warns about the other one.
+ * - A `capath=` directory is searched only through `<subject-hash>.N` names (`openssl
+ *   rehash`); plain `*.pem` files there verify nothing (`unable to get local issuer
+ *   certificate`).
+ * - socat stops at its first error, so a failure yields one `E` line.
+ *
+ * @module
+ */
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { denoAdapter, type ProcessAdapter, run } from "../proc/process.ts";
+import { ConfigError, ExitCode, MissingToolError, SstError } from "../sst/errors.ts";
+
+/** The raw `[sst]` values naming the TLS material (`tca`, `tcapath`, `tcert`, `tkey`). */
+export interface TlsFiles {
+  ca?: string;
+  caPath?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** What we learnt about a certificate. */
+export interface CertificateInfo {
+  /** Subject as one line, e.g. `CN=node1, O=Example`. */
+  subject: string;
+  cn?: string;
+  /** subjectAltName DNS entries, as written in the certificate. */
+  dnsNames: string[];
+  /** subjectAltName IP entries (IPv6 in compressed form). */
+  ipAddresses: string[];
+  notBefore: Date;
+  notAfter: Date;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  fingerprint256: string;
+}
+
+/** The TLS material after {@link checkTlsFiles}: paths to pass to socat, and the leaf. */
+export interface CheckedTls {
+  caFile?: string;
+  caPath?: string;
+  certFile: string;
+  /** The file holding the private key; equals `certFile` when the key is in `tcert`. */
+  keyFile: string;
+  leaf: CertificateInfo;
+  /** Problems that do not stop the SST, one actionable line each. */
+  warnings: string[];
+}
+
+/** Which end of the tunnel this node is: the joiner listens, the donor connects. */
+export type TlsRole = "joiner" | "donor";
+
+/** Options of {@link checkTlsFiles}. */
+export interface CheckOptions {
+  /** The time to check validity at (default: now). Also passed to `openssl verify`. */
+  now?: Date;
+  /** Our role; its TLS purpose is enforced, the other role's purpose only warned about. */
+  role?: TlsRole;
+  /** Starts `openssl` (default: the real adapter). */
+  adapter?: ProcessAdapter;
+}
+
+/** A certificate expiring within this many days gets a warning. */
+export const EXPIRY_WARNING_DAYS = 14;
+
+const DAY_MS = 86_400_000;
+const VERIFY_TIMEOUT_MS = 15_000;
+
+type SstKey = "tca" | "tcapath" | "tcert" | "tkey";
+type Purpose = "sslserver" | "sslclient";
+
+/** The TLS purpose libssl checks for the certificate a node of `role` presents. */
+const PURPOSE: Record<TlsRole, Purpose> = { joiner: "sslserver", donor: "sslclient" };
+
+function ref(key: SstKey, path: string): string {
+  return `[sst] ${key}=${path}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+function errorText(e: unknown): string {
+  return oneLine(e instanceof Error ? e.message : String(e));
+}
+
+/** `2026-01-31 12:00:00 UTC` */
+function utc(d: Date): string {
+  return d.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC");
+}
+
+function given(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+interface InputFile {
+  bytes: Uint8Array;
+  text: string;
+  mode: number;
+}
+
+/** "uid 27 (mysql)", for permission messages. */
+function whoAmI(): string {
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch {
+    return "the user we run as";
+  }
+  if (uid === null) return "the user we run as";
+  return `uid ${uid}${userName(uid)}`;
+}
+
+function userName(uid: number): string {
+  try {
+    const line = Deno.readTextFileSync("/etc/passwd").split("\n")
+      .find((l) => l.split(":")[2] === String(uid));
+    return line ? ` (${line.split(":")[0]})` : "";
+  } catch {
+    return "";
+  }
+}
+
+function accessError(key: SstKey, path: string, what: string): SstError {
+  const who = whoAmI();
+  return new SstError(
+    ExitCode.access,
+    `${ref(key, path)} is not readable by ${who}, the user this SST runs as (${what}); ` +
+      `chown it to that user or chmod it so that user can read it (and every parent ` +
+      `directory can be searched)`,
+  );
+}
+
+function ioError(key: SstKey, path: string, e: unknown): SstError {
+  return new SstError(
+    ExitCode.io,
+    `${ref(key, path)} cannot be read (${errorText(e)}); fix the file`,
+  );
+}
+
+async function statInput(key: SstKey, path: string): Promise<Deno.FileInfo> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ConfigError(
+        `${ref(key, path)} does not exist; fix the path in [sst] ${key} or put the file there`,
+      );
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw accessError(key, path, "permission denied on a parent directory");
+    }
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new ConfigError(
+        `${ref(key, path)}: a component of the path is a file, not a directory; fix the path`,
+      );
+    }
+    throw ioError(key, path, e);
+  }
+}
+
+function notAFileError(key: SstKey, path: string, st: Deno.FileInfo): ConfigError {
+  if (st.isDirectory) {
+    const hint = key === "tca" ? " (for a directory of CA certificates use [sst] tcapath)" : "";
+    return new ConfigError(
+      `${ref(key, path)} is a directory, not a file; point [sst] ${key} at a PEM file${hint}`,
+    );
+  }
+  return new ConfigError(
+    `${ref(key, path)} is not a regular file (a device, FIFO or socket); point [sst] ${key} ` +
+      "at a PEM file",
+  );
+}
+
+/** Reads one of the TLS files, turning every failure into an actionable SstError. */
+async function readInput(key: SstKey, path: string): Promise<InputFile> {
+  const st = await statInput(key, path);
+  if (!st.isFile) throw notAFileError(key, path, st);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw accessError(key, path, `permission denied, mode ${octal(st.mode)}`);
+    }
+    throw ioError(key, path, e);
+  }
+  return { bytes, text: new TextDecoder().decode(bytes), mode: st.mode ?? 0 };
+}
+
+function octal(mode: number | null): string {
+  return mode === null ? "unknown" : "0" + (mode & 0o7777).toString(8).padStart(3, "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEM
+
+interface PemBlock {
+  label: string;
+  pem: string;
+  encrypted: boolean;
+}
+
+const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+function pemBlocks(text: string): PemBlock[] {
+  return [...text.matchAll(PEM_RE)].map((m) => ({
+    label: m[1],
+    pem: m[0] + "\n",
+    encrypted: m[1] === "ENCRYPTED PRIVATE KEY" || /Proc-Type:\s*4,ENCRYPTED/.test(m[0]),
+  }));
+}
+
+function isCertBlock(b: PemBlock): boolean {
+  return b.label === "CERTIFICATE" || b.label === "X509 CERTIFICATE" ||
+    b.label === "TRUSTED CERTIFICATE";
+}
+
+function isKeyBlock(b: PemBlock): boolean {
+  return /(^| )PRIVATE KEY$/.test(b.label);
+}
+
+/** DER starts with a SEQUENCE tag; PEM is text. */
+function looksLikeDer(bytes: Uint8Array): boolean {
+  return bytes.length > 2 && bytes[0] === 0x30 && (bytes[1] & 0x80) !== 0;
+}
+
+function noCertificateError(key: SstKey, path: string, file: InputFile): ConfigError {
+  const blocks = pemBlocks(file.text);
+  let hint: string;
+  if (looksLikeDer(file.bytes)) {
+    hint = `it looks like binary DER; convert it with 'openssl x509 -inform der -in ${path} ` +
+      "-out <file>.pem' and point [sst] " + key + " at the result";
+  } else if (blocks.some(isKeyBlock)) {
+    hint = `it holds only a private key; point [sst] ${key} at the certificate`;
+  } else {
+    hint = key === "tca"
+      ? "point [sst] tca at the PEM file of the CA certificate(s) that issued the nodes' " +
+        "certificates"
+      : "point [sst] tcert at the node's PEM certificate ('-----BEGIN CERTIFICATE-----')";
+  }
+  return new ConfigError(`${ref(key, path)} contains no PEM certificate; ${hint}`);
+}
+
+/** The certificates of `tcert`, leaf first. */
+function parseCertificates(path: string, file: InputFile): X509Certificate[] {
+  const blocks = pemBlocks(file.text).filter(isCertBlock);
+  if (blocks.length === 0) throw noCertificateError("tcert", path, file);
+  return blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b.pem);
+    } catch (e) {
+      throw new ConfigError(
+        `${ref("tcert", path)}: certificate #${i + 1} cannot be parsed (${errorText(e)}); ` +
+          "replace it with a valid PEM certificate",
+      );
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key
+
+interface KeySource {
+  key: "tcert" | "tkey";
+  path: string;
+  file: InputFile;
+}
+
+function missingKeyError(src: KeySource): ConfigError {
+  if (src.key === "tcert") {
+    return new ConfigError(
+      `${ref("tcert", src.path)} contains no private key and [sst] tkey is not set; set ` +
+        "[sst] tkey to the node's private key file (or append the key to tcert)",
+    );
+  }
+  const holds = pemBlocks(src.file.text).some(isCertBlock) ? " (it holds a certificate)" : "";
+  return new ConfigError(
+    `${ref("tkey", src.path)} contains no PEM private key${holds}; point [sst] tkey at the ` +
+      "node's private key file",
+  );
+}
+
+/** Loads the private key socat will use; rejects missing, encrypted and broken keys. */
+function loadKey(src: KeySource): KeyObject {
+  const block = pemBlocks(src.file.text).find(isKeyBlock);
+  if (!block) throw missingKeyError(src);
+  if (block.encrypted) {
+    throw new ConfigError(
+      `${ref(src.key, src.path)} holds a passphrase-protected private key, which cannot be ` +
+        "used non-interactively (nobody can type the passphrase during an SST); write a " +
+        `decrypted copy with 'openssl pkey -in ${src.path} -out <new file>', chmod 600 it ` +
+        "and point [sst] tkey at it",
+    );
+  }
+  try {
+    return createPrivateKey(block.pem);
+  } catch (e) {
+    throw new ConfigError(
+      `${ref(src.key, src.path)} holds a private key that cannot be parsed ` +
+        `(${errorText(e)}); replace it with the node's PEM private key`,
+    );
+  }
+}
+
+function keyMatches(cert: X509Certificate, key: KeyObject): boolean {
+  try {
+    return cert.checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
+/** The key must belong to the first certificate of `tcert` (the one socat presents). */
+function checkKeyMatches(
+  certs: X509Certificate[],
+  key: KeyObject,
+  src: KeySource,
+  certPath: string,
+): void {
+  if (keyMatches(certs[0], key)) return;
+  const other = certs.findIndex((c, i) => i > 0 && keyMatches(c, key));
+  if (other > 0) {
+    throw new ConfigError(
+      `${ref("tcert", certPath)} lists certificate #${other + 1} ` +
+        `(${oneLineSubject(certs[other])}) after another one, but the private key belongs to ` +
+        "it; put the node certificate first, followed by its intermediate CA certificates",
+    );
+  }
+  if (src.key === "tcert") {
+    throw new ConfigError(
+      `the private key in ${ref("tcert", certPath)} does not match its certificate (public ` +
+        "keys differ); put the key the certificate was issued for into the file, or set " +
+        "[sst] tkey to it",
+    );
+  }
+  throw new ConfigError(
+    `${ref("tkey", src.path)} does not match the certificate in ${ref("tcert", certPath)} ` +
+      "(public keys differ); point tkey at the key the certificate was issued for",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificate details and names
+
+function oneLineSubject(c: X509Certificate): string {
+  return c.subject.split("\n").filter((p) => p !== "").join(", ");
+}
+
+function sanEntries(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const m of text.matchAll(/([A-Za-z][A-Za-z ]*):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
+    let value = m[2];
+    if (value.startsWith('"')) {
+      try {
+        value = JSON.parse(value);
+      } catch { /* keep it quoted */ }
+    }
+    out.push([m[1], value]);
+  }
+  return out;
+}
+
+function certDate(c: X509Certificate, which: "validFrom" | "validTo"): Date {
+  const native = (c as unknown as Record<string, unknown>)[`${which}Date`];
+  return native instanceof Date ? native : new Date(c[which]);
+}
+
+/** The details of a parsed certificate. */
+function describeCertificate(c: X509Certificate): CertificateInfo {
+  const parts = c.subject.split("\n").filter((p) => p !== "");
+  const sans = sanEntries(c.subjectAltName ?? "");
+  return {
+    subject: parts.join(", "),
+    cn: parts.find((p) => p.startsWith("CN="))?.slice(3),
+    dnsNames: sans.filter(([t]) => t === "DNS").map(([, v]) => v),
+    ipAddresses: sans.filter(([t]) => t === "IP Address").map(([, v]) => v),
+    notBefore: certDate(c, "validFrom"),
+    notAfter: certDate(c, "validTo"),
+    fingerprint256: c.fingerprint256,
+  };
+}
+
+/** An IPv4 or IPv6 literal as bytes, or null. */
+function parseIp(text: string): number[] | null {
+  return parseIpv4(text) ?? parseIpv6(text);
+}
+
+function parseIpv4(text: string): number[] | null {
+  const m = text.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
+  if (!m) return null;
+  const bytes = m.slice(1).map(Number);
+  return bytes.every((b) => b <= 255) ? bytes : null;
+}
+
+function parseIpv6(text: string): number[] | null {
+  if (!text.includes(":") || text.split("::").length > 2) return null;
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  if (left === null || right === null) return null;
+  const missing = 16 - left.length - right.length;
+  if (tail === undefined ? missing !== 0 : missing < 2) return null;
+  return [...left, ...new Array(missing).fill(0), ...right];
+}
+
+/** Colon-separated 16-bit groups (the last may be a dotted IPv4) as bytes. */
+function groups(text: string): number[] | null {
+  if (text === "") return [];
+  const out: number[] = [];
+  const parts = text.split(":");
+  for (const [i, part] of parts.entries()) {
+    const v4 = i === parts.length - 1 ? parseIpv4(part) : null;
+    if (v4) {
+      out.push(...v4);
+    } else if (/^[0-9a-f]{1,4}$/i.test(part)) {
+      const n = parseInt(part, 16);
+      out.push(n >> 8, n & 0xff);
+    } else {
+      return null;
+    }
+  }
+  return out;
+}
+
+function sameIp(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function normalizeDns(name: string): string {
+  return name.trim().toLowerCase().replace(/\.$/, "");
+}
+
+/**
+ * RFC 6125 §6.4.3: a wildcard only in the left-most label, matching exactly one label; the
+ * pattern needs at least two labels after it; no wildcard in IDN (`xn--`) labels.
+ */
+function dnsNameMatches(pattern: string, host: string): boolean {
+  const p = normalizeDns(pattern).split(".");
+  const h = normalizeDns(host).split(".");
+  if (!p[0].includes("*")) return p.join(".") === h.join(".");
+  if (p.length < 3 || p.length !== h.length || p.slice(1).some((l) => l.includes("*"))) {
+    return false;
+  }
+  if (p.slice(1).join(".") !== h.slice(1).join(".")) return false;
+  const [prefix, suffix, ...more] = p[0].split("*");
+  if (more.length > 0 || (p[0] !== "*" && h[0].startsWith("xn--"))) return false;
+  return h[0].length >= prefix.length + suffix.length + (p[0] === "*" ? 1 : 0) &&
+    h[0].startsWith(prefix) && h[0].endsWith(suffix);
+}
+
+/** Strips IPv6 brackets and a zone id; null when `host` is no IP literal. */
+function hostIp(host: string): number[] | null {
+  const bare = host.trim().replace(/^\[(.*)\]$/, "$1");
+  return parseIp(bare.includes(":") ? bare.replace(/%.*$/, "") : bare);
+}
+
+/**
+ * True if `host` (a DNS name or an IP literal, IPv6 possibly in brackets) is a name the
+ * certificate is valid for: SAN DNS/IP entries first (wildcards as in RFC 6125, left-most label
+ * only); CN only when the cert has no SAN DNS entries. DNS names compare case-insensitively,
+ * IP addresses as addresses (`::1` equals `0:0:0:0:0:0:0:1`).
+ */
+export function certificateMatchesHost(leaf: CheckedTls["leaf"], host: string): boolean {
+  const ip = hostIp(host);
+  if (ip) {
+    if (leaf.ipAddresses.some((a) => sameIpText(a, ip))) return true;
+  } else if (leaf.dnsNames.some((p) => dnsNameMatches(p, host))) {
+    return true;
+  }
+  if (leaf.dnsNames.length > 0 || leaf.cn === undefined) return false;
+  return ip ? sameIpText(leaf.cn, ip) : dnsNameMatches(leaf.cn, host);
+}
+
+function sameIpText(text: string, ip: number[]): boolean {
+  const other = parseIp(text.trim());
+  return other !== null && sameIp(other, ip);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates, CA files and directories
+
+function checkValidity(leaf: CertificateInfo, certPath: string, now: Date): void {
+  const span = `valid from ${utc(leaf.notBefore)} to ${utc(leaf.notAfter)}`;
+  if (now.getTime() < leaf.notBefore.getTime()) {
+    throw new ConfigError(
+      `${ref("tcert", certPath)} is not valid yet (${span}; now is ${utc(now)}); fix this ` +
+        "node's clock, or use a certificate that is already valid",
+    );
+  }
+  if (now.getTime() > leaf.notAfter.getTime()) {
+    throw new ConfigError(
+      `${ref("tcert", certPath)} expired on ${utc(leaf.notAfter)} (${span}; now is ` +
+        `${utc(now)}); renew the certificate (and check this node's clock)`,
+    );
+  }
+}
+
+function checkCaFile(path: string, file: InputFile): void {
+  if (!pemBlocks(file.text).some(isCertBlock)) throw noCertificateError("tca", path, file);
+}
+
+/** tcapath must exist and be a directory. */
+async function requireCaDir(path: string): Promise<void> {
+  const st = await statInput("tcapath", path);
+  if (!st.isDirectory) {
+    throw new ConfigError(
+      `${ref("tcapath", path)} is not a directory; point [sst] tcapath at a directory of CA ` +
+        "certificates prepared with 'openssl rehash', or put a CA file or bundle in [sst] tca",
+    );
+  }
+}
+
+const HASH_NAME_RE = /^[0-9a-f]{8}\.[0-9]+$/;
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(path)) names.push(e.name);
+    return names;
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw accessError("tcapath", path, "the directory cannot be listed");
+    }
+    throw ioError("tcapath", path, e);
+  }
+}
+
+/**
+ * OpenSSL finds CA certificates in a capath only by `<subject-hash>.N` names. Without any, the
+ * directory is useless: an error, or a warning when `tca` is there to do the job.
+ */
+async function checkCaDir(path: string, haveCaFile: boolean, warnings: string[]): Promise<void> {
+  const names = await listDir(path);
+  if (names.some((n) => HASH_NAME_RE.test(n))) return;
+  const found = names.length === 0 ? "it is empty" : `${names.length} entries, none hashed`;
+  const message = `${ref("tcapath", path)} has no <subject-hash>.0 entries, the only names ` +
+    `OpenSSL looks CA certificates up by (${found}); run 'openssl rehash ${path}'` +
+    (names.length === 0 ? " after copying the CA certificates there" : "");
+  if (!haveCaFile) throw new ConfigError(message);
+  warnings.push(`${message} (until then only [sst] tca is used)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain verification with `openssl verify`
+
+interface VerifyPlan {
+  adapter: ProcessAdapter;
+  caFile?: string;
+  caPath?: string;
+  leafPem: string;
+  /** tcert, when it holds intermediates after the leaf. */
+  untrusted?: string;
+  now?: Date;
+}
+
+/** How `openssl verify` ended. */
+type VerifyOutcome =
+  | { ok: true }
+  | { ok: false; reason: string; code?: number; depth?: number; subject?: string };
+
+/** Mirrors socat: only the configured CA locations, never OpenSSL's default store. */
+function verifyArgs(plan: VerifyPlan, purpose: Purpose | undefined): string[] {
+  const args = ["verify", "-no-CAstore"];
+  args.push(...(plan.caFile ? ["-CAfile", plan.caFile] : ["-no-CAfile"]));
+  args.push(...(plan.caPath ? ["-CApath", plan.caPath] : ["-no-CApath"]));
+  if (plan.untrusted) args.push("-untrusted", plan.untrusted);
+  if (purpose) args.push("-purpose", purpose);
+  if (plan.now) args.push("-attime", String(Math.floor(plan.now.getTime() / 1000)));
+  return args;
+}
+
+async function opensslVerify(plan: VerifyPlan, purpose?: Purpose): Promise<VerifyOutcome> {
+  let r;
+  try {
+    r = await run(plan.adapter, { cmd: "openssl", args: verifyArgs(plan, purpose) }, {
+      timeoutMs: VERIFY_TIMEOUT_MS,
+      input: plan.leafPem,
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new MissingToolError(
+        "openssl is not installed (needed to check [sst] tcert against the CA before the " +
+          "transfer); install the openssl package",
+      );
+    }
+    throw e;
+  }
+  if (r.timedOut) {
+    throw new SstError(
+      ExitCode.timeout,
+      `openssl verify did not finish within ${VERIFY_TIMEOUT_MS / 1000} s; check that the ` +
+        "openssl command works on this node",
+    );
+  }
+  return r.code === 0 ? { ok: true } : parseVerifyFailure(`${r.stdout}\n${r.stderr}`, r.code);
+}
+
+function parseVerifyFailure(output: string, code: number): VerifyOutcome {
+  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const i = lines.findIndex((l) => /^error \d+ at \d+ depth lookup:/.test(l));
+  if (i < 0) return { ok: false, reason: oneLine(lines.at(-1) ?? `exit status ${code}`) };
+  const m = lines[i].match(/^error (\d+) at (\d+) depth lookup: ?(.*)$/)!;
+  return {
+    ok: false,
+    code: Number(m[1]),
+    depth: Number(m[2]),
+    reason: oneLine(m[3]),
+    subject: i > 0 && !lines[i - 1].startsWith("error") ? lines[i - 1] : undefined,
+  };
+}
+
+const PURPOSE_TEXT: Record<Purpose, string> = {
+  sslserver: "TLS server (TLS Web Server Authentication)",
+  sslclient: "TLS client (TLS Web Client Authentication)",
+};
+
+const ROLE_OF: Record<Purpose, TlsRole> = { sslserver: "joiner", sslclient: "donor" };
+
+interface ChainContext {
+  certPath: string;
+  caFile?: string;
+  caPath?: string;
+  purpose?: Purpose;
+}
+
+function chainFix(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext): string {
+  const rehash = ctx.caPath ? `; if the CA is in tcapath, run 'openssl rehash ${ctx.caPath}'` : "";
+  switch (o.code) {
+    case 2:
+    case 20:
+      return "point [sst] tca at the CA certificate that issued it (a bundle is fine), or, if " +
+        "an intermediate CA issued it, append that intermediate to tcert after the node " +
+        `certificate${rehash}`;
+    case 18:
+      return "the certificate is self-signed; use one issued by the cluster's CA, or put it " +
+        "into [sst] tca on every node";
+    case 19:
+      return "the chain in tcert ends at a root CA that is not in [sst] tca; add that root to " +
+        `tca${rehash}`;
+    case 9:
+    case 10:
+      return "renew that certificate (or fix this node's clock)";
+    case 24:
+      return "a certificate used as CA is not marked as one (basicConstraints CA:TRUE); reissue it";
+    case 26:
+      return `it must be valid for ${PURPOSE_TEXT[ctx.purpose ?? "sslserver"]}, as a ` +
+        `${ROLE_OF[ctx.purpose ?? "sslserver"]} needs; reissue it with extendedKeyUsage = ` +
+        "serverAuth, clientAuth";
+    default:
+      return "fix the certificate chain; 'openssl verify' with the same files shows the problem";
+  }
+}
+
+function chainError(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext): ConfigError {
+  const cas = [ctx.caFile && ref("tca", ctx.caFile), ctx.caPath && ref("tcapath", ctx.caPath)]
+    .filter(Boolean).join(" and ");
+  const where = o.depth === undefined
+    ? ""
+    : o.depth === 0
+    ? " at the node certificate"
+    : ` at chain certificate depth ${o.depth}${o.subject ? ` (${o.subject})` : ""}`;
+  return new ConfigError(
+    `${ref("tcert", ctx.certPath)} does not verify against ${cas}: openssl verify says ` +
+      `"${o.reason}"${where}; ${chainFix(o, ctx)}`,
+  );
+}
+
+/** Warns when the certificate is unusable in the role this node does not play right now. */
+async function purposeWarning(
+  plan: VerifyPlan,
+  purpose: Purpose,
+  certPath: string,
+): Promise<string | null> {
+  const o = await opensslVerify(plan, purpose);
+  if (o.ok || o.code !== 26) return null;
+  return `${ref("tcert", certPath)} is not valid for ${PURPOSE_TEXT[purpose]} ("${o.reason}"), ` +
+    `so this node will fail as ${ROLE_OF[purpose]}; reissue it with extendedKeyUsage = ` +
+    "serverAuth, clientAuth";
+}
+
+async function checkChain(
+  plan: VerifyPlan,
+  ctx: ChainContext,
+  warnings: string[],
+): Promise<void> {
+  const o = await opensslVerify(plan, ctx.purpose);
+  if (!o.ok) throw chainError(o, ctx);
+  for (const p of ["sslserver", "sslclient"] as const) {
+    if (p === ctx.purpose) continue;
+    const w = await purposeWarning(plan, p, ctx.certPath);
+    if (w) warnings.push(w);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warnings and the entry point
+
+function leafWarnings(leaf: CertificateInfo, certPath: string, now: Date): string[] {
+  const out: string[] = [];
+  const left = leaf.notAfter.getTime() - now.getTime();
+  if (left < EXPIRY_WARNING_DAYS * DAY_MS) {
+    const days = Math.floor(left / DAY_MS);
+    out.push(
+      `${ref("tcert", certPath)} expires on ${utc(leaf.notAfter)} (in ${days} day(s)); renew ` +
+        "it before then",
+    );
+  }
+  if (leaf.dnsNames.length === 0 && leaf.ipAddresses.length === 0) {
+    out.push(
+      `${ref("tcert", certPath)} has no subjectAltName, only CN=${leaf.cn ?? "(none)"}; ` +
+        "socat 1.7.4 accepts a CN match but RFC 6125 clients ignore the CN: reissue it with " +
+        "subjectAltName = DNS:<host name>, IP:<address>",
+    );
+  }
+  return out;
+}
+
+function keyModeWarning(src: KeySource): string | null {
+  const mode = src.file.mode & 0o777;
+  if ((mode & 0o044) === 0) return null;
+  const who = (mode & 0o040 ? ["group"] : []).concat(mode & 0o004 ? ["others"] : []);
+  return `${ref(src.key, src.path)} holds the private key and is readable by ` +
+    `${who.join(" and ")} (mode ${octal(mode)}); chmod 600 it`;
+}
+
+function requireConfig(files: TlsFiles): { cert: string; ca?: string; caPath?: string } {
+  const cert = given(files.cert);
+  if (!cert) {
+    throw new ConfigError(
+      "[sst] tcert is not set; set [sst] tcert to the node's PEM certificate (and [sst] tkey " +
+        "to its key unless the key is in the same file)",
+    );
+  }
+  const ca = given(files.ca);
+  const caPath = given(files.caPath);
+  if (!ca && !caPath) {
+    throw new ConfigError(
+      "neither [sst] tca nor [sst] tcapath is set; mutual TLS verification needs the CA that " +
+        "issued the nodes' certificates (this SST never runs without verification): set " +
+        "[sst] tca to that CA's PEM file",
+    );
+  }
+  return { cert, ca, caPath };
+}
+
+/**
+ * Checks the node's TLS material; throws SstError with an actionable message on the first
+ * problem.
+ *
+ * In order: `tcert` set; `tca` or `tcapath` set; each file exists, is a regular file and is
+ * readable; `tcert` holds a PEM certificate; a private key exists (in `tkey`, or in `tcert`
+ * when `tkey` is unset), is not passphrase-protected and parses; it matches the first
+ * certificate of `tcert`; that certificate is valid at `now`; `tca` holds a certificate and
+ * `tcapath` is a hashed directory; and `openssl verify` accepts the chain (intermediates from
+ * `tcert`) against exactly the configured CAs for the TLS purpose of `role` (libssl checks the
+ * joiner's certificate as `sslserver` and the donor's as `sslclient`).
+ *
+ * Failures are {@link ConfigError} (exit 22), or {@link SstError} with `ExitCode.access`
+ * (exit 13) for files we may not read.
+ */
+export async function checkTlsFiles(files: TlsFiles, opts?: CheckOptions): Promise<CheckedTls> {
+  const { cert: certPath, ca: caFile, caPath } = requireConfig(files);
+  const now = opts?.now ?? new Date();
+  const keyPath = given(files.key);
+  const certFile = await readInput("tcert", certPath);
+  const keySrc: KeySource = keyPath
+    ? { key: "tkey", path: keyPath, file: await readInput("tkey", keyPath) }
+    : { key: "tcert", path: certPath, file: certFile };
+  const caText = caFile ? await readInput("tca", caFile) : undefined;
+  if (caPath) await requireCaDir(caPath);
+  const certs = parseCertificates(certPath, certFile);
+  checkKeyMatches(certs, loadKey(keySrc), keySrc, certPath);
+  const leaf = describeCertificate(certs[0]);
+  checkValidity(leaf, certPath, now);
+  const warnings: string[] = [];
+  if (caFile && caText) checkCaFile(caFile, caText);
+  if (caPath) await checkCaDir(caPath, caFile !== undefined, warnings);
+  const plan: VerifyPlan = {
+    adapter: opts?.adapter ?? denoAdapter,
+    caFile,
+    caPath,
+    leafPem: certs[0].toString(),
+    untrusted: certs.length > 1 ? certPath : undefined,
+    now: opts?.now,
+  };
+  const purpose = opts?.role ? PURPOSE[opts.role] : undefined;
+  await checkChain(plan, { certPath, caFile, caPath, purpose }, warnings);
+  warnings.push(...leafWarnings(leaf, certPath, now));
+  const modeWarning = keyModeWarning(keySrc);
+  if (modeWarning) warnings.push(modeWarning);
+  return { caFile, caPath, certFile: certPath, keyFile: keySrc.path, leaf, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// socat's TLS errors
+
+/**
+ * A TLS failure recognised in socat's stderr. `origin` says who detected it: `local` means our
+ * socat found fault with the peer (its certificate or its protocol), `remote` means the peer
+ * sent an alert about our certificate.
+ */
+export type TlsFailure = {
+  kind:
+    | "untrusted"
+    | "expired"
+    | "not-yet-valid"
+    | "name-mismatch"
+    | "not-tls"
+    | "no-peer-cert"
+    | "other";
+  /** The reason as socat/OpenSSL worded it, one line. */
+  detail: string;
+  origin?: "local" | "remote";
+};
+
+interface Rule {
+  re: RegExp;
+  kind: TlsFailure["kind"];
+  origin: "local" | "remote";
+  /** Detail text; default: the reason part of the matching line. */
+  detail?: (m: RegExpMatchArray) => string;
+}
+
+/** Most specific first: socat prints one error line, older versions add the X509 reason. */
+const RULES: Rule[] = [
+  { re: /commonName does not match hostname/i, kind: "name-mismatch", origin: "local" },
+  {
+    re: /getaddrinfo\("([^"]*)", "NULL", \{\d+,10,0,0\}, \{\}\): (.*)$/,
+    kind: "name-mismatch",
+    origin: "local",
+    detail: (m) =>
+      `the expected name "${m[1]}" is not an IPv6 address but the certificate has IPv6 ` +
+      `subjectAltName entries, and socat 1.7.4 then fails to compare (getaddrinfo: ${m[2]})`,
+  },
+  { re: /peer did not return a certificate/i, kind: "no-peer-cert", origin: "local" },
+  { re: /\bno peer certificate\b/i, kind: "no-peer-cert", origin: "local" },
+  { re: /alert certificate required/i, kind: "no-peer-cert", origin: "remote" },
+  { re: /certificate has expired/i, kind: "expired", origin: "local" },
+  { re: /alert certificate expired/i, kind: "expired", origin: "remote" },
+  { re: /certificate is not yet valid/i, kind: "not-yet-valid", origin: "local" },
+  { re: /unable to get (local )?issuer certificate/i, kind: "untrusted", origin: "local" },
+  { re: /self[- ]signed certificate/i, kind: "untrusted", origin: "local" },
+  { re: /unsuitable certificate purpose/i, kind: "untrusted", origin: "local" },
+  { re: /alert unknown ca/i, kind: "untrusted", origin: "remote" },
+  { re: /alert unsupported certificate/i, kind: "untrusted", origin: "remote" },
+  { re: /alert bad certificate/i, kind: "untrusted", origin: "remote" },
+  { re: /alert certificate unknown/i, kind: "untrusted", origin: "remote" },
+  { re: /certificate verify failed/i, kind: "untrusted", origin: "local" },
+  { re: /wrong version number/i, kind: "not-tls", origin: "local" },
+  { re: /packet length too long/i, kind: "not-tls", origin: "local" },
+  { re: /https? (proxy )?request/i, kind: "not-tls", origin: "local" },
+  { re: /unexpected eof while reading/i, kind: "not-tls", origin: "local" },
+  { re: /unknown protocol/i, kind: "not-tls", origin: "local" },
+  { re: /SSL_(connect|accept)\(\): socket closed by peer/, kind: "not-tls", origin: "local" },
+  { re: /error:[0-9A-F]{8}:|SSL routines|\balert\b/i, kind: "other", origin: "local" },
+];
+
+const SOCAT_PREFIX_RE = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d socat\[\d+\] ([A-Z]) /;
+
+/** socat's error lines (E/F/W, or lines not in socat's format), prefix removed. */
+function errorLines(stderr: string): string[] {
+  const out: string[] = [];
+  for (const raw of stderr.split(/\r?\n/)) {
+    const m = raw.match(SOCAT_PREFIX_RE);
+    if (m && !"EFW".includes(m[1])) continue;
+    const line = oneLine(m ? raw.slice(m[0].length) : raw);
+    if (line !== "") out.push(line);
+  }
+  return out;
+}
+
+/** `SSL_connect(): error:0A000086:SSL routines::certificate verify failed` → the reason. */
+function reasonOf(line: string): string {
+  const m = line.match(/error:[0-9A-F]{8}:[^:]*:[^:]*:(.+)$/i);
+  return oneLine(m ? m[1] : line);
+}
+
+/**
+ * Recognises a TLS failure in socat's stderr (socat 1.7.4.4 wording, observed in the tests;
+ * the X509 reasons that other versions print are recognised too). Null if there is none.
+ */
+export function classifySocatTlsError(stderr: string): TlsFailure | null {
+  const lines = errorLines(stderr);
+  for (const rule of RULES) {
+    for (const line of lines) {
+      const m = line.match(rule.re);
+      if (!m) continue;
+      const detail = rule.detail ? rule.detail(m) : reasonOf(line);
+      return { kind: rule.kind, detail: oneLine(detail), origin: rule.origin };
+    }
+  }
+  return null;
+}
+
+function describeUntrusted(f: TlsFailure, peer: string, d: string): string {
+  if (f.origin === "remote") {
+    if (/unsupported certificate/i.test(d)) {
+      return `${peer} rejected our certificate as not allowed for this TLS role (${d}); ` +
+        "reissue our [sst] tcert with extendedKeyUsage = serverAuth, clientAuth";
+    }
+    if (/unknown ca/i.test(d)) {
+      return `${peer} does not trust the CA that issued our certificate (${d}); put our CA ` +
+        `into [sst] tca on ${peer}, or give this node a certificate from the CA ${peer} trusts`;
+    }
+    return `${peer} rejected our certificate (${d}); on ${peer}, check that our [sst] tcert ` +
+      "verifies against its tca ('openssl verify -CAfile <its tca> <our tcert>') and that " +
+      "both clocks are right";
+  }
+  if (/purpose/i.test(d)) {
+    return `the certificate of ${peer} is not allowed for this TLS role (${d}); reissue ` +
+      `${peer}'s [sst] tcert with extendedKeyUsage = serverAuth, clientAuth`;
+  }
+  if (/issuer|self[- ]signed/i.test(d)) {
+    return `the certificate of ${peer} is not issued by a CA in our [sst] tca/tcapath (${d}); ` +
+      `add the CA that issued ${peer}'s tcert to our tca, or give ${peer} a certificate from ` +
+      "our CA";
+  }
+  return `we rejected the certificate of ${peer} (${d}): it is not issued by a CA in our ` +
+    "[sst] tca/tcapath, has expired, is not valid yet or is not allowed for this TLS role " +
+    `(socat does not say which); run 'openssl verify -CAfile <our tca> <${peer}'s tcert>' ` +
+    "to see why";
+}
+
+/** One actionable line for a {@link TlsFailure} seen while talking to `peer`. */
+export function describeTlsFailure(f: TlsFailure, peer: string): string {
+  const d = oneLine(f.detail);
+  switch (f.kind) {
+    case "untrusted":
+      return describeUntrusted(f, peer, d);
+    case "expired":
+      return f.origin === "remote"
+        ? `${peer} rejected our certificate as expired (${d}); renew our [sst] tcert, or fix ` +
+          "the clock on whichever node is wrong"
+        : `the certificate of ${peer} has expired (${d}); renew ${peer}'s [sst] tcert, or fix ` +
+          "the clock on whichever node is wrong";
+    case "not-yet-valid":
+      return `the certificate of ${peer} is not valid yet (${d}); fix the clock on this node ` +
+        `or on ${peer}, or use a certificate that is already valid`;
+    case "name-mismatch":
+      return `the certificate of ${peer} is not issued for the name we expect (${d}); reissue ` +
+        `${peer}'s [sst] tcert with that name in subjectAltName (DNS:<name> or IP:<address>), ` +
+        "or address the joiner by a name its certificate carries";
+    case "not-tls":
+      return `${peer} is not speaking TLS (${d}); make sure it runs the rsync_tunnel SST ` +
+        "method with [sst] tca/tcert set, and that no other service answers on that port";
+    case "no-peer-cert":
+      return f.origin === "remote"
+        ? `${peer} requires a client certificate and we sent none (${d}); set [sst] tcert ` +
+          "(and tkey) on this node"
+        : `${peer} sent no certificate but we require one (${d}); set [sst] tcert (and tkey) ` +
+          `on ${peer}`;
+    case "other":
+      return `the TLS handshake with ${peer} failed (${d}); check [sst] tca, tcert and tkey ` +
+        "on both nodes";
+  }
+}

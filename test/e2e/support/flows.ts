@@ -1,0 +1,144 @@
+/**
+ * The end-to-end join scenario shared by the SST-method tests: bootstrap node1, load data,
+ * node2 joins by SST, checksums equal; node2 stopped, node1 written, node2 rejoins by IST,
+ * checksums equal. TCP listeners are recorded during both joins.
+ *
+ * @module
+ */
+import type { Cluster, Node } from "../cluster.ts";
+import { assert, assertEquals, diffMaps } from "./assert.ts";
+import { type Listener, listListeners, watchListeners } from "./listeners.ts";
+import { describe } from "./procfs.ts";
+
+/** What happened during the scenario, for method-specific assertions. */
+export interface JoinFlowResult {
+  /** Listeners that appeared while node2 joined by SST (tag = owning node name, or absent). */
+  sstListeners: Listener[];
+  /** Listeners that appeared while node2 rejoined by IST. */
+  istListeners: Listener[];
+  /** Seconds taken by the SST join and the IST rejoin. */
+  sstSeconds: number;
+  istSeconds: number;
+}
+
+/** Logs a progress line with the time since `t0` (shown by `deno test` as test output). */
+export function stopwatch(): (what: string) => void {
+  const t0 = Date.now();
+  return (what) => console.error(`  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}`);
+}
+
+async function joinWatched(
+  cluster: Cluster,
+  joiner: Node,
+  timeoutMs: number,
+): Promise<{ listeners: Listener[]; seconds: number }> {
+  const baseline = await listListeners();
+  const watch = watchListeners(baseline, (l) => {
+    const owner = cluster.ownerOf(l.pid);
+    if (!owner) return undefined;
+    return owner.pid === l.pid ? `${owner.name}:mariadbd` : owner.name;
+  });
+  const t = Date.now();
+  let failure: unknown = null;
+  try {
+    cluster.start(joiner);
+    await cluster.waitSynced(joiner, timeoutMs);
+  } catch (e) {
+    failure = e;
+  }
+  const seconds = (Date.now() - t) / 1000;
+  // Always stop polling; a join failure wins over a watch failure.
+  const listeners = await watch.stop().catch((e) => {
+    failure ??= e;
+    return [];
+  });
+  if (failure) throw failure;
+  return { listeners, seconds };
+}
+
+/**
+ * Runs the scenario on a 2-node cluster (nodes not started yet). Throws on any deviation:
+ * wrong join type, checksum mismatch, SST helpers left running after a join.
+ */
+export async function sstThenIst(
+  cluster: Cluster,
+  opts: { rows?: number; joinTimeoutMs?: number } = {},
+): Promise<JoinFlowResult> {
+  const lap = stopwatch();
+  const joinTimeout = opts.joinTimeoutMs ?? 90_000;
+  const [n1, n2] = cluster.nodes;
+
+  cluster.start(n1, { newCluster: true });
+  await cluster.waitSynced(n1, 60_000);
+  assertEquals(cluster.joinType(n1), "none", "bootstrap node reports no state transfer");
+  await cluster.loadData(n1, { rows: opts.rows });
+  lap("node1 bootstrapped, data loaded");
+
+  const sst = await joinWatched(cluster, n2, joinTimeout);
+  lap(`node2 joined (${sst.seconds.toFixed(1)}s)`);
+  assertEquals(cluster.joinType(n2), "SST", "first join of node2 is an SST");
+  assertEquals(
+    await cluster.status(n1, "wsrep_cluster_size"),
+    "2",
+    "both nodes are in the primary component",
+  );
+  const afterSst1 = await cluster.checksums(n1);
+  const afterSst2 = await cluster.checksums(n2);
+  assertEquals(Object.keys(afterSst1).length, 4, "checksums cover the 4 test tables");
+  assertEquals(diffMaps(afterSst1, afterSst2), [], "node2 has node1's data after the SST");
+  for (const n of cluster.nodes) {
+    assertEquals(
+      (await cluster.waitHelpersGone(n)).map(describe),
+      [],
+      `no SST process of ${n.name} left 10 s after the SST`,
+    );
+  }
+
+  await cluster.stop(n2);
+  assertEquals(
+    cluster.helpers(n2).map(describe),
+    [],
+    "no process of node2 survives its shutdown",
+  );
+  await cluster.writeMore(n1, 1);
+  await cluster.writeMore(n1, 2);
+  lap("node2 stopped, node1 written");
+
+  const ist = await joinWatched(cluster, n2, joinTimeout);
+  lap(`node2 rejoined (${ist.seconds.toFixed(1)}s)`);
+  assertEquals(cluster.joinType(n2), "IST", "rejoin of node2 after a clean stop is an IST");
+  const afterIst1 = await cluster.checksums(n1);
+  const afterIst2 = await cluster.checksums(n2);
+  assert(
+    diffMaps(afterSst1, afterIst1).length > 0,
+    "the writes made while node2 was down changed node1's checksums",
+  );
+  assertEquals(diffMaps(afterIst1, afterIst2), [], "node2 has node1's data after the IST");
+  for (const n of cluster.nodes) {
+    assertEquals(
+      (await cluster.waitHelpersGone(n)).map(describe),
+      [],
+      `no SST process of ${n.name} left 10 s after the IST`,
+    );
+  }
+
+  await cluster.stop(n2);
+  await cluster.stop(n1);
+  lap("both nodes stopped cleanly");
+  return {
+    sstListeners: sst.listeners,
+    istListeners: ist.listeners,
+    sstSeconds: sst.seconds,
+    istSeconds: ist.seconds,
+  };
+}
+
+/** Listeners of processes other than the cluster's mariadbd servers (SST helpers). */
+export function helperListeners(listeners: Listener[]): Listener[] {
+  return listeners.filter((l) => l.tag !== undefined && !l.tag.endsWith(":mariadbd"));
+}
+
+/** `name@node:port` renderings for messages. */
+export function show(listeners: Listener[]): string[] {
+  return listeners.map((l) => `${l.name}(pid ${l.pid})@${l.tag ?? "?"} ${l.local}`);
+}
