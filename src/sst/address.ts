@@ -82,6 +82,7 @@ function parsePort(raw: string, whole: string): number {
 
 /** Parses `host[:port][/path…]`. */
 export function parseEndpoint(raw: string): Endpoint {
+  // deno-lint-ignore no-control-regex -- rejecting control characters is the point
   if (/[\x00-\x20\x7f]/.test(raw)) {
     throw new ConfigError(`SST address '${printable(raw)}' contains spaces or control characters`);
   }
