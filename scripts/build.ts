@@ -12,6 +12,9 @@ const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
 
 await Deno.mkdir(`${root}/dist/bin`, { recursive: true });
+if (Deno.args.includes("--reset-ledger")) {
+  await Deno.remove(`${root}/dist/hardening-ledger.jsonl`).catch(() => {});
+}
 const result = await esbuild.build({
   entryPoints: [`${root}/src/main.ts`],
   bundle: true,
