@@ -14,6 +14,7 @@ import type { SstContext } from "./context.ts";
 import {
   checkDonorPath,
   type Endpoint,
+  hostForAddress,
   hostText,
   parseEndpoint,
   secretFromRemoteAuth,
@@ -23,7 +24,8 @@ import * as log from "./log.ts";
 import { addSecret } from "./log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
-import { connectAddress } from "../tunnel/socat_address.ts";
+import { connectAddress, type TlsOptions } from "../tunnel/socat_address.ts";
+import { certificateNames, choosePeerName, fetchPeerCertificate } from "../tunnel/peer_probe.ts";
 import { reverseName } from "../tunnel/resolve.ts";
 import { type ConnectSpecFile, rshCommand } from "../tunnel/rsh_helper.ts";
 import { runJob, type RunnerContext, runPool } from "../transfer/rsync_runner.ts";
@@ -47,7 +49,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   const secret = secretFromRemoteAuth(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"));
   addSecret(secret);
   const tls = await checkTls(settings, "donor", ctx.adapter);
-  const peerName = await joinerCertificateName(ctx, joiner);
+  const peerName = await joinerCertificateName(ctx, joiner, tlsOptionsOf(tls));
   const peer = `${hostText(joiner.host)}:${joiner.port}`;
   log.info(
     `rsync_tunnel SST started on donor: to ${peer} (certificate name must be '${peerName}')` +
@@ -110,18 +112,35 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   ctx.protocol.final(`done ${state}`);
 }
 
-/** The name the joiner's certificate must carry: the host name, or the IP's resolver name. */
-async function joinerCertificateName(ctx: SstContext, joiner: Endpoint): Promise<string> {
+/**
+ * The name the joiner's certificate must carry: the host name as addressed, or for an IP the
+ * system resolver's name for it, or the IP itself — whichever the certificate (fetched by one
+ * verified handshake) is issued for. socat then enforces that name on every connection.
+ */
+async function joinerCertificateName(
+  ctx: SstContext,
+  joiner: Endpoint,
+  tls: TlsOptions,
+): Promise<string> {
   const host = joiner.host;
-  if (host.kind === "name") return host.name;
-  const name = await reverseName(ctx.adapter, host.address);
-  if (name) {
-    log.info(
-      `joiner address ${host.address} resolves to ${name}; checking its certificate for ${name}`,
-    );
-    return name;
+  const candidates: string[] = [];
+  if (host.kind === "name") candidates.push(host.name);
+  else {
+    const name = await reverseName(ctx.adapter, host.address);
+    if (name) candidates.push(name);
+    candidates.push(host.address);
   }
-  return host.address;
+  const peer = `${hostForAddress(host)}:${joiner.port}`;
+  const leaf = await fetchPeerCertificate(ctx.adapter, {
+    target: hostForAddress(host),
+    port: joiner.port,
+    tls,
+    timeoutSec: ctx.settings.timeouts.connect,
+    peer,
+  });
+  const chosen = choosePeerName(leaf, candidates, peer);
+  log.info(`joiner ${peer} presents ${certificateNames(leaf)}; checking name '${chosen}'`);
+  return chosen;
 }
 
 function bypassState(ctx: SstContext): string {

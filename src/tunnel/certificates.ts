@@ -400,7 +400,8 @@ function certDate(c: X509Certificate, which: "validFrom" | "validTo"): Date {
 }
 
 /** The details of a parsed certificate. */
-function describeCertificate(c: X509Certificate): CertificateInfo {
+/** Summarises a certificate (subject, names, validity, fingerprint). */
+export function describeCertificate(c: X509Certificate): CertificateInfo {
   const parts = c.subject.split("\n").filter((p) => p !== "");
   const sans = sanEntries(c.subjectAltName ?? "");
   return {

@@ -1,0 +1,120 @@
+/**
+ * The donor's look at the joiner before any data moves: one mutually authenticated TLS
+ * handshake (`openssl s_client`, chain verified against our CA) that fetches the joiner's
+ * certificate, so that we can pick the name socat must enforce on every connection — the
+ * resolver's name for the joiner's IP or the IP itself, whichever the certificate carries —
+ * and explain a mismatch in one line before anything is copied.
+ *
+ * @module
+ */
+import { X509Certificate } from "node:crypto";
+import { type ProcessAdapter, run } from "../proc/process.ts";
+import { ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
+import {
+  type CertificateInfo,
+  certificateMatchesHost,
+  classifySocatTlsError,
+  describeCertificate,
+  describeTlsFailure,
+} from "./certificates.ts";
+import type { TlsOptions } from "./socat_address.ts";
+
+/** Where and how to probe. */
+export interface ProbeSpec {
+  /** Host as used in an address (IPv6 bracketed). */
+  target: string;
+  port: number;
+  tls: TlsOptions;
+  timeoutSec: number;
+  /** The joiner, for messages. */
+  peer: string;
+}
+
+/** Fetches and verifies (chain only) the joiner's certificate. */
+export async function fetchPeerCertificate(
+  adapter: ProcessAdapter,
+  spec: ProbeSpec,
+): Promise<CertificateInfo> {
+  const args = [
+    "s_client",
+    "-connect",
+    `${spec.target}:${spec.port}`,
+    "-cert",
+    spec.tls.certFile,
+    "-key",
+    spec.tls.keyFile,
+    "-verify_return_error",
+    "-noservername",
+    "-showcerts",
+  ];
+  if (spec.tls.caFile) args.push("-CAfile", spec.tls.caFile);
+  if (spec.tls.caPath) args.push("-CApath", spec.tls.caPath);
+  if (!spec.tls.caFile) args.push("-no-CAfile");
+  if (!spec.tls.caPath) args.push("-no-CApath");
+  args.push("-no-CAstore");
+  const r = await run(adapter, { cmd: "openssl", args }, {
+    timeoutMs: spec.timeoutSec * 1000,
+    input: "",
+  });
+  if (r.timedOut) {
+    throw new TimeoutError(
+      `no TLS handshake with joiner ${spec.peer} within [sst] tunnel-connect-timeout=` +
+        `${spec.timeoutSec} s; check that the joiner is reachable (routing, firewall)`,
+    );
+  }
+  const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
+  if (r.code !== 0 || !pem) throw probeFailure(r.stdout + "\n" + r.stderr, spec.peer);
+  return describeCertificate(new X509Certificate(pem[0]));
+}
+
+function probeFailure(output: string, peer: string): SstError {
+  const who = `joiner ${peer}`;
+  if (/Connection refused|connect:errno=111/i.test(output)) {
+    return new SstError(
+      ExitCode.refused,
+      `nothing listens at ${who} (connection refused); the joiner may have given up already`,
+    );
+  }
+  const verify = output.match(/verify error:num=\d+:([^\n]+)/)?.[1]?.trim();
+  const failure = classifySocatTlsError(verify ?? output);
+  if (failure) {
+    const code = failure.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected;
+    return new SstError(code, describeTlsFailure(failure, who));
+  }
+  const first = output.split("\n").find((l) => /error|errno/i.test(l))?.trim() ?? "no details";
+  return new SstError(ExitCode.transfer, `TLS handshake with ${who} failed: ${first}`);
+}
+
+/** All names and addresses a certificate is issued for, for messages. */
+export function certificateNames(c: CertificateInfo): string {
+  const names = [
+    ...c.dnsNames.map((d) => `DNS:${d}`),
+    ...c.ipAddresses.map((i) => `IP:${i}`),
+  ];
+  return `${c.subject}${names.length ? `; subjectAltName ${names.join(", ")}` : ""}`;
+}
+
+/**
+ * Picks the name socat must check: the first candidate the certificate is valid for. socat
+ * 1.7.4 cannot compare a DNS name with a certificate that has IPv6 SAN entries, so in that
+ * case an IP candidate is preferred.
+ */
+export function choosePeerName(
+  leaf: CertificateInfo,
+  candidates: readonly string[],
+  peer: string,
+): string {
+  const matching = candidates.filter((c) => certificateMatchesHost(leaf, c));
+  const hasV6San = leaf.ipAddresses.some((i) => i.includes(":"));
+  const ipFirst = hasV6San ? matching.filter((m) => /^[\d.]+$|:/.test(m)) : [];
+  const chosen = ipFirst[0] ?? matching[0];
+  if (chosen) return chosen;
+  throw new SstError(
+    ExitCode.peerRejected,
+    `the certificate of joiner ${peer} (${certificateNames(leaf)}) is not issued for ` +
+      `${candidates.map((c) => `'${c}'`).join(" or ")}; reissue the joiner's [sst] tcert with ` +
+      `subjectAltName DNS:${
+        candidates[0]
+      }, or address the joiner by a name its certificate carries`,
+  );
+}
