@@ -49,4 +49,17 @@ const cmd = new Deno.Command(Deno.execPath(), {
 });
 const { code } = await cmd.output();
 if (code !== 0) Deno.exit(code);
-console.error(`compiled ${output}`);
+
+// A wrong runtime (e.g. the deno CLI given as DENORT_BIN) compiles but ignores the payload.
+const probe = await new Deno.Command(output, { args: ["--version"], stdout: "piped" }).output();
+const said = new TextDecoder().decode(probe.stdout).trim();
+const { VERSION } = await import("../src/version.ts");
+if (said !== VERSION) {
+  await Deno.remove(output);
+  console.error(
+    `${output} answered '${said.split("\n")[0]}' instead of ${VERSION}: DENORT_BIN is not ` +
+      `a denort runtime (it must be denort ${version}, not the deno CLI); removed the output`,
+  );
+  Deno.exit(1);
+}
+console.error(`compiled ${output} (wsrep_sst_rsync_tunnel ${VERSION})`);
