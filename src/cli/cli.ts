@@ -9,9 +9,14 @@ import type { ProcessAdapter } from "../proc/process.ts";
 import { VERSION } from "../version.ts";
 import { runCheck } from "./check.ts";
 
-/** True if argv looks like mariadbd's call (it always passes --role or --address). */
+/**
+ * True if argv is mariadbd's call: it starts with an option (never a command word) and
+ * carries `--role` or `--address`.
+ */
 export function isSstInvocation(argv: readonly string[]): boolean {
-  return argv.some((a) => /^--(role|address|datadir)(=|$)/.test(a));
+  return (argv[0] ?? "").startsWith("--") &&
+    argv.some((a) => /^--(role|address)(=|$)/.test(a)) &&
+    !argv.includes("--help") && !argv.includes("--version");
 }
 
 /** Runs the human-facing CLI; returns the exit status. */

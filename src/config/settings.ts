@@ -82,11 +82,6 @@ export function resolveDir(base: string, p: string | undefined): string {
   return abs.length > 1 ? abs.replace(/\/+$/, "") : abs;
 }
 
-function dirname(p: string): string {
-  const i = p.lastIndexOf("/");
-  return i <= 0 ? "/" : p.slice(0, i);
-}
-
 function integerSetting(
   opts: OptionLookup,
   groups: string,
@@ -143,8 +138,13 @@ function binlogFrom(
   const absBase = resolveDir(datadir, base);
   const index = args.binlogIndex ?? args.server.logBinIndex ??
     opts.get("--mysqld", "log-bin-index");
+  // As mariadbd: a relative index name is relative to the datadir, and `.index` is added only
+  // when the name has no extension.
   const absIndex = index && index !== "0"
-    ? resolveDir(dirname(absBase), index.endsWith(".index") ? index : `${index}.index`)
+    ? resolveDir(
+      datadir,
+      /\.[^/]*$/.test(index.slice(index.lastIndexOf("/") + 1)) ? index : `${index}.index`,
+    )
     : `${absBase}.index`;
   return { binlogBase: absBase, binlogIndex: absIndex };
 }

@@ -26,11 +26,12 @@ export class ProtocolWriter {
   /** Writes one line; throws (a bug) if it is too long, has a newline, or comes too late. */
   write(line: string): void {
     if (this.#closed) throw new Error(`protocol line after the final line: ${line}`);
-    if (/[\r\n]/.test(line) || line.length > MAX_LINE[this.role]) {
+    const bytes = new TextEncoder().encode(line + "\n");
+    if (/[\r\n]/.test(line) || bytes.length - 1 > MAX_LINE[this.role]) {
       throw new Error(`invalid ${this.role} protocol line: ${JSON.stringify(line)}`);
     }
     this.lines.push(line);
-    this.sink(new TextEncoder().encode(line + "\n"));
+    this.sink(bytes);
   }
 
   /** Writes the last line; nothing may follow. */

@@ -89,7 +89,8 @@ export async function installBinlogs(layout: ServerLayout, staging: string): Pro
       log.warn(`ignoring unexpected file ${e.name} among the received binary logs`);
     }
   }
-  names.sort();
+  const seq = (n: string) => Number(n.slice(n.lastIndexOf(".") + 1));
+  names.sort((a, b) => seq(a) - seq(b) || a.localeCompare(b));
   for (const n of names) await Deno.rename(`${staging}/${n}`, `${dir}/${n}`);
   const entries = names.map((n) => indexEntry(layout, `${dir}/${n}`));
   await Deno.writeTextFile(layout.binlogIndex, entries.map((e) => e + "\n").join(""));

@@ -23,6 +23,21 @@ export function socatSafe(what: string, value: string): string {
   return value;
 }
 
+const IPV6_LITERAL_RE = /^[0-9A-Fa-f:.]+$/;
+
+/** A host for a socat address or option: names/IPv4 as is, IPv6 bracketed (socat nests `[]`). */
+export function socatHost(what: string, h: Host): string {
+  if (h.kind !== "ipv6") return socatSafe(what, hostText(h));
+  if (!IPV6_LITERAL_RE.test(h.address)) socatSafe(what, h.address);
+  return `[${h.address}]`;
+}
+
+/** A name for `commonname=`: a DNS name, IPv4 or a bare IPv6 literal (socat compares it). */
+export function socatPeerName(name: string): string {
+  if (name.includes(":") && IPV6_LITERAL_RE.test(name)) return name;
+  return socatSafe("joiner certificate name", name);
+}
+
 /** One validated `sockopt` token. */
 export interface SockoptToken {
   name: string;
@@ -104,13 +119,9 @@ export interface ListenSpec {
 export function listenAddress(spec: ListenSpec): string {
   const opts = ["reuseaddr", "fork", `max-children=${spec.maxChildren}`];
   opts.push(spec.ipv6 ? "pf=ip6" : "pf=ip4");
-  if (spec.bind) opts.push(`bind=${socatSafe("bind address", bindText(spec.bind))}`);
+  if (spec.bind) opts.push(`bind=${socatHost("bind address", spec.bind)}`);
   opts.push(...tlsOptions(spec.tls), ...sockoptText(spec.sockopt));
   return `OPENSSL-LISTEN:${spec.port},${opts.join(",")}`;
-}
-
-function bindText(h: Host): string {
-  return h.kind === "ipv6" ? `[${h.address}]` : hostText(h);
 }
 
 /** `EXEC:…` that runs one rsync daemon over the connection's stdio. */
@@ -133,11 +144,10 @@ export interface ConnectSpec {
 
 /** `OPENSSL:<host>:<port>,…` for the donor: verifies chain and name, no SNI. */
 export function connectAddress(spec: ConnectSpec): string {
-  const host = socatSafe("joiner host", hostText(spec.host));
-  const target = spec.host.kind === "ipv6" ? `[${host}]` : host;
+  const target = socatHost("joiner host", spec.host);
   const opts = [
     ...tlsOptions(spec.tls),
-    `commonname=${socatSafe("joiner certificate name", spec.peerName)}`,
+    `commonname=${socatPeerName(spec.peerName)}`,
     "no-sni=1",
     `connect-timeout=${spec.connectTimeoutSec}`,
     spec.host.kind === "ipv6" ? "pf=ip6" : spec.host.kind === "ipv4" ? "pf=ip4" : "",

@@ -170,12 +170,8 @@ Deno.test("socat: listenAddress rejects a certificate path socat would split", a
   );
 });
 
-// BUG: listenAddress builds `bind=[<v6>]` and then passes it through socatSafe, which rejects
-// '[' and ':' — so a joiner whose SST address is a local IPv6 literal always fails with a
-// ConfigError ("bind address='[fe80::1]' contains characters socat would interpret").
 Deno.test({
   name: "socat: listenAddress for an IPv6 bind gives bind=[addr] and pf=ip6",
-  ignore: true,
   fn: () => {
     assertEquals(
       listenAddress(listen({ bind: { kind: "ipv6", address: "fe80::1" }, ipv6: true })),
@@ -226,12 +222,8 @@ Deno.test("socat: connectAddress rejects a certificate name socat would interpre
   }
 });
 
-// BUG: connectAddress passes the bare IPv6 host ("fe80::1") through socatSafe, which rejects
-// ':' — so a donor can never connect to a joiner that advertised an IPv6 address; it fails
-// with ConfigError "joiner host='fe80::1' contains characters socat would interpret".
 Deno.test({
   name: "socat: connectAddress for IPv6 brackets the host and adds pf=ip6",
-  ignore: true,
   fn: () => {
     assertEquals(
       connectAddress(connect({ host: { kind: "ipv6", address: "fe80::1" } })),

@@ -1,0 +1,467 @@
+/**
+ * Unit tests for the donor's rsync job list (src/transfer/passes.ts, spec §5) and the settings
+ * resolved from arguments and option files (src/config/settings.ts, spec §8.3).
+ *
+ * @module
+ */
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import {
+  binlogJob,
+  completionJob,
+  engineFileJobs,
+  listSchemaDirs,
+  type SchemaDir,
+  schemaJobs,
+  specialTopLevelDirs,
+  structureJob,
+} from "../../src/transfer/passes.ts";
+import {
+  DEFAULT_TIMEOUTS,
+  resolveDir,
+  type ServerLayout,
+  type Settings,
+  settingsFrom,
+} from "../../src/config/settings.ts";
+import { OptionLookup } from "../../src/config/option_lookup.ts";
+import { parseSstArgs } from "../../src/sst/args.ts";
+import { ConfigError } from "../../src/sst/errors.ts";
+
+const DD = "/var/lib/mysql";
+
+/** The default layout: every engine directory is the datadir. */
+function defaultLayout(over: Partial<ServerLayout> = {}): ServerLayout {
+  return {
+    datadir: DD,
+    innodbDataHomeDir: DD,
+    innodbLogGroupHomeDir: DD,
+    innodbUndoDirectory: DD,
+    ariaLogDirPath: DD,
+    ...over,
+  };
+}
+
+const ALL_ENGINE_INCLUDES = [
+  "--include=/ibdata*",
+  "--include=/ib_lru_dump",
+  "--include=/ib_logfile0",
+  "--include=/undo*",
+  "--include=/aria_log_control",
+  "--include=/aria_log.*",
+];
+
+function includes(options: string[]): string[] {
+  return options.filter((o) => o.startsWith("--include=") && o !== "--include=/*/");
+}
+
+// ---------------------------------------------------------------------------------------------
+// passes
+
+Deno.test("passes: structureJob in the default layout carries all engine-file patterns", () => {
+  const job = structureJob(defaultLayout());
+  assertEquals(job.sources, [`${DD}/`]);
+  assertEquals(job.module, "rsync_tunnel_sst");
+  assertEquals(job.options.slice(0, 2), ["--dirs", "--delete"]);
+  assertEquals(includes(job.options), ALL_ENGINE_INCLUDES);
+  // directories only otherwise, and the catch-all exclude comes last
+  assertEquals(job.options.slice(-2), ["--include=/*/", "--exclude=/*"]);
+});
+
+Deno.test("passes: structureJob excludes lost+found, snapshots and the binlog staging dir first", () => {
+  const opts = structureJob(defaultLayout()).options;
+  const firstInclude = opts.findIndex((o) => o.startsWith("--include="));
+  for (const name of ["lost+found", ".zfs", ".snapshot", "wsrep_sst_binlogs.tmp"]) {
+    const at = opts.indexOf(`--exclude=/${name}`);
+    assert(at >= 0 && at < firstInclude, `--exclude=/${name} must precede the includes`);
+  }
+});
+
+Deno.test("passes: undo directory <datadir>/undo is excluded from pass 1 and copied by its own job", () => {
+  const layout = defaultLayout({ innodbUndoDirectory: `${DD}/undo` });
+  assertEquals(specialTopLevelDirs(layout).sort(), ["undo", "wsrep_sst_binlogs.tmp"]);
+  const s = structureJob(layout);
+  const exclude = s.options.indexOf("--exclude=/undo");
+  assert(exclude >= 0 && exclude < s.options.indexOf("--include=/*/"));
+  assertEquals(
+    includes(s.options),
+    ALL_ENGINE_INCLUDES.filter((o) => o !== "--include=/undo*"),
+  );
+  assertEquals(engineFileJobs(layout), [{
+    label: "InnoDB undo tablespaces",
+    options: ["--recursive", "--delete", "--include=/undo*", "--exclude=**"],
+    sources: [`${DD}/undo/`],
+    module: "rsync_tunnel_sst-undo_dir",
+  }]);
+});
+
+Deno.test("passes: engineFileJobs is empty when every engine dir is the datadir", () => {
+  assertEquals(engineFileJobs(defaultLayout()), []);
+});
+
+Deno.test("passes: engine dirs outside the datadir get their own jobs and are not excluded", () => {
+  const layout = defaultLayout({
+    innodbDataHomeDir: "/srv/ibdata",
+    innodbLogGroupHomeDir: "/srv/redo",
+    ariaLogDirPath: "/srv/aria",
+  });
+  assertEquals(specialTopLevelDirs(layout), ["wsrep_sst_binlogs.tmp"]);
+  assertEquals(includes(structureJob(layout).options), ["--include=/undo*"]);
+  assertEquals(
+    engineFileJobs(layout).map((j) => [j.module, j.sources, includes(j.options)]),
+    [
+      ["rsync_tunnel_sst-data_dir", ["/srv/ibdata/"], [
+        "--include=/ibdata*",
+        "--include=/ib_lru_dump",
+      ]],
+      ["rsync_tunnel_sst-log_dir", ["/srv/redo/"], ["--include=/ib_logfile0"]],
+      ["rsync_tunnel_sst-aria_log", ["/srv/aria/"], [
+        "--include=/aria_log_control",
+        "--include=/aria_log.*",
+      ]],
+    ],
+  );
+});
+
+Deno.test("passes: a sibling dir sharing the datadir's prefix is not a top-level dir of it", () => {
+  const layout = defaultLayout({ innodbUndoDirectory: `${DD}-undo` });
+  assertEquals(specialTopLevelDirs(layout), ["wsrep_sst_binlogs.tmp"]);
+});
+
+Deno.test("passes: a binlog dir inside the datadir is excluded by its top-level name", () => {
+  const nested = defaultLayout({
+    binlogBase: `${DD}/logs/bin/mysql-bin`,
+    binlogIndex: `${DD}/logs/bin/mysql-bin.index`,
+  });
+  assertEquals(specialTopLevelDirs(nested).sort(), ["logs", "wsrep_sst_binlogs.tmp"]);
+  const flat = defaultLayout({
+    binlogBase: `${DD}/mysql-bin`,
+    binlogIndex: `${DD}/mysql-bin.index`,
+  });
+  assertEquals(specialTopLevelDirs(flat), ["wsrep_sst_binlogs.tmp"]);
+});
+
+function names(job: { sources: string[] }): string[] {
+  return job.sources.map((s) => s.slice(DD.length + 1));
+}
+
+Deno.test("passes: schemaJobs balances directories by size (largest first into lightest job)", () => {
+  const dirs: SchemaDir[] = [
+    { name: "d", bytes: 10 },
+    { name: "b", bytes: 50 },
+    { name: "a", bytes: 100 },
+    { name: "c", bytes: 50 },
+  ];
+  const jobs = schemaJobs(defaultLayout(), dirs, 2);
+  assertEquals(jobs.map(names), [["a", "d"], ["b", "c"]]);
+  for (const j of jobs) {
+    assertEquals(j.options, ["--recursive", "--delete"]);
+    assertEquals(j.module, "rsync_tunnel_sst");
+  }
+  assertEquals(jobs[0].sources, [`${DD}/a`, `${DD}/d`]);
+});
+
+Deno.test("passes: schemaJobs makes at most N jobs and places each directory exactly once", () => {
+  let x = 7;
+  const rand = () => (x = (x * 1103515245 + 12345) % 2147483648);
+  const dirs: SchemaDir[] = Array.from({ length: 23 }, (_, i) => ({
+    name: `db${i}`,
+    bytes: rand() % 100000,
+  }));
+  for (const streams of [1, 3, 4, 8, 23, 50]) {
+    const jobs = schemaJobs(defaultLayout(), dirs, streams);
+    assertEquals(jobs.length, Math.min(streams, dirs.length));
+    const placed = jobs.flatMap(names).sort();
+    assertEquals(placed, dirs.map((d) => d.name).sort());
+    // greedy bound: bins differ by at most the largest single directory
+    const size = new Map(dirs.map((d) => [d.name, d.bytes]));
+    const totals = jobs.map((j) => names(j).reduce((s, n) => s + size.get(n)!, 0));
+    const largest = Math.max(...dirs.map((d) => d.bytes));
+    assert(Math.max(...totals) - Math.min(...totals) <= largest, `unbalanced: ${totals}`);
+  }
+});
+
+Deno.test("passes: schemaJobs with no directories is no job; streams <= 0 means one job", () => {
+  assertEquals(schemaJobs(defaultLayout(), [], 4), []);
+  const jobs = schemaJobs(defaultLayout(), [{ name: "a", bytes: 1 }, { name: "b", bytes: 2 }], 0);
+  assertEquals(jobs.map(names), [["a", "b"]]);
+});
+
+Deno.test("passes: binlogJob and completionJob", () => {
+  assertEquals(binlogJob([]), null);
+  assertEquals(binlogJob([`${DD}/mysql-bin.000007`]), {
+    label: "binary logs",
+    options: [],
+    sources: [`${DD}/mysql-bin.000007`],
+    module: "rsync_tunnel_sst-binlogs",
+  });
+  assertEquals(completionJob("/tmp/p/sst_complete"), {
+    label: "completion record",
+    options: ["--checksum"],
+    sources: ["/tmp/p/sst_complete"],
+    module: "rsync_tunnel_sst-complete",
+  });
+});
+
+Deno.test("passes: listSchemaDirs lists schema dirs with sizes, skipping special and excluded dirs", async () => {
+  const dd = await Deno.makeTempDir({ prefix: "passes-unit-" });
+  try {
+    await Deno.mkdir(`${dd}/shop/sub`, { recursive: true });
+    await Deno.writeFile(`${dd}/shop/t.ibd`, new Uint8Array(100));
+    await Deno.writeFile(`${dd}/shop/sub/x`, new Uint8Array(5));
+    await Deno.mkdir(`${dd}/mysql`);
+    await Deno.mkdir(`${dd}/lost+found`);
+    await Deno.mkdir(`${dd}/undo`);
+    await Deno.mkdir(`${dd}/wsrep_sst_binlogs.tmp`);
+    await Deno.writeFile(`${dd}/ibdata1`, new Uint8Array(10));
+    const layout = {
+      datadir: dd,
+      innodbDataHomeDir: dd,
+      innodbLogGroupHomeDir: dd,
+      innodbUndoDirectory: `${dd}/undo`,
+      ariaLogDirPath: dd,
+    };
+    assertEquals(await listSchemaDirs(layout), [
+      { name: "mysql", bytes: 0 },
+      { name: "shop", bytes: 105 },
+    ]);
+  } finally {
+    await Deno.remove(dd, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// resolveDir
+
+Deno.test("settings: resolveDir for relative, ./, absolute and empty paths", () => {
+  assertEquals(resolveDir("/var/lib/mysql/", "undo"), "/var/lib/mysql/undo");
+  assertEquals(resolveDir("/var/lib/mysql", "./undo/"), "/var/lib/mysql/undo");
+  assertEquals(resolveDir("/var/lib/mysql", "/srv/undo//"), "/srv/undo");
+  assertEquals(resolveDir("/var/lib/mysql/", undefined), "/var/lib/mysql");
+  assertEquals(resolveDir("/var/lib/mysql//", ""), "/var/lib/mysql");
+  assertEquals(resolveDir("/var/lib/mysql", "."), "/var/lib/mysql");
+  assertEquals(resolveDir("/var/lib/mysql", "./"), "/var/lib/mysql");
+  assertEquals(resolveDir("/", "/"), "/");
+  assertEquals(resolveDir("/", "/var/lib/mysql/"), "/var/lib/mysql");
+});
+
+// ---------------------------------------------------------------------------------------------
+// settingsFrom with a real option file
+
+/** Writes `cnf` to a temp dir and resolves settings for a joiner whose datadir is <tmp>/data/. */
+async function withSettings(
+  cnf: string,
+  extraArgs: string[],
+  fn: (s: Settings, dd: string) => void | Promise<void>,
+  cpuCount = 3,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "settings-unit-" });
+  try {
+    const file = `${dir}/my.cnf`;
+    await Deno.writeTextFile(file, cnf.replaceAll("${D}", dir));
+    const args = parseSstArgs([
+      "--role",
+      "joiner",
+      "--address",
+      "127.0.0.1",
+      "--datadir",
+      `${dir}/data/`,
+      "--defaults-file",
+      file,
+      ...extraArgs.map((a) => a.replaceAll("${D}", dir)),
+    ]);
+    const opts = await OptionLookup.load({ defaultsFile: file, env: {} });
+    await fn(settingsFrom(args, opts, cpuCount), `${dir}/data`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function settingsFail(cnf: string, re: RegExp): Promise<void> {
+  await assertRejects(() => withSettings(cnf, [], () => {}), ConfigError, re);
+}
+
+Deno.test("settings: tca/tcert/tkey in [sst] win over ssl-* in [mysqld]", async () => {
+  await withSettings(
+    "[mysqld]\nssl-ca=/m/ca.pem\nssl_cert=/m/cert.pem\nssl-key=/m/key.pem\n" +
+      "[sst]\ntca=/s/ca.pem\ntcert=/s/cert.pem\ntkey=/s/key.pem\n",
+    [],
+    (s) => {
+      assertEquals(s.tls, {
+        ca: "/s/ca.pem",
+        caPath: undefined,
+        cert: "/s/cert.pem",
+        key: "/s/key.pem",
+        keys: { ca: "[sst] tca", caPath: "[sst] tcapath", cert: "[sst] tcert", key: "[sst] tkey" },
+      });
+    },
+  );
+});
+
+Deno.test("settings: ssl-* from [mysqld] are used when no t* key is set", async () => {
+  await withSettings(
+    "[mysqld]\nssl-ca=/m/ca.pem\nssl-cert=/m/cert.pem\nssl-key=/m/key.pem\nssl-capath=/m/certs\n",
+    [],
+    (s) => {
+      assertEquals(s.tls, {
+        ca: "/m/ca.pem",
+        caPath: "/m/certs",
+        cert: "/m/cert.pem",
+        key: "/m/key.pem",
+        keys: { ca: "ssl-ca", caPath: "ssl-capath", cert: "ssl-cert", key: "ssl-key" },
+      });
+    },
+  );
+});
+
+Deno.test("settings: ssl-* in [sst] are used when the server groups have none", async () => {
+  await withSettings("[sst]\nssl-cert=/s/cert.pem\nssl-key=/s/key.pem\n", [], (s) => {
+    assertEquals([s.tls.cert, s.tls.key, s.tls.ca], ["/s/cert.pem", "/s/key.pem", undefined]);
+    assertEquals(s.tls.keys.cert, "ssl-cert");
+  });
+});
+
+Deno.test("settings: defaults with an empty option file", async () => {
+  await withSettings("[mysqld]\n", [], (s, dd) => {
+    assertEquals(s.timeouts, DEFAULT_TIMEOUTS);
+    assertEquals(s.maxBinlogs, 1);
+    assertEquals(s.backupThreads, 3);
+    assertEquals(s.sockopt, []);
+    assertEquals(s.layout, {
+      datadir: dd,
+      innodbDataHomeDir: dd,
+      innodbLogGroupHomeDir: dd,
+      innodbUndoDirectory: dd,
+      ariaLogDirPath: dd,
+    });
+  });
+});
+
+Deno.test("settings: sst-max-binlogs=-1 (all) is accepted", async () => {
+  await withSettings("[sst]\nsst-max-binlogs=-1\n", [], (s) => assertEquals(s.maxBinlogs, -1));
+  await withSettings("[mysqld]\nsst_max_binlogs=0\n", [], (s) => assertEquals(s.maxBinlogs, 0));
+});
+
+Deno.test("settings: backup-threads=0 is a ConfigError naming the key", async () => {
+  await settingsFail("[sst]\nbackup-threads=0\n", /backup-threads=0/);
+  await settingsFail("[sst]\nbackup-threads=two\n", /backup-threads=two/);
+  await withSettings("[sst]\nbackup-threads=4\n", [], (s) => assertEquals(s.backupThreads, 4));
+});
+
+Deno.test("settings: tunnel-idle-timeout=5 is read; other timeouts keep their defaults", async () => {
+  await withSettings("[sst]\ntunnel-idle-timeout=5\n", [], (s) => {
+    assertEquals(s.timeouts, { ...DEFAULT_TIMEOUTS, idle: 5 });
+  });
+});
+
+Deno.test("settings: timeouts below their minimum are ConfigErrors naming the key", async () => {
+  await settingsFail("[sst]\ntunnel-idle-timeout=0\n", /tunnel-idle-timeout=0/);
+  await settingsFail("[sst]\ntunnel-connect-timeout=-3\n", /tunnel-connect-timeout/);
+  await withSettings("[sst]\ntunnel-deadline=0\n", [], (s) => assertEquals(s.timeouts.deadline, 0));
+});
+
+Deno.test("settings: sockopt from [sst] is parsed into tokens", async () => {
+  await withSettings("[sst]\nsockopt=,cipher=HIGH\n", [], (s) => {
+    assertEquals(s.sockopt, [{ name: "cipher", value: "HIGH" }]);
+    assertEquals(s.sockoptRaw, ",cipher=HIGH");
+  });
+  await settingsFail('[sst]\nsockopt="cipher=HIGH exec=sh"\n', /sockopt/);
+});
+
+Deno.test("settings: engine directories from [mysqld] are resolved against the datadir", async () => {
+  await withSettings(
+    "[mysqld]\ninnodb_undo_directory=undo\ninnodb-log-group-home-dir=/srv/redo/\n" +
+      "aria_log_dir_path=./aria\n",
+    [],
+    (s, dd) => {
+      assertEquals(s.layout.innodbUndoDirectory, `${dd}/undo`);
+      assertEquals(s.layout.innodbLogGroupHomeDir, "/srv/redo");
+      assertEquals(s.layout.ariaLogDirPath, `${dd}/aria`);
+      assertEquals(s.layout.innodbDataHomeDir, dd);
+    },
+  );
+});
+
+Deno.test("settings: directories from the arguments win over the option file", async () => {
+  await withSettings(
+    "[mysqld]\ninnodb_undo_directory=/conf/undo\n",
+    ["--mysqld-args", "--innodb-undo-directory=/arg/undo"],
+    (s) => assertEquals(s.layout.innodbUndoDirectory, "/arg/undo"),
+  );
+});
+
+Deno.test("settings: bare log_bin in [mysqld] means <datadir>/mysql-bin", async () => {
+  await withSettings("[mysqld]\nlog_bin\n", [], (s, dd) => {
+    assertEquals(s.layout.binlogBase, `${dd}/mysql-bin`);
+    assertEquals(s.layout.binlogIndex, `${dd}/mysql-bin.index`);
+  });
+});
+
+Deno.test("settings: bare log_bin with log_basename=node1 means <datadir>/node1-bin", async () => {
+  await withSettings("[mysqld]\nlog_basename=node1\nlog-bin\n", [], (s, dd) => {
+    assertEquals(s.layout.binlogBase, `${dd}/node1-bin`);
+    assertEquals(s.layout.binlogIndex, `${dd}/node1-bin.index`);
+  });
+  // bare --log-bin from mysqld-args, basename from the option file
+  await withSettings("[mysqld]\nlog_basename=node2\n", ["--mysqld-args", "--log-bin"], (s, dd) => {
+    assertEquals(s.layout.binlogBase, `${dd}/node2-bin`);
+  });
+});
+
+Deno.test("settings: relative and absolute log_bin", async () => {
+  await withSettings("[mysqld]\nlog_bin=binlogs/node\n", [], (s, dd) => {
+    assertEquals(s.layout.binlogBase, `${dd}/binlogs/node`);
+    assertEquals(s.layout.binlogIndex, `${dd}/binlogs/node.index`);
+  });
+  await withSettings("[mysqld]\nlog_bin=${D}/binlog/mysql-bin\n", [], (s, dd) => {
+    const root = dd.slice(0, -"/data".length);
+    assertEquals(s.layout.binlogBase, `${root}/binlog/mysql-bin`);
+    assertEquals(s.layout.binlogIndex, `${root}/binlog/mysql-bin.index`);
+  });
+});
+
+Deno.test("settings: --binlog from mariadbd wins over log_bin in the option file", async () => {
+  await withSettings("[mysqld]\nlog_bin=conf-bin\n", ["--binlog", "arg-bin"], (s, dd) => {
+    assertEquals(s.layout.binlogBase, `${dd}/arg-bin`);
+  });
+});
+
+Deno.test("settings: no binary log configured anywhere means no binlog paths", async () => {
+  await withSettings("[mysqld]\nlog_basename=node1\n", [], (s) => {
+    assertEquals(s.layout.binlogBase, undefined);
+    assertEquals(s.layout.binlogIndex, undefined);
+  });
+});
+
+Deno.test("settings: relative log_bin_index is resolved against the binlog dir (here the datadir), .index appended", async () => {
+  await withSettings("[mysqld]\nlog_bin=mysql-bin\nlog_bin_index=idx/my\n", [], (s, dd) => {
+    assertEquals(s.layout.binlogIndex, `${dd}/idx/my.index`);
+  });
+  await withSettings("[mysqld]\nlog_bin\n", ["--binlog-index", "node.index"], (s, dd) => {
+    assertEquals(s.layout.binlogIndex, `${dd}/node.index`);
+  });
+  await withSettings("[mysqld]\nlog_bin\nlog_bin_index=/abs/i.index\n", [], (s) => {
+    assertEquals(s.layout.binlogIndex, "/abs/i.index");
+  });
+});
+
+Deno.test({
+  name:
+    "settings: relative log_bin_index with a binlog dir outside the datadir is under the datadir",
+  fn: async () => {
+    await withSettings(
+      "[mysqld]\nlog_bin=${D}/binlog/mysql-bin\nlog_bin_index=mysql-bin.index\n",
+      [],
+      (s, dd) => assertEquals(s.layout.binlogIndex, `${dd}/mysql-bin.index`),
+    );
+  },
+});
+
+Deno.test({
+  name: "settings: log_bin_index with another extension keeps it",
+  fn: async () => {
+    await withSettings(
+      "[mysqld]\nlog_bin=mysql-bin\nlog_bin_index=mysql-bin.idx\n",
+      [],
+      (s, dd) => assertEquals(s.layout.binlogIndex, `${dd}/mysql-bin.idx`),
+    );
+  },
+});
