@@ -27,7 +27,10 @@ export interface ServerLayout {
 export interface Timeouts {
   /** Donor: TCP+TLS connect to the joiner. `[sst] tunnel-connect-timeout`. */
   connect: number;
-  /** Joiner: from `ready` until the donor's first connection. `[sst] tunnel-initial-timeout`. */
+  /**
+   * Joiner: from `ready` until the donor starts sending (after mariadbd flushed its tables, so
+   * keep it above `tunnel-flush-timeout`). `[sst] tunnel-initial-timeout`.
+   */
   initial: number;
   /** Both: no byte moved / no connection open for this long. `[sst] tunnel-idle-timeout`. */
   idle: number;
@@ -66,7 +69,7 @@ export interface Settings {
 /** Defaults of the `[sst]` timeout keys, in seconds. */
 export const DEFAULT_TIMEOUTS: Timeouts = {
   connect: 30,
-  initial: 300,
+  initial: 900,
   idle: 300,
   flush: 600,
   deadline: 0,

@@ -40,12 +40,26 @@ export function commandLine(pid: number): string[] | null {
   }
 }
 
-/** Direct children of `pid` (needs CONFIG_PROC_CHILDREN, present on common kernels). */
+/** Direct children of `pid`: from procfs' children list, else by scanning every ppid. */
 export function childrenOf(pid: number): number[] {
   try {
     const raw = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`);
     return raw.trim().split(/\s+/).filter((s) => s !== "").map(Number);
   } catch {
-    return [];
+    return scanChildren(pid);
   }
+}
+
+function scanChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    const child = Number(e.name);
+    if (!Number.isInteger(child)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${child}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(child);
+    } catch { /* gone */ }
+  }
+  return out;
 }

@@ -80,7 +80,12 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   ctx.scope.defer("stop TLS listener", () => stop(listener.child));
 
   ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
-  const record = await waitForCompletion(ctx, listener, `${completionDir}/${COMPLETION_FILE}`);
+  const record = await waitForCompletion(
+    ctx,
+    listener,
+    `${completionDir}/${COMPLETION_FILE}`,
+    `${dir.path}/rsyncd.log`,
+  );
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
       "the completion record does not carry this SST's secret: it was not sent by the donor " +
@@ -138,6 +143,7 @@ async function waitForCompletion(
   ctx: SstContext,
   listener: TunnelListener,
   file: string,
+  rsyncdLog: string,
 ): Promise<CompletionRecord> {
   const t = ctx.settings.timeouts;
   const started = Date.now();
@@ -148,10 +154,14 @@ async function waitForCompletion(
     if (listener.child.exited) {
       throw new TransferError("the TLS listener (socat) exited before the transfer completed");
     }
-    if (listener.openConnections() > 0) lastActive = Date.now();
+    // The donor's certificate probe connects before mariadbd has flushed its tables; only
+    // rsync sessions (logged by the daemon) count as the transfer having started.
+    if (lastActive > 0 || await rsyncSessionStarted(rsyncdLog)) {
+      if (lastActive === 0 || listener.openConnections() > 0) lastActive = Date.now();
+    }
     if (lastActive === 0 && Date.now() - started > t.initial * 1000) {
       throw new TimeoutError(
-        `no donor connected within [sst] tunnel-initial-timeout=${t.initial} s`,
+        `the donor did not start sending within [sst] tunnel-initial-timeout=${t.initial} s`,
       );
     }
     if (lastActive > 0 && Date.now() - lastActive > t.idle * 1000) {
@@ -170,6 +180,12 @@ async function waitForCompletion(
 async function drainConnections(ctx: SstContext, listener: TunnelListener): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (listener.openConnections() > 0 && Date.now() < deadline) await ctx.stopper.pause(50);
+}
+
+/** True once the rsync daemon has logged a session ("rsync to <module>"). */
+async function rsyncSessionStarted(rsyncdLog: string): Promise<boolean> {
+  const text = await Deno.readTextFile(rsyncdLog).catch(() => "");
+  return text.includes("rsync to ");
 }
 
 async function finishBinlogs(
