@@ -5,6 +5,7 @@
  * @module
  */
 import type { Role } from "./args.ts";
+import { AbortedError, ExitCode } from "./errors.ts";
 
 /** Longest line mariadbd reads in one piece: donor 127, joiner 511 characters. */
 export const MAX_LINE: Record<Role, number> = { donor: 127, joiner: 511 };
@@ -14,7 +15,17 @@ export type LineSink = (bytes: Uint8Array) => void;
 
 const stdoutSink: LineSink = (bytes) => {
   let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  try {
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) {
+      throw new AbortedError(
+        ExitCode.transfer,
+        "mariadbd closed our stdout (it is gone or gave up)",
+      );
+    }
+    throw e;
+  }
 };
 
 /** Writes the protocol lines of one role. */
