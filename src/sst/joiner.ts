@@ -15,9 +15,10 @@ import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "./address.ts";
 import { TimeoutError, TransferError } from "./errors.ts";
 import * as log from "./log.ts";
-import { makePrivateDir, type PrivateDir } from "./private_dir.ts";
+import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
+import type { CheckedTls } from "../tunnel/certificates.ts";
 import { listenAddress, rsyncServerExec } from "../tunnel/socat_address.ts";
 import { startListener, type TunnelListener } from "../tunnel/listener.ts";
 import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
@@ -34,58 +35,24 @@ import { markSstInProgress, prepareDirectories } from "./datadir.ts";
 
 /** Runs the joiner side of an SST. */
 export async function runJoiner(ctx: SstContext): Promise<void> {
-  const { settings, args } = ctx;
-  const endpoint = parseEndpoint(args.address);
-  const tls = await checkTls(settings, "joiner", ctx.adapter);
+  const endpoint = parseEndpoint(ctx.args.address);
+  const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
   const bind = await chooseBindAddress(ctx, endpoint.host);
-  log.info(
-    `rsync_tunnel SST started on joiner; listening on ${
-      bind ? hostText(bind) : "all interfaces"
-    } ` +
-      `port ${endpoint.port}`,
-  );
+  const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
+  log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);
 
   const secret = newSecret();
-  const dir = await makePrivateDir(settings.tmpdir, ctx.scope);
-  await markSstInProgress(settings.layout.datadir, ctx.scope);
-  const staging = await prepareDirectories(settings.layout, ctx.scope);
-  const completionDir = `${dir.path}/complete`;
-  await Deno.mkdir(completionDir, { mode: 0o700 });
-  // Without binary logging the binlog module points at an empty private directory.
-  const binlogDir = staging ?? `${dir.path}/no-binlogs`;
-  if (!staging) await Deno.mkdir(binlogDir, { mode: 0o700 });
-  const config = await writeDaemonConfig(ctx, dir, secret, binlogDir, completionDir);
-
-  const listener = await startListener(ctx.adapter, {
-    socat: ctx.tools.socat,
-    args: [
-      "-d",
-      "-d",
-      "-T",
-      String(settings.timeouts.idle),
-      listenAddress({
-        port: endpoint.port,
-        bind,
-        ipv6: (bind ?? endpoint.host).kind === "ipv6",
-        maxChildren: Math.max(16, settings.backupThreads * 2),
-        tls: tlsOptionsOf(tls),
-        sockopt: settings.sockopt,
-      }),
-      rsyncServerExec(ctx.tools.rsync, config),
-    ],
-    port: endpoint.port,
-    where: `${bind ? hostText(bind) : "*"}:${endpoint.port}`,
-  });
-  ctx.lock.recordGroup(listener.child.pid);
-  ctx.scope.defer("stop TLS listener", () => stop(listener.child));
+  const ws = await prepareWorkspace(ctx, secret);
+  const ipv6 = (bind ?? endpoint.host).kind === "ipv6";
+  const listener = await startTunnel(
+    ctx,
+    { port: endpoint.port, bind, ipv6, where },
+    tls,
+    ws.config,
+  );
 
   ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
-  const record = await waitForCompletion(
-    ctx,
-    listener,
-    `${completionDir}/${COMPLETION_FILE}`,
-    `${dir.path}/rsyncd.log`,
-  );
+  const record = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog);
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
       "the completion record does not carry this SST's secret: it was not sent by the donor " +
@@ -94,9 +61,86 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   }
   await drainConnections(ctx, listener);
   await stop(listener.child);
-  await finishBinlogs(ctx, record, staging);
+  await finishBinlogs(ctx, record, ws.binlogStaging);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   ctx.protocol.final(record.state);
+}
+
+/** The files one joiner run uses. */
+interface Workspace {
+  /** rsyncd.conf in the private directory. */
+  config: string;
+  rsyncdLog: string;
+  completionFile: string;
+  /** Staging directory for binary logs, or null without binary logging. */
+  binlogStaging: string | null;
+}
+
+/**
+ * Private 0700 directory with the daemon configuration and secret, the `sst_in_progress`
+ * marker, the server's directories, and where the completion record will land.
+ */
+async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Workspace> {
+  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  await markSstInProgress(ctx.settings.layout.datadir, ctx.scope);
+  const binlogStaging = await prepareDirectories(ctx.settings.layout, ctx.scope);
+  const completionDir = `${dir.path}/complete`;
+  await Deno.mkdir(completionDir, { mode: 0o700 });
+  // Without binary logging the binlog module points at an empty private directory.
+  const binlogDir = binlogStaging ?? `${dir.path}/no-binlogs`;
+  if (!binlogStaging) await Deno.mkdir(binlogDir, { mode: 0o700 });
+  const rsyncdLog = `${dir.path}/rsyncd.log`;
+  const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
+  const config = await dir.write(
+    "rsyncd.conf",
+    renderRsyncdConf(
+      { layout: ctx.settings.layout, binlogStaging: binlogDir, completionDir },
+      secrets,
+      rsyncdLog,
+      ctx.settings.timeouts.idle,
+    ),
+  );
+  return {
+    config,
+    rsyncdLog,
+    completionFile: `${completionDir}/${COMPLETION_FILE}`,
+    binlogStaging,
+  };
+}
+
+/** Starts socat's TLS listener (its own process group, recorded in the lock, stopped at exit). */
+async function startTunnel(
+  ctx: SstContext,
+  on: { port: number; bind?: Host; ipv6: boolean; where: string },
+  tls: CheckedTls,
+  config: string,
+): Promise<TunnelListener> {
+  const { port, bind, ipv6, where } = on;
+  const s = ctx.settings;
+  const listen = listenAddress({
+    port,
+    bind,
+    ipv6,
+    maxChildren: Math.max(16, s.backupThreads * 2),
+    tls: tlsOptionsOf(tls),
+    sockopt: s.sockopt,
+  });
+  const listener = await startListener(ctx.adapter, {
+    socat: ctx.tools.socat,
+    args: [
+      "-d",
+      "-d",
+      "-T",
+      String(s.timeouts.idle),
+      listen,
+      rsyncServerExec(ctx.tools.rsync, config),
+    ],
+    port,
+    where,
+  });
+  ctx.lock.recordGroup(listener.child.pid);
+  ctx.scope.defer("stop TLS listener", () => stop(listener.child));
+  return listener;
 }
 
 /** Listen on the address if it is ours; all interfaces otherwise (NAT), as stock does. */
@@ -114,25 +158,6 @@ async function chooseBindAddress(ctx: SstContext, host: Host): Promise<Host | un
     `SST address ${hostText(host)} is not an address of this host; listening on all interfaces`,
   );
   return undefined;
-}
-
-async function writeDaemonConfig(
-  ctx: SstContext,
-  dir: PrivateDir,
-  secret: string,
-  staging: string,
-  completionDir: string,
-): Promise<string> {
-  const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
-  return await dir.write(
-    "rsyncd.conf",
-    renderRsyncdConf(
-      { layout: ctx.settings.layout, binlogStaging: staging, completionDir },
-      secrets,
-      `${dir.path}/rsyncd.log`,
-      ctx.settings.timeouts.idle,
-    ),
-  );
 }
 
 /**
