@@ -15,14 +15,13 @@ import {
   checkDonorPath,
   type Endpoint,
   hostForAddress,
-  hostText,
   parseEndpoint,
   secretFromRemoteAuth,
 } from "./address.ts";
 import { SstError, TimeoutError, TransferError } from "./errors.ts";
 import * as log from "./log.ts";
 import { addSecret } from "./log.ts";
-import { makePrivateDir } from "./private_dir.ts";
+import { makePrivateDir, type PrivateDir } from "./private_dir.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
 import { connectAddress, type TlsOptions } from "../tunnel/socat_address.ts";
 import { certificateNames, choosePeerName, fetchPeerCertificate } from "../tunnel/peer_probe.ts";
@@ -43,56 +42,19 @@ import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/com
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
-  const { args, settings } = ctx;
+  const { args } = ctx;
   const joiner = parseEndpoint(args.address);
   checkDonorPath(joiner, args.address);
   const secret = secretFromRemoteAuth(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"));
   addSecret(secret);
-  const tls = await checkTls(settings, "donor", ctx.adapter);
-  const peerName = await joinerCertificateName(ctx, joiner, tlsOptionsOf(tls));
-  const peer = `${hostText(joiner.host)}:${joiner.port}`;
+  const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
+  const peerName = await joinerCertificateName(ctx, joiner, tls);
+  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
   log.info(
-    `rsync_tunnel SST started on donor: to ${peer} (certificate name must be '${peerName}')` +
-      (args.bypass ? ", IST: only the completion record" : ""),
+    `rsync_tunnel SST started on donor: to ${runner.peer} (certificate name must be ` +
+      `'${peerName}')${args.bypass ? ", IST: only the completion record" : ""}`,
   );
-
-  const dir = await makePrivateDir(settings.tmpdir, ctx.scope);
-  const statusDir = `${dir.path}/status`;
-  await Deno.mkdir(statusDir, { mode: 0o700 });
-  const spec: ConnectSpecFile = {
-    socat: ctx.tools.socat,
-    // -t 0.2: once rsync is done, don't linger 0.5 s per connection for the other direction.
-    args: [
-      "-t",
-      "0.2",
-      "-T",
-      String(settings.timeouts.idle),
-      "STDIO",
-      connectAddress({
-        host: joiner.host,
-        port: joiner.port,
-        peerName,
-        connectTimeoutSec: settings.timeouts.connect,
-        tls: tlsOptionsOf(tls),
-        sockopt: settings.sockopt,
-      }),
-    ],
-    statusDir,
-    peer: `joiner ${peer}`,
-  };
-  const specFile = await dir.write("connect.json", JSON.stringify(spec));
-  const runner: RunnerContext = {
-    adapter: ctx.adapter,
-    rsync: ctx.tools.rsync,
-    rsh: rshCommand(specFile),
-    passwordFile: await dir.write("rsync.password", secret + "\n"),
-    idleTimeoutSec: settings.timeouts.idle,
-    statusDir,
-    peer,
-    onSpawn: (c) => ctx.lock.recordGroup(c.pid),
-    check: () => ctx.stopper.check(),
-  };
-  log.info(`tunnel: rsync --rsh runs ${ctx.tools.socat} ${spec.args.join(" ")}`);
 
   let state: string;
   if (args.bypass) {
@@ -110,6 +72,50 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   await runJob(completionJob(record), runner);
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
+}
+
+/**
+ * The donor's end of the tunnel: a 0600 spec telling the rsh helper which socat TLS client to
+ * run for each rsync connection, and the 0600 password file with the per-SST secret.
+ */
+async function prepareTunnel(
+  ctx: SstContext,
+  dir: PrivateDir,
+  joiner: Endpoint,
+  t: { tls: TlsOptions; peerName: string; secret: string },
+): Promise<RunnerContext> {
+  const s = ctx.settings;
+  const peer = `${hostForAddress(joiner.host)}:${joiner.port}`;
+  const statusDir = `${dir.path}/status`;
+  await Deno.mkdir(statusDir, { mode: 0o700 });
+  const connect = connectAddress({
+    host: joiner.host,
+    port: joiner.port,
+    peerName: t.peerName,
+    connectTimeoutSec: s.timeouts.connect,
+    tls: t.tls,
+    sockopt: s.sockopt,
+  });
+  // -t 0.2: once rsync is done, don't linger 0.5 s per connection for the other direction.
+  const socatArgs = ["-t", "0.2", "-T", String(s.timeouts.idle), "STDIO", connect];
+  const spec: ConnectSpecFile = {
+    socat: ctx.tools.socat,
+    args: socatArgs,
+    statusDir,
+    peer: `joiner ${peer}`,
+  };
+  log.info(`tunnel: rsync --rsh runs ${ctx.tools.socat} ${socatArgs.join(" ")}`);
+  return {
+    adapter: ctx.adapter,
+    rsync: ctx.tools.rsync,
+    rsh: rshCommand(await dir.write("connect.json", JSON.stringify(spec))),
+    passwordFile: await dir.write("rsync.password", t.secret + "\n"),
+    idleTimeoutSec: s.timeouts.idle,
+    statusDir,
+    peer,
+    onSpawn: (c) => ctx.lock.recordGroup(c.pid),
+    check: () => ctx.stopper.check(),
+  };
 }
 
 /**
