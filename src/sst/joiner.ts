@@ -18,7 +18,7 @@ import * as log from "./log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
-import type { CheckedTls } from "../tunnel/certificates.ts";
+import { certificateMatchesHost, type CheckedTls } from "../tunnel/certificates.ts";
 import { listenAddress, rsyncServerExec } from "../tunnel/socat_address.ts";
 import { startListener, type TunnelListener } from "../tunnel/listener.ts";
 import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
@@ -37,6 +37,7 @@ import { markSstInProgress, prepareDirectories } from "./datadir.ts";
 export async function runJoiner(ctx: SstContext): Promise<void> {
   const endpoint = parseEndpoint(ctx.args.address);
   const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
+  warnIfNotOurName(tls, endpoint.host);
   const bind = await chooseBindAddress(ctx, endpoint.host);
   const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
   log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);
@@ -141,6 +142,17 @@ async function startTunnel(
   ctx.lock.recordGroup(listener.child.pid);
   ctx.scope.defer("stop TLS listener", () => stop(listener.child));
   return listener;
+}
+
+/** The donor will check our certificate for the address's host: say so early if it won't match. */
+function warnIfNotOurName(tls: CheckedTls, host: Host): void {
+  const name = hostText(host);
+  if (host.kind === "name" && !certificateMatchesHost(tls.leaf, name)) {
+    log.warn(
+      `our certificate ${tls.certFile} (${tls.leaf.subject}) is not issued for '${name}', the ` +
+        "host donors are told to reach; they will refuse it unless it carries that name",
+    );
+  }
 }
 
 /** Listen on the address if it is ours; all interfaces otherwise (NAT), as stock does. */

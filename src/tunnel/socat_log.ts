@@ -12,7 +12,11 @@ export function relayLine(line: string, peer: string): void {
   const m = line.match(/ ([EWNID]) (.*)$/);
   const level = m?.[1] ?? "E";
   const text = m?.[2] ?? line;
-  if (level === "E") {
+  // A connection that ended without an rsync session (e.g. the donor's certificate probe)
+  // makes the per-connection rsync exit non-zero; the donor reports real failures.
+  if (/waitpid\(\): child \d+ exited with status/.test(text)) {
+    log.debug(`socat: ${text}`);
+  } else if (level === "E") {
     const failure = classifySocatTlsError(line);
     log.warn(`socat: ${text}${failure ? ` — ${describeTlsFailure(failure, peer)}` : ""}`);
   } else if (level === "W" && !/exiting on signal/.test(text)) {

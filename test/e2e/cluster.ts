@@ -11,6 +11,10 @@
  * removes the temporary root. Every wait is bounded; failures throw {@link ClusterError}
  * naming the node and the step and quoting the node's error-log tail.
  *
+ * Multi-host mode ({@link ClusterOptions.placement}): each node gets its own host name or address
+ * (e.g. in its own network namespace), optionally the standard ports, a command prefix for
+ * mariadbd and the client tools (e.g. `ip netns exec <ns>`) and its own environment.
+ *
  * Set `E2E_KEEP=1` to keep the temporary root after teardown (its path is printed).
  *
  * @module
@@ -45,6 +49,36 @@ export interface NodeExtra {
   groups?: Record<string, string[]>;
 }
 
+/**
+ * Where a node lives on the network and how its commands are run (multi-host mode); see
+ * {@link ClusterOptions.placement}. Every field is optional; `{}` is the loopback default.
+ */
+export interface NodePlacement {
+  /**
+   * Host name or IPv4 address of the node, used for `bind_address`, `wsrep_node_address`,
+   * `wsrep_node_incoming_address` and the other nodes' `wsrep_cluster_address` (and, unless
+   * `standardPorts`, the Galera listen, IST and SST receive addresses). Default `127.0.0.1`.
+   */
+  host?: string;
+  /**
+   * Standard ports (SQL 3306, Galera 4567, IST 4568, SST 4444) with addresses written without
+   * ports and no `gmcast.listen_addr`, `ist.recv_addr` or `wsrep_sst_receive_address`: mariadbd
+   * and Galera derive them from `wsrep_node_address`, as on a real host. Only possible when
+   * every node has its own network namespace. Default false (distinct picked free ports).
+   */
+  standardPorts?: boolean;
+  /**
+   * Command prefix for mariadbd, mariadb and mariadb-admin, e.g. `["ip", "netns", "exec",
+   * "ns1"]`. It must exec the command (not fork), so the child's PID stays mariadbd's.
+   */
+  wrap?: string[];
+  /** Extra environment of this node's mariadbd (merged over {@link ClusterOptions.env}). */
+  env?: Record<string, string>;
+}
+
+/** The standard ports of a MariaDB Galera node: SQL, Galera, IST, SST. */
+export const STANDARD_PORTS = { sql: 3306, galera: 4567, ist: 4568, sst: 4444 } as const;
+
 /** Options of {@link Cluster.create}. */
 export interface ClusterOptions {
   /** Number of nodes (default 2). */
@@ -69,6 +103,11 @@ export interface ClusterOptions {
   binlog?: boolean;
   /** Extra environment for mariadbd (and so for the SST scripts). */
   env?: Record<string, string>;
+  /**
+   * Multi-host mode: the placement of each node (host, ports, command prefix, environment),
+   * asked once per node before anything is created. Default: every node on 127.0.0.1.
+   */
+  placement?: (name: string, index: number) => NodePlacement;
 }
 
 /** How a node got its state at its last start. */
@@ -128,7 +167,14 @@ export class Node {
     readonly istPort: number,
     /** SST receive port (`wsrep_sst_receive_address`). */
     readonly sstPort: number,
+    /** Multi-host mode: where the node lives (default `{}`: 127.0.0.1, commands run directly). */
+    readonly placement: NodePlacement = {},
   ) {}
+
+  /** Host name or address of the node (`placement.host`, default `127.0.0.1`). */
+  get host(): string {
+    return this.placement.host ?? "127.0.0.1";
+  }
 
   /** True while the current mariadbd has not exited. */
   get running(): boolean {
@@ -286,7 +332,11 @@ export class Cluster {
     const ports = pickFreePorts(size * 4);
     for (let i = 1; i <= size; i++) {
       const dir = `${this.root}/node${i}`;
-      const [port, galeraPort, istPort, sstPort] = ports.slice((i - 1) * 4, i * 4);
+      const placement = this.options.placement?.(`node${i}`, i) ?? {};
+      const P = STANDARD_PORTS;
+      const [port, galeraPort, istPort, sstPort] = placement.standardPorts
+        ? [P.sql, P.galera, P.ist, P.sst]
+        : ports.slice((i - 1) * 4, i * 4);
       const node = new Node(
         i,
         `node${i}`,
@@ -302,6 +352,7 @@ export class Cluster {
         galeraPort,
         istPort,
         sstPort,
+        placement,
       );
       await Deno.mkdir(node.datadir, { recursive: true });
       await Deno.mkdir(node.tmpdir, { recursive: true });
@@ -330,10 +381,15 @@ export class Cluster {
   /** The node's option-file text for the given extra content. */
   configText(node: Node, extra: NodeExtra = {}): string {
     const o = this.options;
+    const std = node.placement.standardPorts ?? false;
+    const withPort = (n: Node, port: number) =>
+      n.placement.standardPorts ? n.host : `${n.host}:${port}`;
     const provider = [
-      `base_port=${node.galeraPort}`,
-      `gmcast.listen_addr=tcp://127.0.0.1:${node.galeraPort}`,
-      `ist.recv_addr=127.0.0.1:${node.istPort}`,
+      ...(std ? [] : [
+        `base_port=${node.galeraPort}`,
+        `gmcast.listen_addr=tcp://${node.host}:${node.galeraPort}`,
+        `ist.recv_addr=${node.host}:${node.istPort}`,
+      ]),
       "gcache.size=32M",
       ...(o.providerOptions ?? []),
     ].join(";");
@@ -344,7 +400,7 @@ export class Cluster {
       `pid_file=${node.pidFile}`,
       `log_error=${node.errorLog}`,
       `port=${node.port}`,
-      "bind_address=127.0.0.1",
+      `bind_address=${node.host}`,
       "skip_name_resolve",
       "performance_schema=OFF",
       "innodb_buffer_pool_size=64M",
@@ -357,13 +413,11 @@ export class Cluster {
       "wsrep_on=ON",
       `wsrep_provider=${GALERA_PROVIDER}`,
       `wsrep_cluster_name=e2e-${this.id}`,
-      `wsrep_cluster_address=gcomm://${
-        this.nodes.map((n) => `127.0.0.1:${n.galeraPort}`).join(",")
-      }`,
+      `wsrep_cluster_address=gcomm://${this.nodes.map((n) => withPort(n, n.galeraPort)).join(",")}`,
       `wsrep_node_name=${node.name}`,
-      `wsrep_node_address=127.0.0.1:${node.galeraPort}`,
-      `wsrep_node_incoming_address=127.0.0.1:${node.port}`,
-      `wsrep_sst_receive_address=127.0.0.1:${node.sstPort}`,
+      `wsrep_node_address=${withPort(node, node.galeraPort)}`,
+      `wsrep_node_incoming_address=${node.host}:${node.port}`,
+      ...(std ? [] : [`wsrep_sst_receive_address=${node.host}:${node.sstPort}`]),
       `wsrep_provider_options="${provider}"`,
       `wsrep_sst_method=${o.sstMethod}`,
       // MyISAM/Aria writes made after a node joined replicate too, so checksums stay equal.
@@ -401,6 +455,7 @@ export class Cluster {
       [MARKER_CLUSTER]: this.id,
       [MARKER_NODE]: `${this.id}:${node.name}`,
       ...(this.options.env ?? {}),
+      ...(node.placement.env ?? {}),
     };
   }
 
@@ -446,8 +501,7 @@ export class Cluster {
       ...(opts.args ?? []),
     ];
     const child = denoAdapter.spawn({
-      cmd: MARIADBD,
-      args,
+      ...wrapped(node, MARIADBD, args),
       cwd: node.dir,
       env: this.environment(node),
       stdin: "null",
@@ -471,9 +525,9 @@ export class Cluster {
   }
 
   private client(node: Node, query: string, timeoutMs: number) {
-    return run(denoAdapter, {
-      cmd: "mariadb",
-      args: [
+    return run(
+      denoAdapter,
+      wrapped(node, "mariadb", [
         "--no-defaults",
         "--batch",
         "--skip-column-names",
@@ -484,8 +538,9 @@ export class Cluster {
         "root",
         "-e",
         query,
-      ],
-    }, { timeoutMs });
+      ]),
+      { timeoutMs },
+    );
   }
 
   /** Value of one `SHOW STATUS` variable, or null if the server does not answer. */
@@ -599,10 +654,19 @@ export class Cluster {
     if (!child) return null;
     if (child.exited) return await child.status;
     const deadline = Date.now() + timeoutMs;
-    const adm = await run(denoAdapter, {
-      cmd: "mariadb-admin",
-      args: ["--no-defaults", "--connect-timeout=5", "-S", node.socket, "-u", "root", "shutdown"],
-    }, { timeoutMs: Math.min(30_000, timeoutMs) });
+    const adm = await run(
+      denoAdapter,
+      wrapped(node, "mariadb-admin", [
+        "--no-defaults",
+        "--connect-timeout=5",
+        "-S",
+        node.socket,
+        "-u",
+        "root",
+        "shutdown",
+      ]),
+      { timeoutMs: Math.min(30_000, timeoutMs) },
+    );
     if (adm.code !== 0 || adm.timedOut) signal(child.pid, "SIGTERM");
     const left = Math.max(1000, deadline - Date.now());
     if (!(await settlesWithin(child.status, left))) {
@@ -803,6 +867,12 @@ export async function withCluster<T>(
   }
   if (cleanup) throw cleanup;
   return result as T;
+}
+
+/** `cmd args` behind the node's command prefix ({@link NodePlacement.wrap}), if any. */
+function wrapped(node: Node, cmd: string, args: string[]): { cmd: string; args: string[] } {
+  const w = node.placement.wrap ?? [];
+  return w.length === 0 ? { cmd, args } : { cmd: w[0], args: [...w.slice(1), cmd, ...args] };
 }
 
 function fmtStatus(s: ExitStatus): string {
