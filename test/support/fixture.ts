@@ -9,7 +9,7 @@ import { type Ca, type Leaf, makeCa, makeLeaf } from "./pki.ts";
 import { makeSampleDatadir, sampleLayout } from "./sample_datadir.ts";
 import type { ServerLayout } from "../../src/config/settings.ts";
 import type { NodeSpec } from "./sst_driver.ts";
-import { commandLine } from "../../src/proc/liveness.ts";
+import { commandLine, commandName } from "../../src/proc/liveness.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
 
 /** One side of the fixture. */
@@ -29,6 +29,11 @@ export interface FixtureOptions {
   /** Extra lines for the donor's `[sst]` group only. */
   donorSstLines?: string[];
   bigTableBytes?: number;
+  /**
+   * Directory names of the nodes' data trees under the root (default `donor`, `joiner`), e.g.
+   * with a space to test such datadirs. Certificates, option files and tmpdirs keep their names.
+   */
+  dataDirNames?: { donor?: string; joiner?: string };
 }
 
 /** The fixture. */
@@ -83,8 +88,11 @@ export async function makeFixture(o: FixtureOptions = {}): Promise<Fixture> {
     binlog: o.binlog,
     bigTableBytes: o.bigTableBytes,
   };
-  const donorLayout = await makeSampleDatadir({ ...layoutOpts, name: "donor" });
-  const joinerLayout = sampleLayout({ ...layoutOpts, name: "joiner" });
+  const donorLayout = await makeSampleDatadir({
+    ...layoutOpts,
+    name: o.dataDirNames?.donor ?? "donor",
+  });
+  const joinerLayout = sampleLayout({ ...layoutOpts, name: o.dataDirNames?.joiner ?? "joiner" });
   await Deno.mkdir(joinerLayout.datadir, { recursive: true });
   const node = async (name: string, layout: ServerLayout, leaf: Leaf, extra: string[]) => {
     const tmpdir = `${root}/${name}-tmp`;
@@ -130,4 +138,162 @@ export function processesMentioning(marker: string): string[] {
 /** Entries left in a directory. */
 export function leftovers(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name);
+}
+
+/** PIDs of processes whose command line mentions `marker`, optionally only those named `comm`. */
+export function pidsMentioning(marker: string, comm?: string): number[] {
+  return processesMentioning(marker)
+    .map((l) => Number(l.slice(0, l.indexOf(":"))))
+    .filter((pid) => comm === undefined || commandName(pid) === comm);
+}
+
+/** Sends `signal` to each PID, ignoring those already gone. */
+export function signalAll(pids: readonly number[], signal: Deno.Signal): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, signal);
+    } catch { /* gone */ }
+  }
+}
+
+/** Size of `path` in bytes, 0 if it does not exist. */
+export function fileSize(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls `cond` every `stepMs` until it holds (true) or `timeoutMs` passed (false). */
+export async function pollUntil(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 20,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Waits (bounded) until no process mentions `marker`; returns what is left. */
+export async function waitNoProcesses(marker: string, timeoutMs = 10_000): Promise<string[]> {
+  await pollUntil(() => processesMentioning(marker).length === 0, timeoutMs, 100);
+  return processesMentioning(marker);
+}
+
+/** Mounts a tmpfs of `sizeMb` MiB on `dir` (root only); returns the unmount function. */
+export async function mountTmpfs(dir: string, sizeMb: number): Promise<() => Promise<void>> {
+  const run = async (cmd: string, args: string[]) => {
+    const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    if (!r.success) {
+      throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
+    }
+  };
+  await run("mount", ["-t", "tmpfs", "-o", `size=${sizeMb}m,mode=0755`, "tmpfs", dir]);
+  // A lazy unmount if something still has it open (that is reported by the caller's checks).
+  return () => run("umount", [dir]).catch(() => run("umount", ["-l", dir]));
+}
+
+/**
+ * Sets (or, with null, removes) keys of a node's `[sst]` group, which is the last group of the
+ * fixture's option files. Values are written as given (quote/escape them as an option file
+ * needs).
+ */
+export async function setSst(
+  node: NodeSpec,
+  values: Record<string, string | null>,
+): Promise<void> {
+  const lines = (await Deno.readTextFile(node.defaultsFile)).split("\n").filter((l) => l !== "");
+  const sst = lines.indexOf("[sst]");
+  const keep = lines.filter((l, i) => {
+    if (i <= sst) return true;
+    const key = l.slice(0, l.indexOf("=")).trim();
+    return !(key in values);
+  });
+  for (const [k, v] of Object.entries(values)) if (v !== null) keep.push(`${k}=${v}`);
+  await Deno.writeTextFile(node.defaultsFile, keep.join("\n") + "\n");
+}
+
+/** Absolute path of `tool` in the current PATH (throws if absent). */
+export function toolPath(tool: string): string {
+  const out = new Deno.Command("sh", { args: ["-c", `command -v ${tool}`] }).outputSync();
+  const path = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success || !path.startsWith("/")) throw new Error(`${tool} not in PATH`);
+  return path;
+}
+
+/**
+ * Makes `dir` holding symlinks to the given tools (from the current PATH) and scripts
+ * (name → `#!/bin/sh` body), for a PATH that lacks or replaces some tool. Returns `dir`.
+ */
+export async function makeToolDir(
+  dir: string,
+  tools: string[],
+  scripts: Record<string, string> = {},
+): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const t of tools) await Deno.symlink(toolPath(t), `${dir}/${t}`);
+  for (const [name, body] of Object.entries(scripts)) {
+    await Deno.writeTextFile(`${dir}/${name}`, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    await Deno.chmod(`${dir}/${name}`, 0o755);
+  }
+  return dir;
+}
+
+/** What the spies recorded: one line per socat/rsync start that is not a version probe. */
+export interface ToolSpy {
+  /** Directory to put first in PATH. */
+  bin: string;
+  /** `PATH` value with the spies first. */
+  path: string;
+  /** socat/rsync invocations recorded so far (version probes excluded). */
+  starts(): string[];
+}
+
+/**
+ * Wrappers named `socat` and `rsync` that log every start except `socat -V` and
+ * `rsync --version`, then exec the real tool: proves whether anything was started.
+ */
+export async function makeToolSpy(dir: string): Promise<ToolSpy> {
+  const log = `${dir}/starts.log`;
+  const spy = (name: string, probe: string) =>
+    `case "$1" in ${probe}) ;; *) echo "${name} $*" >> '${log}' ;; esac\n` +
+    `exec '${toolPath(name)}' "$@"`;
+  const bin = await makeToolDir(dir, [], {
+    socat: spy("socat", "-V"),
+    rsync: spy("rsync", "--version"),
+  });
+  return {
+    bin,
+    path: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    starts: () => {
+      try {
+        return Deno.readTextFileSync(log).split("\n").filter((l) => l !== "");
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
+/** SST state files that must not outlive a run, per datadir. */
+const RUN_FILES = ["sst_in_progress", "wsrep_sst.pid", "tables_flushed", "tables_flushed.tmp"];
+
+/**
+ * What a finished SST left behind, as readable lines (empty = clean): entries in either
+ * private tmpdir and run files (`wsrep_sst.pid`, `sst_in_progress`, `tables_flushed`) in
+ * either datadir. Processes are checked separately ({@link waitNoProcesses}).
+ */
+export function filesLeftBehind(f: Fixture): string[] {
+  const out: string[] = [];
+  for (const [side, n] of [["donor", f.donor], ["joiner", f.joiner]] as const) {
+    for (const e of leftovers(n.tmpdir)) out.push(`${side} tmpdir: ${e}`);
+    const names = leftovers(n.layout.datadir);
+    for (const r of RUN_FILES) if (names.includes(r)) out.push(`${side} datadir: ${r}`);
+  }
+  return out;
 }

@@ -18,6 +18,11 @@ export interface NodeSpec {
   binlog?: string;
   /** Extra environment (e.g. PATH without socat, for failure tests). */
   env?: Record<string, string>;
+  /**
+   * Command put before the program, e.g. `["unshare", "-n", "--", "sh", "-c", script, "sh"]`
+   * to run this side in a network namespace; the program and its argv follow it.
+   */
+  wrap?: string[];
 }
 
 /** What happened to one side. */
@@ -56,6 +61,19 @@ export interface DriveOptions {
   timeoutMs?: number;
   /** Overrides the REMOTE_AUTH the donor gets (for forged-request tests). */
   remoteAuth?: (real: string) => string;
+  /** The SST program for both sides (default: our launcher {@link LAUNCHER}). */
+  program?: string;
+  /** Rewrites the `host:port/path` the donor is given (e.g. to point it at a blackhole). */
+  donorAddress?: (readyAddress: string) => string;
+  /** Never answer `flush tables` (a mariadbd that cannot flush; no `tables_flushed`). */
+  noFlushAnswer?: boolean;
+  /** Called with the donor's process as soon as it was started. */
+  onDonorStart?: (donor: Child) => void;
+  /**
+   * What the joiner's side does when the donor failed; default: stop the joiner (SIGTERM to
+   * its group, as mariadbd aborts). Runs after the donor exited non-zero.
+   */
+  onDonorFailure?: (joiner: Child, donor: SideResult) => Promise<void>;
 }
 
 /** Default state used by tests. */
@@ -101,10 +119,16 @@ export function donorArgv(o: DriveOptions, address: string, state: string): stri
   return a;
 }
 
-function spawnSide(argv: string[], node: NodeSpec, env: Record<string, string>): Child {
+function spawnSide(
+  argv: string[],
+  node: NodeSpec,
+  env: Record<string, string>,
+  program = LAUNCHER,
+): Child {
+  const wrap = node.wrap ?? [];
   return denoAdapter.spawn({
-    cmd: LAUNCHER,
-    args: argv,
+    cmd: wrap.length > 0 ? wrap[0] : program,
+    args: wrap.length > 0 ? [...wrap.slice(1), program, ...argv] : argv,
     cwd: node.datadir,
     env: { ...env, ...node.env },
     stdin: "null",
@@ -158,7 +182,7 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
   const timeoutMs = o.timeoutMs ?? 120_000;
   const state = o.state ?? TEST_STATE;
   const baseEnv = { WSREP_SST_OPT_AUTH: "" };
-  const joiner = spawnSide(joinerArgv(o), o.joiner, baseEnv);
+  const joiner = spawnSide(joinerArgv(o), o.joiner, baseEnv, o.program);
   let donorRun: Promise<SideResult> | null = null;
   const joinerLines = readLines(joiner, async (line) => {
     if (!line.startsWith("ready ")) return;
@@ -170,9 +194,11 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
     const env: Record<string, string> = { ...baseEnv };
     const auth = o.remoteAuth ? o.remoteAuth(realAuth) : realAuth;
     if (auth) env.WSREP_SST_OPT_REMOTE_AUTH = auth;
-    const donor = spawnSide(donorArgv(o, value.slice(at + 1), state), o.donor, env);
+    const addr = o.donorAddress ? o.donorAddress(value.slice(at + 1)) : value.slice(at + 1);
+    const donor = spawnSide(donorArgv(o, addr, state), o.donor, env, o.program);
+    o.onDonorStart?.(donor);
     const donorLines = readLines(donor, async (l) => {
-      if (l === "flush tables") {
+      if (l === "flush tables" && !o.noFlushAnswer) {
         await o.onFlush?.();
         await writeTablesFlushed(o.donor.datadir, state);
       }
@@ -180,9 +206,37 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
     donorRun = finish(donor, donorLines, timeoutMs);
     const d = await donorRun;
     // mariadbd: a donor that fails tells the group; the joiner's server then aborts.
-    if (d.code !== 0) await stop(joiner, 5000);
+    if (d.code !== 0) {
+      if (o.onDonorFailure) await o.onDonorFailure(joiner, d);
+      else await stop(joiner, 5000);
+    }
   });
   const j = await finish(joiner, joinerLines, timeoutMs);
   const d = donorRun ? await donorRun : null;
   return { joiner: j, donor: d };
+}
+
+/** How to run a donor alone (against a joiner the test provides, or none). */
+export interface DonorOnlyOptions {
+  donor: NodeSpec;
+  /** The donor's `--address` (what mariadbd passes after the last `@` of `ready`). */
+  address: string;
+  /** `WSREP_SST_OPT_REMOTE_AUTH`; not set when undefined. */
+  remoteAuth?: string;
+  state?: string;
+  bypass?: boolean;
+  timeoutMs?: number;
+}
+
+/** Runs only the donor, as mariadbd would, answering `flush tables`. */
+export async function driveDonor(o: DonorOnlyOptions): Promise<SideResult> {
+  const state = o.state ?? TEST_STATE;
+  const env: Record<string, string> = { WSREP_SST_OPT_AUTH: "" };
+  if (o.remoteAuth !== undefined) env.WSREP_SST_OPT_REMOTE_AUTH = o.remoteAuth;
+  const opts: DriveOptions = { joiner: o.donor, donor: o.donor, address: "", bypass: o.bypass };
+  const donor = spawnSide(donorArgv(opts, o.address, state), o.donor, env);
+  const lines = readLines(donor, async (l) => {
+    if (l === "flush tables") await writeTablesFlushed(o.donor.datadir, state);
+  });
+  return await finish(donor, lines, o.timeoutMs ?? 60_000);
 }
