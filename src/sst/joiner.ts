@@ -90,7 +90,7 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
   // Without binary logging the binlog module points at an empty private directory.
   const binlogDir = binlogStaging ?? `${dir.path}/no-binlogs`;
   if (!binlogStaging) await Deno.mkdir(binlogDir, { mode: 0o700 });
-  const rsyncdLog = `${dir.path}/rsyncd.log`;
+  const rsyncdLog = await dir.write("rsyncd.log", ""); // 0600 before rsync opens it
   const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
   const config = await dir.write(
     "rsyncd.conf",

@@ -8,7 +8,7 @@
  * @module
  */
 import { X509Certificate } from "node:crypto";
-import { type ProcessAdapter, run } from "../proc/process.ts";
+import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
 import { ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
 import {
   type CertificateInfo,
@@ -30,16 +30,58 @@ export interface ProbeSpec {
   peer: string;
 }
 
-/** Fetches and verifies (chain only) the joiner's certificate. */
+/**
+ * Fetches and verifies (chain only) the joiner's certificate, presenting ours (with its
+ * chain). Success means more than our own verification: the joiner must accept our
+ * certificate too and answer with its rsync daemon's greeting — with TLS 1.3 the joiner's
+ * verdict on our certificate arrives only after the handshake, so we wait for it.
+ */
 export async function fetchPeerCertificate(
   adapter: ProcessAdapter,
   spec: ProbeSpec,
 ): Promise<CertificateInfo> {
+  const child = adapter.spawn({
+    cmd: "openssl",
+    args: probeArgs(spec),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    group: true,
+  });
+  const stderr = new Response(child.stderr).text();
+  let out = "";
+  const greeted = (async () => {
+    for await (const chunk of child.stdout!.pipeThrough(new TextDecoderStream())) {
+      out += chunk;
+      if (out.includes("@RSYNCD:")) return true;
+    }
+    return false;
+  })();
+  const ok = await Promise.race([
+    greeted,
+    sleep(spec.timeoutSec * 1000).then(() => null),
+  ]);
+  await stop(child, 1000);
+  await child.stdin?.close().catch(() => {});
+  if (ok === null) {
+    throw new TimeoutError(
+      `no answer from joiner ${spec.peer} within [sst] tunnel-connect-timeout=` +
+        `${spec.timeoutSec} s; check that the joiner is reachable (routing, firewall)`,
+    );
+  }
+  const pem = out.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
+  if (!ok || !pem) throw probeFailure(out + "\n" + (await stderr), spec.peer);
+  return describeCertificate(new X509Certificate(pem[0]));
+}
+
+function probeArgs(spec: ProbeSpec): string[] {
   const args = [
     "s_client",
     "-connect",
     `${spec.target}:${spec.port}`,
     "-cert",
+    spec.tls.certFile,
+    "-cert_chain",
     spec.tls.certFile,
     "-key",
     spec.tls.keyFile,
@@ -52,19 +94,7 @@ export async function fetchPeerCertificate(
   if (!spec.tls.caFile) args.push("-no-CAfile");
   if (!spec.tls.caPath) args.push("-no-CApath");
   args.push("-no-CAstore");
-  const r = await run(adapter, { cmd: "openssl", args }, {
-    timeoutMs: spec.timeoutSec * 1000,
-    input: "",
-  });
-  if (r.timedOut) {
-    throw new TimeoutError(
-      `no TLS handshake with joiner ${spec.peer} within [sst] tunnel-connect-timeout=` +
-        `${spec.timeoutSec} s; check that the joiner is reachable (routing, firewall)`,
-    );
-  }
-  const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
-  if (r.code !== 0 || !pem) throw probeFailure(r.stdout + "\n" + r.stderr, spec.peer);
-  return describeCertificate(new X509Certificate(pem[0]));
+  return args;
 }
 
 function probeFailure(output: string, peer: string): SstError {
@@ -75,8 +105,12 @@ function probeFailure(output: string, peer: string): SstError {
       `nothing listens at ${who} (connection refused); the joiner may have given up already`,
     );
   }
-  const verify = output.match(/verify error:num=\d+:([^\n]+)/)?.[1]?.trim();
-  const failure = classifySocatTlsError(verify ?? output);
+  // s_client always adds "no peer certificate available" after a failed handshake: it says
+  // nothing about the cause, so it must not hide the real reason.
+  const meaningful = output.split("\n").filter((l) => !/no peer certificate available/i.test(l))
+    .join("\n");
+  const verify = meaningful.match(/verify error:num=\d+:([^\n]+)/)?.[1]?.trim();
+  const failure = classifySocatTlsError(verify ?? meaningful);
   if (failure) {
     const code = failure.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected;
     return new SstError(code, describeTlsFailure(failure, who));

@@ -78,7 +78,9 @@ function parseToken(token: string, raw: string): SockoptToken {
 
 /** True if the tokens switch certificate verification off (documented for debugging only). */
 export function disablesVerification(tokens: readonly SockoptToken[]): boolean {
-  return tokens.some((t) => t.name === "verify" && /^(0|no|false|off)$/i.test(t.value ?? ""));
+  return tokens.some((t) =>
+    canonical(t.name) === "verify" && /^(0|no|false|off)$/i.test(t.value ?? "")
+  );
 }
 
 /** The TLS material as socat options. */
@@ -100,8 +102,32 @@ function tlsOptions(tls: TlsOptions): string[] {
   return out;
 }
 
-function sockoptText(tokens: readonly SockoptToken[]): string[] {
-  return tokens.map((t) => (t.value === null ? t.name : `${t.name}=${t.value}`));
+/** socat's aliases of the options we set ourselves, mapped to the names we use. */
+const ALIASES: Record<string, string> = {
+  "openssl-verify": "verify",
+  "cn": "commonname",
+  "openssl-commonname": "commonname",
+  "certificate": "cert",
+  "openssl-certificate": "cert",
+  "openssl-key": "key",
+  "openssl-cafile": "cafile",
+  "openssl-capath": "capath",
+  "openssl-no-sni": "no-sni",
+  "nosni": "no-sni",
+};
+
+function canonical(name: string): string {
+  return ALIASES[name] ?? name;
+}
+
+/**
+ * Our options followed by the operator's `sockopt`. socat refuses an option given twice, so
+ * an option the operator sets replaces ours (e.g. `verify=0` for debugging).
+ */
+function withSockopt(ours: readonly string[], tokens: readonly SockoptToken[]): string[] {
+  const theirs = new Set(tokens.map((t) => canonical(t.name)));
+  const kept = ours.filter((o) => !theirs.has(canonical(o.split("=")[0])));
+  return [...kept, ...tokens.map((t) => (t.value === null ? t.name : `${t.name}=${t.value}`))];
 }
 
 /** Parameters of the joiner's TLS listener. */
@@ -120,8 +146,8 @@ export function listenAddress(spec: ListenSpec): string {
   const opts = ["reuseaddr", "fork", `max-children=${spec.maxChildren}`];
   opts.push(spec.ipv6 ? "pf=ip6" : "pf=ip4");
   if (spec.bind) opts.push(`bind=${socatHost("bind address", spec.bind)}`);
-  opts.push(...tlsOptions(spec.tls), ...sockoptText(spec.sockopt));
-  return `OPENSSL-LISTEN:${spec.port},${opts.join(",")}`;
+  opts.push(...tlsOptions(spec.tls));
+  return `OPENSSL-LISTEN:${spec.port},${withSockopt(opts, spec.sockopt).join(",")}`;
 }
 
 /** `EXEC:…` that runs one rsync daemon over the connection's stdio. */
@@ -151,7 +177,6 @@ export function connectAddress(spec: ConnectSpec): string {
     "no-sni=1",
     `connect-timeout=${spec.connectTimeoutSec}`,
     spec.host.kind === "ipv6" ? "pf=ip6" : spec.host.kind === "ipv4" ? "pf=ip4" : "",
-    ...sockoptText(spec.sockopt),
   ].filter((o) => o !== "");
-  return `OPENSSL:${target}:${spec.port},${opts.join(",")}`;
+  return `OPENSSL:${target}:${spec.port},${withSockopt(opts, spec.sockopt).join(",")}`;
 }
