@@ -146,7 +146,7 @@ export function checkDonorPath(ep: Endpoint, raw: string): void {
 export function secretFromRemoteAuth(raw: string | undefined): string {
   const value = (raw ?? "").trim();
   const secret = value.slice(value.lastIndexOf(":") + 1);
-  if (!/^(?:[A-Za-z0-9._*-]{1,255}:)?[0-9a-f]{32,128}$/.test(value)) {
+  if (!/^(?:[A-Za-z0-9._*:-]{1,255}:)?[0-9a-f]{32,128}$/.test(value)) {
     throw new SstError(
       ExitCode.protocol,
       "the joiner's SST request carried no valid secret (WSREP_SST_OPT_REMOTE_AUTH); the " +
