@@ -61,8 +61,21 @@ export function parseSockopt(raw: string | undefined): SockoptToken[] {
         "'cipher=HIGH,no-sni=1'",
     );
   }
-  return text.split(",").map((token) => parseToken(token, raw));
+  const tokens = text.split(",").map((token) => parseToken(token, raw));
+  const forbidden = tokens.find((t) => FORBIDDEN_SOCKOPT.test(t.name));
+  if (forbidden) {
+    throw new ConfigError(
+      `[sst] sockopt='${raw}': '${forbidden.name}' changes how socat runs processes or ` +
+        "connections, which this program controls itself; remove it (TLS options such as " +
+        "cipher=, min-version= or verify= are fine)",
+    );
+  }
+  return tokens;
 }
+
+/** socat options that would change our process and connection plumbing. */
+const FORBIDDEN_SOCKOPT =
+  /^(fork|max-children|su|su-d|substuser.*|chroot.*|setuid.*|setgid.*|setsid|setpgid|umask|pty|nofork|reuseaddr|reuseport|bind|listen-timeout|accept-timeout)$/;
 
 function parseToken(token: string, raw: string): SockoptToken {
   const eq = token.indexOf("=");

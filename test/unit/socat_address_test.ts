@@ -258,3 +258,21 @@ Deno.test("socat: rsyncServerExec rejects a config path with a space (and a bad 
     /rsync path/,
   );
 });
+
+Deno.test("sockopt: options that change socat's process or connection plumbing are refused", async () => {
+  const { parseSockopt } = await import("../../src/tunnel/socat_address.ts");
+  const { ConfigError } = await import("../../src/sst/errors.ts");
+  for (
+    const bad of ["fork", "cipher=HIGH,su=nobody", "setuid=0", "chroot=/tmp", "max-children=999"]
+  ) {
+    let thrown: unknown = null;
+    try {
+      parseSockopt(bad);
+    } catch (e) {
+      thrown = e;
+    }
+    if (!(thrown instanceof ConfigError)) throw new Error(`${bad} was accepted`);
+    if (!/changes how socat runs/.test((thrown as Error).message)) throw thrown as Error;
+  }
+  if (parseSockopt("cipher=HIGH,verify=0").length !== 2) throw new Error("TLS options refused");
+});
