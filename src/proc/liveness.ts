@@ -54,12 +54,33 @@ function scanChildren(pid: number): number[] {
   const out: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     const child = Number(e.name);
-    if (!Number.isInteger(child)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${child}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(child);
-    } catch { /* gone */ }
+    if (Number.isInteger(child) && parentOf(child) === pid) out.push(child);
   }
   return out;
+}
+
+/** The parent PID of `pid`, or null. */
+export function parentOf(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return null;
+  }
+}
+
+const SHELLS = new Set(["sh", "dash", "bash", "ash", "busybox"]);
+
+/**
+ * The processes whose death means we must stop: our parent, and — when it is the `sh -c`
+ * mariadbd started us through (Debian's dash does not exec) — the shell's parent, mariadbd.
+ */
+export function watchedAncestors(): number[] {
+  const parent = Deno.ppid;
+  const out = [parent];
+  if (SHELLS.has(commandName(parent) ?? "")) {
+    const grand = parentOf(parent);
+    if (grand !== null && grand > 1) out.push(grand);
+  }
+  return out.filter((p) => p > 1);
 }

@@ -27,6 +27,11 @@ export interface SpawnSpec {
   stderr?: Stdio;
   /** Start in a new session/process group so that a kill reaches every descendant. */
   group?: boolean;
+  /**
+   * Have the kernel SIGKILL the child if we die (even by SIGKILL), via util-linux
+   * `setpriv --pdeathsig` where available. Only for direct children of the main thread.
+   */
+  dieWithParent?: boolean;
 }
 
 /** How a child ended. */
@@ -87,8 +92,12 @@ class DenoChild implements Child {
 /** The real adapter. */
 export const denoAdapter: ProcessAdapter = {
   spawn(spec: SpawnSpec): Child {
-    const command = new Deno.Command(spec.cmd, {
-      args: [...spec.args],
+    const setpriv = spec.dieWithParent ? which("setpriv") : null;
+    const [cmd, args] = setpriv
+      ? [setpriv, ["--pdeathsig", "KILL", "--", spec.cmd, ...spec.args]]
+      : [spec.cmd, [...spec.args]];
+    const command = new Deno.Command(cmd, {
+      args,
       cwd: spec.cwd,
       env: spec.env,
       stdin: spec.stdin ?? "null",

@@ -13,7 +13,7 @@ import { sleep } from "../proc/process.ts";
 import type { Scope } from "./scope.ts";
 import type { ProtocolWriter } from "./protocol.ts";
 import type { InstanceLock } from "./instance_lock.ts";
-import { isAlive } from "../proc/liveness.ts";
+import { isAlive, watchedAncestors } from "../proc/liveness.ts";
 import { AbortedError, ExitCode, type SstError, TimeoutError } from "./errors.ts";
 
 /** Everything an SST flow needs. */
@@ -36,7 +36,7 @@ export interface SstContext {
 export class Stopper {
   #reason: SstError | null = null;
   readonly #startedAt = Date.now();
-  readonly #ppid = Deno.ppid;
+  readonly #ancestors = watchedAncestors();
   constructor(
     private readonly parent: number | undefined,
     private readonly deadlineSec: number,
@@ -56,10 +56,11 @@ export class Stopper {
         `mariadbd (--parent ${this.parent}) is gone; abandoning the SST`,
       );
     }
-    if (this.#ppid > 1 && Deno.ppid !== this.#ppid) {
+    const gone = this.#ancestors.find((pid) => !isAlive(pid));
+    if (gone !== undefined) {
       throw new AbortedError(
         ExitCode.transfer,
-        `our parent process ${this.#ppid} is gone; abandoning the SST`,
+        `our parent process ${gone} (mariadbd or its shell) is gone; abandoning the SST`,
       );
     }
     if (this.deadlineSec > 0 && Date.now() - this.#startedAt > this.deadlineSec * 1000) {

@@ -97,7 +97,8 @@ async function prepareTunnel(
     sockopt: s.sockopt,
   });
   // -t 0.2: once rsync is done, don't linger 0.5 s per connection for the other direction.
-  const socatArgs = ["-t", "0.2", "-T", String(s.timeouts.idle), "STDIO", connect];
+  // socat's inactivity limit sits above rsync's own, so rsync reports an idle peer (exit 30).
+  const socatArgs = ["-t", "0.2", "-T", String(s.timeouts.idle + 5), "STDIO", connect];
   const spec: ConnectSpecFile = {
     socat: ctx.tools.socat,
     args: socatArgs,

@@ -13,7 +13,7 @@
  */
 import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "./address.ts";
-import { TimeoutError, TransferError } from "./errors.ts";
+import { AbortedError, ExitCode, SstError, TimeoutError, TransferError } from "./errors.ts";
 import * as log from "./log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
@@ -53,7 +53,12 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   );
 
   ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
-  const record = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog);
+  const record = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog)
+    .catch(async (e) => {
+      // Stopped (mariadbd aborts once the donor fails): a full disk is the more useful cause.
+      if (e instanceof AbortedError) checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog));
+      throw e;
+    });
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
       "the completion record does not carry this SST's secret: it was not sent by the donor " +
@@ -132,7 +137,7 @@ async function startTunnel(
       "-d",
       "-d",
       "-T",
-      String(s.timeouts.idle),
+      String(s.timeouts.idle + 5), // above rsync's own idle timeout
       listen,
       rsyncServerExec(ctx.tools.rsync, config),
     ],
@@ -185,16 +190,22 @@ async function waitForCompletion(
   const t = ctx.settings.timeouts;
   const started = Date.now();
   let lastActive = 0;
+  let lastBytes = -1;
   for (;;) {
     const text = await Deno.readTextFile(file).catch(() => null);
     if (text !== null) return parseCompletion(text, file);
     if (listener.child.exited) {
       throw new TransferError("the TLS listener (socat) exited before the transfer completed");
     }
+    const daemonLog = await Deno.readTextFile(rsyncdLog).catch(() => "");
+    checkDiskSpace(daemonLog);
     // The donor's certificate probe connects before mariadbd has flushed its tables; only
-    // rsync sessions (logged by the daemon) count as the transfer having started.
-    if (lastActive > 0 || await rsyncSessionStarted(rsyncdLog)) {
-      if (lastActive === 0 || listener.openConnections() > 0) lastActive = Date.now();
+    // rsync sessions (logged by the daemon) count as the transfer having started. Then
+    // activity means bytes moving through the connections, not connections merely open.
+    if (daemonLog.includes("rsync to ")) {
+      const bytes = listener.bytesReceived();
+      if (lastActive === 0 || bytes !== lastBytes) lastActive = Date.now();
+      lastBytes = bytes;
     }
     if (lastActive === 0 && Date.now() - started > t.initial * 1000) {
       throw new TimeoutError(
@@ -203,11 +214,24 @@ async function waitForCompletion(
     }
     if (lastActive > 0 && Date.now() - lastActive > t.idle * 1000) {
       throw new TimeoutError(
-        `the donor stopped sending for [sst] tunnel-idle-timeout=${t.idle} s`,
+        `no data arrived from the donor for [sst] tunnel-idle-timeout=${t.idle} s`,
       );
     }
     await ctx.stopper.pause(200);
   }
+}
+
+/** Fails fast (exit 28) when the rsync daemon reports a full disk. */
+function checkDiskSpace(daemonLog: string): void {
+  const line = daemonLog.split("\n").find((l) => /No space left on device/i.test(l));
+  if (!line) return;
+  const where = line.match(/failed (?:on|to write [^"]*) "([^"]+)"/)?.[1];
+  throw new SstError(
+    ExitCode.noSpace,
+    `the joiner ran out of disk space${where ? ` writing ${where}` : ""} (${
+      line.replace(/^.*\] /, "").trim()
+    }); free space or grow the filesystem of the datadir, then restart the node`,
+  );
 }
 
 /**
@@ -217,12 +241,6 @@ async function waitForCompletion(
 async function drainConnections(ctx: SstContext, listener: TunnelListener): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (listener.openConnections() > 0 && Date.now() < deadline) await ctx.stopper.pause(50);
-}
-
-/** True once the rsync daemon has logged a session ("rsync to <module>"). */
-async function rsyncSessionStarted(rsyncdLog: string): Promise<boolean> {
-  const text = await Deno.readTextFile(rsyncdLog).catch(() => "");
-  return text.includes("rsync to ");
 }
 
 async function finishBinlogs(

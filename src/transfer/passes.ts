@@ -180,11 +180,14 @@ export function binlogJob(files: readonly string[]): RsyncJob | null {
   return { label: "binary logs", options: [], sources: [...files], module: Modules.binlogs };
 }
 
-/** The completion record, always last. */
+/**
+ * The completion record, always last. Not in place: rsync writes a temporary file and renames
+ * it, so the joiner never reads a partly written record.
+ */
 export function completionJob(file: string): RsyncJob {
   return {
     label: "completion record",
-    options: ["--checksum"],
+    options: ["--checksum", "--no-inplace"],
     sources: [file],
     module: Modules.complete,
   };

@@ -71,6 +71,7 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
     stdout: "piped",
     stderr: "piped",
     group: true,
+    dieWithParent: true,
   });
   ctx.onSpawn?.(child);
   const output = Promise.all([text(child.stdout), text(child.stderr)]);
@@ -138,8 +139,20 @@ async function explainFailure(
   stderr: string,
 ): Promise<SstError> {
   const what = `rsync of ${job.label} to ${ctx.peer} failed (rsync exit ${signal ?? code})`;
+  if (code === 30) {
+    return new TimeoutError(
+      `${what}: no data moved for ${ctx.idleTimeoutSec} s ([sst] tunnel-idle-timeout=${ctx.idleTimeoutSec})`,
+    );
+  }
   const tls = await tlsProblem(ctx, what);
-  if (tls) return tls;
+  if (tls && !(tls instanceof TransferError && code === 11)) return tls;
+  if (code === 11) {
+    return new TransferError(
+      `${what}: the joiner could not write the data (disk full or permissions); its error log ` +
+        "says which file",
+      /No space left on device/i.test(stderr) ? ExitCode.noSpace : ExitCode.transfer,
+    );
+  }
   if (/No space left on device/i.test(stderr)) {
     return new TransferError(
       `${what}: the joiner ran out of disk space; free space in its datadir`,
@@ -152,10 +165,6 @@ async function explainFailure(
         ExitCode.protocol,
         `${what}: the joiner refused the transfer (wrong per-SST secret or module); ` +
           "both nodes must run the same wsrep_sst_rsync_tunnel and the joiner must still be waiting",
-      );
-    case 30:
-      return new TimeoutError(
-        `${what}: no data moved for ${ctx.idleTimeoutSec} s ([sst] tunnel-idle-timeout=${ctx.idleTimeoutSec})`,
       );
     case 12:
       return new TransferError(

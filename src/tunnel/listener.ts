@@ -8,7 +8,7 @@
 import { BusyError, ExitCode } from "../sst/errors.ts";
 import * as log from "../sst/log.ts";
 import { type Child, type ProcessAdapter, sleep } from "../proc/process.ts";
-import { childrenOf } from "../proc/liveness.ts";
+import { childrenOf, commandName } from "../proc/liveness.ts";
 import { describePortHolder, pidListensOn } from "./listen_check.ts";
 import { relaySocatStderr } from "./socat_log.ts";
 
@@ -17,6 +17,11 @@ export interface TunnelListener {
   child: Child;
   /** Number of donor connections being served right now. */
   openConnections(): number;
+  /**
+   * Bytes the rsync receivers have read from donors so far (changes = data arriving). Only
+   * receivers count: the generator's keep-alives towards a stalled donor are not activity.
+   */
+  bytesReceived(): number;
 }
 
 /** What to start. */
@@ -44,6 +49,7 @@ export async function startListener(
     stdout: "null",
     stderr: "piped",
     group: true,
+    dieWithParent: true,
   });
   const stderrDone = relaySocatStderr(child.stderr!, `donor connection to ${opts.where}`);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
@@ -54,7 +60,30 @@ export async function startListener(
     }
     await sleep(50);
   }
-  return { child, openConnections: () => childrenOf(child.pid).length };
+  return {
+    child,
+    openConnections: () => childrenOf(child.pid).length,
+    bytesReceived: () => receiverBytes(child.pid),
+  };
+}
+
+/**
+ * Sum of `rchar` (procfs io) of the rsync receivers below `pid`: an rsync daemon forks its
+ * receiver, so a receiver is an rsync whose parent is an rsync.
+ */
+function receiverBytes(pid: number, parentIsRsync = false): number {
+  let total = 0;
+  for (const c of childrenOf(pid)) {
+    const isRsync = commandName(c) === "rsync";
+    if (isRsync && parentIsRsync) {
+      try {
+        const io = Deno.readTextFileSync(`/proc/${c}/io`);
+        total += Number(io.match(/^rchar: (\d+)/m)?.[1] ?? 0);
+      } catch { /* gone */ }
+    }
+    total += receiverBytes(c, isRsync);
+  }
+  return total;
 }
 
 function portBusy(opts: ListenerOptions, exited: boolean): BusyError {

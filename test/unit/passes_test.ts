@@ -195,7 +195,7 @@ Deno.test("passes: binlogJob and completionJob", () => {
   });
   assertEquals(completionJob("/tmp/p/sst_complete"), {
     label: "completion record",
-    options: ["--checksum"],
+    options: ["--checksum", "--no-inplace"],
     sources: ["/tmp/p/sst_complete"],
     module: "rsync_tunnel_sst-complete",
   });
@@ -464,4 +464,26 @@ Deno.test({
       (s, dd) => assertEquals(s.layout.binlogIndex, `${dd}/mysql-bin.idx`),
     );
   },
+});
+
+Deno.test("passes: the completion record is sent with --no-inplace after the common --inplace, so it lands by rename", async () => {
+  const { completionJob } = await import("../../src/transfer/passes.ts");
+  const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
+  const job = completionJob("/p/sst_complete");
+  const args = rsyncArgs(job, {
+    adapter: {
+      spawn: () => {
+        throw new Error("unused");
+      },
+    },
+    rsync: "rsync",
+    rsh: "helper",
+    passwordFile: "/p/pw",
+    idleTimeoutSec: 1,
+    statusDir: "/p/s",
+    peer: "j",
+  });
+  const inplace = args.indexOf("--inplace");
+  const noInplace = args.indexOf("--no-inplace");
+  if (!(inplace >= 0 && noInplace > inplace)) throw new Error(`argv order: ${args.join(" ")}`);
 });

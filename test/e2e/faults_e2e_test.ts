@@ -1,0 +1,280 @@
+/**
+ * Faults during a real `wsrep_sst_method=rsync_tunnel` SST between two mariadbd/Galera nodes:
+ * the donor's or the joiner's mariadbd is SIGKILLed while the data moves. Our program on the
+ * side that lost its server must exit promptly (it watches `--parent` and its own parent),
+ * with every helper (socat, rsync, rsh helpers) gone, and the other side must fail cleanly:
+ * no success reported, no helper left, and a surviving donor's server told that it failed.
+ *
+ * The donor holds a ~200 MiB table so that the transfer lasts long enough to be hit mid-way
+ * (the kill happens once that table has started to arrive in the joiner's datadir).
+ *
+ * Needs the launcher built by `deno task build`.
+ */
+import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+import { stopwatch } from "./support/flows.ts";
+import { describe, type ProcInfo, readProc } from "./support/procfs.ts";
+import { type Ca, makeCa, makeLeaf } from "../support/pki.ts";
+import { record, recordCount } from "../support/ledger.ts";
+import { sleep } from "../../src/proc/process.ts";
+
+const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const LAUNCHER_DIR = `${REPO}/dist/bin`;
+const BULK_ROWS = 3200; // × 64 KiB off-page blobs ≈ 200 MiB
+const BULK_FILE = "e2e/bulk.ibd";
+
+/** One CA, one certificate per node (CN=localhost, SAN DNS:localhost,IP:127.0.0.1). */
+function tlsConfig(): (node: Node, cluster: Cluster) => Promise<NodeExtra> {
+  let ca: Ca | null = null;
+  return async (node, cluster) => {
+    const dir = `${cluster.root}/pki`;
+    if (!ca) {
+      await Deno.mkdir(dir, { recursive: true });
+      ca = await makeCa(dir, "e2e-ca");
+    }
+    const leaf = await makeLeaf(dir, ca, node.name, {
+      cn: "localhost",
+      sans: ["DNS:localhost", "IP:127.0.0.1"],
+    });
+    await chownMysql(dir);
+    return { groups: { sst: [`tca=${ca.cert}`, `tcert=${leaf.cert}`, `tkey=${leaf.key}`] } };
+  };
+}
+
+function size(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Our SST program among a node's processes (the launcher execs deno with our bundle). */
+function sstPrograms(procs: ProcInfo[], role: "donor" | "joiner"): ProcInfo[] {
+  return procs.filter((p) =>
+    p.cmdline.includes("wsrep_sst_rsync_tunnel") && p.cmdline.includes(`--role ${role}`) &&
+    !p.cmdline.includes("--rsh-helper")
+  );
+}
+
+/** Bootstraps node1 with the standard data plus the bulk table. */
+async function bootstrapWithBulk(cluster: Cluster): Promise<Node> {
+  const n1 = cluster.node(1);
+  cluster.start(n1, { newCluster: true });
+  await cluster.waitSynced(n1, 60_000);
+  await cluster.loadData(n1, { rows: 20_000 });
+  await cluster.sql(
+    n1,
+    "CREATE TABLE e2e.bulk (id INT PRIMARY KEY, b LONGBLOB NOT NULL) ENGINE=InnoDB;\n" +
+      `INSERT INTO e2e.bulk SELECT seq, REPEAT(MD5(seq), 2048) FROM e2e.seq_1_to_${BULK_ROWS}`,
+    120_000,
+  );
+  return n1;
+}
+
+/**
+ * Starts node2 (SST from node1) and resolves once the bulk table has started to arrive in
+ * node2's datadir, with the SST programs seen on both nodes by then.
+ */
+async function startJoinUntilMidTransfer(
+  cluster: Cluster,
+): Promise<{ bytes: number; donorSst: ProcInfo[]; joinerSst: ProcInfo[] }> {
+  const [n1, n2] = cluster.nodes;
+  const donorFile = `${n1.datadir}/${BULK_FILE}`;
+  const target = `${n2.datadir}/${BULK_FILE}`;
+  cluster.start(n2);
+  const deadline = Date.now() + 90_000;
+  let donorSst: ProcInfo[] = [];
+  let joinerSst: ProcInfo[] = [];
+  while (Date.now() < deadline) {
+    if (!n2.running) {
+      throw new Error(`node2 exited before the transfer:\n${cluster.errorLogTail(n2)}`);
+    }
+    if (donorSst.length === 0) donorSst = sstPrograms(cluster.helpers(n1), "donor");
+    if (joinerSst.length === 0) joinerSst = sstPrograms(cluster.helpers(n2), "joiner");
+    const bytes = size(target);
+    if (bytes > 0) return { bytes, donorSst, joinerSst };
+    await sleep(10);
+  }
+  throw new Error(
+    `the bulk table never started to arrive on node2 (donor file ${size(donorFile)} B)\n` +
+      cluster.errorLogTail(n2),
+  );
+}
+
+/** Waits (bounded) until none of `pids` is alive (zombies count as gone); seconds or null. */
+async function gone(pids: number[], timeoutMs: number): Promise<number | null> {
+  const t = Date.now();
+  const alive = (pid: number) => {
+    const p = readProc(pid);
+    return p !== null && p.state !== "Z" && p.state !== "X";
+  };
+  while (Date.now() - t < timeoutMs) {
+    if (!pids.some(alive)) return (Date.now() - t) / 1000;
+    await sleep(100);
+  }
+  return null;
+}
+
+/** What happened after node1's mariadbd was SIGKILLed during node2's SST. */
+interface DonorKill {
+  problems: string[];
+  /** Seconds until our donor / joiner program had exited (null: still there at the bound). */
+  donorSecs: number | null;
+  joinerSecs: number | null;
+  /** Command name of our donor program's parent (mariadbd runs us through `sh -c`). */
+  donorParent: string;
+  log1: string;
+  log2: string;
+}
+
+async function killDonorServerMidSst(cluster: Cluster, name: string): Promise<DonorKill> {
+  const lap = stopwatch();
+  const [n1, n2] = cluster.nodes;
+  await bootstrapWithBulk(cluster);
+  lap("node1 bootstrapped with the bulk table");
+  const mid = await startJoinUntilMidTransfer(cluster);
+  const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
+  const donorParent = mid.donorSst.map((p) => readProc(p.ppid)?.comm ?? "?").join(",");
+  await cluster.kill(n1);
+  lap(`node1 killed with ${mid.bytes} of ${donorFull} B of the bulk table on node2`);
+  const problems: string[] = [];
+  if (!(mid.bytes < donorFull)) problems.push("the kill came after the transfer");
+  if (mid.donorSst.length === 0) problems.push("our donor program was never seen");
+  if (mid.joinerSst.length === 0) problems.push("our joiner program was never seen");
+  const donorSecs = await gone(mid.donorSst.map((p) => p.pid), 60_000);
+  const joinerSecs = await gone(mid.joinerSst.map((p) => p.pid), 60_000);
+  lap(
+    `donor program (parent ${donorParent}) gone after ${donorSecs} s, joiner after ${joinerSecs} s`,
+  );
+  if (donorSecs === null) problems.push("our donor program still runs 60 s after the kill");
+  if (joinerSecs === null) problems.push("our joiner program still runs 60 s after the kill");
+  const left1 = (await cluster.waitHelpersGone(n1, 10_000)).map(describe);
+  const left2 = (await cluster.waitHelpersGone(n2, 10_000)).map(describe);
+  recordCount("orphans", `${name}: node1`, left1.length, left1.join("; ") || undefined);
+  recordCount("orphans", `${name}: node2`, left2.length, left2.join("; ") || undefined);
+  problems.push(...left1.map((p) => `node1 left: ${p}`), ...left2.map((p) => `node2 left: ${p}`));
+  return {
+    problems,
+    donorSecs,
+    joinerSecs,
+    donorParent,
+    log1: cluster.logSinceStart(n1),
+    log2: cluster.logSinceStart(n2),
+  };
+}
+
+Deno.test(
+  "donor's mariadbd SIGKILLed mid-SST: our donor and joiner programs end by themselves and " +
+    "no helper is left on either node",
+  async () => {
+    const name = "e2e: donor's mariadbd SIGKILLed mid-SST (programs end, no helper left)";
+    await withCluster({
+      size: 2,
+      sstMethod: "rsync_tunnel",
+      pathPrefix: LAUNCHER_DIR,
+      configure: tlsConfig(),
+    }, async (cluster) => {
+      const k = await killDonorServerMidSst(cluster, name);
+      record({
+        kind: "fault",
+        name,
+        ok: k.problems.length === 0,
+        detail: k.problems.join("; ") || undefined,
+      });
+      assertEquals(k.problems, [], `${name}\n--- node2 log ---\n${k.log2.slice(-3000)}`);
+    });
+  },
+);
+
+Deno.test({
+  name:
+    "donor's mariadbd SIGKILLed mid-SST: our donor abandons within seconds and node2's SST fails",
+  fn: async () => {
+    const name = "e2e: donor's mariadbd SIGKILLed mid-SST: the donor abandons";
+    await withCluster({
+      size: 2,
+      sstMethod: "rsync_tunnel",
+      pathPrefix: LAUNCHER_DIR,
+      configure: tlsConfig(),
+    }, async (cluster) => {
+      const k = await killDonorServerMidSst(cluster, name);
+      const abandoned = /WSREP_SST: \[ERROR\].*(gone|abandon)/.test(k.log1) &&
+        !/SST complete on donor/.test(k.log1) && !/SST complete on joiner/.test(k.log2);
+      record({
+        kind: "fault",
+        name,
+        ok: abandoned && k.problems.length === 0,
+        detail: `donor program's parent: ${k.donorParent}; donor gone after ${k.donorSecs} s`,
+      });
+      assertEquals(k.problems, [], name);
+      assert(k.donorSecs !== null && k.donorSecs < 5, `donor program ended ${k.donorSecs} s after`);
+      assert(
+        /WSREP_SST: \[ERROR\].*(gone|abandon)/.test(k.log1),
+        "node1's log has our donor's error naming the vanished server",
+      );
+      assert(!/SST complete on donor/.test(k.log1), "the donor completes for a dead server");
+      assert(!/SST complete on joiner/.test(k.log2), "node2 accepts the SST of a dead donor");
+      assert(/WSREP_SST: \[ERROR\]/.test(k.log2), "node2's log has our joiner's error line");
+    });
+  },
+});
+
+Deno.test(
+  "joiner's mariadbd SIGKILLed mid-SST: our joiner program exits within seconds (--parent), " +
+    "its helpers are gone, the donor fails cleanly and node1's server is told",
+  async () => {
+    const name = "e2e: joiner's mariadbd SIGKILLed mid-SST";
+    await withCluster({
+      size: 2,
+      sstMethod: "rsync_tunnel",
+      pathPrefix: LAUNCHER_DIR,
+      configure: tlsConfig(),
+    }, async (cluster) => {
+      const lap = stopwatch();
+      const [n1, n2] = cluster.nodes;
+      await bootstrapWithBulk(cluster);
+      lap("node1 bootstrapped with the bulk table");
+      const mid = await startJoinUntilMidTransfer(cluster);
+      const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
+      await cluster.kill(n2);
+      lap(`node2 killed with ${mid.bytes} of ${donorFull} B of the bulk table on node2`);
+      const problems: string[] = [];
+      if (!(mid.bytes < donorFull)) problems.push("the kill came after the transfer");
+      if (mid.joinerSst.length === 0) problems.push("our joiner program was never seen");
+
+      const joinerSecs = await gone(mid.joinerSst.map((p) => p.pid), 15_000);
+      if (joinerSecs === null) problems.push("our joiner program outlived its mariadbd by 15 s");
+      const left2 = (await cluster.waitHelpersGone(n2, 10_000)).map(describe);
+      const donorSecs = await gone(mid.donorSst.map((p) => p.pid), 30_000);
+      lap(`joiner program gone after ${joinerSecs} s, donor program after ${donorSecs} s`);
+      if (donorSecs === null) problems.push("our donor program still runs 30 s after the kill");
+      const left1 = (await cluster.waitHelpersGone(n1, 10_000)).map(describe);
+      recordCount("orphans", `${name}: node2`, left2.length, left2.join("; ") || undefined);
+      recordCount("orphans", `${name}: node1`, left1.length, left1.join("; ") || undefined);
+      problems.push(
+        ...left1.map((p) => `node1 left: ${p}`),
+        ...left2.map((p) => `node2 left: ${p}`),
+      );
+      const log1 = cluster.logSinceStart(n1);
+      if (!/WSREP_SST: \[ERROR\]/.test(log1)) problems.push("node1's log has no donor error line");
+      if (/WSREP_SST: \[INFO\] SST complete on donor/.test(log1)) {
+        problems.push("the donor reports a complete SST to a dead joiner");
+      }
+      if (!/WSREP: SST sending failed/.test(log1)) {
+        problems.push("node1's mariadbd was not told that the SST failed");
+      }
+      if ((await cluster.status(n1, "wsrep_local_state_comment")) === null) {
+        problems.push("node1's mariadbd no longer answers");
+      }
+      record({
+        kind: "fault",
+        name,
+        ok: problems.length === 0,
+        detail: problems.join("; ") || undefined,
+      });
+      assertEquals(problems, [], `${name}\n--- node1 log ---\n${cluster.errorLogTail(n1, 30)}`);
+      assert(n1.running, "node1 keeps running");
+    });
+  },
+);

@@ -1,0 +1,448 @@
+/**
+ * Server file layouts under `wsrep_sst_method=rsync_tunnel` with real mariadbd/Galera nodes
+ * (our program found through PATH from `dist/bin`; run `deno task build` first). Each case is a
+ * 2-node SST with CHECKSUM TABLE comparison, join type from the logs and no helper left:
+ *
+ * - InnoDB data home, redo log, undo (3 tablespaces) and Aria log directories outside the
+ *   datadir, joiner's directories empty, then stale;
+ * - binary logs in another directory with `log_bin_index` elsewhere; `sst-max-binlogs` 1, 0, -1
+ *   as successive SSTs of the same cluster;
+ * - `log_basename` (per node) with a bare `log_bin`, and a database named `lost+found`;
+ * - a datadir path containing spaces;
+ * - data-at-rest encryption with the file_key_management plugin.
+ */
+import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+import {
+  certificates,
+  emptyDir,
+  filesIn,
+  installDatadir,
+  joinNode,
+  LAUNCHER_DIR,
+  makeMysqlDirs,
+  mustRun,
+  NodeConfigs,
+  requireLauncher,
+  sstLines,
+  sstLinesOf,
+  stopwatch,
+} from "./support/scenario_kit.ts";
+
+const ROWS = 2000;
+
+/** A 2-node TLS cluster whose nodes get `extra(node, cluster)` on top of the `[sst]` group. */
+function layoutCluster(
+  configs: NodeConfigs,
+  extra: (node: Node, cluster: Cluster) => Promise<NodeExtra> | NodeExtra,
+  binlog = true,
+) {
+  const certs = certificates();
+  return {
+    size: 2 as const,
+    sstMethod: "rsync_tunnel",
+    pathPrefix: LAUNCHER_DIR,
+    binlog,
+    configure: configs.capture(async (node: Node, cluster: Cluster) => {
+      const e = await extra(node, cluster);
+      return {
+        ...e,
+        groups: {
+          ...e.groups,
+          sst: [...sstLines(await certs(node, cluster)), ...(e.groups?.sst ?? [])],
+        },
+      };
+    }),
+  };
+}
+
+async function bootstrap(cluster: Cluster): Promise<void> {
+  const n1 = cluster.node(1);
+  cluster.start(n1, { newCluster: true });
+  await cluster.waitSynced(n1, 60_000);
+  await cluster.loadData(n1, { rows: ROWS });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const ENGINE_DIRS = ["ibdata", "redo", "undo", "aria"] as const;
+const ENGINE_FILES: Record<typeof ENGINE_DIRS[number], string[]> = {
+  ibdata: ["ibdata1"],
+  redo: ["ib_logfile0"],
+  undo: ["undo001", "undo002", "undo003"],
+  aria: ["aria_log.00000001", "aria_log_control"],
+};
+
+function engineDirOptions(node: Node): string[] {
+  const d = (name: string) => `${node.dir}/${name}`;
+  return [
+    `--innodb-data-home-dir=${d("ibdata")}`,
+    `--innodb-log-group-home-dir=${d("redo")}`,
+    `--innodb-undo-directory=${d("undo")}`,
+    "--innodb-undo-tablespaces=3",
+    `--aria-log-dir-path=${d("aria")}`,
+  ];
+}
+
+function assertEngineLayout(node: Node, step: string): void {
+  for (const dir of ENGINE_DIRS) {
+    const have = filesIn(`${node.dir}/${dir}`);
+    for (const f of ENGINE_FILES[dir]) {
+      assert(have.includes(f), `${step}: ${node.name}'s ${dir}/ lacks ${f}; has ${have}`);
+    }
+  }
+  const strays = filesIn(node.datadir).filter((f) =>
+    /^(ibdata\d+|ib_logfile\d+|undo\d+|aria_log.*)$/.test(f)
+  );
+  assertEquals(strays, [], `${step}: no engine file landed in ${node.name}'s datadir`);
+}
+
+Deno.test({
+  name: "layouts: InnoDB data home, redo log, 3 undo tablespaces and Aria logs outside the " +
+    "datadir (joiner's directories empty, then stale)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await requireLauncher();
+    const configs = new NodeConfigs();
+    await withCluster(
+      layoutCluster(configs, async (node) => {
+        await makeMysqlDirs(...ENGINE_DIRS.map((d) => `${node.dir}/${d}`));
+        if (node.index === 1) await installDatadir(node.datadir, engineDirOptions(node));
+        else await emptyDir(node.datadir); // a joiner that has nothing yet
+        return {
+          mysqld: engineDirOptions(node).map((o) => {
+            const [name, value] = o.slice(2).split("=");
+            return `${name.replace(/-/g, "_")}=${value}`;
+          }),
+        };
+      }),
+      async (cluster) => {
+        const lap = stopwatch("engine dirs");
+        const [n1, n2] = cluster.nodes;
+        await bootstrap(cluster);
+        assertEngineLayout(n1, "bootstrap");
+        lap("node1 bootstrapped with separate engine directories");
+
+        const r1 = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
+        assertEngineLayout(n2, "SST into empty directories");
+        lap(`node2 joined by SST into empty directories (${r1.seconds.toFixed(1)}s)`);
+
+        await cluster.stop(n2);
+        await cluster.wipe(n2); // the datadir only: the engine directories keep stale files
+        await cluster.writeMore(n1, 1, 300);
+        await cluster.writeMore(n1, 2, 300);
+        const r2 = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
+        assertEngineLayout(n2, "SST over stale engine files");
+        lap(`node2 joined by SST over stale engine files (${r2.seconds.toFixed(1)}s)`);
+        await cluster.stop(n2);
+        await cluster.stop(n1);
+      },
+    );
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** Index entries of a binlog index, as absolute paths. */
+function indexEntries(index: string, datadir: string): string[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(index);
+  } catch {
+    return [];
+  }
+  return text.split("\n").map((l) => l.trim()).filter((l) => l).map((e) =>
+    e.startsWith("/") ? e : `${datadir}/${e.replace(/^\.\//, "")}`
+  );
+}
+
+function base(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
+}
+
+function isPrefix(small: Uint8Array, big: Uint8Array): boolean {
+  if (small.length > big.length) return false;
+  for (let i = 0; i < small.length; i++) if (small[i] !== big[i]) return false;
+  return true;
+}
+
+Deno.test({
+  name: "layouts: binary logs and their index in other directories; sst-max-binlogs 1, 0, -1",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    await requireLauncher();
+    const configs = new NodeConfigs();
+    const binDir = (n: Node) => `${n.dir}/binlogs`;
+    const idxFile = (n: Node) => `${n.dir}/binlog-index/cluster-bin.index`;
+    await withCluster(
+      layoutCluster(configs, async (node) => {
+        await makeMysqlDirs(binDir(node), `${node.dir}/binlog-index`);
+        return {
+          mysqld: [
+            `log_bin=${binDir(node)}/cluster-bin`,
+            `log_bin_index=${idxFile(node)}`,
+            "log_slave_updates=ON",
+          ],
+        };
+      }, false),
+      async (cluster) => {
+        const lap = stopwatch("binlogs");
+        const [n1, n2] = cluster.nodes;
+        await bootstrap(cluster);
+        let round = 0;
+
+        /** Rotates node1's binlog a few times, then (re)joins node2 by SST with `max`. */
+        const sstWithMax = async (max: number) => {
+          for (let i = 0; i < 3; i++) {
+            await cluster.writeMore(n1, ++round, 100);
+            await cluster.sql(n1, "FLUSH BINARY LOGS");
+          }
+          for (const n of [n1, n2]) {
+            await configs.rewrite(cluster, n, (e) => ({
+              ...e,
+              groups: {
+                ...e.groups,
+                sst: [
+                  ...(e.groups?.sst ?? []).filter((l) => !l.startsWith("sst-max-binlogs")),
+                  `sst-max-binlogs=${max}`,
+                ],
+              },
+            }));
+          }
+          if (n2.running) await cluster.stop(n2);
+          await cluster.wipe(n2); // binary logs live elsewhere: the old ones stay until the SST
+          const oldJoinerFiles = filesIn(binDir(n2));
+          const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
+          const donorIndex = indexEntries(idxFile(n1), n1.datadir);
+          const joinerIndex = indexEntries(idxFile(n2), n2.datadir);
+          const why =
+            `\ndonor index: ${donorIndex.map(base)}\njoiner index: ${
+              joinerIndex.map(base)
+            }\njoiner files before: ${oldJoinerFiles}\n` +
+            sstLinesOf(r.joinerLog).filter((l) => /WSREP_SST/.test(l)).join("\n");
+          assert(joinerIndex.length >= 1, `node2 has a binlog index${why}`);
+          for (const e of joinerIndex) {
+            assert(
+              e.startsWith(binDir(n2) + "/"),
+              `index entry ${e} is in node2's binlog dir${why}`,
+            );
+            assert(filesIn(binDir(n2)).includes(base(e)), `index entry ${e} exists${why}`);
+          }
+          // The last entry is node2's own binlog, opened after the SST.
+          const shipped = joinerIndex.slice(0, -1).map(base);
+          const expected = max === 0
+            ? []
+            : max < 0
+            ? donorIndex.map(base)
+            : donorIndex.slice(-max).map(base);
+          assertEquals(shipped, expected, `sst-max-binlogs=${max}: binlogs node2 got${why}`);
+          for (const name of shipped) {
+            const mine = Deno.readFileSync(`${binDir(n2)}/${name}`);
+            const theirs = Deno.readFileSync(`${binDir(n1)}/${name}`);
+            assert(isPrefix(mine, theirs) && mine.length > 0, `${name} is a copy of node1's${why}`);
+          }
+          const unindexed = filesIn(binDir(n2)).filter((f) =>
+            /^cluster-bin\.\d+$/.test(f) && !joinerIndex.map(base).includes(f)
+          );
+          assertEquals(
+            unindexed,
+            [],
+            `sst-max-binlogs=${max}: no stale binlog left on node2${why}`,
+          );
+          lap(
+            `sst-max-binlogs=${max}: node2 got [${shipped}] of [${donorIndex.map(base)}] ` +
+              `(${r.seconds.toFixed(1)}s)`,
+          );
+        };
+
+        await t.step("sst-max-binlogs=1: the donor's last binlog", () => sstWithMax(1));
+        await t.step("sst-max-binlogs=0: no binlog from the donor", () => sstWithMax(0));
+        await t.step("sst-max-binlogs=-1: every binlog of the donor", () => sstWithMax(-1));
+        await cluster.stop(n2);
+        await cluster.stop(n1);
+      },
+    );
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+Deno.test({
+  name: "layouts: log_basename per node with a bare log_bin; a database named lost+found",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await requireLauncher();
+    const configs = new NodeConfigs();
+    await withCluster(
+      layoutCluster(configs, async (node) => {
+        // A filesystem lost+found (datadir at a mount point): never copied, never deleted.
+        await Deno.mkdir(`${node.datadir}/lost+found`);
+        await Deno.writeTextFile(`${node.datadir}/lost+found/#${node.name}`, node.name);
+        await chownMysql(`${node.datadir}/lost+found`);
+        return {
+          mysqld: [
+            // A bare log_bin before log_basename: binlogs and index are <basename>-bin.*
+            // (after it, mariadbd names the binlogs after the pid file, the index not).
+            "log_bin",
+            `log_basename=${node.name}`,
+            "log_slave_updates=ON",
+            // log_basename also resets the error log set before it.
+            `log_error=${node.errorLog}`,
+          ],
+        };
+      }, false),
+      async (cluster) => {
+        const lap = stopwatch("basename");
+        const [n1, n2] = cluster.nodes;
+        await bootstrap(cluster);
+        await cluster.sql(
+          n1,
+          "CREATE DATABASE `lost+found`; CREATE TABLE `lost+found`.t (id INT PRIMARY KEY," +
+            " v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO `lost+found`.t SELECT seq, CONCAT('lf'," +
+            " seq) FROM e2e.seq_1_to_100; FLUSH BINARY LOGS",
+        );
+        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 5 });
+        lap(`node2 joined by SST (${r.seconds.toFixed(1)}s)`);
+        const rows = await cluster.sql(n2, "SELECT COUNT(*) FROM `lost+found`.t");
+        assertEquals(rows, [["100"]], "the lost+found database arrived on node2");
+        assertEquals(
+          filesIn(`${n2.datadir}/lost+found`),
+          ["#node2"],
+          "node2's own lost+found directory is untouched and got nothing from node1",
+        );
+        const donorIdx = indexEntries(`${n1.datadir}/node1-bin.index`, n1.datadir).map(base);
+        const joinerIdx = indexEntries(`${n2.datadir}/node2-bin.index`, n2.datadir).map(base);
+        assert(donorIdx.length >= 2, `node1 logs to node1-bin.*: ${donorIdx}`);
+        assertEquals(
+          joinerIdx.slice(0, -1),
+          donorIdx.slice(-1),
+          "node2's index (node2-bin.index) starts with the donor's last binlog",
+        );
+        assert(
+          /^node2-bin\.\d+$/.test(joinerIdx[joinerIdx.length - 1] ?? ""),
+          `node2 then logs to its own node2-bin.*: ${joinerIdx}`,
+        );
+        await cluster.writeMore(n2, 1, 100);
+        await cluster.stop(n2);
+        await cluster.stop(n1);
+      },
+    );
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+Deno.test({
+  name: "layouts: a datadir path containing spaces",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await requireLauncher();
+    const configs = new NodeConfigs();
+    const spaced = (n: Node) => `${n.dir}/data dir`;
+    await withCluster(
+      layoutCluster(configs, async (node, cluster) => {
+        await Deno.mkdir(spaced(node));
+        if (node.index === 1) {
+          await mustRun("cp", ["-a", `${cluster.templateDir}/.`, spaced(node)]);
+        }
+        await chownMysql(spaced(node));
+        return { mysqld: [`datadir="${spaced(node)}"`] };
+      }),
+      async (cluster) => {
+        const lap = stopwatch("spaces");
+        const [n1, n2] = cluster.nodes;
+        await bootstrap(cluster);
+        const dd = await cluster.sql(n1, "SELECT @@datadir");
+        assertEquals(dd, [[`${spaced(n1)}/`]], "node1 runs on the datadir with a space");
+        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
+        lap(`node2 joined by SST into '${spaced(n2)}' (${r.seconds.toFixed(1)}s)`);
+        assert(
+          filesIn(`${spaced(n2)}/e2e`).length > 0 && filesIn(`${n2.datadir}/e2e`).length === 0,
+          "the data went to the datadir with the space",
+        );
+        await cluster.stop(n2);
+        await cluster.stop(n1);
+      },
+    );
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const KEY_PLUGIN = "/usr/lib/mysql/plugin/file_key_management.so";
+const hasKeyPlugin = (() => {
+  try {
+    return Deno.statSync(KEY_PLUGIN).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "layouts: data-at-rest encryption (file_key_management, encrypted tables and redo log)",
+  ignore: !hasKeyPlugin,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await requireLauncher();
+    const configs = new NodeConfigs();
+    const MARKER = "plaintext-marker-7c1e";
+    await withCluster(
+      layoutCluster(configs, async (_node, cluster) => {
+        const dir = `${cluster.root}/keys`;
+        const file = `${dir}/keys.txt`;
+        if (!(await Deno.stat(file).catch(() => null))) {
+          await Deno.mkdir(dir, { recursive: true });
+          const hex = (n: number) =>
+            [...crypto.getRandomValues(new Uint8Array(n))].map((b) =>
+              b.toString(16).padStart(2, "0")
+            ).join("");
+          await Deno.writeTextFile(file, `1;${hex(32)}\n2;${hex(32)}\n`, { mode: 0o600 });
+          await chownMysql(dir);
+        }
+        return {
+          mysqld: [
+            "plugin_load_add=file_key_management",
+            `file_key_management_filename=${file}`,
+            "innodb_encrypt_tables=ON",
+            "innodb_encrypt_log=ON",
+            "innodb_encryption_threads=1",
+            "aria_encrypt_tables=ON",
+            "encrypt_binlog=ON",
+          ],
+        };
+      }),
+      async (cluster) => {
+        const lap = stopwatch("encryption");
+        const [n1, n2] = cluster.nodes;
+        await bootstrap(cluster);
+        await cluster.sql(
+          n1,
+          `CREATE TABLE e2e.secret (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;` +
+            ` INSERT INTO e2e.secret SELECT seq, '${MARKER}' FROM e2e.seq_1_to_500`,
+        );
+        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 5 });
+        lap(`node2 joined by SST (${r.seconds.toFixed(1)}s)`);
+        for (const n of [n1, n2]) {
+          const enc = await cluster.sql(
+            n,
+            "SELECT NAME, ENCRYPTION_SCHEME FROM information_schema.INNODB_TABLESPACES_ENCRYPTION" +
+              " WHERE NAME IN ('e2e/big', 'e2e/secret') ORDER BY NAME",
+          );
+          assertEquals(enc, [["e2e/big", "1"], ["e2e/secret", "1"]], `${n.name}: tables encrypted`);
+        }
+        // The copied files carry no plaintext (they are the donor's encrypted pages).
+        const ibd = new TextDecoder("latin1").decode(
+          Deno.readFileSync(`${n2.datadir}/e2e/secret.ibd`),
+        );
+        assert(!ibd.includes(MARKER), "node2's e2e/secret.ibd holds no plaintext row");
+        await cluster.stop(n2);
+        await cluster.stop(n1);
+      },
+    );
+  },
+});

@@ -1,0 +1,389 @@
+/**
+ * Faults during a loopback SST, with real socat, rsync and openssl: our donor or joiner
+ * process SIGKILLed or SIGTERMed mid-transfer, and a joiner whose datadir fills up. The side
+ * that was hit and the other side must end promptly (the other side's mariadbd is modelled as
+ * mariadbd does it: a failed donor makes the joiner's server abort, so the joiner's `--parent`
+ * dies), leave no helper process and no private file; after an uncatchable SIGKILL the NEXT
+ * SST on the same datadirs must succeed by itself (stale `wsrep_sst.pid`, leftover helpers).
+ *
+ * Every fault is recorded in the hardening ledger with what was measured.
+ */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { driveSst, type SstResult, TEST_STATE } from "../support/sst_driver.ts";
+import {
+  fileSize,
+  filesLeftBehind,
+  type Fixture,
+  leftovers,
+  makeFixture,
+  mountTmpfs,
+  pidsMentioning,
+  pollUntil,
+  processesMentioning,
+  signalAll,
+  waitNoProcesses,
+} from "../support/fixture.ts";
+import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
+import { record, recordCount } from "../support/ledger.ts";
+
+const MB = 1024 * 1024;
+const BIG = 256 * MB;
+
+/** What one SST with a signal sent mid-transfer produced. */
+interface KillRun {
+  r: SstResult;
+  /** Bytes of the big table that had arrived when the signal was sent (0 = never sent). */
+  bytesAtKill: number;
+  /** Seconds from the signal until the side that was hit exited. */
+  hitSecs: number;
+  /** Seconds from the signal until the other side exited. */
+  otherSecs: number;
+}
+
+/**
+ * Runs an SST and sends `signal` to our `side` process once the big table has started to
+ * arrive. The joiner's `--parent` is a stand-in for its mariadbd, killed when the donor fails
+ * (mariadbd: "Will never receive state. Need to abort").
+ */
+async function killMidTransfer(
+  f: Fixture,
+  side: "donor" | "joiner",
+  signal: Deno.Signal,
+): Promise<KillRun> {
+  const target = `${f.joiner.layout.datadir}/shop/orders.ibd`;
+  const mariadbd = new Deno.Command("sleep", { args: ["300"] }).spawn();
+  let killedAt = 0;
+  let bytesAtKill = 0;
+  const ended = { donor: 0, joiner: 0 };
+  const strike = (pid: number) => {
+    void pollUntil(() => fileSize(target) > 0, 30_000, 10).then((arrived) => {
+      if (!arrived) return;
+      bytesAtKill = fileSize(target);
+      try {
+        Deno.kill(pid, signal);
+        killedAt = Date.now();
+      } catch { /* already gone: bytesAtKill stays unreported (0) */ }
+    });
+  };
+  try {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      parent: mariadbd.pid,
+      timeoutMs: 60_000,
+      onReady: (_a, j) => {
+        j.status.then(() => ended.joiner = Date.now());
+        if (side === "joiner") strike(j.pid);
+        return Promise.resolve();
+      },
+      onDonorStart: (d) => {
+        d.status.then(() => ended.donor = Date.now());
+        if (side === "donor") strike(d.pid);
+      },
+      onDonorFailure: () => {
+        mariadbd.kill("SIGKILL");
+        return Promise.resolve();
+      },
+    });
+    const other = side === "donor" ? "joiner" : "donor";
+    return {
+      r,
+      bytesAtKill: killedAt ? bytesAtKill : 0,
+      hitSecs: (ended[side] - killedAt) / 1000,
+      otherSecs: (ended[other] - killedAt) / 1000,
+    };
+  } finally {
+    try {
+      mariadbd.kill("SIGKILL");
+    } catch { /* gone */ }
+    await mariadbd.status;
+  }
+}
+
+/** Records a fault's outcome (measured) and fails on any problem. */
+function verdict(name: string, problems: string[], note?: string): void {
+  record({
+    kind: "fault",
+    name,
+    ok: problems.length === 0,
+    detail: [...problems, ...(note ? [note] : [])].join("; ") || undefined,
+  });
+  assertEquals(problems, [], `${name}: unexpected outcome`);
+}
+
+/** Checks the second SST: success, same data, its own files removed, nothing running. */
+async function assertRecovered(
+  name: string,
+  f: Fixture,
+  r: SstResult,
+  tmpBefore: { donor: string[]; joiner: string[] },
+  note?: string,
+): Promise<void> {
+  const problems: string[] = [];
+  if (r.joiner.code !== 0) problems.push(`joiner exit ${r.joiner.code}`);
+  if (r.donor?.code !== 0) problems.push(`donor exit ${r.donor?.code}`);
+  if (r.joiner.lines.at(-1) !== TEST_STATE) problems.push(`joiner final line ${r.joiner.lines}`);
+  const diff = diffDigests(
+    await treeDigest(f.donor.layout.datadir, isTransferredDatadirFile),
+    await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile),
+  );
+  if (diff.length > 0) problems.push(`data differs: ${diff.slice(0, 5).join(", ")}`);
+  const procs = await waitNoProcesses(f.root, 3000);
+  recordCount(
+    "orphans",
+    `${name}: after the next SST`,
+    procs.length,
+    procs.join("; ") || undefined,
+  );
+  problems.push(...procs.map((p) => `left running: ${p}`));
+  // The recovery run must remove its own private directory; anything the killed run left is
+  // checked separately.
+  for (const side of ["donor", "joiner"] as const) {
+    const extra = leftovers(f[side].tmpdir).filter((e) => !tmpBefore[side].includes(e));
+    problems.push(...extra.map((e) => `${side} tmpdir: ${e} (of the recovery run)`));
+  }
+  problems.push(...filesLeftBehind(f).filter((l) => l.includes("datadir")));
+  verdict(`${name}: the next SST on the same datadirs succeeds`, problems, note);
+}
+
+/** Kills whatever a failed assertion left running for this fixture (a killed run's helpers). */
+function reapLeftovers(f: Fixture): void {
+  signalAll(pidsMentioning(f.root), "SIGKILL");
+}
+
+function tmpdirs(f: Fixture) {
+  return { donor: leftovers(f.donor.tmpdir), joiner: leftovers(f.joiner.tmpdir) };
+}
+
+Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, nothing is left running, and the next SST succeeds on the same datadirs", async () => {
+  const name = "donor SIGKILLed mid-transfer";
+  const f = await makeFixture({ bigTableBytes: BIG });
+  try {
+    const k = await killMidTransfer(f, "donor", "SIGKILL");
+    const problems: string[] = [];
+    if (!(k.bytesAtKill > 0 && k.bytesAtKill < BIG)) {
+      problems.push(`not mid-transfer (${k.bytesAtKill} B)`);
+    }
+    if (k.r.donor?.signal !== "SIGKILL") problems.push(`donor ended by ${k.r.donor?.signal}`);
+    if (k.r.joiner.code !== 32) problems.push(`joiner exit ${k.r.joiner.code}, want 32`);
+    if (k.r.joiner.lines.length !== 1) problems.push(`joiner printed ${k.r.joiner.lines}`);
+    if (!(k.otherSecs < 10)) problems.push(`joiner ended ${k.otherSecs} s after the kill`);
+    const procs = await waitNoProcesses(f.root, 5000);
+    recordCount(
+      "orphans",
+      `${name}: after the failed SST`,
+      procs.length,
+      procs.join("; ") || undefined,
+    );
+    problems.push(...procs.map((p) => `left running: ${p}`));
+    const jfiles = filesLeftBehind(f).filter((l) => l.startsWith("joiner"));
+    problems.push(...jfiles.map((l) => `the joiner did not clean up: ${l}`));
+    // The killed donor cannot clean up; its stale lock must be there for the next SST to take.
+    if (!leftovers(f.donor.layout.datadir).includes("wsrep_sst.pid")) {
+      problems.push("no stale donor wsrep_sst.pid: the recovery would prove nothing");
+    }
+    verdict(`${name}: the joiner fails promptly`, problems);
+
+    const before = tmpdirs(f);
+    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    assertMatch(r.donor?.stderr, /removing stale .*donor\/data\/wsrep_sst\.pid of pid \d+/);
+    await assertRecovered(name, f, r, before);
+  } finally {
+    reapLeftovers(f);
+    await f.cleanup();
+  }
+});
+
+Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs kills the leftover TLS listener and succeeds", async () => {
+  const name = "joiner SIGKILLed mid-transfer";
+  const f = await makeFixture({ bigTableBytes: BIG });
+  try {
+    const k = await killMidTransfer(f, "joiner", "SIGKILL");
+    assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
+    assertEquals(k.r.joiner.signal, "SIGKILL");
+    // What SIGKILL leaves until the next SST (see the ignored BUG test below).
+    const left = processesMentioning(f.root);
+    const note = `before the next SST: donor exit ${k.r.donor?.code}; left running: ` +
+      (left.map((l) => l.slice(0, l.indexOf(" "))).join(" ") || "nothing");
+    assert(
+      leftovers(f.joiner.layout.datadir).includes("wsrep_sst.pid"),
+      "the killed joiner's wsrep_sst.pid is there for the next SST to recover",
+    );
+
+    const before = tmpdirs(f);
+    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    assertMatch(r.joiner.stderr, /removing stale .*joiner\/data\/wsrep_sst\.pid of pid \d+/);
+    if (left.some((l) => / OPENSSL-LISTEN:/.test(l))) {
+      assertMatch(
+        r.joiner.stderr,
+        /killing socat \(process group \d+\) left behind by a previous SST/,
+      );
+    }
+    await assertRecovered(name, f, r, before, note);
+  } finally {
+    reapLeftovers(f);
+    await f.cleanup();
+  }
+});
+
+Deno.test({
+  name:
+    "SIGKILL of our joiner mid-transfer: its TLS listener dies with it and the donor fails within seconds",
+  fn: async () => {
+    const f = await makeFixture({ bigTableBytes: BIG });
+    try {
+      const k = await killMidTransfer(f, "joiner", "SIGKILL");
+      const donorFailed = k.r.donor !== null && k.r.donor.code !== 0 && k.otherSecs < 10;
+      record({
+        kind: "fault",
+        name: "joiner SIGKILLed mid-transfer: the donor fails promptly",
+        ok: donorFailed,
+        detail: `donor exit ${k.r.donor?.code} ${k.otherSecs.toFixed(1)} s after the kill`,
+      });
+      assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
+      assert(k.r.donor !== null && k.r.donor.code !== 0, `donor exit ${k.r.donor?.code}`);
+      assert(!k.r.donor.lines.some((l) => l.startsWith("done")), "donor reported success");
+      assert(k.otherSecs < 10, `donor ended ${k.otherSecs} s after the kill`);
+      assertEquals(await waitNoProcesses(f.root, 5000), []);
+    } finally {
+      reapLeftovers(f);
+      await f.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SIGKILL of our donor or joiner: the next SST removes the private directory the killed run left",
+  fn: async () => {
+    for (const side of ["donor", "joiner"] as const) {
+      const f = await makeFixture({ bigTableBytes: BIG });
+      try {
+        const k = await killMidTransfer(f, side, "SIGKILL");
+        assert(k.bytesAtKill > 0, "mid-transfer");
+        const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+        assertEquals(r.joiner.code, 0, r.joiner.stderr);
+        const stale = leftovers(f[side].tmpdir);
+        record({
+          kind: "fault",
+          name: `${side} SIGKILLed: the next SST removes its stale private directory`,
+          ok: stale.length === 0,
+          detail: stale.join(" ") || undefined,
+        });
+        assertEquals(stale, [], `${side} tmpdir after the next SST`);
+      } finally {
+        reapLeftovers(f);
+        await f.cleanup();
+      }
+    }
+  },
+});
+
+for (const side of ["joiner", "donor"] as const) {
+  Deno.test(`SIGTERM to our ${side} mid-transfer: it exits 3, its helpers are gone, its files removed, and the other side fails within seconds`, async () => {
+    const name = `${side} SIGTERMed mid-transfer`;
+    const f = await makeFixture({ bigTableBytes: BIG });
+    try {
+      const k = await killMidTransfer(f, side, "SIGTERM");
+      const hit = side === "joiner" ? k.r.joiner : k.r.donor;
+      const other = side === "joiner" ? k.r.donor : k.r.joiner;
+      const problems: string[] = [];
+      if (!(k.bytesAtKill > 0 && k.bytesAtKill < BIG)) {
+        problems.push(`not mid-transfer (${k.bytesAtKill} B)`);
+      }
+      if (hit?.code !== 3) problems.push(`${side} exit ${hit?.code}/${hit?.signal}, want 3`);
+      if (!/\[ERROR\] received SIGTERM; stopping the SST/.test(hit?.stderr ?? "")) {
+        problems.push(`${side} does not say it was stopped by SIGTERM`);
+      }
+      if (!(k.hitSecs < 8)) problems.push(`${side} took ${k.hitSecs} s to stop`);
+      if (!other || other.code === 0) problems.push(`other side exit ${other?.code}, want failure`);
+      if (!(k.otherSecs < 10)) problems.push(`other side ended ${k.otherSecs} s after SIGTERM`);
+      if (k.r.joiner.lines.length !== 1) problems.push(`joiner printed ${k.r.joiner.lines}`);
+      if (k.r.donor?.lines.some((l) => l.startsWith("done"))) problems.push("donor printed done");
+      const procs = await waitNoProcesses(f.root, 3000);
+      recordCount("orphans", name, procs.length, procs.join("; ") || undefined);
+      problems.push(...procs.map((p) => `left running: ${p}`));
+      problems.push(...filesLeftBehind(f));
+      verdict(name, problems);
+    } finally {
+      reapLeftovers(f);
+      await f.cleanup();
+    }
+  });
+}
+
+/** Runs an SST into a joiner datadir on an 8 MiB tmpfs with a 32 MiB table on the donor. */
+async function diskFullRun(f: Fixture): Promise<SstResult> {
+  const unmount = await mountTmpfs(f.joiner.layout.datadir, 8);
+  const mariadbd = new Deno.Command("sleep", { args: ["300"] }).spawn();
+  try {
+    return await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      parent: mariadbd.pid,
+      timeoutMs: 60_000,
+      onDonorFailure: () => {
+        mariadbd.kill("SIGKILL");
+        return Promise.resolve();
+      },
+    });
+  } finally {
+    try {
+      mariadbd.kill("SIGKILL");
+    } catch { /* gone */ }
+    await mariadbd.status;
+    await unmount();
+  }
+}
+
+Deno.test("joiner disk full: both sides fail without success lines, nothing is left running, no private file remains", async () => {
+  const name = "joiner datadir runs out of space (8 MiB tmpfs, 32 MiB table)";
+  const f = await makeFixture({ bigTableBytes: 32 * MB });
+  try {
+    const r = await diskFullRun(f);
+    const problems: string[] = [];
+    if (!r.donor || r.donor.code === 0) problems.push(`donor exit ${r.donor?.code}`);
+    if (r.donor?.lines.some((l) => l.startsWith("done"))) problems.push("donor printed done");
+    if (r.joiner.code === 0 || r.joiner.lines.length !== 1) {
+      problems.push(`joiner exit ${r.joiner.code}, lines ${r.joiner.lines}`);
+    }
+    if (!/No space left on device/.test(r.joiner.stderr)) {
+      problems.push("the joiner's log does not show the ENOSPC cause");
+    }
+    const procs = await waitNoProcesses(f.root, 3000);
+    recordCount("orphans", name, procs.length, procs.join("; ") || undefined);
+    problems.push(...procs.map((p) => `left running: ${p}`));
+    problems.push(...filesLeftBehind(f));
+    verdict(name, problems);
+  } finally {
+    reapLeftovers(f);
+    await f.cleanup();
+  }
+});
+
+Deno.test({
+  name:
+    "joiner disk full: the joiner exits 28 saying it ran out of disk space, the donor says the joiner could not write",
+  fn: async () => {
+    const f = await makeFixture({ bigTableBytes: 32 * MB });
+    try {
+      const r = await diskFullRun(f);
+      const ok = r.joiner.code === 28 && /ran out of disk space/.test(r.joiner.stderr) &&
+        /joiner could not write/.test(r.donor?.stderr ?? "");
+      record({
+        kind: "fault",
+        name: "joiner disk full: exit 28 on the joiner, clear cause on the donor",
+        ok,
+        detail: `joiner exit ${r.joiner.code}, donor exit ${r.donor?.code}`,
+      });
+      assertEquals(r.joiner.code, 28, r.joiner.stderr);
+      assertMatch(r.joiner.stderr, /\[ERROR\].*ran out of disk space/);
+      assertMatch(r.donor?.stderr, /\[ERROR\].*joiner could not write the data \(disk full/);
+    } finally {
+      reapLeftovers(f);
+      await f.cleanup();
+    }
+  },
+});
