@@ -490,12 +490,17 @@ export class Cluster {
    * Starts mariadbd for `node` and returns once it is spawned (use {@link waitSynced}).
    * `newCluster` adds `--wsrep-new-cluster` (bootstrap).
    */
-  start(node: Node, opts: { newCluster?: boolean; args?: string[] } = {}): void {
+  start(
+    node: Node,
+    opts: { newCluster?: boolean; args?: string[]; defaultsArgs?: string[] } = {},
+  ): void {
     if (this.tornDown) throw this.fail(node, "start", "cluster already torn down");
     if (node.running) throw this.fail(node, "start", `already running as pid ${node.pid}`);
     node.logOffset = fileSize(node.errorLog);
+    // mariadbd honours defaults options (e.g. --defaults-group-suffix) only at the front.
     const args = [
       `--defaults-file=${node.cnf}`,
+      ...(opts.defaultsArgs ?? []),
       `--user=${MYSQL_USER}`,
       ...(opts.newCluster ? ["--wsrep-new-cluster"] : []),
       ...(opts.args ?? []),

@@ -227,15 +227,3 @@ Deno.test({
     );
   },
 });
-
-empty_first "$@" || exit $?
-sleep 2
-rm -rf "$E"
-exec "$REAL" "$@"
-`,
-  );
-  for (const f of ["wsrep_sst_rsync_tunnel", "rsync"]) await Deno.chmod(`${dir}/${f}`, 0o755);
-  await Deno.chmod(dir, 0o755);
-  return dir;
-}
-

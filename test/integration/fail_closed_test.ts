@@ -10,16 +10,16 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { driveDonor, driveSst, type SideResult, type SstResult } from "../support/sst_driver.ts";
 import {
+  assertNothingLeft,
   type Fixture,
   leftovers,
   makeFixture,
   makeToolDir,
-  processesMentioning,
   setSst,
   toolPath,
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record, recordCount } from "../support/ledger.ts";
+import { record } from "../support/ledger.ts";
 
 /** A valid-looking per-SST secret (what the joiner's `ready` carries before the `@`). */
 const SECRET = "0123456789abcdef0123456789abcdef";
@@ -28,22 +28,8 @@ function errorLines(side: SideResult): string[] {
   return side.stderr.split("\n").filter((l) => l.startsWith("WSREP_SST: [ERROR]"));
 }
 
-function leftoversOf(f: Fixture): string[] {
-  const out = processesMentioning(f.root).map((p) => `process ${p}`);
-  for (const n of [f.joiner, f.donor]) {
-    out.push(...leftovers(n.tmpdir).map((e) => `private file ${n.tmpdir}/${e}`));
-    for (const m of ["sst_in_progress", "wsrep_sst.pid", "tables_flushed"]) {
-      if (leftovers(n.layout.datadir).includes(m)) out.push(`${n.layout.datadir}/${m}`);
-    }
-  }
-  return out;
-}
-
 function assertClean(f: Fixture, what: string): void {
-  const left = leftoversOf(f);
-  const procs = left.filter((l) => l.startsWith("process "));
-  recordCount("orphans", `after ${what}`, procs.length, procs.join("; ") || undefined);
-  assertEquals(left, [], "nothing may outlive the SST");
+  assertNothingLeft(f, what);
 }
 
 /**

@@ -13,11 +13,11 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { driveSst, type SideResult, type SstResult } from "../support/sst_driver.ts";
 import {
+  assertNothingLeft,
   type Fixture,
   type FixtureNode,
   leftovers,
   makeFixture,
-  processesMentioning,
   setSst,
 } from "../support/fixture.ts";
 import {
@@ -31,28 +31,13 @@ import {
   makeLeaf,
 } from "../support/pki.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record, recordCount } from "../support/ledger.ts";
+import { record } from "../support/ledger.ts";
 
 const ENGINE_FILE = /^(ibdata\d+|ib_logfile0|undo\d+|aria_log_control|aria_log\.\d+)$/;
 const transferred = (rel: string) => isTransferredDatadirFile(rel) || ENGINE_FILE.test(rel);
 
-/** Problems left after a run: helper processes, private files, markers. Empty when clean. */
-function leftoversOf(f: Fixture): string[] {
-  const out = processesMentioning(f.root).map((p) => `process ${p}`);
-  for (const n of [f.joiner, f.donor]) {
-    out.push(...leftovers(n.tmpdir).map((e) => `private file ${n.tmpdir}/${e}`));
-    for (const m of ["sst_in_progress", "wsrep_sst.pid", "tables_flushed"]) {
-      if (leftovers(n.layout.datadir).includes(m)) out.push(`${n.layout.datadir}/${m}`);
-    }
-  }
-  return out;
-}
-
 function assertClean(f: Fixture, what: string): void {
-  const left = leftoversOf(f);
-  const procs = left.filter((l) => l.startsWith("process "));
-  recordCount("orphans", `after ${what}`, procs.length, procs.join("; ") || undefined);
-  assertEquals(left, [], "nothing may outlive the SST");
+  assertNothingLeft(f, what);
 }
 
 /** Points a node at other TLS material (null removes the key from `[sst]`). */

@@ -11,6 +11,7 @@ import type { ServerLayout } from "../../src/config/settings.ts";
 import type { NodeSpec } from "./sst_driver.ts";
 import { commandLine, commandName } from "../../src/proc/liveness.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
+import { recordCount } from "./ledger.ts";
 
 /** One side of the fixture. */
 export interface FixtureNode extends NodeSpec {
@@ -296,4 +297,17 @@ export function filesLeftBehind(f: Fixture): string[] {
     for (const r of RUN_FILES) if (names.includes(r)) out.push(`${side} datadir: ${r}`);
   }
   return out;
+}
+
+/** Everything a finished run must not leave: helper processes, private files, run markers. */
+export function leftoversOf(f: Fixture): string[] {
+  return [...processesMentioning(f.root).map((p) => `process ${p}`), ...filesLeftBehind(f)];
+}
+
+/** Asserts a run left nothing behind, recording the orphan count in the hardening ledger. */
+export function assertNothingLeft(f: Fixture, what: string): void {
+  const left = leftoversOf(f);
+  const procs = left.filter((l) => l.startsWith("process "));
+  recordCount("orphans", `after ${what}`, procs.length, procs.join("; ") || undefined);
+  if (left.length > 0) throw new Error(`left behind after ${what}: ${left.join("; ")}`);
 }

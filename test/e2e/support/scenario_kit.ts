@@ -8,15 +8,7 @@
  *
  * @module
  */
-import {
-  chownMysql,
-  type Cluster,
-  ClusterError,
-  type JoinType,
-  MARIADBD,
-  type Node,
-  type NodeExtra,
-} from "../cluster.ts";
+import { chownMysql, type Cluster, type JoinType, type Node, type NodeExtra } from "../cluster.ts";
 import { assert, AssertionError, diffMaps } from "./assert.ts";
 import { describe } from "./procfs.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../../support/pki.ts";
@@ -187,57 +179,14 @@ export function sstLinesOf(log: string, max = 40): string[] {
   return keep.slice(-max);
 }
 
-/**
- * Starts mariadbd like {@link Cluster.start} but with `defaultsArgs` (e.g.
- * `--defaults-group-suffix=.x`) right after `--defaults-file`: mariadbd only honours defaults
- * options at the front of its argv, and the fixture puts `--user` second.
- */
+/** Starts mariadbd with `defaultsArgs` (e.g. `--defaults-group-suffix=.x`) at the front. */
 export function startWithDefaults(
   cluster: Cluster,
   node: Node,
   defaultsArgs: string[],
   opts: { newCluster?: boolean } = {},
 ): void {
-  if (node.running) throw new ClusterError(node.name, "start", `already running`, "");
-  node.logOffset = fileSize(node.errorLog);
-  const child = denoAdapter.spawn({
-    cmd: MARIADBD,
-    args: [
-      `--defaults-file=${node.cnf}`,
-      ...defaultsArgs,
-      "--user=mysql",
-      ...(opts.newCluster ? ["--wsrep-new-cluster"] : []),
-    ],
-    cwd: node.dir,
-    env: cluster.environment(node),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    group: true,
-  });
-  node.child = child;
-  node.starts++;
-  node.pumps = [child.stdout, child.stderr].flatMap((s) => s ? [pump(s, node.consoleLog)] : []);
-}
-
-function pump(stream: ReadableStream<Uint8Array>, path: string) {
-  const reader = stream.getReader();
-  const done = (async () => {
-    const file = await Deno.open(path, { create: true, append: true });
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        await file.write(value);
-      }
-    } catch {
-      // cancelled
-    } finally {
-      file.close();
-      reader.releaseLock();
-    }
-  })();
-  return { reader, done };
+  cluster.start(node, { ...opts, defaultsArgs });
 }
 
 /** Removes the content of `dir` (not `dir` itself). */
