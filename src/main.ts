@@ -15,6 +15,10 @@ import { isSstInvocation, runCli } from "./cli/cli.ts";
 import * as log from "./sst/log.ts";
 
 async function main(argv: string[]): Promise<number> {
+  // Deno opens a debugger port on SIGUSR1 unless the signal is handled; the SST and helper
+  // modes handle it themselves, the CLI ignores it.
+  const ignoreUsr1 = () => {};
+  Deno.addSignalListener("SIGUSR1", ignoreUsr1);
   if (argv[0] === RSH_HELPER_FLAG) {
     markInheritedCloseOnExec();
     return await runRshHelper(denoAdapter, argv.slice(1));

@@ -33,6 +33,9 @@ import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
 import { markSstInProgress, prepareDirectories } from "./datadir.ts";
 
+/** How much longer than `tunnel-idle-timeout` the joiner waits for data (see waitForCompletion). */
+const IDLE_GRACE_MS = 2000;
+
 /** Runs the joiner side of an SST. */
 export async function runJoiner(ctx: SstContext): Promise<void> {
   const endpoint = parseEndpoint(ctx.args.address);
@@ -199,6 +202,7 @@ async function waitForCompletion(
     }
     const daemonLog = await Deno.readTextFile(rsyncdLog).catch(() => "");
     checkDiskSpace(daemonLog);
+    checkBrokenSession(daemonLog);
     // The donor's certificate probe connects before mariadbd has flushed its tables; only
     // rsync sessions (logged by the daemon) count as the transfer having started. Then
     // activity means bytes moving through the connections, not connections merely open.
@@ -212,13 +216,32 @@ async function waitForCompletion(
         `the donor did not start sending within [sst] tunnel-initial-timeout=${t.initial} s`,
       );
     }
-    if (lastActive > 0 && Date.now() - lastActive > t.idle * 1000) {
+    // A little grace over the donor's rsync timeout (the same key), so that the side that
+    // stalls is reported by the other one first, naming the key.
+    if (lastActive > 0 && Date.now() - lastActive > t.idle * 1000 + IDLE_GRACE_MS) {
       throw new TimeoutError(
         `no data arrived from the donor for [sst] tunnel-idle-timeout=${t.idle} s`,
       );
     }
     await ctx.stopper.pause(200);
   }
+}
+
+/**
+ * Fails fast when a data session broke off: the donor gives up the whole SST at its first
+ * failed rsync, so nothing more will come. (Sessions before the first "rsync to" line are
+ * the donor's certificate probe; timeouts are left to the idle timer, which names its key.)
+ */
+function checkBrokenSession(daemonLog: string): void {
+  const start = daemonLog.indexOf("rsync to ");
+  if (start < 0) return;
+  const broken = daemonLog.slice(start).split("\n")
+    .find((l) => /rsync error: /.test(l) && !/\(code 30\)/.test(l));
+  if (!broken) return;
+  throw new TransferError(
+    `a transfer from the donor broke off (${broken.replace(/^.*\] /, "").trim()}); the donor ` +
+      "has given up this SST, see its error log for the cause",
+  );
 }
 
 /** Fails fast (exit 28) when the rsync daemon reports a full disk. */

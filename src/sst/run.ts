@@ -30,6 +30,8 @@ const SIGNALS: [Deno.Signal, number][] = [
   ["SIGINT", ExitCode.interrupted],
   ["SIGQUIT", ExitCode.interrupted],
   ["SIGHUP", ExitCode.transfer],
+  // Deno opens a debugger port on SIGUSR1 unless the signal is handled: never let it.
+  ["SIGUSR1", ExitCode.interrupted],
 ];
 
 function onSignals(stopper: Stopper): () => void {

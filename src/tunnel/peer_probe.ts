@@ -129,26 +129,44 @@ export function certificateNames(c: CertificateInfo): string {
 }
 
 /**
- * Picks the name socat must check: the first candidate the certificate is valid for. socat
- * 1.7.4 cannot compare a DNS name with a certificate that has IPv6 SAN entries, so in that
- * case an IP candidate is preferred.
+ * Whether socat 1.7.4 can verify `name` against this certificate. It compares `commonname`
+ * with every SAN DNS entry first (any match succeeds), then walks the SAN IP entries in order,
+ * and an IPv6 entry makes it parse the expected name as IPv6: an IPv4 address or DNS name
+ * aborts the check there, even if a later entry would match.
  */
+export function socatCanVerify(leaf: CertificateInfo, name: string): boolean {
+  if (!certificateMatchesHost(leaf, name)) return false;
+  const v6 = (ip: string) => ip.includes(":");
+  if (name.includes(":")) return true; // IPv6 literal: compared as IPv6 throughout
+  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(name);
+  if (!isIp) {
+    const lower = name.toLowerCase();
+    return leaf.dnsNames.some((d) => certificateMatchesHost({ ...leaf, dnsNames: [d] }, lower)) ||
+      !leaf.ipAddresses.some(v6);
+  }
+  const firstV6 = leaf.ipAddresses.findIndex(v6);
+  const match = leaf.ipAddresses.indexOf(name);
+  return firstV6 < 0 || (match >= 0 && match < firstV6);
+}
+
+/** Picks the name socat must check: the first candidate socat can verify the certificate for. */
 export function choosePeerName(
   leaf: CertificateInfo,
   candidates: readonly string[],
   peer: string,
 ): string {
-  const matching = candidates.filter((c) => certificateMatchesHost(leaf, c));
-  const hasV6San = leaf.ipAddresses.some((i) => i.includes(":"));
-  const ipFirst = hasV6San ? matching.filter((m) => /^[\d.]+$|:/.test(m)) : [];
-  const chosen = ipFirst[0] ?? matching[0];
+  const chosen = candidates.find((c) => socatCanVerify(leaf, c));
   if (chosen) return chosen;
+  const issuedFor = candidates.filter((c) => certificateMatchesHost(leaf, c));
+  const why = issuedFor.length > 0
+    ? `is issued for '${issuedFor[0]}', but socat 1.7.4 cannot check an IPv4 address listed ` +
+      "after an IPv6 subjectAltName entry; reissue it with the IPv4 entry (or a DNS name) " +
+      "before any IPv6 entry"
+    : `is not issued for ${candidates.map((c) => `'${c}'`).join(" or ")}; reissue the ` +
+      `joiner's [sst] tcert with subjectAltName DNS:${candidates[0]}, or address the joiner by ` +
+      "a name its certificate carries";
   throw new SstError(
     ExitCode.peerRejected,
-    `the certificate of joiner ${peer} (${certificateNames(leaf)}) is not issued for ` +
-      `${candidates.map((c) => `'${c}'`).join(" or ")}; reissue the joiner's [sst] tcert with ` +
-      `subjectAltName DNS:${
-        candidates[0]
-      }, or address the joiner by a name its certificate carries`,
+    `the certificate of joiner ${peer} (${certificateNames(leaf)}) ${why}`,
   );
 }

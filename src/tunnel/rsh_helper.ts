@@ -41,9 +41,15 @@ export async function runRshHelper(
     stderr: "piped",
     group: false,
   });
+  // rsync stops its remote shell with SIGUSR1 (Deno would open a debugger port on it if
+  // unhandled); pass any stop request on to socat.
+  const signals: Deno.Signal[] = ["SIGUSR1", "SIGTERM", "SIGINT", "SIGHUP"];
+  const forward = () => child.kill("SIGTERM");
+  for (const s of signals) Deno.addSignalListener(s, forward);
   const lines: string[] = [];
   await relaySocatStderr(child.stderr!, spec.peer, (l) => lines.push(l));
   const status = await child.status;
+  for (const s of signals) Deno.removeSignalListener(s, forward);
   if (status.code !== 0 && lines.length > 0) {
     await Deno.writeTextFile(`${spec.statusDir}/socat-${Deno.pid}.err`, lines.join("\n") + "\n", {
       mode: 0o600,

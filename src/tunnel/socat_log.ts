@@ -12,9 +12,10 @@ export function relayLine(line: string, peer: string): void {
   const m = line.match(/ ([EWNID]) (.*)$/);
   const level = m?.[1] ?? "E";
   const text = m?.[2] ?? line;
-  // A connection that ended without an rsync session (e.g. the donor's certificate probe)
-  // makes the per-connection rsync exit non-zero; the donor reports real failures.
-  if (/waitpid\(\): child \d+ exited with status/.test(text)) {
+  // A connection that ended without an rsync session (the donor's certificate probe hangs up
+  // after the greeting) makes the per-connection rsync exit non-zero and the TLS shutdown
+  // unclean; the donor reports real failures itself.
+  if (/waitpid\(\): child \d+ exited with status|SSL_shutdown\(\) -> -1/.test(text)) {
     log.debug(`socat: ${text}`);
   } else if (level === "E") {
     const failure = classifySocatTlsError(line);

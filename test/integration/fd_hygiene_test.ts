@@ -58,3 +58,29 @@ Deno.test("a descriptor leaked by mariadbd reaches neither socat nor rsync, and 
     await f.cleanup();
   }
 });
+
+Deno.test("SIGUSR1 (rsync's stop signal for its remote shell) opens no debugger port: the joiner stops with exit 3", async () => {
+  const f = await makeFixture();
+  const child = denoAdapter.spawn({
+    cmd: LAUNCHER,
+    args: joinerArgv({ address: f.address, joiner: f.joiner, donor: f.donor }),
+    cwd: f.joiner.datadir,
+    stdout: "piped",
+    stderr: "piped",
+    group: true,
+  });
+  try {
+    const reader = child.stdout!.pipeThrough(new TextDecoderStream()).getReader();
+    assert((await reader.read()).value?.startsWith("ready "));
+    Deno.kill(child.pid, "SIGUSR1");
+    assert(await settlesWithin(child.status, 10_000), "must stop promptly on SIGUSR1");
+    assertEquals((await child.status).code, 3);
+    reader.releaseLock();
+    const stderr = await new Response(child.stderr!).text();
+    assert(!/Debugger listening/.test(stderr), stderr);
+    assertEquals(processesMentioning(f.root), []);
+  } finally {
+    await stop(child, 1000);
+    await f.cleanup();
+  }
+});

@@ -30,6 +30,8 @@ export interface FixtureOptions {
   /** Extra lines for the donor's `[sst]` group only. */
   donorSstLines?: string[];
   bigTableBytes?: number;
+  /** More subjectAltName entries for both node certificates (e.g. `IP:10.78.0.2`). */
+  extraSans?: string[];
   /**
    * Directory names of the nodes' data trees under the root (default `donor`, `joiner`), e.g.
    * with a space to test such datadirs. Certificates, option files and tmpdirs keep their names.
@@ -80,7 +82,8 @@ function optionFile(l: ServerLayout, ca: Ca, leaf: Leaf, tmpdir: string, extra: 
 export async function makeFixture(o: FixtureOptions = {}): Promise<Fixture> {
   const root = await Deno.makeTempDir({ prefix: "sst-it." });
   const ca = await makeCa(root, "ca");
-  const sans = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"];
+  // IPv4 entries before the IPv6 one: socat 1.7.4 stops at the first IPv6 entry (peer_probe.ts).
+  const sans = ["DNS:localhost", "IP:127.0.0.1", ...(o.extraSans ?? []), "IP:::1"];
   const donorLeaf = await makeLeaf(root, ca, "donor", { cn: "localhost", sans });
   const joinerLeaf = await makeLeaf(root, ca, "joiner", { cn: "localhost", sans });
   const layoutOpts = {

@@ -302,6 +302,12 @@ Deno.test("lock: a live wsrep_sst holder makes us wait waitSec and fail with exi
       stderr: "null",
     }).spawn();
     try {
+      // Until sh has exec'd, its cmdline is still the test runner's.
+      for (let i = 0; i < 100; i++) {
+        const argv = await Deno.readTextFile(`/proc/${holder.pid}/cmdline`).catch(() => "");
+        if (argv.includes("wsrep_sst_fake")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await touch(`${dd}/wsrep_sst.pid`, `${holder.pid}\n`);
       const started = Date.now();
       const e = await assertRejects(
