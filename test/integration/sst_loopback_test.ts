@@ -9,6 +9,7 @@ import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sa
 import { makeCa, makeLeaf } from "../support/pki.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { commandName } from "../../src/proc/liveness.ts";
+import { recordCount } from "../support/ledger.ts";
 
 function assertClean(f: Fixture): void {
   assertEquals(processesMentioning(f.root), [], "no helper process may outlive the SST");
@@ -232,6 +233,8 @@ Deno.test("during a transfer only the joiner's TLS port listens, and a plaintext
         return Promise.resolve();
       },
     });
+    const plaintext = [...duringFlush.filter((p) => p !== f.port), ...rsyncListeners];
+    recordCount("plaintext-listeners", "loopback SST, sampled during the copy", plaintext.length);
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assertEquals(probe, "", "plaintext client must get no rsync greeting");
     assertEquals(duringReady, [f.port]);
