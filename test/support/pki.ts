@@ -135,11 +135,8 @@ function randomSerial(): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-/** Creates an intermediate CA signed by `parent`. */
-export async function makeIntermediate(dir: string, parent: Ca, name: string): Promise<Ca> {
-  const key = `${dir}/${name}.key`;
-  const csr = `${dir}/${name}.csr`;
-  const cert = `${dir}/${name}.crt`;
+/** A new P-256 key and a certificate request for `/CN=<cn>`. */
+async function newKeyAndRequest(key: string, csr: string, cn: string): Promise<void> {
   await openssl([
     "req",
     "-new",
@@ -153,8 +150,16 @@ export async function makeIntermediate(dir: string, parent: Ca, name: string): P
     "-out",
     csr,
     "-subj",
-    `/CN=${name}`,
+    `/CN=${cn}`,
   ]);
+}
+
+/** Creates an intermediate CA signed by `parent`. */
+export async function makeIntermediate(dir: string, parent: Ca, name: string): Promise<Ca> {
+  const key = `${dir}/${name}.key`;
+  const csr = `${dir}/${name}.csr`;
+  const cert = `${dir}/${name}.crt`;
+  await newKeyAndRequest(key, csr, name);
   await signWithCa(
     dir,
     parent,
@@ -180,21 +185,7 @@ export async function makeLeaf(
   const csr = `${dir}/${name}.csr`;
   const cert = `${dir}/${name}.crt`;
   const combined = `${dir}/${name}.pem`;
-  await openssl([
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    `/CN=${opts.cn ?? name}`,
-  ]);
+  await newKeyAndRequest(key, csr, opts.cn ?? name);
   const ext = [
     "basicConstraints=CA:FALSE",
     "keyUsage=critical,digitalSignature,keyEncipherment",
