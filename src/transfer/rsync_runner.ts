@@ -10,7 +10,7 @@ import * as log from "../sst/log.ts";
 import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
 import type { RsyncJob } from "./passes.ts";
 import { RSYNC_USER } from "./rsyncd_config.ts";
-import { classifySocatTlsError, describeTlsFailure } from "../tunnel/certificates.ts";
+import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
 import { settlesWithin } from "../proc/process.ts";
 
 /** Everything a job needs besides its own options. */

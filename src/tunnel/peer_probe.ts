@@ -13,10 +13,9 @@ import { ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
 import {
   type CertificateInfo,
   certificateMatchesHost,
-  classifySocatTlsError,
   describeCertificate,
-  describeTlsFailure,
 } from "./certificates.ts";
+import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
 
 /** Where and how to probe. */

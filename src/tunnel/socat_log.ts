@@ -5,7 +5,7 @@
  * @module
  */
 import * as log from "../sst/log.ts";
-import { classifySocatTlsError, describeTlsFailure } from "./certificates.ts";
+import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 
 /** Turns one socat stderr line into a log event. */
 export function relayLine(line: string, peer: string): void {

@@ -13,12 +13,12 @@ import { disablesVerification, type TlsOptions } from "./socat_address.ts";
 export async function checkTls(
   settings: Settings,
   role: "joiner" | "donor",
-  _adapter: ProcessAdapter,
+  adapter: ProcessAdapter,
 ): Promise<CheckedTls> {
   const t = settings.tls;
   const checked = await checkTlsFiles(
     { ca: t.ca, caPath: t.caPath, cert: t.cert, key: t.key },
-    { role },
+    { role, adapter },
   );
   for (const w of checked.warnings) log.warn(w);
   if (disablesVerification(settings.sockopt)) {

@@ -9,10 +9,12 @@ import {
   certificateMatchesHost,
   type CheckedTls,
   checkTlsFiles,
+} from "../../src/tunnel/certificates.ts";
+import {
   classifySocatTlsError,
   describeTlsFailure,
   type TlsFailure,
-} from "../../src/tunnel/certificates.ts";
+} from "../../src/tunnel/tls_failures.ts";
 import { ExitCode, SstError } from "../../src/sst/errors.ts";
 import {
   denoAdapter,
@@ -296,7 +298,13 @@ async function checkAsNobody(
   files: { cert: string; key: string; ca: string },
 ): Promise<{ exitCode: number; message: string }> {
   const root = new URL("../../src/", import.meta.url);
-  for (const f of ["tunnel/certificates.ts", "proc/process.ts", "sst/errors.ts"]) {
+  const sources = [
+    "tunnel/certificates.ts",
+    "tunnel/tls_failures.ts",
+    "proc/process.ts",
+    "sst/errors.ts",
+  ];
+  for (const f of sources) {
     await Deno.mkdir(`${dir}/src/${f.split("/")[0]}`, { recursive: true });
     await Deno.copyFile(new URL(f, root), `${dir}/src/${f}`);
   }
