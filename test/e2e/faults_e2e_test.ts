@@ -10,36 +10,16 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { type Cluster, type Node, withCluster } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { stopwatch } from "./support/flows.ts";
 import { describe, type ProcInfo, readProc } from "./support/procfs.ts";
-import { type Ca, makeCa, makeLeaf } from "../support/pki.ts";
+import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
 import { record, recordCount } from "../support/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 
-const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const LAUNCHER_DIR = `${REPO}/dist/bin`;
 const BULK_ROWS = 3200; // × 64 KiB off-page blobs ≈ 200 MiB
 const BULK_FILE = "e2e/bulk.ibd";
-
-/** One CA, one certificate per node (CN=localhost, SAN DNS:localhost,IP:127.0.0.1). */
-function tlsConfig(): (node: Node, cluster: Cluster) => Promise<NodeExtra> {
-  let ca: Ca | null = null;
-  return async (node, cluster) => {
-    const dir = `${cluster.root}/pki`;
-    if (!ca) {
-      await Deno.mkdir(dir, { recursive: true });
-      ca = await makeCa(dir, "e2e-ca");
-    }
-    const leaf = await makeLeaf(dir, ca, node.name, {
-      cn: "localhost",
-      sans: ["DNS:localhost", "IP:127.0.0.1"],
-    });
-    await chownMysql(dir);
-    return { groups: { sst: [`tca=${ca.cert}`, `tcert=${leaf.cert}`, `tkey=${leaf.key}`] } };
-  };
-}
 
 function size(path: string): number {
   try {
@@ -173,7 +153,7 @@ Deno.test(
       size: 2,
       sstMethod: "rsync_tunnel",
       pathPrefix: LAUNCHER_DIR,
-      configure: tlsConfig(),
+      configure: localhostTls(),
     }, async (cluster) => {
       const k = await killDonorServerMidSst(cluster, name);
       record({
@@ -196,7 +176,7 @@ Deno.test({
       size: 2,
       sstMethod: "rsync_tunnel",
       pathPrefix: LAUNCHER_DIR,
-      configure: tlsConfig(),
+      configure: localhostTls(),
     }, async (cluster) => {
       const k = await killDonorServerMidSst(cluster, name);
       const abandoned = /WSREP_SST: \[ERROR\].*(gone|abandon)/.test(k.log1) &&
@@ -229,7 +209,7 @@ Deno.test(
       size: 2,
       sstMethod: "rsync_tunnel",
       pathPrefix: LAUNCHER_DIR,
-      configure: tlsConfig(),
+      configure: localhostTls(),
     }, async (cluster) => {
       const lap = stopwatch();
       const [n1, n2] = cluster.nodes;

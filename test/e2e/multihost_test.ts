@@ -24,15 +24,13 @@ import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from
 import { type NetnsLab, probeNetns, withLab } from "./netns.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
 import { stopwatch } from "./support/flows.ts";
+import { LAUNCHER_DIR, requireLauncher } from "./support/launcher.ts";
 import type { Listener } from "./support/listeners.ts";
 import { waitNsOnly, watchListenersIn } from "./support/netns_listeners.ts";
 import { describe } from "./support/procfs.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../support/pki.ts";
 import { denoAdapter, run, settlesWithin, sleep } from "../../src/proc/process.ts";
 
-const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const LAUNCHER_DIR = `${REPO}/dist/bin`;
-const LAUNCHER = `${LAUNCHER_DIR}/wsrep_sst_rsync_tunnel`;
 const NAMES = ["node1", "node2", "node3"];
 /** The name on node3's certificate in the negative check. */
 const WRONG_NAME = "nodeX";
@@ -40,24 +38,6 @@ const JOIN_TIMEOUT_MS = 90_000;
 
 const SKIP = await probeNetns();
 if (SKIP) console.error(`multihost_test: SKIPPED — ${SKIP}`);
-
-/** Fails with a clear message unless the launcher exists and the mysql user can run it. */
-async function requireLauncher(): Promise<void> {
-  try {
-    await Deno.stat(LAUNCHER);
-  } catch {
-    throw new Error(
-      `${LAUNCHER} is missing: build it with \`deno task build\` (or run \`deno task test:e2e\`)`,
-    );
-  }
-  const r = await run(denoAdapter, {
-    cmd: "runuser",
-    args: ["-u", "mysql", "--", "test", "-x", LAUNCHER],
-  }, { timeoutMs: 10_000 });
-  if (r.code !== 0) {
-    throw new Error(`the mysql user cannot execute ${LAUNCHER} (check directory permissions)`);
-  }
-}
 
 /** The test PKI: one CA, a leaf per node named after it, and a `nodeX` leaf. */
 interface Pki {

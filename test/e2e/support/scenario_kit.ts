@@ -14,23 +14,7 @@ import { describe } from "./procfs.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../../support/pki.ts";
 import { denoAdapter, run, settlesWithin, sleep } from "../../../src/proc/process.ts";
 
-const REPO = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
-/** Directory of the launcher built by `deno task build`; put first in mariadbd's PATH. */
-export const LAUNCHER_DIR = `${REPO}/dist/bin`;
-const LAUNCHER = `${LAUNCHER_DIR}/wsrep_sst_rsync_tunnel`;
-
-/** Fails with a clear message unless the launcher exists and the mysql user can run it. */
-export async function requireLauncher(): Promise<void> {
-  const st = await Deno.stat(LAUNCHER).catch(() => null);
-  if (!st?.isFile) {
-    throw new Error(`${LAUNCHER} is missing: build it with \`deno task build\``);
-  }
-  const r = await run(denoAdapter, {
-    cmd: "runuser",
-    args: ["-u", "mysql", "--", "test", "-x", LAUNCHER],
-  }, { timeoutMs: 10_000 });
-  if (r.code !== 0) throw new Error(`the mysql user cannot execute ${LAUNCHER}`);
-}
+export { LAUNCHER_DIR, requireLauncher } from "./launcher.ts";
 
 /** Logs a progress line with the time since the stopwatch was made. */
 export function stopwatch(label: string): (what: string) => void {
