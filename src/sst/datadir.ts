@@ -5,8 +5,9 @@
  * @module
  */
 import type { ServerLayout } from "../config/settings.ts";
-import { BINLOG_STAGING } from "../transfer/rsyncd_config.ts";
+import { BINLOG_STAGING, binlogDir, strayEngineFiles } from "../transfer/layout_files.ts";
 import type { Scope } from "./scope.ts";
+import * as log from "./log.ts";
 
 /** Name of the informational marker (the stock scripts use the same). */
 export const IN_PROGRESS = "sst_in_progress";
@@ -39,11 +40,28 @@ export async function prepareDirectories(
     await Deno.mkdir(d, { recursive: true, mode: 0o750 });
   }
   if (!layout.binlogBase) return null;
-  const binlogDir = layout.binlogBase.slice(0, layout.binlogBase.lastIndexOf("/")) || "/";
-  await Deno.mkdir(binlogDir, { recursive: true, mode: 0o750 });
-  const staging = `${binlogDir}/${BINLOG_STAGING}`;
+  const dir = binlogDir(layout)!;
+  await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
+  const staging = `${dir}/${BINLOG_STAGING}`;
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { mode: 0o700 });
   scope.defer(`remove ${staging}`, () => Deno.remove(staging, { recursive: true }).catch(() => {}));
   return staging;
+}
+
+/**
+ * Warns about engine files in the datadir that this configuration keeps elsewhere (left from
+ * an earlier layout). The SST neither wrote nor deleted them (as the stock script, which
+ * leaves stale top-level files too) and the server does not read them.
+ */
+export async function warnStrayEngineFiles(layout: ServerLayout): Promise<void> {
+  const strays = await strayEngineFiles(layout);
+  for (const opt of new Set(strays.map((s) => s.set.option))) {
+    const mine = strays.filter((s) => s.set.option === opt);
+    log.warn(
+      `${layout.datadir} holds ${mine.map((s) => s.file).join(", ")}, left from an earlier ` +
+        `layout: this server keeps them in ${opt}=${mine[0].set.dir} and does not read these ` +
+        "copies; remove them when you no longer need them",
+    );
+  }
 }

@@ -13,7 +13,14 @@
  */
 import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "./address.ts";
-import { AbortedError, ExitCode, SstError, TimeoutError, TransferError } from "./errors.ts";
+import {
+  AbortedError,
+  ConfigError,
+  ExitCode,
+  SstError,
+  TimeoutError,
+  TransferError,
+} from "./errors.ts";
 import * as log from "./log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
@@ -31,7 +38,14 @@ import {
 } from "../transfer/completion.ts";
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
-import { markSstInProgress, prepareDirectories } from "./datadir.ts";
+import { markSstInProgress, prepareDirectories, warnStrayEngineFiles } from "./datadir.ts";
+import {
+  binlogDir,
+  datadirDaemonExcludes,
+  engineFileSets,
+  TOP_LEVEL_EXCLUDES,
+} from "../transfer/layout_files.ts";
+import type { ServerLayout } from "../config/settings.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see waitForCompletion). */
 const IDLE_GRACE_MS = 2000;
@@ -62,6 +76,8 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
       if (e instanceof AbortedError) checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog));
       throw e;
     });
+  // The record may arrive in the same poll as a refusal logged by an earlier session.
+  checkRefusedPush(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""), ctx.settings.layout);
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
       "the completion record does not carry this SST's secret: it was not sent by the donor " +
@@ -71,6 +87,7 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   await drainConnections(ctx, listener);
   await stop(listener.child);
   await finishBinlogs(ctx, record, ws.binlogStaging);
+  if (!record.bypass) await warnStrayEngineFiles(ctx.settings.layout);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   ctx.protocol.final(record.state);
 }
@@ -100,10 +117,14 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
   if (!binlogStaging) await Deno.mkdir(binlogDir, { mode: 0o700 });
   const rsyncdLog = await dir.write("rsyncd.log", ""); // 0600 before rsync opens it
   const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
+  const datadirExcludeFile = await dir.write(
+    "datadir.exclude",
+    datadirDaemonExcludes(ctx.settings.layout),
+  );
   const config = await dir.write(
     "rsyncd.conf",
     renderRsyncdConf(
-      { layout: ctx.settings.layout, binlogStaging: binlogDir, completionDir },
+      { layout: ctx.settings.layout, binlogStaging: binlogDir, completionDir, datadirExcludeFile },
       secrets,
       rsyncdLog,
       ctx.settings.timeouts.idle,
@@ -202,6 +223,7 @@ async function waitForCompletion(
     }
     const daemonLog = await Deno.readTextFile(rsyncdLog).catch(() => "");
     checkDiskSpace(daemonLog);
+    checkRefusedPush(daemonLog, ctx.settings.layout);
     checkBrokenSession(daemonLog);
     // The donor's certificate probe connects before mariadbd has flushed its tables; only
     // rsync sessions (logged by the daemon) count as the transfer having started. Then
@@ -241,6 +263,35 @@ function checkBrokenSession(daemonLog: string): void {
   throw new TransferError(
     `a transfer from the donor broke off (${broken.replace(/^.*\] /, "").trim()}); the donor ` +
       "has given up this SST, see its error log for the cause",
+  );
+}
+
+/**
+ * Fails (exit 22) when our rsync daemon refused a push into one of the directories it protects
+ * in the datadir (`datadirDaemonExcludes`): the donor has a schema directory where this node
+ * keeps one of its own directories, so that schema cannot be installed. Through the tunnel the
+ * donor's rsync may still exit 0, so the joiner decides.
+ */
+function checkRefusedPush(daemonLog: string, layout: ServerLayout): void {
+  const m = /daemon refused to receive (?:directory|file) "([^"]+)"/.exec(daemonLog);
+  if (!m) return;
+  const top = m[1].split("/")[0];
+  const inside = (d: string | undefined) =>
+    d !== undefined &&
+    (d === `${layout.datadir}/${top}` || d.startsWith(`${layout.datadir}/${top}/`));
+  const owner = [
+    ...engineFileSets(layout).map((s) => ({ option: s.option, dir: s.dir })),
+    { option: "log_bin", dir: binlogDir(layout) },
+  ].find((o) => inside(o.dir));
+  const what = owner
+    ? `its ${owner.option} directory ${owner.dir}`
+    : TOP_LEVEL_EXCLUDES.includes(top)
+    ? "a filesystem directory never copied"
+    : "the SST's own staging directory";
+  throw new ConfigError(
+    `the donor has a schema directory '${top}' but this node keeps ${what} at ` +
+      `${layout.datadir}/${top}; move that directory out of the datadir (or rename the ` +
+      "database on the cluster), then restart this node",
   );
 }
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { ServerLayout } from "../config/settings.ts";
-import { BINLOG_STAGING, Modules } from "./rsyncd_config.ts";
+import { Modules } from "./rsyncd_config.ts";
+import { engineFileSets, specialTopLevelDirs, TOP_LEVEL_EXCLUDES } from "./layout_files.ts";
 
 /** One rsync invocation's specific part. */
 export interface RsyncJob {
@@ -20,101 +21,43 @@ export interface RsyncJob {
   path?: string;
 }
 
-/** Top-level entries never copied or deleted by the datadir pass. */
-const TOP_LEVEL_EXCLUDES = ["lost+found", ".zfs", ".fseventsd", ".Trashes", ".snapshot"];
-
 /**
- * Top-level directories of the datadir that are themselves one of the server's other
- * directories (e.g. `<datadir>/undo` as `innodb_undo_directory`): their own pass copies them.
- */
-export function specialTopLevelDirs(layout: ServerLayout): string[] {
-  const dd = layout.datadir;
-  const binlogDir = layout.binlogBase?.slice(0, layout.binlogBase.lastIndexOf("/"));
-  const dirs = [
-    layout.innodbDataHomeDir,
-    layout.innodbLogGroupHomeDir,
-    layout.innodbUndoDirectory,
-    layout.ariaLogDirPath,
-    binlogDir,
-  ];
-  const out = new Set<string>([BINLOG_STAGING]);
-  for (const d of dirs) {
-    if (!d || d === dd || !d.startsWith(dd + "/")) continue;
-    out.add(d.slice(dd.length + 1).split("/")[0]);
-  }
-  return [...out];
-}
-
-/** The engine files of spec §5 passes 2–5: directory, module, patterns. */
-function engineFileSets(
-  layout: ServerLayout,
-): { label: string; dir: string; module: string; patterns: string[] }[] {
-  return [
-    {
-      label: "InnoDB system tablespace",
-      dir: layout.innodbDataHomeDir,
-      module: Modules.dataHome,
-      patterns: ["ibdata*", "ib_lru_dump"],
-    },
-    {
-      label: "InnoDB redo log",
-      dir: layout.innodbLogGroupHomeDir,
-      module: Modules.logDir,
-      patterns: ["ib_logfile0"],
-    },
-    {
-      label: "InnoDB undo tablespaces",
-      dir: layout.innodbUndoDirectory,
-      module: Modules.undoDir,
-      patterns: ["undo*"],
-    },
-    {
-      label: "Aria logs",
-      dir: layout.ariaLogDirPath,
-      module: Modules.ariaDir,
-      patterns: ["aria_log_control", "aria_log.*"],
-    },
-  ];
-}
-
-/**
- * Pass 1: the top-level directory structure, plus the engine files that live in the datadir
- * itself (one connection instead of four in the default layout). Runs alone and first, so a
- * TLS or protocol problem fails early.
+ * Pass 1: the top-level directories of the datadir, nothing else (no file: the engine files
+ * go through their own modules, wherever they live on the donor). `--delete` removes the
+ * joiner's top-level directories the donor does not have, except those the joiner protects
+ * (its own special directories: see `datadirDaemonExcludes`). Runs alone and first, so a TLS
+ * or protocol problem fails early.
  */
 export function structureJob(layout: ServerLayout): RsyncJob {
   const excludes = [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]
     .map((n) => `--exclude=/${n}`);
-  const engineIncludes = engineFileSets(layout)
-    .filter((s) => s.dir === layout.datadir)
-    .flatMap((s) => s.patterns.map((p) => `--include=/${p}`));
   return {
-    label: "schema directories and engine files",
-    options: [
-      "--dirs",
-      "--delete",
-      ...excludes,
-      ...engineIncludes,
-      "--include=/*/",
-      "--exclude=/*",
-    ],
+    label: "schema directories",
+    options: ["--dirs", "--delete", ...excludes, "--include=/*/", "--exclude=/*"],
     sources: [`${layout.datadir}/`],
     module: Modules.datadir,
   };
 }
 
-/** Passes 2–5 for engine files kept outside the datadir. */
+/**
+ * Passes 2–5: each engine file set from the donor's directory to its own module, which the
+ * joiner maps to the directory of its own configuration, whatever the donor's layout. Files
+ * only (top-level directories are excluded first: no schema directory is sent along when the
+ * set lives in the datadir); `--delete` removes the joiner's stale files of the same set (an
+ * old `undo004`), nothing else.
+ */
 export function engineFileJobs(layout: ServerLayout): RsyncJob[] {
-  return engineFileSets(layout).filter((s) => s.dir !== layout.datadir).map((s) => ({
+  return engineFileSets(layout).map((s) => ({
     label: s.label,
     options: [
       "--recursive",
       "--delete",
+      "--exclude=/*/",
       ...s.patterns.map((p) => `--include=/${p}`),
       "--exclude=**",
     ],
     sources: [`${s.dir}/`],
-    module: s.module,
+    module: Modules[s.module],
   }));
 }
 

@@ -23,8 +23,7 @@ export const Modules = {
   complete: `${MODULE}-complete`,
 } as const;
 
-/** Name of the staging directory for binary logs inside the binlog directory. */
-export const BINLOG_STAGING = "wsrep_sst_binlogs.tmp";
+export { BINLOG_STAGING } from "./layout_files.ts";
 
 /** Where each module writes on the joiner. */
 export interface ModulePaths {
@@ -33,6 +32,11 @@ export interface ModulePaths {
   binlogStaging: string;
   /** Private directory that receives the completion record. */
   completionDir: string;
+  /**
+   * Private file with the datadir module's daemon-side excludes (`datadirDaemonExcludes`):
+   * the joiner's own special directories, never deleted nor written by the datadir passes.
+   */
+  datadirExcludeFile: string;
 }
 
 /** Rejects values that would break the line-oriented rsyncd.conf format. */
@@ -75,7 +79,9 @@ export function renderRsyncdConf(
     "transfer logging = no",
   ];
   const sections = [
-    moduleSection(Modules.datadir, l.datadir, [`exclude = /${BINLOG_STAGING}/`]),
+    moduleSection(Modules.datadir, l.datadir, [
+      `exclude from = ${rsyncConfSafe("exclude file", p.datadirExcludeFile)}`,
+    ]),
     moduleSection(Modules.dataHome, l.innodbDataHomeDir),
     moduleSection(Modules.logDir, l.innodbLogGroupHomeDir),
     moduleSection(Modules.undoDir, l.innodbUndoDirectory),

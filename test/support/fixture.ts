@@ -23,7 +23,9 @@ export interface FixtureNode extends NodeSpec {
 
 /** Options for {@link makeFixture}. */
 export interface FixtureOptions {
-  separateDirs?: boolean;
+  separateDirs?: boolean | "inside";
+  /** The joiner's own layout when it differs from the donor's (default `separateDirs`). */
+  joinerSeparateDirs?: boolean | "inside";
   binlog?: boolean;
   /** Extra lines for each node's `[sst]` group. */
   sstLines?: string[];
@@ -96,7 +98,11 @@ export async function makeFixture(o: FixtureOptions = {}): Promise<Fixture> {
     ...layoutOpts,
     name: o.dataDirNames?.donor ?? "donor",
   });
-  const joinerLayout = sampleLayout({ ...layoutOpts, name: o.dataDirNames?.joiner ?? "joiner" });
+  const joinerLayout = sampleLayout({
+    ...layoutOpts,
+    separateDirs: o.joinerSeparateDirs ?? o.separateDirs,
+    name: o.dataDirNames?.joiner ?? "joiner",
+  });
   await Deno.mkdir(joinerLayout.datadir, { recursive: true });
   const node = async (name: string, layout: ServerLayout, leaf: Leaf, extra: string[]) => {
     const tmpdir = `${root}/${name}-tmp`;

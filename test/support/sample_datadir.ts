@@ -10,8 +10,11 @@ import type { ServerLayout } from "../../src/config/settings.ts";
 /** Where the sample puts things; relative names are under the datadir. */
 export interface SampleLayoutOptions {
   root: string;
-  /** Put InnoDB/undo/Aria/binlog files in separate directories outside the datadir. */
-  separateDirs?: boolean;
+  /**
+   * Put InnoDB/undo/Aria/binlog files in separate directories: outside the datadir (true), or
+   * in subdirectories of it (`"inside"`: `<datadir>/ibdata`, `redo`, `undo`, `aria`, `binlog`).
+   */
+  separateDirs?: boolean | "inside";
   binlog?: boolean;
   /** Rough size of the biggest table file, bytes. */
   bigTableBytes?: number;
@@ -39,7 +42,12 @@ async function put(path: string, size: number, seed: number): Promise<void> {
 /** The layout a sample node uses. */
 export function sampleLayout(o: SampleLayoutOptions): ServerLayout {
   const dd = `${o.root}/${o.name}/data`;
-  const sep = (sub: string) => (o.separateDirs ? `${o.root}/${o.name}/${sub}` : dd);
+  const sep = (sub: string) =>
+    o.separateDirs === "inside"
+      ? `${dd}/${sub}`
+      : o.separateDirs
+      ? `${o.root}/${o.name}/${sub}`
+      : dd;
   return {
     datadir: dd,
     innodbDataHomeDir: sep("ibdata"),
@@ -90,8 +98,11 @@ export async function makeSampleDatadir(o: SampleLayoutOptions, seed = 1): Promi
     for (const [i, n] of names.entries()) {
       await put(`${l.binlogBase.replace(/mysql-bin$/, n)}`, 2000, seed + 20 + i);
     }
-    const relative = l.binlogBase.startsWith(l.datadir + "/");
-    const entry = (n: string) => (relative ? `./${n}` : l.binlogBase!.replace(/mysql-bin$/, n));
+    // As mariadbd writes them: relative to the datadir when inside it.
+    const entry = (n: string) => {
+      const path = l.binlogBase!.replace(/mysql-bin$/, n);
+      return path.startsWith(l.datadir + "/") ? `./${path.slice(l.datadir.length + 1)}` : path;
+    };
     await Deno.writeTextFile(l.binlogIndex!, names.map((n) => entry(n) + "\n").join(""));
   }
   return l;

@@ -153,6 +153,7 @@ const PATHS: ModulePaths = {
   },
   binlogStaging: `/var/lib/mysql/${BINLOG_STAGING}`,
   completionDir: "/tmp/sst.abc/complete",
+  datadirExcludeFile: "/tmp/sst.abc/datadir.exclude",
 };
 
 /** Splits a rendered rsyncd.conf into the global lines and `{ [module]: lines }`. */
@@ -194,12 +195,12 @@ Deno.test("rsyncd: global part authenticates every connection and allows writes"
   assert(conf.endsWith("\n"));
 });
 
-Deno.test("rsyncd: one section per module with the right path; datadir excludes binlog staging", () => {
+Deno.test("rsyncd: one section per module with the right path; datadir reads the joiner's excludes", () => {
   const { modules } = sections(renderRsyncdConf(PATHS, "/s", "/l", 60));
   assertEquals([...modules.keys()].sort(), Object.values(Modules).sort());
   assertEquals(modules.get("rsync_tunnel_sst"), [
     "path = /var/lib/mysql",
-    "exclude = /wsrep_sst_binlogs.tmp/",
+    "exclude from = /tmp/sst.abc/datadir.exclude",
   ]);
   assertEquals(modules.get("rsync_tunnel_sst-data_dir"), ["path = /srv/ibdata"]);
   assertEquals(modules.get("rsync_tunnel_sst-log_dir"), ["path = /srv/redo"]);

@@ -1,6 +1,7 @@
 /**
- * Unit tests for the donor's rsync job list (src/transfer/passes.ts, spec §5) and the settings
- * resolved from arguments and option files (src/config/settings.ts, spec §8.3).
+ * Unit tests for the donor's rsync job list (src/transfer/passes.ts, spec §5), the layout's
+ * file sets and the joiner's daemon-side protection (src/transfer/layout_files.ts), and the
+ * settings resolved from arguments and option files (src/config/settings.ts, spec §8.3).
  *
  * @module
  */
@@ -12,9 +13,13 @@ import {
   listSchemaDirs,
   type SchemaDir,
   schemaJobs,
-  specialTopLevelDirs,
   structureJob,
 } from "../../src/transfer/passes.ts";
+import {
+  datadirDaemonExcludes,
+  specialTopLevelDirs,
+  strayEngineFiles,
+} from "../../src/transfer/layout_files.ts";
 import {
   DEFAULT_TIMEOUTS,
   resolveDir,
@@ -40,13 +45,32 @@ function defaultLayout(over: Partial<ServerLayout> = {}): ServerLayout {
   };
 }
 
-const ALL_ENGINE_INCLUDES = [
-  "--include=/ibdata*",
-  "--include=/ib_lru_dump",
-  "--include=/ib_logfile0",
-  "--include=/undo*",
-  "--include=/aria_log_control",
-  "--include=/aria_log.*",
+/** Every engine directory moved out of the datadir, binlogs too. */
+const SPLIT_OUTSIDE = defaultLayout({
+  innodbDataHomeDir: "/srv/ibdata",
+  innodbLogGroupHomeDir: "/srv/redo",
+  innodbUndoDirectory: "/srv/undo",
+  ariaLogDirPath: "/srv/aria",
+  binlogBase: "/srv/binlog/mysql-bin",
+  binlogIndex: "/srv/binlog/mysql-bin.index",
+});
+
+/** Every engine directory in its own subdirectory of the datadir. */
+const SPLIT_INSIDE = defaultLayout({
+  innodbDataHomeDir: `${DD}/ibdata`,
+  innodbLogGroupHomeDir: `${DD}/redo`,
+  innodbUndoDirectory: `${DD}/undo`,
+  ariaLogDirPath: `${DD}/aria`,
+  binlogBase: `${DD}/logs/bin/mysql-bin`,
+  binlogIndex: `${DD}/logs/bin/mysql-bin.index`,
+});
+
+/** The four engine-file jobs' modules and filters, identical in every layout. */
+const ENGINE_JOBS: [string, string[]][] = [
+  ["rsync_tunnel_sst-data_dir", ["--include=/ibdata*", "--include=/ib_lru_dump"]],
+  ["rsync_tunnel_sst-log_dir", ["--include=/ib_logfile0"]],
+  ["rsync_tunnel_sst-undo_dir", ["--include=/undo*"]],
+  ["rsync_tunnel_sst-aria_log", ["--include=/aria_log_control", "--include=/aria_log.*"]],
 ];
 
 function includes(options: string[]): string[] {
@@ -56,14 +80,16 @@ function includes(options: string[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // passes
 
-Deno.test("passes: structureJob in the default layout carries all engine-file patterns", () => {
-  const job = structureJob(defaultLayout());
-  assertEquals(job.sources, [`${DD}/`]);
-  assertEquals(job.module, "rsync_tunnel_sst");
-  assertEquals(job.options.slice(0, 2), ["--dirs", "--delete"]);
-  assertEquals(includes(job.options), ALL_ENGINE_INCLUDES);
-  // directories only otherwise, and the catch-all exclude comes last
-  assertEquals(job.options.slice(-2), ["--include=/*/", "--exclude=/*"]);
+Deno.test("passes: structureJob sends top-level directories only, never an engine file", () => {
+  for (const layout of [defaultLayout(), SPLIT_OUTSIDE, SPLIT_INSIDE]) {
+    const job = structureJob(layout);
+    assertEquals(job.sources, [`${DD}/`]);
+    assertEquals(job.module, "rsync_tunnel_sst");
+    assertEquals(job.options.slice(0, 2), ["--dirs", "--delete"]);
+    assertEquals(includes(job.options), []);
+    // directories only, and the catch-all exclude comes last
+    assertEquals(job.options.slice(-2), ["--include=/*/", "--exclude=/*"]);
+  }
 });
 
 Deno.test("passes: structureJob excludes lost+found, snapshots and the binlog staging dir first", () => {
@@ -75,68 +101,147 @@ Deno.test("passes: structureJob excludes lost+found, snapshots and the binlog st
   }
 });
 
-Deno.test("passes: undo directory <datadir>/undo is excluded from pass 1 and copied by its own job", () => {
-  const layout = defaultLayout({ innodbUndoDirectory: `${DD}/undo` });
-  assertEquals(specialTopLevelDirs(layout).sort(), ["undo", "wsrep_sst_binlogs.tmp"]);
-  const s = structureJob(layout);
-  const exclude = s.options.indexOf("--exclude=/undo");
-  assert(exclude >= 0 && exclude < s.options.indexOf("--include=/*/"));
-  assertEquals(
-    includes(s.options),
-    ALL_ENGINE_INCLUDES.filter((o) => o !== "--include=/undo*"),
-  );
-  assertEquals(engineFileJobs(layout), [{
-    label: "InnoDB undo tablespaces",
-    options: ["--recursive", "--delete", "--include=/undo*", "--exclude=**"],
-    sources: [`${DD}/undo/`],
-    module: "rsync_tunnel_sst-undo_dir",
-  }]);
+Deno.test("passes: engineFileJobs always sends the four engine file sets through their own modules, from the donor's directories", () => {
+  const cases: { name: string; layout: ServerLayout; sources: string[] }[] = [
+    { name: "default", layout: defaultLayout(), sources: [`${DD}/`, `${DD}/`, `${DD}/`, `${DD}/`] },
+    {
+      name: "outside the datadir",
+      layout: SPLIT_OUTSIDE,
+      sources: ["/srv/ibdata/", "/srv/redo/", "/srv/undo/", "/srv/aria/"],
+    },
+    {
+      name: "inside the datadir",
+      layout: SPLIT_INSIDE,
+      sources: [`${DD}/ibdata/`, `${DD}/redo/`, `${DD}/undo/`, `${DD}/aria/`],
+    },
+    {
+      name: "undo only moved",
+      layout: defaultLayout({ innodbUndoDirectory: `${DD}/undo` }),
+      sources: [`${DD}/`, `${DD}/`, `${DD}/undo/`, `${DD}/`],
+    },
+  ];
+  for (const c of cases) {
+    const jobs = engineFileJobs(c.layout);
+    assertEquals(jobs.map((j) => j.sources[0]), c.sources, c.name);
+    assertEquals(jobs.map((j) => [j.module, includes(j.options)]), ENGINE_JOBS, c.name);
+    for (const j of jobs) {
+      assertEquals(j.sources.length, 1, c.name);
+      // files only: top-level directories excluded before the includes, everything else after
+      assertEquals(j.options.slice(0, 3), ["--recursive", "--delete", "--exclude=/*/"], c.name);
+      assertEquals(j.options[j.options.length - 1], "--exclude=**", c.name);
+    }
+  }
 });
 
-Deno.test("passes: engineFileJobs is empty when every engine dir is the datadir", () => {
-  assertEquals(engineFileJobs(defaultLayout()), []);
+Deno.test("passes: specialTopLevelDirs names the top-level dir of each engine/binlog dir inside the datadir", () => {
+  const cases: { name: string; layout: ServerLayout; dirs: string[] }[] = [
+    { name: "default", layout: defaultLayout(), dirs: [] },
+    { name: "outside", layout: SPLIT_OUTSIDE, dirs: [] },
+    { name: "inside", layout: SPLIT_INSIDE, dirs: ["aria", "ibdata", "logs", "redo", "undo"] },
+    {
+      name: "sibling sharing the datadir's prefix",
+      layout: defaultLayout({ innodbUndoDirectory: `${DD}-undo` }),
+      dirs: [],
+    },
+    {
+      name: "flat binlogs in the datadir",
+      layout: defaultLayout({
+        binlogBase: `${DD}/mysql-bin`,
+        binlogIndex: `${DD}/mysql-bin.index`,
+      }),
+      dirs: [],
+    },
+    {
+      name: "nested engine dir",
+      layout: defaultLayout({ ariaLogDirPath: `${DD}/engine/aria` }),
+      dirs: ["engine"],
+    },
+  ];
+  for (const c of cases) {
+    assertEquals(
+      specialTopLevelDirs(c.layout).sort(),
+      [...c.dirs, "wsrep_sst_binlogs.tmp"].sort(),
+      c.name,
+    );
+    const opts = structureJob(c.layout).options;
+    for (const d of c.dirs) {
+      const at = opts.indexOf(`--exclude=/${d}`);
+      assert(at >= 0 && at < opts.indexOf("--include=/*/"), `${c.name}: /${d} excluded first`);
+    }
+  }
 });
 
-Deno.test("passes: engine dirs outside the datadir get their own jobs and are not excluded", () => {
-  const layout = defaultLayout({
-    innodbDataHomeDir: "/srv/ibdata",
-    innodbLogGroupHomeDir: "/srv/redo",
-    ariaLogDirPath: "/srv/aria",
-  });
-  assertEquals(specialTopLevelDirs(layout), ["wsrep_sst_binlogs.tmp"]);
-  assertEquals(includes(structureJob(layout).options), ["--include=/undo*"]);
-  assertEquals(
-    engineFileJobs(layout).map((j) => [j.module, j.sources, includes(j.options)]),
-    [
-      ["rsync_tunnel_sst-data_dir", ["/srv/ibdata/"], [
-        "--include=/ibdata*",
-        "--include=/ib_lru_dump",
-      ]],
-      ["rsync_tunnel_sst-log_dir", ["/srv/redo/"], ["--include=/ib_logfile0"]],
-      ["rsync_tunnel_sst-aria_log", ["/srv/aria/"], [
-        "--include=/aria_log_control",
-        "--include=/aria_log.*",
-      ]],
-    ],
-  );
+Deno.test("layout files: the joiner's datadir module protects its own special dirs and filesystem artefacts, whole subtrees, names taken literally", () => {
+  const base = [
+    "/lost+found/***",
+    "/.zfs/***",
+    "/.fseventsd/***",
+    "/.Trashes/***",
+    "/.snapshot/***",
+    "/wsrep_sst_binlogs.tmp/***",
+  ];
+  const cases: { name: string; layout: ServerLayout; extra: string[] }[] = [
+    { name: "default", layout: defaultLayout(), extra: [] },
+    { name: "outside", layout: SPLIT_OUTSIDE, extra: [] },
+    {
+      name: "inside",
+      layout: SPLIT_INSIDE,
+      extra: ["/ibdata/***", "/redo/***", "/undo/***", "/aria/***", "/logs/***"],
+    },
+    {
+      name: "spaces and wildcards in a name",
+      layout: defaultLayout({ innodbUndoDirectory: `${DD}/my undo*[1]?` }),
+      extra: ["/my undo\\*\\[1\\]\\?/***"],
+    },
+  ];
+  for (const c of cases) {
+    const lines = datadirDaemonExcludes(c.layout).split("\n");
+    assertEquals(lines.pop(), "", `${c.name}: one pattern a line, newline-terminated`);
+    assertEquals(lines.sort(), [...base, ...c.extra].sort(), c.name);
+  }
 });
 
-Deno.test("passes: a sibling dir sharing the datadir's prefix is not a top-level dir of it", () => {
-  const layout = defaultLayout({ innodbUndoDirectory: `${DD}-undo` });
-  assertEquals(specialTopLevelDirs(layout), ["wsrep_sst_binlogs.tmp"]);
-});
-
-Deno.test("passes: a binlog dir inside the datadir is excluded by its top-level name", () => {
-  const nested = defaultLayout({
-    binlogBase: `${DD}/logs/bin/mysql-bin`,
-    binlogIndex: `${DD}/logs/bin/mysql-bin.index`,
-  });
-  assertEquals(specialTopLevelDirs(nested).sort(), ["logs", "wsrep_sst_binlogs.tmp"]);
-  const flat = defaultLayout({
-    binlogBase: `${DD}/mysql-bin`,
-    binlogIndex: `${DD}/mysql-bin.index`,
-  });
-  assertEquals(specialTopLevelDirs(flat), ["wsrep_sst_binlogs.tmp"]);
+Deno.test("layout files: strayEngineFiles finds engine files in the datadir that the layout keeps elsewhere", async () => {
+  const dd = await Deno.makeTempDir({ prefix: "strays-unit-" });
+  try {
+    for (
+      const f of ["ibdata1", "ib_logfile0", "undo001", "aria_log_control", "aria_log.00000001"]
+    ) {
+      await Deno.writeFile(`${dd}/${f}`, new Uint8Array(1));
+    }
+    await Deno.mkdir(`${dd}/undo_db`); // a schema directory, not a file
+    await Deno.writeFile(`${dd}/grastate.dat`, new Uint8Array(1));
+    const at = (over: Partial<ServerLayout>): ServerLayout => ({
+      datadir: dd,
+      innodbDataHomeDir: dd,
+      innodbLogGroupHomeDir: dd,
+      innodbUndoDirectory: dd,
+      ariaLogDirPath: dd,
+      ...over,
+    });
+    const cases: { over: Partial<ServerLayout>; strays: [string, string][] }[] = [
+      { over: {}, strays: [] },
+      { over: { innodbDataHomeDir: "/srv/ibdata" }, strays: [["ibdata1", "innodb_data_home_dir"]] },
+      {
+        over: { innodbUndoDirectory: `${dd}/undo`, ariaLogDirPath: "/srv/aria" },
+        strays: [
+          ["aria_log.00000001", "aria_log_dir_path"],
+          ["aria_log_control", "aria_log_dir_path"],
+          ["undo001", "innodb_undo_directory"],
+        ],
+      },
+      {
+        over: { innodbLogGroupHomeDir: "/srv/redo" },
+        strays: [["ib_logfile0", "innodb_log_group_home_dir"]],
+      },
+    ];
+    for (const c of cases) {
+      const got = (await strayEngineFiles(at(c.over))).map((s) => [s.file, s.set.option]);
+      assertEquals(got, c.strays, JSON.stringify(c.over));
+    }
+  } finally {
+    await Deno.remove(dd, { recursive: true });
+  }
 });
 
 function names(job: { sources: string[] }): string[] {

@@ -1,0 +1,132 @@
+/**
+ * Which files of a server layout travel through which rsync module (spec §5), and which
+ * top-level entries of a datadir are not schema directories.
+ *
+ * Each engine file set (system tablespace, redo log, undo tablespaces, Aria logs) always goes
+ * through its own module, because only the joiner knows where its own configuration puts it:
+ * the donor sends from its directory, the joiner's module writes into the joiner's directory.
+ *
+ * @module
+ */
+import type { ServerLayout } from "../config/settings.ts";
+
+/** Name of the staging directory for binary logs inside the binlog directory. */
+export const BINLOG_STAGING = "wsrep_sst_binlogs.tmp";
+
+/** Top-level entries never copied or deleted by the datadir pass (filesystem artefacts). */
+export const TOP_LEVEL_EXCLUDES = [
+  "lost+found",
+  ".zfs",
+  ".fseventsd",
+  ".Trashes",
+  ".snapshot",
+];
+
+/** Which module of the joiner's rsync daemon receives an engine file set. */
+export type EngineModule = "dataHome" | "logDir" | "undoDir" | "ariaDir";
+
+/** One engine file set: where it lives in a layout, its module, its names (rsync patterns). */
+export interface EngineFileSet {
+  label: string;
+  /** The server option that places it (for messages). */
+  option: string;
+  dir: string;
+  module: EngineModule;
+  patterns: string[];
+}
+
+/** The engine file sets of spec §5 passes 2–5 in `layout`. */
+export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
+  return [
+    {
+      label: "InnoDB system tablespace",
+      option: "innodb_data_home_dir",
+      dir: layout.innodbDataHomeDir,
+      module: "dataHome",
+      patterns: ["ibdata*", "ib_lru_dump"],
+    },
+    {
+      label: "InnoDB redo log",
+      option: "innodb_log_group_home_dir",
+      dir: layout.innodbLogGroupHomeDir,
+      module: "logDir",
+      patterns: ["ib_logfile0"],
+    },
+    {
+      label: "InnoDB undo tablespaces",
+      option: "innodb_undo_directory",
+      dir: layout.innodbUndoDirectory,
+      module: "undoDir",
+      patterns: ["undo*"],
+    },
+    {
+      label: "Aria logs",
+      option: "aria_log_dir_path",
+      dir: layout.ariaLogDirPath,
+      module: "ariaDir",
+      patterns: ["aria_log_control", "aria_log.*"],
+    },
+  ];
+}
+
+/** The directory of the binary logs, when binary logging is on. */
+export function binlogDir(layout: ServerLayout): string | undefined {
+  const b = layout.binlogBase;
+  return b === undefined ? undefined : b.slice(0, b.lastIndexOf("/")) || "/";
+}
+
+/**
+ * Top-level directories of the datadir that are themselves one of the server's other
+ * directories (e.g. `<datadir>/undo` as `innodb_undo_directory`), plus the binlog staging
+ * directory: not schema directories, so the datadir passes neither send nor delete them.
+ */
+export function specialTopLevelDirs(layout: ServerLayout): string[] {
+  const dd = layout.datadir;
+  const dirs = [...engineFileSets(layout).map((s) => s.dir), binlogDir(layout)];
+  const out = new Set<string>([BINLOG_STAGING]);
+  for (const d of dirs) {
+    if (!d || d === dd || !d.startsWith(dd + "/")) continue;
+    out.add(d.slice(dd.length + 1).split("/")[0]);
+  }
+  return [...out];
+}
+
+/** `name` as a literal rsync pattern (wildcards and backslashes escaped). */
+function literal(name: string): string {
+  return name.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The joiner's daemon-side excludes for its datadir module (rsyncd.conf `exclude from`, one
+ * pattern a line): its own special directories and the filesystem artefacts, whole subtrees.
+ * The daemon never deletes what they match, and refuses (rsync exit 23) a push into them, so a
+ * donor with another layout can neither remove nor overwrite them.
+ */
+export function datadirDaemonExcludes(layout: ServerLayout): string {
+  const names = [...new Set([...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)])];
+  return names.map((n) => `/${literal(n)}/***\n`).join("");
+}
+
+/** Whether `name` matches one of the simple patterns above (`*` only). */
+function matches(pattern: string, name: string): boolean {
+  const re = pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
+  return new RegExp(`^${re}$`).test(name);
+}
+
+/**
+ * Engine files in the datadir that `layout` keeps elsewhere (left from an earlier layout):
+ * no pass writes or deletes them, and the server does not read them.
+ */
+export async function strayEngineFiles(
+  layout: ServerLayout,
+): Promise<{ file: string; set: EngineFileSet }[]> {
+  const elsewhere = engineFileSets(layout).filter((s) => s.dir !== layout.datadir);
+  if (elsewhere.length === 0) return [];
+  const out: { file: string; set: EngineFileSet }[] = [];
+  for await (const e of Deno.readDir(layout.datadir)) {
+    if (!e.isFile) continue;
+    const set = elsewhere.find((s) => s.patterns.some((p) => matches(p, e.name)));
+    if (set) out.push({ file: e.name, set });
+  }
+  return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
