@@ -20,7 +20,9 @@ export function relayLine(line: string, peer: string): void {
   } else if (level === "E") {
     const failure = classifySocatTlsError(line);
     log.warn(`socat: ${text}${failure ? ` — ${describeTlsFailure(failure, peer)}` : ""}`);
-  } else if (level === "W" && !/exiting on signal/.test(text)) {
+  } else if (level === "W" && !/exiting on signal|does not check CRLs/.test(text)) {
+    // socat 1.8 warns on every TLS start that it does not check CRLs: true of every socat
+    // build and not actionable, so it is not repeated into the error log at WARNING level.
     log.warn(`socat: ${text}`);
   } else {
     log.debug(`socat: ${text}`);

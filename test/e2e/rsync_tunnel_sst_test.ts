@@ -1,7 +1,8 @@
 /**
  * End-to-end test of `wsrep_sst_method=rsync_tunnel` with real mariadbd/Galera nodes running
  * as the mysql user: TLS from one test CA, SST join and IST rejoin with equal checksums, and
- * no plaintext listener (no rsync daemon) during the transfer — only the joiner's socat.
+ * no plaintext listener (no rsync daemon) during the transfer — only the joiner's socat — and no
+ * WSREP_SST warning in either log.
  *
  * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
  */
@@ -45,6 +46,14 @@ Deno.test(
       );
       assertOnlyJoinerSocat("SST", n2, r.sstListeners);
       assertOnlyJoinerSocat("IST", n2, r.istListeners);
+      // A clean SST says nothing an operator must act on (e.g. socat 1.8's CRL notice).
+      const warnings = cluster.nodes.flatMap((n) =>
+        Deno.readTextFileSync(n.errorLog).split("\n").filter((l) =>
+          l.includes("WSREP_SST: [WARNING]")
+        )
+          .map((l) => `${n.name}: ${l}`)
+      );
+      assert(warnings.length === 0, `successful SSTs log no warning; got:\n${warnings.join("\n")}`);
     });
   },
 );
