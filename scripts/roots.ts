@@ -5,7 +5,8 @@
  * ```sh
  * deno run -A scripts/roots.ts build bullseye trixie          # build or reuse the roots
  * deno run -A scripts/roots.ts test bullseye [test files…]    # run e2e tests inside one
- * deno run -A scripts/roots.ts versions bullseye trixie       # print the "tested with" row
+ * deno run -A scripts/roots.ts versions bullseye trixie       # the README's "tested with" rows
+ * deno run -A scripts/roots.ts check-readme bullseye trixie   # fail if the README differs
  * ```
  *
  * A root is built once with `debootstrap --variant=minbase` from the mirror the host's apt uses
@@ -150,9 +151,8 @@ async function refreshRoot(root: string): Promise<void> {
 /** The version line of each tool inside the root. */
 export async function versionsIn(root: string): Promise<Record<string, string>> {
   const probe = async (cmd: string, args: string[], pick: RegExp) => {
-    const r = await run(denoAdapter, { cmd: "chroot", args: [root, cmd, ...args] }, {
-      timeoutMs: 20_000,
-    });
+    const spec = root === "/" ? { cmd, args } : { cmd: "chroot", args: [root, cmd, ...args] };
+    const r = await run(denoAdapter, spec, { timeoutMs: 20_000 });
     return (r.stdout + r.stderr).match(pick)?.[1] ?? "?";
   };
   return {
@@ -231,6 +231,37 @@ export async function testInRoot(suite: string, files: string[]): Promise<number
   return status.code ?? 1;
 }
 
+const TABLE_START = "<!-- tested-with:start -->";
+const TABLE_END = "<!-- tested-with:end -->";
+
+/** The README's "tested with" rows: this host, then every root. */
+async function testedWithRows(suites: string[]): Promise<string[]> {
+  const row = (name: string, v: Record<string, string>) =>
+    `| ${name} | ${v.mariadb} | ${v.galera} | ${v.socat} | ${v.rsync} | ${v.openssl} |`;
+  const os = (await Deno.readTextFile("/etc/os-release")).match(/^VERSION_CODENAME=(\S+)/m)?.[1];
+  const rows = [row(`${os ?? "host"} (host)`, await versionsIn("/"))];
+  for (const s of suites) rows.push(row(`${s} (root)`, await versionsIn(await ensureRoot(s))));
+  return rows;
+}
+
+/** Fails (1) when the README's table differs from what the machine and the roots run. */
+async function checkReadme(suites: string[]): Promise<number> {
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  const body = readme.split(TABLE_START)[1]?.split(TABLE_END)[0] ?? "";
+  const written = body.split("\n").filter((l) => /^\| \w+ \((host|root)\)/.test(l))
+    .map((l) => l.replace(/\s+/g, " ").trim());
+  const actual = await testedWithRows(suites);
+  const missing = actual.filter((r) => !written.includes(r));
+  if (missing.length === 0) {
+    console.log(`README "tested with" table matches (${actual.length} rows)`);
+    return 0;
+  }
+  console.log(
+    `README "tested with" table is out of date; rows that should be there:\n${missing.join("\n")}`,
+  );
+  return 1;
+}
+
 async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
   switch (cmd) {
@@ -238,13 +269,10 @@ async function main(args: string[]): Promise<number> {
       for (const s of rest) console.log(`${s}: ${await ensureRoot(s)}`);
       return 0;
     case "versions":
-      for (const s of rest) {
-        const v = await versionsIn(await ensureRoot(s));
-        console.log(
-          `| ${s} | ${v.mariadb} | ${v.galera} | ${v.socat} | ${v.rsync} | ${v.openssl} |`,
-        );
-      }
+      for (const r of await testedWithRows(rest)) console.log(r);
       return 0;
+    case "check-readme":
+      return await checkReadme(rest);
     case "test": {
       const [suite, ...files] = rest;
       if (!suite) break;
@@ -252,7 +280,8 @@ async function main(args: string[]): Promise<number> {
     }
   }
   console.error(
-    "usage: roots.ts build <suite…> | versions <suite…> | test <suite> [test files…]\n" +
+    "usage: roots.ts build <suite…> | versions <suite…> | check-readme <suite…> | " +
+      "test <suite> [test files…]\n" +
       `suites: ${Object.keys(SUITES).join(", ")}`,
   );
   return 2;
