@@ -9,6 +9,7 @@ import type { SstArgs } from "../sst/args.ts";
 import { ConfigError } from "../sst/errors.ts";
 import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "../tunnel/socat_address.ts";
+import { wireFrom, type WireSettings } from "./wire_options.ts";
 
 /** Where the server keeps its files (absolute, no trailing slash). */
 export interface ServerLayout {
@@ -64,6 +65,8 @@ export interface Settings {
   /** Where private temporary directories are made. */
   tmpdir: string;
   bindAddress?: string;
+  /** Opt-in compression and bandwidth cap of the data passes (`[sst] compress`, `bwlimit`). */
+  wire: WireSettings;
 }
 
 /** Defaults of the `[sst]` timeout keys, in seconds. */
@@ -209,6 +212,7 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     maxBinlogs: integerSetting(opts, SERVER_AND_SST, "sst-max-binlogs", 1, Number.MIN_SAFE_INTEGER),
     tmpdir: firstTmpdir(opts.get(SERVER_AND_SST, "tmpdir") ?? Deno.env.get("TMPDIR")),
     bindAddress: opts.get("--mysqld", "bind-address"),
+    wire: wireFrom(opts),
   };
 }
 

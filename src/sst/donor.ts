@@ -18,12 +18,17 @@ import {
   parseEndpoint,
   secretFromRemoteAuth,
 } from "./address.ts";
-import { SstError, TimeoutError, TransferError } from "./errors.ts";
+import { ConfigError, SstError, TimeoutError, TransferError } from "./errors.ts";
 import * as log from "./log.ts";
 import { addSecret } from "./log.ts";
 import { makePrivateDir, type PrivateDir } from "./private_dir.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
-import { connectAddress, disablesVerification, type TlsOptions } from "../tunnel/socat_address.ts";
+import {
+  connectAddress,
+  disablesVerification,
+  SOCAT_TRANSFER_BUFFER,
+  type TlsOptions,
+} from "../tunnel/socat_address.ts";
 import { certificateNames, choosePeerName, fetchPeerCertificate } from "../tunnel/peer_probe.ts";
 import { reverseName } from "../tunnel/resolve.ts";
 import { type ConnectSpecFile, rshCommand } from "../tunnel/rsh_helper.ts";
@@ -39,6 +44,14 @@ import {
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
 import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
+import { jobBytes, TransferProgress } from "../transfer/progress.ts";
+import {
+  describeWire,
+  parseCompressList,
+  rsyncWireOptions,
+  type WireSettings,
+} from "../config/wire_options.ts";
+import { run } from "../proc/process.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -98,7 +111,15 @@ async function prepareTunnel(
   });
   // -t 0.2: once rsync is done, don't linger 0.5 s per connection for the other direction.
   // socat's inactivity limit sits above rsync's own, so rsync reports an idle peer (exit 30).
-  const socatArgs = ["-t", "0.2", "-T", String(s.timeouts.idle + 5), "STDIO", connect];
+  const socatArgs = [
+    ...SOCAT_TRANSFER_BUFFER,
+    "-t",
+    "0.2",
+    "-T",
+    String(s.timeouts.idle + 5),
+    "STDIO",
+    connect,
+  ];
   const spec: ConnectSpecFile = {
     socat: ctx.tools.socat,
     args: socatArgs,
@@ -201,18 +222,61 @@ async function flushTables(ctx: SstContext): Promise<string> {
   }
 }
 
-/** Copies the data set while mariadbd holds the lock. */
+/** Copies the data set while mariadbd holds the lock, reporting progress. */
 async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void> {
   const layout = ctx.settings.layout;
+  const streams = ctx.settings.backupThreads;
   const started = Date.now();
   await runJob(structureJob(layout), runner);
-  const jobs: RsyncJob[] = [
+  let jobs: RsyncJob[] = [
     ...engineFileJobs(layout),
-    ...schemaJobs(layout, await listSchemaDirs(layout), ctx.settings.backupThreads),
+    ...schemaJobs(layout, await listSchemaDirs(layout), streams),
   ];
   const binlogs = binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs));
   if (binlogs) jobs.push(binlogs);
-  log.info(`copying ${jobs.length} parts in up to ${ctx.settings.backupThreads} parallel streams`);
-  await runPool(jobs, ctx.settings.backupThreads, runner);
+  const wire = await checkWire(ctx, ctx.settings.wire);
+  const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length));
+  if (wireOptions.length > 0) {
+    jobs = jobs.map((j) => ({ ...j, options: [...wireOptions, ...j.options] }));
+    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")} per stream)`);
+  }
+  let total = 0;
+  for (const j of jobs) total += await jobBytes(j);
+  const meter = new TransferProgress(total, {
+    info: log.info,
+    protocol: ctx.args.progress ? (l) => ctx.protocol.write(l) : undefined,
+  });
+  log.info(`copying ${jobs.length} parts in up to ${streams} parallel streams`);
+  await runPool(jobs, streams, {
+    ...runner,
+    onSpawn: (c) => {
+      meter.track(c.pid);
+      runner.onSpawn?.(c);
+    },
+    check: () => {
+      runner.check?.();
+      meter.tick();
+    },
+  });
+  meter.finish();
   log.info(`data copied in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** Fails with the key's name when the local rsync cannot use the configured compression. */
+async function checkWire(ctx: SstContext, wire: WireSettings): Promise<WireSettings> {
+  if (!wire.compress) return wire;
+  const r = await run(ctx.adapter, { cmd: ctx.tools.rsync, args: ["--version"] }, {
+    timeoutMs: 10_000,
+  });
+  const list = parseCompressList(r.stdout);
+  if (!list?.includes(wire.compress)) {
+    throw new ConfigError(
+      `[sst] compress=${wire.compress}: ${ctx.tools.rsync} (version ${ctx.tools.rsyncVersion}) ` +
+        `${
+          list ? `only offers ${list.join(", ")}` : "has no --compress-choice (needs rsync 3.2+)"
+        }; ` +
+        "choose one it lists on both nodes, or remove the key",
+    );
+  }
+  return wire;
 }

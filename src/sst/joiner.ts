@@ -26,7 +26,7 @@ import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
 import { certificateMatchesHost, type CheckedTls } from "../tunnel/certificates.ts";
-import { listenAddress, rsyncServerExec } from "../tunnel/socat_address.ts";
+import { listenAddress, rsyncServerExec, SOCAT_TRANSFER_BUFFER } from "../tunnel/socat_address.ts";
 import { startListener, type TunnelListener } from "../tunnel/listener.ts";
 import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
 import { renderRsyncdConf, renderSecrets } from "../transfer/rsyncd_config.ts";
@@ -38,6 +38,7 @@ import {
 } from "../transfer/completion.ts";
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
+import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
 import { markSstInProgress, prepareDirectories, warnStrayEngineFiles } from "./datadir.ts";
 import {
   binlogDir,
@@ -160,6 +161,7 @@ async function startTunnel(
     args: [
       "-d",
       "-d",
+      ...SOCAT_TRANSFER_BUFFER,
       "-T",
       String(s.timeouts.idle + 5), // above rsync's own idle timeout
       listen,
@@ -215,9 +217,24 @@ async function waitForCompletion(
   const started = Date.now();
   let lastActive = 0;
   let lastBytes = -1;
+  // With --progress 1: `complete <bytes received>` at most every 10 s and at the end. The
+  // joiner does not know the donor's total, so it prints no `total` line (the donor does).
+  let lastProgress = started;
+  let reported = -1;
+  const progress = (force: boolean) => {
+    if (!ctx.args.progress || (!force && Date.now() - lastProgress < PROGRESS_INTERVAL_MS)) return;
+    lastProgress = Date.now();
+    const bytes = listener.bytesReceived();
+    if (bytes > reported) ctx.protocol.write(`complete ${bytes}`);
+    reported = Math.max(reported, bytes);
+  };
   for (;;) {
     const text = await Deno.readTextFile(file).catch(() => null);
-    if (text !== null) return parseCompletion(text, file);
+    if (text !== null) {
+      progress(true);
+      return parseCompletion(text, file);
+    }
+    progress(false);
     if (listener.child.exited) {
       throw new TransferError("the TLS listener (socat) exited before the transfer completed");
     }

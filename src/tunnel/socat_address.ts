@@ -9,6 +9,14 @@
 import { ConfigError } from "../sst/errors.ts";
 import { type Host, hostText } from "../sst/address.ts";
 
+/**
+ * socat's global transfer-buffer option for the data tunnels: 128 KiB per read/write instead
+ * of socat's 8 KiB default. One TLS pipe between two network namespaces of the 2-core bench
+ * machine moved ~80–105 MiB/s with 8 KiB and ~250 MiB/s with 128 KiB (64 KiB: ~210, 256 KiB:
+ * no better); see the README's performance section.
+ */
+export const SOCAT_TRANSFER_BUFFER: readonly string[] = ["-b", "131072"];
+
 const SAFE_VALUE_RE = /^[A-Za-z0-9._/@+~%-]+$/;
 
 /** Throws unless `value` can be placed into a socat address unquoted. */

@@ -128,24 +128,30 @@ export class NetnsLab {
   private etcCreated = false;
   private tornDown = false;
 
-  private constructor(names: string[], subnet: string, first: number) {
-    this.bridgeNs = `${LAB_PREFIX}${this.id}-br`;
+  private constructor(names: string[], subnet: string, first: number, prefix: string) {
+    this.bridgeNs = `${prefix}${this.id}-br`;
     this.hosts = names.map((name, i) => ({
       name,
-      ns: `${LAB_PREFIX}${this.id}-${name}`,
+      ns: `${prefix}${this.id}-${name}`,
       ip: `${subnet}.${first + i}`,
     }));
   }
 
   /**
    * Builds and verifies the lab for `names` (host names, e.g. `node1`…); addresses are
-   * `<subnet>.<first>`, `<subnet>.<first + 1>`, …
+   * `<subnet>.<first>`, `<subnet>.<first + 1>`, … Namespace names start with `prefix`
+   * (default {@link LAB_PREFIX}; e.g. `bench-` so a benchmark's lab is told apart from tests').
    */
   static async create(
     names: string[],
-    opts: { subnet?: string; first?: number } = {},
+    opts: { subnet?: string; first?: number; prefix?: string } = {},
   ): Promise<NetnsLab> {
-    const lab = new NetnsLab(names, opts.subnet ?? LAB_SUBNET, opts.first ?? LAB_FIRST_HOST);
+    const lab = new NetnsLab(
+      names,
+      opts.subnet ?? LAB_SUBNET,
+      opts.first ?? LAB_FIRST_HOST,
+      opts.prefix ?? LAB_PREFIX,
+    );
     try {
       await lab.build();
       await lab.verify();
