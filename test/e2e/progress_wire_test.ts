@@ -1,0 +1,136 @@
+/**
+ * End-to-end tests of the donor's progress reporting and the opt-in wire keys, with real
+ * mariadbd/Galera nodes on loopback running `wsrep_sst_method=rsync_tunnel`:
+ *
+ * - with `wsrep_debug` (mariadbd then passes `--progress 1`) and `[sst] compress=zstd`,
+ *   `compress-level=1`: the SST succeeds with equal checksums, the donor's error log shows the
+ *   `copied X of Y (100 %)` line and rsync's `--compress-choice=zstd --compress-level=1`, and
+ *   mariadbd accepted the `total`/`complete` protocol lines (no "unknown signal");
+ * - with `[sst] bwlimit=4M`: the donor's data copy takes at least as long as the cap allows
+ *   for the bytes it reports, and each rsync carries its share of the cap.
+ *
+ * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
+ */
+import { type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { assert, assertEquals, diffMaps } from "./support/assert.ts";
+import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
+
+function readSince(path: string, offset: number): string {
+  try {
+    return new TextDecoder().decode(Deno.readFileSync(path).subarray(offset));
+  } catch {
+    return "";
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** `WSREP_SST:` lines of a log text (for messages). */
+function sstLines(text: string): string {
+  return text.split("\n").filter((l) => l.includes("WSREP_SST")).slice(-40).join("\n");
+}
+
+const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: 1048576, GiB: 1073741824 };
+
+/** The final `copied X of Y (100 %)` line's total in bytes, or null. */
+function copiedTotal(donorLog: string): number | null {
+  const m = /copied ([\d.]+) (B|KiB|MiB|GiB) of ([\d.]+) (B|KiB|MiB|GiB) \(100 %\)/.exec(donorLog);
+  return m ? Number(m[3]) * UNIT[m[4]] : null;
+}
+
+/** Wipes node2, gives both nodes `sst` keys (TLS kept), joins node2; returns the donor log. */
+async function sstWith(
+  cluster: Cluster,
+  tls: (n: Node, c: Cluster) => Promise<NodeExtra>,
+  extra: { mysqld?: string[]; sst: string[] },
+): Promise<{ donorLog: string; joinerLog: string }> {
+  const [n1, n2] = cluster.nodes;
+  for (const n of [n1, n2]) {
+    const t = await tls(n, cluster);
+    await cluster.writeConfig(n, {
+      mysqld: extra.mysqld,
+      groups: { sst: [...(t.groups?.sst ?? []), ...extra.sst] },
+    });
+  }
+  if (n2.running) await cluster.stop(n2);
+  await cluster.wipe(n2);
+  const offset = sizeOf(n1.errorLog);
+  cluster.start(n2);
+  await cluster.waitSynced(n2, 120_000);
+  assertEquals(cluster.joinType(n2), "SST", "node2 joined by SST");
+  assertEquals(
+    diffMaps(await cluster.checksums(n1), await cluster.checksums(n2)),
+    [],
+    "node2 has node1's data",
+  );
+  return { donorLog: readSince(n1.errorLog, offset), joinerLog: cluster.logSinceStart(n2) };
+}
+
+Deno.test(
+  "rsync_tunnel progress and wire keys: progress lines in the donor's error log (and " +
+    "total/complete accepted with wsrep_debug), zstd compression on the wire, bwlimit holds",
+  async (t) => {
+    await requireLauncher();
+    const tls = localhostTls();
+    await withCluster({
+      size: 2,
+      sstMethod: "rsync_tunnel",
+      pathPrefix: LAUNCHER_DIR,
+      configure: tls,
+    }, async (cluster) => {
+      const [n1] = cluster.nodes;
+      cluster.start(n1, { newCluster: true });
+      await cluster.waitSynced(n1, 60_000);
+      await cluster.loadData(n1);
+
+      await t.step("wsrep_debug + compress=zstd level 1", async () => {
+        const { donorLog, joinerLog } = await sstWith(cluster, tls, {
+          mysqld: ["wsrep_debug=1"],
+          sst: ["compress=zstd", "compress-level=1"],
+        });
+        const ctx = `\n--- donor ---\n${sstLines(donorLog)}\n--- joiner ---\n${
+          sstLines(joinerLog)
+        }`;
+        assert(/--progress 1/.test(donorLog), `mariadbd passed --progress 1 to the donor${ctx}`);
+        assert(
+          copiedTotal(donorLog) !== null,
+          `the donor logged a final 'copied X of Y (100 %)' line${ctx}`,
+        );
+        assert(
+          /WSREP_SST: \[INFO\] on the wire: compression zstd level 1 \(--compress --compress-choice=zstd --compress-level=1 per stream\)/
+            .test(donorLog),
+          `the donor logged the compression options${ctx}`,
+        );
+        assert(
+          /--compress-choice=zstd --compress-level=1/.test(donorLog),
+          `rsync ran with --compress-choice=zstd${ctx}`,
+        );
+        for (const log of [donorLog, joinerLog]) {
+          assert(!/unknown signal/i.test(log), `mariadbd accepted every protocol line${ctx}`);
+        }
+      });
+
+      await t.step("bwlimit=4M bounds the copy from below", async () => {
+        const { donorLog } = await sstWith(cluster, tls, { sst: ["bwlimit=4M"] });
+        const ctx = `\n--- donor ---\n${sstLines(donorLog)}`;
+        const total = copiedTotal(donorLog);
+        const secs = Number(/data copied in ([\d.]+) s/.exec(donorLog)?.[1] ?? NaN);
+        assert(total !== null && Number.isFinite(secs), `progress and copy time logged${ctx}`);
+        assert(/--bwlimit=\d+/.test(donorLog), `rsync ran with --bwlimit${ctx}`);
+        // rsync's limiter lets a burst through at the start of each file: allow 25 % slack.
+        const floor = (total! / (4 * 1048576)) * 0.75;
+        assert(
+          secs >= floor,
+          `${(total! / 1048576).toFixed(1)} MiB at 4 MiB/s need ≥ ${floor.toFixed(1)} s; the ` +
+            `copy took ${secs} s${ctx}`,
+        );
+      });
+    });
+  },
+);
