@@ -90,6 +90,8 @@ Deno.test(
       await cluster.loadData(n1);
 
       await t.step("wsrep_debug + compress=zstd level 1", async () => {
+        // the running donor takes wsrep_debug at runtime; the joiner from its option file
+        await cluster.sql(n1, "SET GLOBAL wsrep_debug=1");
         const { donorLog, joinerLog } = await sstWith(cluster, tls, {
           mysqld: ["wsrep_debug=1"],
           sst: ["compress=zstd", "compress-level=1"],
@@ -97,7 +99,9 @@ Deno.test(
         const ctx = `\n--- donor ---\n${sstLines(donorLog)}\n--- joiner ---\n${
           sstLines(joinerLog)
         }`;
+        await cluster.sql(n1, "SET GLOBAL wsrep_debug=0");
         assert(/--progress 1/.test(donorLog), `mariadbd passed --progress 1 to the donor${ctx}`);
+        assert(/--progress 1/.test(joinerLog), `mariadbd passed --progress 1 to the joiner${ctx}`);
         assert(
           copiedTotal(donorLog) !== null,
           `the donor logged a final 'copied X of Y (100 %)' line${ctx}`,
