@@ -3,7 +3,8 @@
  *
  * - mariadbd's calls (`--role …`) run an SST;
  * - `--rsh-helper <spec>` is rsync's remote-shell hook on the donor;
- * - anything else is the human-facing command line (`--help`, `check`, `--version`).
+ * - `--check-responder` answers one connection of `check --listen` (started by its socat);
+ * - anything else is the human-facing command line (`--help`, `check`, `certs`, `--version`).
  *
  * @module
  */
@@ -13,6 +14,8 @@ import { runSst } from "./sst/run.ts";
 import { RSH_HELPER_FLAG, runRshHelper } from "./tunnel/rsh_helper.ts";
 import { isSstInvocation, runCli } from "./cli/cli.ts";
 import * as log from "./sst/log.ts";
+import { RESPONDER_FLAG } from "./cli/check_wire.ts";
+import { runCheckResponder } from "./cli/check_responder.ts";
 
 async function main(argv: string[]): Promise<number> {
   // Deno opens a debugger port on SIGUSR1 unless the signal is handled; the SST and helper
@@ -23,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
     markInheritedCloseOnExec();
     return await runRshHelper(denoAdapter, argv.slice(1));
   }
+  if (argv[0] === RESPONDER_FLAG) return await runCheckResponder();
   if (isSstInvocation(argv)) {
     markInheritedCloseOnExec();
     return await runSst(argv, {

@@ -10,6 +10,7 @@ import { ConfigError } from "../sst/errors.ts";
 import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "../tunnel/socat_address.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
+import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 
 /** Where the server keeps its files (absolute, no trailing slash). */
 export interface ServerLayout {
@@ -78,8 +79,6 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   deadline: 0,
 };
 
-const SERVER_AND_SST = "--mysqld|sst";
-
 /** Resolves `p` against `base` unless absolute; strips trailing slashes. */
 export function resolveDir(base: string, p: string | undefined): string {
   const b = base.replace(/\/+$/, "");
@@ -90,16 +89,16 @@ export function resolveDir(base: string, p: string | undefined): string {
 
 function integerSetting(
   opts: OptionLookup,
-  groups: string,
-  key: string,
+  key: SstKeyName,
   fallback: number,
   min: number,
 ): number {
-  const raw = opts.get(groups, key);
+  const raw = sstValue(opts, key);
   if (raw === undefined) return fallback;
   if (!/^-?\d+$/.test(raw) || Number(raw) < min) {
     throw new ConfigError(
-      `option ${key}=${raw} (${opts.origin(groups, key) ?? groups}) must be an integer ≥ ${min}`,
+      `option ${key}=${raw} (${sstOrigin(opts, key) ?? sstKey(key).groups}) must be an ` +
+        `integer ≥ ${min}`,
     );
   }
   return Number(raw);
@@ -157,10 +156,10 @@ function binlogFrom(
 
 function tlsFrom(opts: OptionLookup): TlsSettings {
   const legacy = {
-    ca: opts.get("sst", "tca"),
-    caPath: opts.get("sst", "tcapath"),
-    cert: opts.get("sst", "tcert"),
-    key: opts.get("sst", "tkey"),
+    ca: sstValue(opts, "tca"),
+    caPath: sstValue(opts, "tcapath"),
+    cert: sstValue(opts, "tcert"),
+    key: sstValue(opts, "tkey"),
   };
   if (Object.values(legacy).some((v) => v !== undefined)) {
     return {
@@ -169,23 +168,22 @@ function tlsFrom(opts: OptionLookup): TlsSettings {
     };
   }
   return {
-    ca: opts.get(SERVER_AND_SST, "ssl-ca"),
-    caPath: opts.get(SERVER_AND_SST, "ssl-capath"),
-    cert: opts.get(SERVER_AND_SST, "ssl-cert"),
-    key: opts.get(SERVER_AND_SST, "ssl-key"),
+    ca: sstValue(opts, "ssl-ca"),
+    caPath: sstValue(opts, "ssl-capath"),
+    cert: sstValue(opts, "ssl-cert"),
+    key: sstValue(opts, "ssl-key"),
     keys: { ca: "ssl-ca", caPath: "ssl-capath", cert: "ssl-cert", key: "ssl-key" },
   };
 }
 
 function timeoutsFrom(opts: OptionLookup): Timeouts {
-  const t = (key: string, def: number, min: number) =>
-    integerSetting(opts, "sst", `tunnel-${key}`, def, min);
+  const t = (key: SstKeyName, def: number, min: number) => integerSetting(opts, key, def, min);
   return {
-    connect: t("connect-timeout", DEFAULT_TIMEOUTS.connect, 1),
-    initial: t("initial-timeout", DEFAULT_TIMEOUTS.initial, 1),
-    idle: t("idle-timeout", DEFAULT_TIMEOUTS.idle, 1),
-    flush: t("flush-timeout", DEFAULT_TIMEOUTS.flush, 1),
-    deadline: t("deadline", DEFAULT_TIMEOUTS.deadline, 0),
+    connect: t("tunnel-connect-timeout", DEFAULT_TIMEOUTS.connect, 1),
+    initial: t("tunnel-initial-timeout", DEFAULT_TIMEOUTS.initial, 1),
+    idle: t("tunnel-idle-timeout", DEFAULT_TIMEOUTS.idle, 1),
+    flush: t("tunnel-flush-timeout", DEFAULT_TIMEOUTS.flush, 1),
+    deadline: t("tunnel-deadline", DEFAULT_TIMEOUTS.deadline, 0),
   };
 }
 
@@ -201,16 +199,16 @@ export async function loadSettings(args: SstArgs, cpuCount: number): Promise<Set
 
 /** Resolves settings from already loaded options (pure; used by tests). */
 export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number): Settings {
-  const sockoptRaw = opts.get("sst", "sockopt");
+  const sockoptRaw = sstValue(opts, "sockopt");
   return {
     layout: layoutFrom(args, opts),
     tls: tlsFrom(opts),
     sockopt: parseSockopt(sockoptRaw),
     sockoptRaw,
     timeouts: timeoutsFrom(opts),
-    backupThreads: integerSetting(opts, SERVER_AND_SST, "backup-threads", cpuCount, 1),
-    maxBinlogs: integerSetting(opts, SERVER_AND_SST, "sst-max-binlogs", 1, Number.MIN_SAFE_INTEGER),
-    tmpdir: firstTmpdir(opts.get(SERVER_AND_SST, "tmpdir") ?? Deno.env.get("TMPDIR")),
+    backupThreads: integerSetting(opts, "backup-threads", cpuCount, 1),
+    maxBinlogs: integerSetting(opts, "sst-max-binlogs", 1, Number.MIN_SAFE_INTEGER),
+    tmpdir: firstTmpdir(sstValue(opts, "tmpdir") ?? Deno.env.get("TMPDIR")),
     bindAddress: opts.get("--mysqld", "bind-address"),
     wire: wireFrom(opts),
   };

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from "../sst/errors.ts";
 import type { OptionLookup } from "./option_lookup.ts";
+import { type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 
 /** Compression algorithms we let rsync negotiate (both ends need rsync ≥ 3.2 built with it). */
 export const COMPRESSORS = ["zstd", "lz4"] as const;
@@ -32,8 +33,8 @@ const UNIT_KIB: Record<string, number> = { "": 1, k: 1, m: 1024, g: 1024 * 1024 
 
 /** Reads and validates `[sst] compress`, `compress-level` and `bwlimit`. */
 export function wireFrom(opts: OptionLookup): WireSettings {
-  const where = (key: string) => opts.origin("sst", key) ?? "[sst]";
-  const raw = opts.get("sst", "compress")?.trim().toLowerCase();
+  const where = (key: SstKeyName) => sstOrigin(opts, key) ?? "[sst]";
+  const raw = sstValue(opts, "compress")?.trim().toLowerCase();
   let compress: Compressor | null = null;
   if (raw !== undefined && !["", "off", "no", "none", "0"].includes(raw)) {
     if (!(COMPRESSORS as readonly string[]).includes(raw)) {
@@ -44,7 +45,7 @@ export function wireFrom(opts: OptionLookup): WireSettings {
     }
     compress = raw as Compressor;
   }
-  const levelRaw = opts.get("sst", "compress-level")?.trim();
+  const levelRaw = sstValue(opts, "compress-level")?.trim();
   let compressLevel: number | undefined;
   if (levelRaw !== undefined && levelRaw !== "") {
     if (compress !== "zstd") {
@@ -62,7 +63,7 @@ export function wireFrom(opts: OptionLookup): WireSettings {
     }
     compressLevel = Number(levelRaw);
   }
-  const bw = opts.get("sst", "bwlimit")?.trim();
+  const bw = sstValue(opts, "bwlimit")?.trim();
   let bwlimitKiB = 0;
   if (bw !== undefined && bw !== "") {
     const m = /^(\d+(?:\.\d+)?)([kmg]?)$/i.exec(bw);

@@ -29,8 +29,12 @@ import {
   SOCAT_TRANSFER_BUFFER,
   type TlsOptions,
 } from "../tunnel/socat_address.ts";
-import { certificateNames, choosePeerName, fetchPeerCertificate } from "../tunnel/peer_probe.ts";
-import { reverseName } from "../tunnel/resolve.ts";
+import {
+  certificateNames,
+  choosePeerName,
+  fetchPeerCertificate,
+  peerNameCandidates,
+} from "../tunnel/peer_probe.ts";
 import { type ConnectSpecFile, rshCommand } from "../tunnel/rsh_helper.ts";
 import { runJob, type RunnerContext, runPool } from "../transfer/rsync_runner.ts";
 import {
@@ -151,13 +155,7 @@ async function joinerCertificateName(
   tls: TlsOptions,
 ): Promise<string> {
   const host = joiner.host;
-  const candidates: string[] = [];
-  if (host.kind === "name") candidates.push(host.name);
-  else {
-    const name = await reverseName(ctx.adapter, host.address);
-    if (name) candidates.push(name);
-    candidates.push(host.address);
-  }
+  const candidates = await peerNameCandidates(ctx.adapter, host);
   const peer = `${hostForAddress(host)}:${joiner.port}`;
   if (disablesVerification(ctx.settings.sockopt)) {
     log.warn(`certificate verification is off ([sst] sockopt); not checking joiner ${peer}`);

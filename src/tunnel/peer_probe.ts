@@ -17,6 +17,8 @@ import {
 } from "./certificates.ts";
 import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
+import type { Host } from "../sst/address.ts";
+import { reverseName } from "./resolve.ts";
 
 /** Where and how to probe. */
 export interface ProbeSpec {
@@ -73,7 +75,8 @@ export async function fetchPeerCertificate(
   return describeCertificate(new X509Certificate(pem[0]));
 }
 
-function probeArgs(spec: ProbeSpec): string[] {
+/** `openssl s_client` arguments of the probe: our certificate and chain, our CAs only, no SNI. */
+export function probeArgs(spec: ProbeSpec): string[] {
   const args = [
     "s_client",
     "-connect",
@@ -96,7 +99,8 @@ function probeArgs(spec: ProbeSpec): string[] {
   return args;
 }
 
-function probeFailure(output: string, peer: string): SstError {
+/** One actionable error for a failed probe, from s_client's output. */
+export function probeFailure(output: string, peer: string): SstError {
   const who = `joiner ${peer}`;
   if (/Connection refused|connect:errno=111/i.test(output)) {
     return new SstError(
@@ -146,6 +150,16 @@ export function socatCanVerify(leaf: CertificateInfo, name: string): boolean {
   const firstV6 = leaf.ipAddresses.findIndex(v6);
   const match = leaf.ipAddresses.indexOf(name);
   return firstV6 < 0 || (match >= 0 && match < firstV6);
+}
+
+/**
+ * The names the donor may check the joiner's certificate for, in order: the host name as
+ * addressed, or for an IP the system resolver's name for it, then the IP itself.
+ */
+export async function peerNameCandidates(adapter: ProcessAdapter, host: Host): Promise<string[]> {
+  if (host.kind === "name") return [host.name];
+  const name = await reverseName(adapter, host.address);
+  return name ? [name, host.address] : [host.address];
 }
 
 /** Picks the name socat must check: the first candidate socat can verify the certificate for. */

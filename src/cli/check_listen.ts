@@ -1,0 +1,210 @@
+/**
+ * `check --listen`: answers `check --peer` from another node with exactly the joiner's TLS
+ * listener (socat `OPENSSL-LISTEN`, `verify=1`, this node's `[sst]` certificate, key and CAs,
+ * `sockopt`), but behind it runs only a responder that greets and reports (no rsync, no
+ * datadir access). Reports each handshake in one line per direction, with the fix on failure.
+ *
+ * @module
+ */
+import type { ProcessAdapter } from "../proc/process.ts";
+import { stop } from "../proc/process.ts";
+import { parseSstArgs } from "../sst/args.ts";
+import { loadSettings } from "../config/settings.ts";
+import { findTools } from "../proc/tools.ts";
+import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
+import { listenAddress, socatSafe } from "../tunnel/socat_address.ts";
+import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
+import { certificateNames } from "../tunnel/peer_probe.ts";
+import { BusyError, ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
+import { selfCommand } from "../proc/self.ts";
+import * as log from "../sst/log.ts";
+import { describeSeen, RESPONDER_FLAG, type ResponderReport, RESULT_MARKER } from "./check_wire.ts";
+import type { DefaultsArgs } from "./check_peer.ts";
+
+/** Options of `check --listen`. */
+export interface ListenOptions extends DefaultsArgs {
+  port: number;
+  /** Exit after the first check (success or failure). */
+  once: boolean;
+  /** Give up after this many seconds without a finished check; 0 = never. */
+  timeoutSec: number;
+}
+
+/** Default seconds `check --listen` waits. */
+export const DEFAULT_LISTEN_TIMEOUT = 300;
+
+/** Arguments for `parseSstArgs` from the option-file flags. */
+export function sstArgv(role: string, o: DefaultsArgs): string[] {
+  const argv = ["--role", role, "--address", "localhost", "--datadir", "/nonexistent"];
+  if (o.defaultsFile) argv.push("--defaults-file", o.defaultsFile);
+  if (o.defaultsExtraFile) argv.push("--defaults-extra-file", o.defaultsExtraFile);
+  if (o.defaultsGroupSuffix) argv.push("--defaults-group-suffix", o.defaultsGroupSuffix);
+  return argv;
+}
+
+type Outcome = { ok: true } | { ok: false; error: SstError };
+
+/** Runs the listener; returns 0 when every check it served succeeded. */
+export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter): Promise<number> {
+  let child;
+  try {
+    const args = parseSstArgs(sstArgv("joiner", o));
+    const settings = await loadSettings(args, 1);
+    const tools = await findTools(adapter);
+    const checked = await checkTls(settings, "joiner", adapter);
+    const listen = listenAddress({
+      port: o.port,
+      ipv6: false,
+      maxChildren: 4,
+      tls: tlsOptionsOf(checked),
+      sockopt: settings.sockopt,
+    });
+    const responder = [...selfCommand(), RESPONDER_FLAG]
+      .map((a) => socatSafe("responder command", a)).join(" ");
+    child = adapter.spawn({
+      cmd: tools.socat,
+      args: ["-d", "-d", listen, `EXEC:${responder}`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      group: true,
+    });
+    const ours = `our certificate ${certificateNames(checked.leaf)}`;
+    const done = watch(child.stderr!, o, ours);
+    const limit = o.timeoutSec > 0 ? o.timeoutSec * 1000 : 2 ** 31 - 1;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<Outcome>((r) => {
+      timer = setTimeout(() => r({ ok: false, error: timeoutError(o) }), limit);
+    });
+    const signalled = new Promise<Outcome>((r) => {
+      const handler = () => r({ ok: false, error: new SstError(ExitCode.interrupted, "stopped") });
+      for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, handler);
+    });
+    const exited = child.status.then(async (st): Promise<Outcome> => {
+      const tail = await done.catch(() => null);
+      if (tail && !tail.ok) return tail;
+      return { ok: false, error: socatEnded(st.code, o.port, lastError) };
+    });
+    const outcome = await Promise.race([done, timeout, signalled, exited]);
+    clearTimeout(timer);
+    await stop(child, 1000);
+    if (outcome.ok) {
+      log.info("check --listen: every check passed");
+      return 0;
+    }
+    log.error(outcome.error.message);
+    return outcome.error.exitCode;
+  } catch (e) {
+    if (child) await stop(child, 1000);
+    if (!(e instanceof SstError)) throw e;
+    log.error(e.message);
+    return e.exitCode;
+  }
+}
+
+let lastError = "";
+
+function timeoutError(o: ListenOptions): SstError {
+  return new TimeoutError(
+    `check --listen: no check finished within --timeout ${o.timeoutSec} s; run ` +
+      `'wsrep_sst_rsync_tunnel check --peer <this host>:${o.port}' on the other node ` +
+      "(and check routing and firewalls between the nodes)",
+  );
+}
+
+function socatEnded(code: number, port: number, last: string): SstError {
+  if (/Address already in use/i.test(last)) {
+    return new BusyError(
+      `check --listen: port ${port} is taken (${last}); stop what listens there or use --port`,
+      ExitCode.busy,
+    );
+  }
+  return new SstError(
+    ExitCode.transfer,
+    `check --listen: socat exited (status ${code}) ${last ? `: ${last}` : ""}`,
+  );
+}
+
+/**
+ * Reads socat's log: one line per direction for each connection, and resolves when a check
+ * finished (the client's `BYE`, or a failed handshake) and `--once` is set, or on failure.
+ */
+async function watch(
+  stderr: ReadableStream<Uint8Array>,
+  o: ListenOptions,
+  ours: string,
+): Promise<Outcome> {
+  let peer = "?";
+  let listening = false;
+  let failed: SstError | null = null;
+  let buffer = "";
+  for await (const chunk of stderr.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const accepted = line.match(/accepting connection from AF=\d+ (\S+)/);
+      if (accepted) peer = accepted[1];
+      if (!listening && / N listening on /.test(line)) {
+        listening = true;
+        log.info(`check --listen: listening on port ${o.port}`);
+      }
+      if (line.startsWith(RESULT_MARKER)) {
+        const r = JSON.parse(line.slice(RESULT_MARKER.length)) as ResponderReport;
+        const end = onReport(r, ours);
+        if (end === null) continue;
+        if (!end.ok) failed = end.error;
+        if (o.once) return failed ? { ok: false, error: failed } : { ok: true };
+        continue;
+      }
+      if (/ [EF] /.test(line)) {
+        lastError = line.replace(/^.* [EF] /, "");
+        const f = classifySocatTlsError(line);
+        if (!f) continue;
+        const who = `donor ${peer}`;
+        const text = describeTlsFailure(f, who);
+        const error = new SstError(
+          f.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected,
+          f.origin === "remote"
+            ? `check --listen: FAIL our certificate, as ${who} verified it: ${text}`
+            : `check --listen: FAIL certificate of ${who}: ${text}`,
+        );
+        log.error(error.message);
+        failed = error;
+        if (o.once) return { ok: false, error };
+      }
+    }
+  }
+  return failed ? { ok: false, error: failed } : { ok: false, error: socatEnded(0, o.port, "") };
+}
+
+/** Logs one connection; null when it was only a probe and the check goes on. */
+function onReport(r: ResponderReport, ours: string): Outcome | null {
+  const who = `donor ${r.seen.peer}`;
+  if (r.said === "NEXT") {
+    log.info(
+      `check --listen: probe from ${who} (${describeSeen(r.seen)}) passed; waiting for its check`,
+    );
+    return null;
+  }
+  log.info(
+    `check --listen: OK certificate of ${who}: ${describeSeen(r.seen)}; chain verified ` +
+      "against our [sst] tca/tcapath (a joiner checks no name)",
+  );
+  if (r.said.startsWith("BYE ok")) {
+    log.info(
+      `check --listen: OK our certificate, as ${who} verified it: it accepted ${ours} and checked its name`,
+    );
+    return { ok: true };
+  }
+  const reason = r.said.startsWith("BYE fail")
+    ? r.said.slice("BYE fail".length).trim()
+    : "the client closed without a verdict (it is not wsrep_sst_rsync_tunnel check --peer?)";
+  const error = new SstError(
+    ExitCode.peerRejected,
+    `check --listen: FAIL our certificate, as ${who} verified it: it rejected ${ours}: ${reason}`,
+  );
+  log.error(error.message);
+  return { ok: false, error };
+}

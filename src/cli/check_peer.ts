@@ -1,0 +1,210 @@
+/**
+ * `check --peer <host>[:port]`: before any SST, one mutual-TLS check against
+ * `check --listen` on another node, made exactly as this node would act as donor: the same
+ * `openssl s_client` probe and name choice ({@link choosePeerName}), then the same socat
+ * connection (`verify=1`, `commonname=<chosen name>`, our `sockopt`). Reports each direction
+ * (their certificate as we verified it; ours as they verified it) in one line, with the fix on
+ * failure.
+ *
+ * @module
+ */
+import { type Child, type ProcessAdapter, sleep, stop } from "../proc/process.ts";
+import { parseEndpoint } from "../sst/address.ts";
+import { parseSstArgs } from "../sst/args.ts";
+import { loadSettings } from "../config/settings.ts";
+import { findTools } from "../proc/tools.ts";
+import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
+import { connectAddress, type TlsOptions } from "../tunnel/socat_address.ts";
+import {
+  certificateNames,
+  choosePeerName,
+  peerNameCandidates,
+  probeArgs,
+  probeFailure,
+} from "../tunnel/peer_probe.ts";
+import { describeCertificate } from "../tunnel/certificates.ts";
+import { classifySocatTlsError, describeTlsFailure, oneLine } from "../tunnel/tls_failures.ts";
+import { ConfigError, ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
+import { hostForAddress } from "../sst/address.ts";
+import * as log from "../sst/log.ts";
+import {
+  chainText,
+  CHECK_GREETING,
+  describeSeen,
+  type Greeting,
+  pemCertificates,
+} from "./check_wire.ts";
+import { sstArgv } from "./check_listen.ts";
+
+/** The option-file flags every check takes. */
+export interface DefaultsArgs {
+  defaultsFile?: string;
+  defaultsExtraFile?: string;
+  defaultsGroupSuffix?: string;
+}
+
+/** Options of `check --peer`. */
+export interface PeerOptions extends DefaultsArgs {
+  /** `host[:port]`, port 4444 by default. */
+  peer: string;
+  /** Seconds per connection; default `[sst] tunnel-connect-timeout`. */
+  timeoutSec?: number;
+}
+
+/** A running connection whose output we watch for a greeting. */
+interface Session {
+  child: Child;
+  out: () => string;
+  err: Promise<string>;
+  greeting: Promise<Greeting | null>;
+}
+
+function open(adapter: ProcessAdapter, cmd: string, args: string[]): Session {
+  const child = adapter.spawn({
+    cmd,
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    group: true,
+  });
+  let out = "";
+  const greeting = (async () => {
+    for await (const chunk of child.stdout!.pipeThrough(new TextDecoderStream())) {
+      out += chunk;
+      // s_client interleaves its own (buffered) session output with the data it receives, so
+      // the greeting need not start a line; it arrives in one record and ends with a newline.
+      const m = out.match(new RegExp(`${CHECK_GREETING} (\\{.*\\})\\r?\\n`));
+      if (m) return JSON.parse(m[1]) as Greeting;
+    }
+    return null;
+  })();
+  return { child, out: () => out, err: new Response(child.stderr).text(), greeting };
+}
+
+async function say(s: Session, line: string): Promise<void> {
+  const w = s.child.stdin!.getWriter();
+  await w.write(new TextEncoder().encode(line + "\n")).catch(() => {});
+  await sleep(200); // let the line cross before the connection closes
+  await w.close().catch(() => {});
+}
+
+async function greeted(s: Session, timeoutSec: number, peer: string): Promise<Greeting | null> {
+  const g = await Promise.race([s.greeting, sleep(timeoutSec * 1000).then(() => undefined)]);
+  if (g === undefined) {
+    await stop(s.child, 1000);
+    throw new TimeoutError(
+      `check --peer: no answer from ${peer} within ${timeoutSec} s; is 'wsrep_sst_rsync_tunnel ` +
+        "check --listen' running there, and do routing and firewalls let us reach that port?",
+    );
+  }
+  return g;
+}
+
+/** Runs the check; returns 0 or the exit code an SST would end with. */
+export async function runCheckPeer(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
+  try {
+    return await check(o, adapter);
+  } catch (e) {
+    if (!(e instanceof SstError)) throw e;
+    log.error(e.message);
+    return e.exitCode;
+  }
+}
+
+async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
+  const ep = parseEndpoint(o.peer);
+  if (ep.path.length > 0) {
+    throw new ConfigError(`check --peer '${o.peer}': give host[:port] only, without a path`);
+  }
+  const settings = await loadSettings(parseSstArgs(sstArgv("donor", o)), 1);
+  const tools = await findTools(adapter);
+  const checked = await checkTls(settings, "donor", adapter);
+  const tls = tlsOptionsOf(checked);
+  const timeoutSec = o.timeoutSec ?? settings.timeouts.connect;
+  const target = hostForAddress(ep.host);
+  const peer = `${target}:${ep.port}`;
+  const who = `joiner ${peer}`;
+  const candidates = await peerNameCandidates(adapter, ep.host);
+  const ours = pemCertificates(await Deno.readTextFile(checked.certFile));
+  const ourLine = `our certificate ${certificateNames(checked.leaf)} (chain ${chainText(ours)})`;
+
+  // 1. The donor's probe: chain verified by s_client, certificate fetched.
+  const probe = open(
+    adapter,
+    "openssl",
+    probeArgs({ target, port: ep.port, tls, timeoutSec, peer }),
+  );
+  const g = await greeted(probe, timeoutSec, who);
+  if (!g) {
+    await stop(probe.child, 1000);
+    throw handshakeFailure(probe.out() + "\n" + (await probe.err), who, ourLine);
+  }
+  const chain = pemCertificates(probe.out());
+  const leaf = describeCertificate(chain[0]);
+  let chosen: string;
+  try {
+    chosen = choosePeerName(leaf, candidates, peer);
+  } catch (e) {
+    if (!(e instanceof SstError)) throw e;
+    await say(probe, `BYE fail ${oneLine(e.message)}`);
+    await stop(probe.child, 1000);
+    log.info(`check --peer: OK our certificate, as ${who} verified it: it accepted ${ourLine}`);
+    throw new SstError(e.exitCode, `check --peer: FAIL certificate of ${who}: ${e.message}`);
+  }
+  await say(probe, "NEXT");
+  await stop(probe.child, 1000);
+
+  // 2. The donor's connection: socat verifies chain and name itself.
+  const spec = { host: ep.host, port: ep.port, peerName: chosen, connectTimeoutSec: timeoutSec };
+  const address = connectAddress({ ...spec, tls: tls as TlsOptions, sockopt: settings.sockopt });
+  const conn = open(adapter, tools.socat, ["STDIO", address]);
+  const g2 = await greeted(conn, timeoutSec, who);
+  if (!g2) {
+    await stop(conn.child, 1000);
+    throw handshakeFailure(await conn.err, who, ourLine);
+  }
+  await say(conn, "BYE ok");
+  await stop(conn.child, 1000);
+  log.info(
+    `check --peer: OK certificate of ${who}: ${certificateNames(leaf)}; chain ` +
+      `${chainText(chain)} verified against our [sst] tca/tcapath; name '${chosen}' checked ` +
+      "as a donor checks it",
+  );
+  log.info(
+    `check --peer: OK our certificate, as ${who} verified it: it accepted ${ourLine}; ` +
+      `it saw ${describeSeen(g2.seen)}`,
+  );
+  log.info(`check --peer: ${peer} (wsrep_sst_rsync_tunnel ${g2.version} on ${g2.host}) OK`);
+  return 0;
+}
+
+/** One error for a failed handshake; says which direction failed and logs the other. */
+function handshakeFailure(output: string, who: string, ourLine: string): SstError {
+  if (output.includes("@RSYNCD:")) {
+    return new SstError(
+      ExitCode.protocol,
+      `check --peer: ${who} answers as an SST joiner, not as 'check --listen'; run the check ` +
+        "when no SST is running there",
+    );
+  }
+  const meaningful = output.split("\n").filter((l) => !/no peer certificate available/i.test(l))
+    .join("\n");
+  const verify = meaningful.match(/verify error:num=\d+:([^\n]+)/)?.[1]?.trim();
+  const f = classifySocatTlsError(verify ?? meaningful);
+  if (f && f.kind !== "not-tls" && f.origin === "remote") {
+    log.info(`check --peer: OK certificate of ${who}: its chain verified against our [sst] tca`);
+    return new SstError(
+      ExitCode.peerRejected,
+      `check --peer: FAIL our certificate, as ${who} verified it: it rejected ${ourLine}: ` +
+        describeTlsFailure(f, who),
+    );
+  }
+  const e = f
+    ? new SstError(
+      f.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected,
+      describeTlsFailure(f, who),
+    )
+    : probeFailure(output, who.replace(/^joiner /, ""));
+  return new SstError(e.exitCode, `check --peer: FAIL certificate of ${who}: ${e.message}`);
+}
