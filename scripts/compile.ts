@@ -54,7 +54,7 @@ if (code !== 0) Deno.exit(code);
 const probe = await new Deno.Command(output, { args: ["--version"], stdout: "piped" }).output();
 const said = new TextDecoder().decode(probe.stdout).trim().split("\n")[0];
 const { VERSION } = await import("../src/version.ts");
-if (said !== VERSION) {
+if (said !== `wsrep_sst_rsync_tunnel ${VERSION}`) {
   await Deno.remove(output);
   console.error(
     `${output} answered '${said.split("\n")[0]}' instead of ${VERSION}: DENORT_BIN is not ` +
