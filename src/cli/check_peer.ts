@@ -23,6 +23,7 @@ import {
   probeFailure,
 } from "../tunnel/peer_probe.ts";
 import { describeCertificate } from "../tunnel/certificates.ts";
+import { opensslCli } from "../tunnel/openssl_cli.ts";
 import { classifySocatTlsError, describeTlsFailure, oneLine } from "../tunnel/tls_failures.ts";
 import { ConfigError, ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
 import { hostForAddress } from "../sst/address.ts";
@@ -133,7 +134,7 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   const probe = open(
     adapter,
     "openssl",
-    probeArgs({ target, port: ep.port, tls, timeoutSec, peer }),
+    probeArgs({ target, port: ep.port, tls, timeoutSec, peer }, await opensslCli(adapter)),
   );
   const g = await greeted(probe, timeoutSec, who);
   if (!g) {

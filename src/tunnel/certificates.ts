@@ -42,6 +42,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { denoAdapter, type ProcessAdapter, run } from "../proc/process.ts";
 import { ConfigError, ExitCode, MissingToolError, SstError } from "../sst/errors.ts";
 import { oneLine } from "./tls_failures.ts";
+import { type OpensslCli, opensslCli, trustOnlyArgs } from "./openssl_cli.ts";
 
 /** The raw `[sst]` values naming the TLS material (`tca`, `tcapath`, `tcert`, `tkey`). */
 export interface TlsFiles {
@@ -98,7 +99,8 @@ const DAY_MS = 86_400_000;
 const VERIFY_TIMEOUT_MS = 15_000;
 
 type SstKey = "tca" | "tcapath" | "tcert" | "tkey";
-type Purpose = "sslserver" | "sslclient";
+/** A TLS purpose as `openssl verify -purpose` names it. */
+export type Purpose = "sslserver" | "sslclient";
 
 /** The TLS purpose libssl checks for the certificate a node of `role` presents. */
 const PURPOSE: Record<TlsRole, Purpose> = { joiner: "sslserver", donor: "sslclient" };
@@ -575,7 +577,8 @@ async function checkCaDir(path: string, haveCaFile: boolean, warnings: string[])
 // ---------------------------------------------------------------------------------------------
 // Chain verification with `openssl verify`
 
-interface VerifyPlan {
+/** What one `openssl verify` run checks. */
+export interface VerifyPlan {
   adapter: ProcessAdapter;
   caFile?: string;
   caPath?: string;
@@ -590,11 +593,16 @@ type VerifyOutcome =
   | { ok: true }
   | { ok: false; reason: string; code?: number; depth?: number; subject?: string };
 
-/** Mirrors socat: only the configured CA locations, never OpenSSL's default store. */
-function verifyArgs(plan: VerifyPlan, purpose: Purpose | undefined): string[] {
-  const args = ["verify", "-no-CAstore"];
-  args.push(...(plan.caFile ? ["-CAfile", plan.caFile] : ["-no-CAfile"]));
-  args.push(...(plan.caPath ? ["-CApath", plan.caPath] : ["-no-CApath"]));
+/**
+ * Mirrors socat: only the configured CA locations, never OpenSSL's default file, directory or
+ * (3.x) store; the options are those the installed `openssl` understands (1.1.1 or 3.x).
+ */
+export function verifyArgs(
+  cli: OpensslCli,
+  plan: Omit<VerifyPlan, "adapter" | "leafPem">,
+  purpose: Purpose | undefined,
+): string[] {
+  const args = ["verify", ...trustOnlyArgs(cli, plan)];
   if (plan.untrusted) args.push("-untrusted", plan.untrusted);
   if (purpose) args.push("-purpose", purpose);
   if (plan.now) args.push("-attime", String(Math.floor(plan.now.getTime() / 1000)));
@@ -604,7 +612,8 @@ function verifyArgs(plan: VerifyPlan, purpose: Purpose | undefined): string[] {
 async function opensslVerify(plan: VerifyPlan, purpose?: Purpose): Promise<VerifyOutcome> {
   let r;
   try {
-    r = await run(plan.adapter, { cmd: "openssl", args: verifyArgs(plan, purpose) }, {
+    const cli = await opensslCli(plan.adapter);
+    r = await run(plan.adapter, { cmd: "openssl", args: verifyArgs(cli, plan, purpose) }, {
       timeoutMs: VERIFY_TIMEOUT_MS,
       input: plan.leafPem,
     });

@@ -19,6 +19,7 @@ import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
 import type { Host } from "../sst/address.ts";
 import { reverseName } from "./resolve.ts";
+import { type OpensslCli, opensslCli, trustOnlyArgs } from "./openssl_cli.ts";
 
 /** Where and how to probe. */
 export interface ProbeSpec {
@@ -41,9 +42,10 @@ export async function fetchPeerCertificate(
   adapter: ProcessAdapter,
   spec: ProbeSpec,
 ): Promise<CertificateInfo> {
+  const cli = await opensslCli(adapter);
   const child = adapter.spawn({
     cmd: "openssl",
-    args: probeArgs(spec),
+    args: probeArgs(spec, cli),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -75,8 +77,11 @@ export async function fetchPeerCertificate(
   return describeCertificate(new X509Certificate(pem[0]));
 }
 
-/** `openssl s_client` arguments of the probe: our certificate and chain, our CAs only, no SNI. */
-export function probeArgs(spec: ProbeSpec): string[] {
+/**
+ * `openssl s_client` arguments of the probe: our certificate and chain, our CAs only (never
+ * OpenSSL's defaults; options as the installed 1.1.1 or 3.x understands them), no SNI.
+ */
+export function probeArgs(spec: ProbeSpec, cli: OpensslCli): string[] {
   const args = [
     "s_client",
     "-connect",
@@ -91,11 +96,7 @@ export function probeArgs(spec: ProbeSpec): string[] {
     "-noservername",
     "-showcerts",
   ];
-  if (spec.tls.caFile) args.push("-CAfile", spec.tls.caFile);
-  if (spec.tls.caPath) args.push("-CApath", spec.tls.caPath);
-  if (!spec.tls.caFile) args.push("-no-CAfile");
-  if (!spec.tls.caPath) args.push("-no-CApath");
-  args.push("-no-CAstore");
+  args.push(...trustOnlyArgs(cli, spec.tls));
   return args;
 }
 

@@ -301,6 +301,7 @@ async function checkAsNobody(
   const sources = [
     "tunnel/certificates.ts",
     "tunnel/tls_failures.ts",
+    "tunnel/openssl_cli.ts",
     "proc/process.ts",
     "sst/errors.ts",
   ];
