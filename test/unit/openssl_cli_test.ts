@@ -21,6 +21,7 @@ import {
 } from "../../src/proc/process.ts";
 import { makeCa, makeLeaf } from "../support/pki.ts";
 import { SstError } from "../../src/sst/errors.ts";
+import { classifySocatTlsError } from "../../src/tunnel/tls_failures.ts";
 
 const V111: OpensslCli = parseOpensslVersion("OpenSSL 1.1.1w  11 Sep 2023\n");
 const V30: OpensslCli = parseOpensslVersion(
@@ -155,4 +156,26 @@ Deno.test("the preflight passes with an openssl that refuses -no-CAstore like 1.
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("socat 1.7.4.1 on OpenSSL 1.1.1: its error lines (function names filled in) are classified like 3.x's", () => {
+  // Observed with Debian 11's socat/OpenSSL 1.1.1w against the host's socat/OpenSSL 3.0.
+  const client = "2026/11/28 15:09:14 socat[17173] E SSL_connect(): error:1416F086:SSL " +
+    "routines:tls_process_server_certificate:certificate verify failed";
+  assertEquals(classifySocatTlsError(client), {
+    kind: "untrusted",
+    detail: "certificate verify failed",
+    origin: "local",
+  });
+  const server = "2026/11/28 15:09:15 socat[17179] W ioctl(6, IOCTL_VM_SOCKETS_GET_LOCAL_CID, " +
+    "...): Inappropriate ioctl for device\n2026/11/28 15:09:15 socat[17179] E SSL_accept(): " +
+    "error:1417C086:SSL routines:tls_process_client_certificate:certificate verify failed";
+  assertEquals(classifySocatTlsError(server)?.detail, "certificate verify failed");
+  const alert = "2026/11/28 15:09:14 socat[1] E SSL_connect(): error:14094418:SSL " +
+    "routines:ssl3_read_bytes:tlsv1 alert unknown ca";
+  assertEquals(classifySocatTlsError(alert), {
+    kind: "untrusted",
+    detail: "tlsv1 alert unknown ca",
+    origin: "remote",
+  });
 });
