@@ -21,6 +21,25 @@ export function isAlive(pid: number): boolean {
   return s !== null && s !== "Z" && s !== "X";
 }
 
+/**
+ * When `pid` started, in clock ticks since boot (`/proc/<pid>/stat` field 22), or null. With
+ * the PID it identifies a process for good: a PID reused later has another start time.
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return /^\d+$/.test(ticks ?? "") ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True if the process `pid` started at `startTime` (see {@link processStartTime}) still runs. */
+export function isSameProcessAlive(pid: number, startTime: string): boolean {
+  return isAlive(pid) && processStartTime(pid) === startTime;
+}
+
 /** The command name (`comm`) of `pid`, or null. */
 export function commandName(pid: number): string | null {
   try {

@@ -6,7 +6,13 @@
  * @module
  */
 import { BusyError, ExitCode } from "./errors.ts";
-import { commandLine, commandName, isAlive } from "../proc/liveness.ts";
+import {
+  commandLine,
+  commandName,
+  isAlive,
+  isSameProcessAlive,
+  processStartTime,
+} from "../proc/liveness.ts";
 import { sleep } from "../proc/process.ts";
 import * as log from "./log.ts";
 import type { Scope } from "./scope.ts";
@@ -29,7 +35,7 @@ export class InstanceLock {
   }
 
   #write(): void {
-    const lines = [String(Deno.pid), ...this.#groups.map((g) => `group ${g}`)];
+    const lines = [ownerLines(), ...this.#groups.map((g) => `group ${g}`)];
     Deno.writeTextFileSync(this.file, lines.join("\n") + "\n", { mode: 0o600 });
   }
 
@@ -45,7 +51,15 @@ export class InstanceLock {
 
 interface Holder {
   pid: number;
+  /** The holder's start time (`started` line), absent in files of earlier versions. */
+  started?: string;
   groups: number[];
+}
+
+/** Our PID, then `started <clock ticks>` identifying this process beyond PID reuse. */
+function ownerLines(): string {
+  const started = processStartTime(Deno.pid);
+  return started ? `${Deno.pid}\nstarted ${started}` : String(Deno.pid);
 }
 
 function readHolder(file: string): Holder | null {
@@ -58,12 +72,24 @@ function readHolder(file: string): Holder | null {
   const [first, ...rest] = text.split("\n");
   const groups = rest.map((l) => l.match(/^group (\d+)$/)?.[1]).filter((g) => g !== undefined)
     .map(Number);
-  return { pid: Number(first.trim()) || 0, groups };
+  const started = rest.map((l) => l.match(/^started (\d+)$/)?.[1]).find((t) => t !== undefined);
+  return { pid: Number(first.trim()) || 0, started, groups };
 }
 
 function looksLikeSst(pid: number): boolean {
   const argv = commandLine(pid)?.join(" ") ?? "";
   return argv.includes("wsrep_sst");
+}
+
+/**
+ * A holder still runs: its PID started at the recorded time (whatever its command line: a
+ * compiled binary or a launcher under another name). Files of earlier versions carry no start
+ * time; then the PID must be alive and look like an SST script.
+ */
+function holderAlive(h: Holder): boolean {
+  if (h.pid === Deno.pid || h.pid <= 0) return false;
+  return h.started !== undefined ? isSameProcessAlive(h.pid, h.started) : isAlive(h.pid) &&
+    looksLikeSst(h.pid);
 }
 
 /** Kills leftover helper groups of a dead holder (only socat/rsync leaders). */
@@ -90,7 +116,7 @@ export async function acquireInstanceLock(
   const deadline = Date.now() + waitSec * 1000;
   for (;;) {
     const holder = readHolder(file);
-    if (holder && holder.pid !== Deno.pid && isAlive(holder.pid) && looksLikeSst(holder.pid)) {
+    if (holder && holderAlive(holder)) {
       if (Date.now() >= deadline) {
         throw new BusyError(
           `another SST (pid ${holder.pid}) is still running on ${datadir} after ${waitSec} s ` +
@@ -109,7 +135,7 @@ export async function acquireInstanceLock(
       } catch { /* raced */ }
     }
     try {
-      Deno.writeTextFileSync(file, `${Deno.pid}\n`, { createNew: true, mode: 0o600 });
+      Deno.writeTextFileSync(file, `${ownerLines()}\n`, { createNew: true, mode: 0o600 });
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) continue;
       throw e;

@@ -74,7 +74,10 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   const record = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog)
     .catch(async (e) => {
       // Stopped (mariadbd aborts once the donor fails): a full disk is the more useful cause.
-      if (e instanceof AbortedError) checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog));
+      // The daemon log may be gone by now; the stop itself is then the cause to report.
+      if (e instanceof AbortedError) {
+        checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""));
+      }
       throw e;
     });
   // The record may arrive in the same poll as a refusal logged by an earlier session.

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { ConfigError } from "./errors.ts";
+import { ConfigError, ExitCode, SstError } from "./errors.ts";
 import type { Scope } from "./scope.ts";
 import { socatSafe } from "../tunnel/socat_address.ts";
-import { commandLine, isAlive } from "../proc/liveness.ts";
+import { isAlive, isSameProcessAlive, processStartTime } from "../proc/liveness.ts";
 import * as log from "./log.ts";
 
 /** A created private directory. */
@@ -27,19 +27,32 @@ async function listEntries(dir: string): Promise<Deno.DirEntry[]> {
   return out;
 }
 
+/** `<pid>-<start time>.` of a name (`<pid>.` in names made by earlier versions). */
+const OWNER_RE = /^(\d+)(?:-(\d+))?\./;
+
+/**
+ * Whether the run that made a directory named `<PREFIX><pid>-<start>.…` still runs: its PID is
+ * alive and started at that time. Never by the command line: a compiled binary, a launcher under
+ * another name or an unreadable `/proc/<pid>/cmdline` must not make a live run's directory look
+ * stale. Names without a start time (earlier versions) count as owned while the PID lives.
+ */
+export function ownerAlive(name: string): boolean {
+  const m = OWNER_RE.exec(name.slice(PREFIX.length));
+  if (!m) return true;
+  const pid = Number(m[1]);
+  if (pid === Deno.pid) return true;
+  return m[2] === undefined ? isAlive(pid) : isSameProcessAlive(pid, m[2]);
+}
+
 /**
  * Removes private directories of earlier runs that were killed (SIGKILL leaves them, with
- * their per-SST secret): ours by name and owner, whose PID no longer runs this program.
+ * their per-SST secret): ours by name and owner, whose process no longer runs.
  */
 export async function sweepStalePrivateDirs(tmpdir: string): Promise<string[]> {
   const removed: string[] = [];
   const uid = Deno.uid();
   for (const e of await listEntries(tmpdir)) {
-    const pid = Number(e.name.slice(PREFIX.length).split(".")[0]);
-    if (!e.isDirectory || !e.name.startsWith(PREFIX) || !(pid > 0)) continue;
-    if (
-      pid === Deno.pid || (isAlive(pid) && (commandLine(pid) ?? []).join(" ").includes("wsrep_sst"))
-    ) continue;
+    if (!e.isDirectory || !e.name.startsWith(PREFIX) || ownerAlive(e.name)) continue;
     const path = `${tmpdir}/${e.name}`;
     const st = await Deno.lstat(path).catch(() => null);
     if (!st || st.uid !== uid) continue;
@@ -49,6 +62,27 @@ export async function sweepStalePrivateDirs(tmpdir: string): Promise<string[]> {
   return removed;
 }
 
+/** The name prefix of this run's private directory: `<PREFIX><pid>-<start time>.` */
+export function ownPrefix(): string {
+  return `${PREFIX}${Deno.pid}-${processStartTime(Deno.pid) ?? "0"}.`;
+}
+
+/**
+ * A file of the private directory could not be written or read (exit 5): most likely the
+ * directory was removed under us (another program cleaning the tmpdir).
+ */
+export function privateDirError(dir: string, what: string, e: unknown): SstError {
+  const gone = e instanceof Deno.errors.NotFound;
+  return new SstError(
+    ExitCode.io,
+    `${what} (${e instanceof Error ? e.message : String(e)})` +
+      (gone
+        ? `: the private directory ${dir} was removed while this SST ran; keep programs that ` +
+          "clean the tmpdir away from wsrep_sst_rsync_tunnel.* directories, or set [sst] tmpdir"
+        : "; check the filesystem of [sst] tmpdir"),
+  );
+}
+
 /** Creates the private directory under `tmpdir` and registers its removal. */
 export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<PrivateDir> {
   let path: string;
@@ -56,7 +90,7 @@ export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<Priv
     log.info(`removed ${stale} left by a killed SST`);
   }
   try {
-    path = await Deno.makeTempDir({ dir: tmpdir, prefix: `${PREFIX}${Deno.pid}.` });
+    path = await Deno.makeTempDir({ dir: tmpdir, prefix: ownPrefix() });
   } catch (e) {
     throw new ConfigError(
       `cannot create a private directory in tmpdir ${tmpdir} (${(e as Error).message}); ` +
@@ -71,8 +105,12 @@ export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<Priv
     async write(name: string, content: string): Promise<string> {
       if (name.includes("/")) throw new Error(`bad private file name ${name}`);
       const file = `${path}/${name}`;
-      await Deno.writeTextFile(file, content, { createNew: true, mode: 0o600 });
-      await Deno.chmod(file, 0o600);
+      try {
+        await Deno.writeTextFile(file, content, { createNew: true, mode: 0o600 });
+        await Deno.chmod(file, 0o600);
+      } catch (e) {
+        throw privateDirError(path, `cannot write ${file}`, e);
+      }
       return file;
     },
   };

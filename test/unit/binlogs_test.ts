@@ -15,7 +15,7 @@ import type { ServerLayout } from "../../src/config/settings.ts";
 import { acquireInstanceLock, PID_FILE } from "../../src/sst/instance_lock.ts";
 import { BusyError } from "../../src/sst/errors.ts";
 import { Scope } from "../../src/sst/scope.ts";
-import { isAlive } from "../../src/proc/liveness.ts";
+import { isAlive, processStartTime } from "../../src/proc/liveness.ts";
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "binlogs-unit-" });
@@ -235,16 +235,19 @@ Deno.test({
 // ---------------------------------------------------------------------------------------------
 // instance lock
 
-Deno.test("lock: acquireInstanceLock creates wsrep_sst.pid with our pid; close releases it", async () => {
+/** What our lock file starts with: our PID and our start time. */
+const OURS = `${Deno.pid}\nstarted ${processStartTime(Deno.pid)}\n`;
+
+Deno.test("lock: acquireInstanceLock creates wsrep_sst.pid with our pid and start time; close releases it", async () => {
   await withTemp(async (dd) => {
     const scope = new Scope();
     const lock = await acquireInstanceLock(dd, scope, 1);
     assertEquals(PID_FILE, "wsrep_sst.pid");
     assertEquals(lock.file, `${dd}/wsrep_sst.pid`);
-    assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), `${Deno.pid}\n`);
+    assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), OURS);
     assertEquals((await Deno.stat(`${dd}/wsrep_sst.pid`)).mode! & 0o777, 0o600);
     lock.recordGroup(424242);
-    assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), `${Deno.pid}\ngroup 424242\n`);
+    assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), `${OURS}group 424242\n`);
     assertEquals(await scope.close(), []);
     assertEquals(await exists(`${dd}/wsrep_sst.pid`), false);
   });
@@ -271,7 +274,7 @@ Deno.test("lock: a stale pid file of a dead process is replaced", async () => {
     const started = Date.now();
     await acquireInstanceLock(dd, scope, 5);
     assert(Date.now() - started < 1000, "a dead holder must not be waited for");
-    assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), `${Deno.pid}\n`);
+    assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), OURS);
     await scope.close();
   });
 });
@@ -283,12 +286,43 @@ Deno.test("lock: a live holder that is not an SST (pid reused) is stale; its non
       await touch(`${dd}/wsrep_sst.pid`, `${other.pid}\ngroup ${other.pid}\n`);
       const scope = new Scope();
       await acquireInstanceLock(dd, scope, 5);
-      assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), `${Deno.pid}\n`);
+      assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), OURS);
       assert(isAlive(other.pid), "a 'sleep' process group must not be killed as a leftover");
       await scope.close();
     } finally {
       other.kill("SIGKILL");
       await other.status;
+    }
+  });
+});
+
+Deno.test("lock: a live holder recorded with its start time is waited for whatever its command line (exit 114)", async () => {
+  await withTemp(async (dd) => {
+    // e.g. a compiled binary or a launcher under another name: no "wsrep_sst" in its argv.
+    const holder = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      const started = processStartTime(holder.pid);
+      await touch(
+        `${dd}/wsrep_sst.pid`,
+        `${holder.pid}\nstarted ${started}\ngroup ${holder.pid}\n`,
+      );
+      const e = await assertRejects(
+        () => acquireInstanceLock(dd, new Scope(), 1),
+        BusyError,
+        new RegExp(`another SST \\(pid ${holder.pid}\\) is still running`),
+      );
+      assertEquals((e as BusyError).exitCode, 114);
+      assert(isAlive(holder.pid));
+      // The same PID with another start time is a reused PID: stale, and nothing is killed.
+      await touch(`${dd}/wsrep_sst.pid`, `${holder.pid}\nstarted 1\ngroup ${holder.pid}\n`);
+      const scope = new Scope();
+      await acquireInstanceLock(dd, scope, 1);
+      assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), OURS);
+      assert(isAlive(holder.pid));
+      await scope.close();
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
     }
   });
 });
@@ -339,7 +373,7 @@ Deno.test("lock: the lock is taken once the live holder goes away within waitSec
     try {
       const scope = new Scope();
       await acquireInstanceLock(dd, scope, 5);
-      assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), `${Deno.pid}\n`);
+      assertEquals(await Deno.readTextFile(`${dd}/wsrep_sst.pid`), OURS);
       await scope.close();
     } finally {
       clearTimeout(timer);
