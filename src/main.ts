@@ -11,6 +11,7 @@
 import { markInheritedCloseOnExec } from "./proc/fd_hygiene.ts";
 import { denoAdapter } from "./proc/process.ts";
 import { runSst } from "./sst/run.ts";
+import { denoStdin } from "./sst/donor_credentials.ts";
 import { RSH_HELPER_FLAG, runRshHelper } from "./tunnel/rsh_helper.ts";
 import { isSstInvocation, runCli } from "./cli/cli.ts";
 import * as log from "./sst/log.ts";
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       adapter: denoAdapter,
       env: (n) => Deno.env.get(n),
       cpuCount: navigator.hardwareConcurrency || 1,
+      stdin: denoStdin,
     });
   }
   return await runCli(argv, denoAdapter);

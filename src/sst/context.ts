@@ -13,6 +13,7 @@ import { sleep } from "../proc/process.ts";
 import type { Scope } from "./scope.ts";
 import type { ProtocolWriter } from "./protocol.ts";
 import type { InstanceLock } from "./instance_lock.ts";
+import type { StdinSource } from "./donor_credentials.ts";
 import { isAlive, watchedAncestors } from "../proc/liveness.ts";
 import { AbortedError, ExitCode, type SstError, TimeoutError } from "./errors.ts";
 
@@ -27,6 +28,8 @@ export interface SstContext {
   lock: InstanceLock;
   stopper: Stopper;
   env: (name: string) => string | undefined;
+  /** The process's stdin (the donor reads mariadbd 11.8's credential lines from it). */
+  stdin?: StdinSource;
 }
 
 /**
@@ -67,6 +70,16 @@ export class Stopper {
       throw new TimeoutError(
         `the SST did not finish within [sst] tunnel-deadline=${this.deadlineSec} s`,
       );
+    }
+  }
+
+  /** The reason the SST must stop now (what {@link Stopper.check} would throw), or null. */
+  pending(): SstError | null {
+    try {
+      this.check();
+      return null;
+    } catch (e) {
+      return e as SstError;
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * The donor, top to bottom as in spec §3:
  *
- * 1. parse the joiner's address and take the per-SST secret from the SST request;
+ * 1. parse the joiner's address and take the per-SST secret from the SST request
+ *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
  * 2. check the TLS material and decide which name the joiner's certificate must carry;
  * 3. IST (`--bypass`): `continue`, send only the completion record, `done`;
  * 4. otherwise `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
@@ -11,18 +12,13 @@
  * @module
  */
 import type { SstContext } from "./context.ts";
-import {
-  checkDonorPath,
-  type Endpoint,
-  hostForAddress,
-  parseEndpoint,
-  secretFromRemoteAuth,
-} from "./address.ts";
+import { checkDonorPath, type Endpoint, hostForAddress, parseEndpoint } from "./address.ts";
+import { donorSecret } from "./donor_credentials.ts";
 import { ConfigError, SstError, TimeoutError, TransferError } from "./errors.ts";
 import * as log from "./log.ts";
 import { addSecret } from "./log.ts";
-import { makePrivateDir, type PrivateDir } from "./private_dir.ts";
-import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
+import { makePrivateDir, type PrivateDir, privateDirError } from "./private_dir.ts";
+import { checkTls, describeSslMode, tlsOptionsOf, verificationOff } from "../tunnel/tls_setup.ts";
 import {
   connectAddress,
   disablesVerification,
@@ -62,15 +58,19 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   const { args } = ctx;
   const joiner = parseEndpoint(args.address);
   checkDonorPath(joiner, args.address);
-  const secret = secretFromRemoteAuth(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"));
+  // 10.x: in the environment; 11.8: on stdin (read first: mariadbd wrote it at our start).
+  const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin);
   addSecret(secret);
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
   const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
   const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
   log.info(
-    `rsync_tunnel SST started on donor: to ${runner.peer} (certificate name must be ` +
-      `'${peerName}')${args.bypass ? ", IST: only the completion record" : ""}`,
+    `rsync_tunnel SST started on donor: to ${runner.peer} (` +
+      (peerName === null
+        ? "certificate name not checked: ssl-mode=VERIFY_CA"
+        : `certificate name must be '${peerName}'`) +
+      `)${args.bypass ? ", IST: only the completion record" : ""}`,
   );
 
   let state: string;
@@ -99,12 +99,14 @@ async function prepareTunnel(
   ctx: SstContext,
   dir: PrivateDir,
   joiner: Endpoint,
-  t: { tls: TlsOptions; peerName: string; secret: string },
+  t: { tls: TlsOptions; peerName: string | null; secret: string },
 ): Promise<RunnerContext> {
   const s = ctx.settings;
   const peer = `${hostForAddress(joiner.host)}:${joiner.port}`;
   const statusDir = `${dir.path}/status`;
-  await Deno.mkdir(statusDir, { mode: 0o700 });
+  await Deno.mkdir(statusDir, { mode: 0o700 }).catch((e) => {
+    throw privateDirError(dir.path, `cannot create ${statusDir}`, e);
+  });
   const connect = connectAddress({
     host: joiner.host,
     port: joiner.port,
@@ -148,17 +150,21 @@ async function prepareTunnel(
  * The name the joiner's certificate must carry: the host name as addressed, or for an IP the
  * system resolver's name for it, or the IP itself — whichever the certificate (fetched by one
  * verified handshake) is issued for. socat then enforces that name on every connection.
+ * null with `ssl-mode=VERIFY_CA`: the probe verified the chain (both ways), no name is checked.
  */
 async function joinerCertificateName(
   ctx: SstContext,
   joiner: Endpoint,
   tls: TlsOptions,
-): Promise<string> {
+): Promise<string | null> {
   const host = joiner.host;
   const candidates = await peerNameCandidates(ctx.adapter, host);
   const peer = `${hostForAddress(host)}:${joiner.port}`;
-  if (disablesVerification(ctx.settings.sockopt)) {
-    log.warn(`certificate verification is off ([sst] sockopt); not checking joiner ${peer}`);
+  if (verificationOff(ctx.settings)) {
+    const why = disablesVerification(ctx.settings.sockopt)
+      ? "[sst] sockopt"
+      : describeSslMode(ctx.settings);
+    log.warn(`certificate verification is off (${why}); not checking joiner ${peer}`);
     return candidates[0];
   }
   const leaf = await fetchPeerCertificate(ctx.adapter, {
@@ -168,6 +174,13 @@ async function joinerCertificateName(
     timeoutSec: ctx.settings.timeouts.connect,
     peer,
   });
+  if (ctx.settings.tls.mode === "VERIFY_CA") {
+    log.info(
+      `joiner ${peer} presents ${certificateNames(leaf)}; chain verified, name not checked ` +
+        `(${describeSslMode(ctx.settings)})`,
+    );
+    return null;
+  }
   const chosen = choosePeerName(leaf, candidates, peer);
   log.info(`joiner ${peer} presents ${certificateNames(leaf)}; checking name '${chosen}'`);
   return chosen;

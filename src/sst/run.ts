@@ -16,6 +16,7 @@ import { AbortedError, ExitCode, SstError } from "./errors.ts";
 import * as log from "./log.ts";
 import { runJoiner } from "./joiner.ts";
 import { runDonor } from "./donor.ts";
+import type { StdinSource } from "./donor_credentials.ts";
 
 /** What a run needs from the outside world. */
 export interface RunDeps {
@@ -23,6 +24,8 @@ export interface RunDeps {
   env: (name: string) => string | undefined;
   sink?: LineSink;
   cpuCount: number;
+  /** The process's stdin; the donor reads MariaDB 11.8's credential lines from a pipe there. */
+  stdin?: StdinSource;
 }
 
 const SIGNALS: [Deno.Signal, number][] = [
@@ -52,11 +55,12 @@ function onSignals(stopper: Stopper): () => void {
 export async function runSst(argv: readonly string[], deps: RunDeps): Promise<number> {
   const scope = new Scope();
   let removeSignals = () => {};
+  let stopper: Stopper | null = null;
   try {
     const args = parseSstArgs(argv);
     log.setDebug(args.progress);
     const settings = await loadSettings(args, deps.cpuCount);
-    const stopper = new Stopper(
+    stopper = new Stopper(
       args.role === "joiner" ? args.parent : undefined,
       settings.timeouts.deadline,
     );
@@ -76,6 +80,7 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
       lock,
       stopper,
       env: deps.env,
+      stdin: deps.stdin,
     };
     switch (args.role) {
       case "joiner":
@@ -87,6 +92,14 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
     }
     return ExitCode.ok;
   } catch (e) {
+    // A stop (signal, mariadbd gone, deadline) tears things down under whatever is running;
+    // an unexpected error on that path must not hide the cause, nor exit 255.
+    const stopped = e instanceof SstError ? null : stopper?.pending();
+    if (stopped) {
+      log.warn(`while stopping: ${e instanceof Error ? e.message : String(e)}`);
+      log.error(stopped.message);
+      return stopped.exitCode;
+    }
     if (!(e instanceof SstError)) throw e;
     log.error(e.message);
     return e.exitCode;

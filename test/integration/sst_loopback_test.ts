@@ -323,3 +323,82 @@ Deno.test("without socat in PATH the joiner refuses before ready with exit 2 (ne
     await f.cleanup();
   }
 });
+
+Deno.test("MariaDB 11.8: the secret on the donor's stdin (REMOTE_AUTH unset) gives an identical copy; no credential in either log", async () => {
+  const f = await makeFixture({ separateDirs: true, binlog: true });
+  try {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      stdinCredentials: true,
+    });
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.joiner.lines.slice(1), [TEST_STATE]);
+    assertEquals(r.donor?.lines, ["flush tables", "continue", `done ${TEST_STATE}`]);
+    assertMatch(r.donor?.stderr, /joiner's secret taken from sst_remote_user on the donor's stdin/);
+    assertEquals(
+      diffDigests(
+        await treeDigest(f.donor.layout.datadir, isTransferredDatadirFile),
+        await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile),
+      ),
+      [],
+    );
+    const secret = r.joiner.lines[0].slice(6, 38);
+    const logs = `${r.donor?.stderr}\n${r.joiner.stderr}`;
+    assert(r.sqlPassword && !logs.includes(r.sqlPassword), "the SQL password must not be logged");
+    assert(!logs.includes(secret), "the per-SST secret must not be logged");
+    assert(!logs.includes("wsrep.sst.261128_151500_testhost"), "the SQL user is not logged");
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("MariaDB 11.8: a stdin pipe that stays open does not delay or hang the donor", async () => {
+  const f = await makeFixture();
+  try {
+    const started = Date.now();
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      bypass: true,
+      stdinCredentials: true,
+      stdinKeepOpen: true,
+      timeoutMs: 30_000,
+    });
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assert(!/did not close/.test(r.donor?.stderr ?? ""), "all four lines arrived: no wait");
+    assert(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a secret in REMOTE_AUTH that differs from the one on stdin stops the donor (exit 71) before anything is sent", async () => {
+  const f = await makeFixture();
+  try {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      stdinCredentials: true,
+      envAuthToo: () => "fedcba9876543210fedcba9876543210",
+    });
+    assertEquals(r.donor?.code, 71, r.donor?.stderr);
+    assertMatch(
+      r.donor?.stderr,
+      /\[ERROR\] the joiner's secret in WSREP_SST_OPT_REMOTE_AUTH differs from sst_remote_user on the donor's stdin/,
+    );
+    assertEquals(r.donor?.lines, []);
+    assert(!(r.donor?.stderr ?? "").includes("fedcba9876543210fedcba9876543210"));
+    assert(r.joiner.code !== 0 && r.joiner.lines.length === 1, "the joiner got nothing");
+    assertClean(f);
+  } finally {
+    await f.cleanup();
+  }
+});

@@ -1,8 +1,10 @@
 /**
  * Drives our program exactly as mariadbd 10.11 does (spec §1.3, §2, §3): starts the joiner
  * with the 10.11 argv, reads its `ready` line, starts the donor with the address and
- * `WSREP_SST_OPT_REMOTE_AUTH` split at the last `@`, answers `flush tables` by writing
- * `tables_flushed` atomically, and collects every stdout line, stderr and exit status.
+ * `WSREP_SST_OPT_REMOTE_AUTH` split at the last `@` (or, as MariaDB 11.8 does, with that
+ * variable unset and the credentials written to the donor's stdin, spec §1.7), answers
+ * `flush tables` by writing `tables_flushed` atomically, and collects every stdout line, stderr
+ * and exit status.
  *
  * @module
  */
@@ -37,6 +39,8 @@ export interface SideResult {
 export interface SstResult {
   joiner: SideResult;
   donor: SideResult | null;
+  /** With `stdinCredentials`: the SQL password written to the donor's stdin. */
+  sqlPassword?: string;
 }
 
 /** How to run the SST. */
@@ -61,6 +65,15 @@ export interface DriveOptions {
   timeoutMs?: number;
   /** Overrides the REMOTE_AUTH the donor gets (for forged-request tests). */
   remoteAuth?: (real: string) => string;
+  /**
+   * MariaDB 11.8's way: `WSREP_SST_OPT_REMOTE_AUTH` unset, and the donor's stdin a pipe carrying
+   * {@link mariadb118StdinLines} of the (possibly overridden) remote auth, then EOF.
+   */
+  stdinCredentials?: boolean;
+  /** With {@link stdinCredentials}: also set REMOTE_AUTH to this (both channels). */
+  envAuthToo?: (real: string) => string;
+  /** With {@link stdinCredentials}: never close the donor's stdin (a pipe kept open). */
+  stdinKeepOpen?: boolean;
   /** The SST program for both sides (default: our launcher {@link LAUNCHER}). */
   program?: string;
   /** Rewrites the `host:port/path` the donor is given (e.g. to point it at a blackhole). */
@@ -119,11 +132,31 @@ export function donorArgv(o: DriveOptions, address: string, state: string): stri
   return a;
 }
 
+/**
+ * The four lines MariaDB 11.8 writes to the donor's stdin (spec §1.7): a temporary SQL account
+ * and the joiner's remote auth split at its first `:`.
+ */
+export function mariadb118StdinLines(remoteAuth: string, sqlPassword: string): string {
+  const colon = remoteAuth.indexOf(":");
+  const user = colon < 0 ? remoteAuth : remoteAuth.slice(0, colon);
+  const password = colon < 0 ? "" : remoteAuth.slice(colon + 1);
+  return `sst_user=wsrep.sst.261128_151500_testhost\nsst_password=${sqlPassword}\n` +
+    `sst_remote_user=${user}\nsst_remote_password=${password}\n`;
+}
+
+/** A random 32-character password like the one mariadbd makes for its temporary account. */
+export function randomSqlPassword(): string {
+  const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => abc[b % abc.length])
+    .join("");
+}
+
 function spawnSide(
   argv: string[],
   node: NodeSpec,
   env: Record<string, string>,
   program = LAUNCHER,
+  stdin: "null" | "piped" = "null",
 ): Child {
   const wrap = node.wrap ?? [];
   return denoAdapter.spawn({
@@ -131,7 +164,7 @@ function spawnSide(
     args: wrap.length > 0 ? [...wrap.slice(1), program, ...argv] : argv,
     cwd: node.datadir,
     env: { ...env, ...node.env },
-    stdin: "null",
+    stdin,
     stdout: "piped",
     stderr: "piped",
     group: true,
@@ -184,6 +217,7 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
   const baseEnv = { WSREP_SST_OPT_AUTH: "" };
   const joiner = spawnSide(joinerArgv(o), o.joiner, baseEnv, o.program);
   let donorRun: Promise<SideResult> | null = null;
+  let sqlPassword: string | undefined;
   const joinerLines = readLines(joiner, async (line) => {
     if (!line.startsWith("ready ")) return;
     const value = line.slice(6);
@@ -193,9 +227,25 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
     if (o.noDonor) return;
     const env: Record<string, string> = { ...baseEnv };
     const auth = o.remoteAuth ? o.remoteAuth(realAuth) : realAuth;
-    if (auth) env.WSREP_SST_OPT_REMOTE_AUTH = auth;
+    if (auth && !o.stdinCredentials) env.WSREP_SST_OPT_REMOTE_AUTH = auth;
+    if (o.stdinCredentials && o.envAuthToo) env.WSREP_SST_OPT_REMOTE_AUTH = o.envAuthToo(realAuth);
     const addr = o.donorAddress ? o.donorAddress(value.slice(at + 1)) : value.slice(at + 1);
-    const donor = spawnSide(donorArgv(o, addr, state), o.donor, env, o.program);
+    const donor = spawnSide(
+      donorArgv(o, addr, state),
+      o.donor,
+      env,
+      o.program,
+      o.stdinCredentials ? "piped" : "null",
+    );
+    if (o.stdinCredentials) {
+      // mariadbd 11.8 writes the four lines at once, then closes its end.
+      sqlPassword = randomSqlPassword();
+      const w = donor.stdin!.getWriter();
+      await w.write(new TextEncoder().encode(mariadb118StdinLines(auth, sqlPassword)))
+        .catch(() => {});
+      if (o.stdinKeepOpen) w.releaseLock();
+      else await w.close().catch(() => {});
+    }
     o.onDonorStart?.(donor);
     const donorLines = readLines(donor, async (l) => {
       if (l === "flush tables" && !o.noFlushAnswer) {
@@ -213,7 +263,7 @@ export async function driveSst(o: DriveOptions): Promise<SstResult> {
   });
   const j = await finish(joiner, joinerLines, timeoutMs);
   const d = donorRun ? await donorRun : null;
-  return { joiner: j, donor: d };
+  return { joiner: j, donor: d, sqlPassword };
 }
 
 /** How to run a donor alone (against a joiner the test provides, or none). */
