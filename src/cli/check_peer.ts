@@ -143,9 +143,10 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   }
   const chain = pemCertificates(probe.out());
   const leaf = describeCertificate(chain[0]);
-  let chosen: string;
+  let chosen: string | null;
   try {
-    chosen = choosePeerName(leaf, candidates, peer);
+    // ssl-mode=VERIFY_CA: the donor checks the chain only, so must this check.
+    chosen = settings.tls.mode === "VERIFY_CA" ? null : choosePeerName(leaf, candidates, peer);
   } catch (e) {
     if (!(e instanceof SstError)) throw e;
     await say(probe, `BYE fail ${oneLine(e.message)}`);
@@ -169,8 +170,9 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   await stop(conn.child, 1000);
   log.info(
     `check --peer: OK certificate of ${who}: ${certificateNames(leaf)}; chain ` +
-      `${chainText(chain)} verified against our [sst] tca/tcapath; name '${chosen}' checked ` +
-      "as a donor checks it",
+      `${chainText(chain)} verified against our CA; ` +
+      (chosen === null ? "name not checked (ssl-mode=VERIFY_CA)" : `name '${chosen}' checked`) +
+      " as a donor checks it",
   );
   log.info(
     `check --peer: OK our certificate, as ${who} verified it: it accepted ${ourLine}; ` +

@@ -31,6 +31,14 @@ import {
 /** The result of one lookup: the entry that decided it, and its trimmed value. */
 type Found = { entry: OptionEntry; value: string | undefined };
 
+/** Where a setting came from, for messages (see {@link OptionLookup.source}). */
+export interface OptionSource {
+  /** The group and the key as written: `[mysqld] loose-ssl-cert`. */
+  setting: string;
+  /** File, line, group and key as written: `/etc/mysql/my.cnf:12 [mysqld] loose-ssl-cert`. */
+  where: string;
+}
+
 /** Lookups over the option files mariadbd was started with. */
 export class OptionLookup {
   private constructor(
@@ -58,6 +66,19 @@ export class OptionLookup {
   origin(groups: string, key: string): string | undefined {
     const found = this.find(groups, key);
     return found && `${found.entry.file}:${found.entry.line} [${found.entry.group}]`;
+  }
+
+  /**
+   * Where a value came from, with the key as written there (a `loose-` prefix and `_` kept):
+   * "file:line [group] name", e.g. `/etc/mysql/my.cnf:12 [mysqld] loose-ssl-cert`; and the
+   * short "[group] name" for advice. Undefined when unset or empty (like {@link get}).
+   */
+  source(groups: string, key: string): OptionSource | undefined {
+    const found = this.find(groups, key);
+    if (!found?.value) return undefined;
+    const e = found.entry;
+    const setting = `[${e.group}] ${e.name}`;
+    return { setting, where: `${e.file}:${e.line} ${setting}` };
   }
 
   private find(groups: string, key: string): Found | undefined {

@@ -11,6 +11,9 @@ import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "../tunnel/socat_address.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
+import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
+
+export type { TlsSettings } from "./tls_settings.ts";
 
 /** Where the server keeps its files (absolute, no trailing slash). */
 export interface ServerLayout {
@@ -40,16 +43,6 @@ export interface Timeouts {
   flush: number;
   /** Both: whole SST; 0 = none. `[sst] tunnel-deadline`. */
   deadline: number;
-}
-
-/** Raw TLS file settings and which keys they came from (for messages). */
-export interface TlsSettings {
-  ca?: string;
-  caPath?: string;
-  cert?: string;
-  key?: string;
-  /** Names of the keys used, e.g. `{ ca: "[sst] tca" }`. */
-  keys: { ca: string; caPath: string; cert: string; key: string };
 }
 
 /** The resolved settings. */
@@ -154,28 +147,6 @@ function binlogFrom(
   return { binlogBase: absBase, binlogIndex: absIndex };
 }
 
-function tlsFrom(opts: OptionLookup): TlsSettings {
-  const legacy = {
-    ca: sstValue(opts, "tca"),
-    caPath: sstValue(opts, "tcapath"),
-    cert: sstValue(opts, "tcert"),
-    key: sstValue(opts, "tkey"),
-  };
-  if (Object.values(legacy).some((v) => v !== undefined)) {
-    return {
-      ...legacy,
-      keys: { ca: "[sst] tca", caPath: "[sst] tcapath", cert: "[sst] tcert", key: "[sst] tkey" },
-    };
-  }
-  return {
-    ca: sstValue(opts, "ssl-ca"),
-    caPath: sstValue(opts, "ssl-capath"),
-    cert: sstValue(opts, "ssl-cert"),
-    key: sstValue(opts, "ssl-key"),
-    keys: { ca: "ssl-ca", caPath: "ssl-capath", cert: "ssl-cert", key: "ssl-key" },
-  };
-}
-
 function timeoutsFrom(opts: OptionLookup): Timeouts {
   const t = (key: SstKeyName, def: number, min: number) => integerSetting(opts, key, def, min);
   return {
@@ -202,7 +173,7 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
   const sockoptRaw = sstValue(opts, "sockopt");
   return {
     layout: layoutFrom(args, opts),
-    tls: tlsFrom(opts),
+    tls: tlsFrom(opts, args.role),
     sockopt: parseSockopt(sockoptRaw),
     sockoptRaw,
     timeouts: timeoutsFrom(opts),

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { OptionLookup } from "./option_lookup.ts";
+import type { OptionLookup, OptionSource } from "./option_lookup.ts";
 
 /**
  * Where a key is looked up: `sst` only in `[sst]`; `--mysqld|sst` first in the server's groups
@@ -38,7 +38,8 @@ export const SST_KEYS = [
     groups: "sst",
     role: "both",
     default: "none",
-    meaning: "PEM file of the CA certificate(s) trusted for peers (tca or tcapath is required)",
+    meaning: "PEM file of the CA certificate(s) trusted for peers (tca or tcapath is required); " +
+      "a directory, or a value ending in /, is used as tcapath",
   },
   {
     name: "tcapath",
@@ -88,6 +89,70 @@ export const SST_KEYS = [
     role: "both",
     default: "none",
     meaning: "used as tkey when no t* key is set",
+  },
+  {
+    name: "ssl-server-ca",
+    groups: "--mysqld|sst",
+    role: "joiner",
+    default: "tca or ssl-ca",
+    meaning: "replaces tca/ssl-ca on the joiner (TLS server)",
+  },
+  {
+    name: "ssl-server-capath",
+    groups: "--mysqld|sst",
+    role: "joiner",
+    default: "tcapath or ssl-capath",
+    meaning: "replaces tcapath/ssl-capath on the joiner (TLS server)",
+  },
+  {
+    name: "ssl-server-cert",
+    groups: "--mysqld|sst",
+    role: "joiner",
+    default: "tcert or ssl-cert",
+    meaning: "replaces tcert/ssl-cert on the joiner (TLS server)",
+  },
+  {
+    name: "ssl-server-key",
+    groups: "--mysqld|sst",
+    role: "joiner",
+    default: "tkey or ssl-key",
+    meaning: "replaces tkey/ssl-key on the joiner (TLS server)",
+  },
+  {
+    name: "ssl-client-ca",
+    groups: "--mysqld|sst",
+    role: "donor",
+    default: "tca or ssl-ca",
+    meaning: "replaces tca/ssl-ca on the donor (TLS client)",
+  },
+  {
+    name: "ssl-client-capath",
+    groups: "--mysqld|sst",
+    role: "donor",
+    default: "tcapath or ssl-capath",
+    meaning: "replaces tcapath/ssl-capath on the donor (TLS client)",
+  },
+  {
+    name: "ssl-client-cert",
+    groups: "--mysqld|sst",
+    role: "donor",
+    default: "tcert or ssl-cert",
+    meaning: "replaces tcert/ssl-cert on the donor (TLS client)",
+  },
+  {
+    name: "ssl-client-key",
+    groups: "--mysqld|sst",
+    role: "donor",
+    default: "tkey or ssl-key",
+    meaning: "replaces tkey/ssl-key on the donor (TLS client)",
+  },
+  {
+    name: "ssl-mode",
+    groups: "--mysqld|sst",
+    role: "both",
+    default: "VERIFY_IDENTITY",
+    meaning: "VERIFY_IDENTITY (chain and name), VERIFY_CA (chain only), REQUIRED (no " +
+      "verification; WARNING); DISABLED is refused (case-insensitive)",
   },
   {
     name: "sockopt",
@@ -191,6 +256,11 @@ export function sstValue(opts: OptionLookup, name: SstKeyName): string | undefin
 /** Whether a key appears at all (with or without a value). */
 export function sstHas(opts: OptionLookup, name: SstKeyName): boolean {
   return opts.has(sstKey(name).groups, name);
+}
+
+/** Where a key's value came from, with the key as written (see {@link OptionLookup.source}). */
+export function sstSource(opts: OptionLookup, name: SstKeyName): OptionSource | undefined {
+  return opts.source(sstKey(name).groups, name);
 }
 
 /** Where a key's value came from (`file:line [group]`), for messages. */

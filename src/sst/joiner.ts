@@ -55,7 +55,7 @@ const IDLE_GRACE_MS = 2000;
 export async function runJoiner(ctx: SstContext): Promise<void> {
   const endpoint = parseEndpoint(ctx.args.address);
   const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
-  warnIfNotOurName(tls, endpoint.host);
+  if (tls.mode === "VERIFY_IDENTITY") warnIfNotOurName(tls, endpoint.host);
   const bind = await chooseBindAddress(ctx, endpoint.host);
   const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
   log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);

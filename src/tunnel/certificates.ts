@@ -16,7 +16,9 @@
  *   literal then aborts the check with `getaddrinfo("<name>", "NULL", {1,10,0,0}, {}): Address
  *   family for hostname not supported` (or `Name or service not known`), even when a later SAN
  *   or the CN would match.
- * - An empty `commonname=` disables the name check: never pass one.
+ * - An empty `commonname=` disables the name check while the chain is still verified (socat
+ *   1.7.4 and 1.8; the stock mariabackup script relies on it too): passed only for
+ *   `ssl-mode=VERIFY_CA`.
  * - On a name mismatch socat logs `certificate is valid but its commonName does not match
  *   hostname "<name>"`.
  * - The verifying side logs only `SSL_connect(): error:0A000086:SSL routines::certificate
@@ -43,14 +45,28 @@ import { denoAdapter, type ProcessAdapter, run } from "../proc/process.ts";
 import { ConfigError, ExitCode, MissingToolError, SstError } from "../sst/errors.ts";
 import { oneLine } from "./tls_failures.ts";
 import { type OpensslCli, opensslCli, trustOnlyArgs } from "./openssl_cli.ts";
+import type { SettingName, TlsField } from "../config/tls_settings.ts";
 
-/** The raw `[sst]` values naming the TLS material (`tca`, `tcapath`, `tcert`, `tkey`). */
+/** The raw values naming the TLS material (`tca`, `tcapath`, `tcert`, `tkey` or their aliases). */
 export interface TlsFiles {
   ca?: string;
   caPath?: string;
   cert?: string;
   key?: string;
+  /**
+   * How messages name each setting (where its value came from); by default `[sst] tca`,
+   * `[sst] tcapath`, `[sst] tcert`, `[sst] tkey`.
+   */
+  names?: Partial<TlsNames>;
+  /**
+   * No CA required (`ssl-mode=REQUIRED`: peers are not verified). A CA that is given is still
+   * checked against the certificate.
+   */
+  caOptional?: boolean;
 }
+
+/** How messages name the four TLS settings. */
+export type TlsNames = Record<TlsField, SettingName>;
 
 /** What we learnt about a certificate. */
 export interface CertificateInfo {
@@ -77,6 +93,8 @@ export interface CheckedTls {
   leaf: CertificateInfo;
   /** Problems that do not stop the SST, one actionable line each. */
   warnings: string[];
+  /** How messages name the settings the files came from. */
+  names: TlsNames;
 }
 
 /** Which end of the tunnel this node is: the joiner listens, the donor connects. */
@@ -99,14 +117,48 @@ const DAY_MS = 86_400_000;
 const VERIFY_TIMEOUT_MS = 15_000;
 
 type SstKey = "tca" | "tcapath" | "tcert" | "tkey";
+
+/** One TLS setting as messages name it: which one, the key to advise, where it came from. */
+interface Key extends SettingName {
+  id: SstKey;
+}
+
+/** The four settings of one check. */
+type Keys = Record<SstKey, Key>;
+
+const FIELD_OF: Record<SstKey, TlsField> = {
+  tca: "ca",
+  tcapath: "caPath",
+  tcert: "cert",
+  tkey: "key",
+};
+
+function keysOf(names: Partial<TlsNames> | undefined): Keys {
+  const k = {} as Keys;
+  for (const id of Object.keys(FIELD_OF) as SstKey[]) {
+    k[id] = { id, setting: `[sst] ${id}`, ...names?.[FIELD_OF[id]] };
+  }
+  return k;
+}
+
+function namesOf(k: Keys): TlsNames {
+  const strip = ({ setting, where }: Key): SettingName => where ? { setting, where } : { setting };
+  return { ca: strip(k.tca), caPath: strip(k.tcapath), cert: strip(k.tcert), key: strip(k.tkey) };
+}
 /** A TLS purpose as `openssl verify -purpose` names it. */
 export type Purpose = "sslserver" | "sslclient";
 
 /** The TLS purpose libssl checks for the certificate a node of `role` presents. */
 const PURPOSE: Record<TlsRole, Purpose> = { joiner: "sslserver", donor: "sslclient" };
 
-function ref(key: SstKey, path: string): string {
-  return `[sst] ${key}=${path}`;
+/** The bare key (`tkey`) for the default `[sst]` keys, else the group and key as written. */
+function short(key: Key): string {
+  return key.setting === `[sst] ${key.id}` ? key.id : key.setting;
+}
+
+/** A setting with its value, e.g. `/etc/mysql/my.cnf:12 [mysqld] loose-ssl-cert=/x.pem`. */
+function ref(key: Key, path: string): string {
+  return `${key.where ?? key.setting}=${path}`;
 }
 
 function errorText(e: unknown): string {
@@ -153,7 +205,7 @@ function userName(uid: number): string {
   }
 }
 
-function accessError(key: SstKey, path: string, what: string): SstError {
+function accessError(key: Key, path: string, what: string): SstError {
   const who = whoAmI();
   return new SstError(
     ExitCode.access,
@@ -163,20 +215,20 @@ function accessError(key: SstKey, path: string, what: string): SstError {
   );
 }
 
-function ioError(key: SstKey, path: string, e: unknown): SstError {
+function ioError(key: Key, path: string, e: unknown): SstError {
   return new SstError(
     ExitCode.io,
     `${ref(key, path)} cannot be read (${errorText(e)}); fix the file`,
   );
 }
 
-async function statInput(key: SstKey, path: string): Promise<Deno.FileInfo> {
+async function statInput(key: Key, path: string): Promise<Deno.FileInfo> {
   try {
     return await Deno.stat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new ConfigError(
-        `${ref(key, path)} does not exist; fix the path in [sst] ${key} or put the file there`,
+        `${ref(key, path)} does not exist; fix the path in ${key.setting} or put the file there`,
       );
     }
     if (e instanceof Deno.errors.PermissionDenied) {
@@ -191,21 +243,21 @@ async function statInput(key: SstKey, path: string): Promise<Deno.FileInfo> {
   }
 }
 
-function notAFileError(key: SstKey, path: string, st: Deno.FileInfo): ConfigError {
+function notAFileError(key: Key, path: string, st: Deno.FileInfo): ConfigError {
   if (st.isDirectory) {
-    const hint = key === "tca" ? " (for a directory of CA certificates use [sst] tcapath)" : "";
+    const hint = key.id === "tca" ? " (for a directory of CA certificates use [sst] tcapath)" : "";
     return new ConfigError(
-      `${ref(key, path)} is a directory, not a file; point [sst] ${key} at a PEM file${hint}`,
+      `${ref(key, path)} is a directory, not a file; point ${key.setting} at a PEM file${hint}`,
     );
   }
   return new ConfigError(
-    `${ref(key, path)} is not a regular file (a device, FIFO or socket); point [sst] ${key} ` +
+    `${ref(key, path)} is not a regular file (a device, FIFO or socket); point ${key.setting} ` +
       "at a PEM file",
   );
 }
 
 /** Reads one of the TLS files, turning every failure into an actionable SstError. */
-async function readInput(key: SstKey, path: string): Promise<InputFile> {
+async function readInput(key: Key, path: string): Promise<InputFile> {
   const st = await statInput(key, path);
   if (!st.isFile) throw notAFileError(key, path, st);
   let bytes: Uint8Array;
@@ -257,33 +309,33 @@ function looksLikeDer(bytes: Uint8Array): boolean {
   return bytes.length > 2 && bytes[0] === 0x30 && (bytes[1] & 0x80) !== 0;
 }
 
-function noCertificateError(key: SstKey, path: string, file: InputFile): ConfigError {
+function noCertificateError(key: Key, path: string, file: InputFile): ConfigError {
   const blocks = pemBlocks(file.text);
   let hint: string;
   if (looksLikeDer(file.bytes)) {
     hint = `it looks like binary DER; convert it with 'openssl x509 -inform der -in ${path} ` +
-      "-out <file>.pem' and point [sst] " + key + " at the result";
+      `-out <file>.pem' and point ${key.setting} at the result`;
   } else if (blocks.some(isKeyBlock)) {
-    hint = `it holds only a private key; point [sst] ${key} at the certificate`;
+    hint = `it holds only a private key; point ${key.setting} at the certificate`;
   } else {
-    hint = key === "tca"
-      ? "point [sst] tca at the PEM file of the CA certificate(s) that issued the nodes' " +
-        "certificates"
-      : "point [sst] tcert at the node's PEM certificate ('-----BEGIN CERTIFICATE-----')";
+    hint = key.id === "tca"
+      ? `point ${key.setting} at the PEM file of the CA certificate(s) that issued the ` +
+        "nodes' certificates"
+      : `point ${key.setting} at the node's PEM certificate ('-----BEGIN CERTIFICATE-----')`;
   }
   return new ConfigError(`${ref(key, path)} contains no PEM certificate; ${hint}`);
 }
 
 /** The certificates of `tcert`, leaf first. */
-function parseCertificates(path: string, file: InputFile): X509Certificate[] {
+function parseCertificates(cert: Key, path: string, file: InputFile): X509Certificate[] {
   const blocks = pemBlocks(file.text).filter(isCertBlock);
-  if (blocks.length === 0) throw noCertificateError("tcert", path, file);
+  if (blocks.length === 0) throw noCertificateError(cert, path, file);
   return blocks.map((b, i) => {
     try {
       return new X509Certificate(b.pem);
     } catch (e) {
       throw new ConfigError(
-        `${ref("tcert", path)}: certificate #${i + 1} cannot be parsed (${errorText(e)}); ` +
+        `${ref(cert, path)}: certificate #${i + 1} cannot be parsed (${errorText(e)}); ` +
           "replace it with a valid PEM certificate",
       );
     }
@@ -294,22 +346,26 @@ function parseCertificates(path: string, file: InputFile): X509Certificate[] {
 // Key
 
 interface KeySource {
-  key: "tcert" | "tkey";
+  /** `tcert` when the key is in the certificate file, else `tkey`. */
+  key: Key;
+  /** The `tkey` setting, for advice. */
+  keyKey: Key;
   path: string;
   file: InputFile;
 }
 
 function missingKeyError(src: KeySource): ConfigError {
-  if (src.key === "tcert") {
+  if (src.key.id === "tcert") {
     return new ConfigError(
-      `${ref("tcert", src.path)} contains no private key and [sst] tkey is not set; set ` +
-        "[sst] tkey to the node's private key file (or append the key to tcert)",
+      `${ref(src.key, src.path)} contains no private key and ${src.keyKey.setting} is not set; ` +
+        `set ${src.keyKey.setting} to the node's private key file (or append the key to ` +
+        `${short(src.key)})`,
     );
   }
   const holds = pemBlocks(src.file.text).some(isCertBlock) ? " (it holds a certificate)" : "";
   return new ConfigError(
-    `${ref("tkey", src.path)} contains no PEM private key${holds}; point [sst] tkey at the ` +
-      "node's private key file",
+    `${ref(src.key, src.path)} contains no PEM private key${holds}; point ${src.key.setting} ` +
+      "at the node's private key file",
   );
 }
 
@@ -322,7 +378,7 @@ function loadKey(src: KeySource): KeyObject {
       `${ref(src.key, src.path)} holds a passphrase-protected private key, which cannot be ` +
         "used non-interactively (nobody can type the passphrase during an SST); write a " +
         `decrypted copy with 'openssl pkey -in ${src.path} -out <new file>', chmod 600 it ` +
-        "and point [sst] tkey at it",
+        `and point ${src.keyKey.setting} at it`,
     );
   }
   try {
@@ -348,27 +404,28 @@ function checkKeyMatches(
   certs: X509Certificate[],
   key: KeyObject,
   src: KeySource,
+  cert: Key,
   certPath: string,
 ): void {
   if (keyMatches(certs[0], key)) return;
   const other = certs.findIndex((c, i) => i > 0 && keyMatches(c, key));
   if (other > 0) {
     throw new ConfigError(
-      `${ref("tcert", certPath)} lists certificate #${other + 1} ` +
+      `${ref(cert, certPath)} lists certificate #${other + 1} ` +
         `(${oneLineSubject(certs[other])}) after another one, but the private key belongs to ` +
         "it; put the node certificate first, followed by its intermediate CA certificates",
     );
   }
-  if (src.key === "tcert") {
+  if (src.key.id === "tcert") {
     throw new ConfigError(
-      `the private key in ${ref("tcert", certPath)} does not match its certificate (public ` +
+      `the private key in ${ref(cert, certPath)} does not match its certificate (public ` +
         "keys differ); put the key the certificate was issued for into the file, or set " +
-        "[sst] tkey to it",
+        `${src.keyKey.setting} to it`,
     );
   }
   throw new ConfigError(
-    `${ref("tkey", src.path)} does not match the certificate in ${ref("tcert", certPath)} ` +
-      "(public keys differ); point tkey at the key the certificate was issued for",
+    `${ref(src.key, src.path)} does not match the certificate in ${ref(cert, certPath)} ` +
+      `(public keys differ); point ${short(src.key)} at the key the certificate was issued for`,
   );
 }
 
@@ -513,49 +570,50 @@ function sameIpText(text: string, ip: number[]): boolean {
 // ---------------------------------------------------------------------------------------------
 // Dates, CA files and directories
 
-function checkValidity(leaf: CertificateInfo, certPath: string, now: Date): void {
+function checkValidity(leaf: CertificateInfo, cert: Key, certPath: string, now: Date): void {
   const span = `valid from ${utc(leaf.notBefore)} to ${utc(leaf.notAfter)}`;
   if (now.getTime() < leaf.notBefore.getTime()) {
     throw new ConfigError(
-      `${ref("tcert", certPath)} is not valid yet (${span}; now is ${utc(now)}); fix this ` +
+      `${ref(cert, certPath)} is not valid yet (${span}; now is ${utc(now)}); fix this ` +
         "node's clock, or use a certificate that is already valid",
     );
   }
   if (now.getTime() > leaf.notAfter.getTime()) {
     throw new ConfigError(
-      `${ref("tcert", certPath)} expired on ${utc(leaf.notAfter)} (${span}; now is ` +
+      `${ref(cert, certPath)} expired on ${utc(leaf.notAfter)} (${span}; now is ` +
         `${utc(now)}); renew the certificate (and check this node's clock)`,
     );
   }
 }
 
-function checkCaFile(path: string, file: InputFile): void {
-  if (!pemBlocks(file.text).some(isCertBlock)) throw noCertificateError("tca", path, file);
+function checkCaFile(ca: Key, path: string, file: InputFile): void {
+  if (!pemBlocks(file.text).some(isCertBlock)) throw noCertificateError(ca, path, file);
 }
 
 /** tcapath must exist and be a directory. */
-async function requireCaDir(path: string): Promise<void> {
-  const st = await statInput("tcapath", path);
+async function requireCaDir(k: Keys, path: string): Promise<void> {
+  const st = await statInput(k.tcapath, path);
   if (!st.isDirectory) {
     throw new ConfigError(
-      `${ref("tcapath", path)} is not a directory; point [sst] tcapath at a directory of CA ` +
-        "certificates prepared with 'openssl rehash', or put a CA file or bundle in [sst] tca",
+      `${ref(k.tcapath, path)} is not a directory; point ${k.tcapath.setting} at a directory ` +
+        "of CA certificates prepared with 'openssl rehash', or put a CA file or bundle in " +
+        k.tca.setting,
     );
   }
 }
 
 const HASH_NAME_RE = /^[0-9a-f]{8}\.[0-9]+$/;
 
-async function listDir(path: string): Promise<string[]> {
+async function listDir(capath: Key, path: string): Promise<string[]> {
   try {
     const names: string[] = [];
     for await (const e of Deno.readDir(path)) names.push(e.name);
     return names;
   } catch (e) {
     if (e instanceof Deno.errors.PermissionDenied) {
-      throw accessError("tcapath", path, "the directory cannot be listed");
+      throw accessError(capath, path, "the directory cannot be listed");
     }
-    throw ioError("tcapath", path, e);
+    throw ioError(capath, path, e);
   }
 }
 
@@ -563,15 +621,20 @@ async function listDir(path: string): Promise<string[]> {
  * OpenSSL finds CA certificates in a capath only by `<subject-hash>.N` names. Without any, the
  * directory is useless: an error, or a warning when `tca` is there to do the job.
  */
-async function checkCaDir(path: string, haveCaFile: boolean, warnings: string[]): Promise<void> {
-  const names = await listDir(path);
+async function checkCaDir(
+  k: Keys,
+  path: string,
+  haveCaFile: boolean,
+  warnings: string[],
+): Promise<void> {
+  const names = await listDir(k.tcapath, path);
   if (names.some((n) => HASH_NAME_RE.test(n))) return;
   const found = names.length === 0 ? "it is empty" : `${names.length} entries, none hashed`;
-  const message = `${ref("tcapath", path)} has no <subject-hash>.0 entries, the only names ` +
+  const message = `${ref(k.tcapath, path)} has no <subject-hash>.0 entries, the only names ` +
     `OpenSSL looks CA certificates up by (${found}); run 'openssl rehash ${path}'` +
     (names.length === 0 ? " after copying the CA certificates there" : "");
   if (!haveCaFile) throw new ConfigError(message);
-  warnings.push(`${message} (until then only [sst] tca is used)`);
+  warnings.push(`${message} (until then only ${k.tca.setting} is used)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -658,6 +721,7 @@ const PURPOSE_TEXT: Record<Purpose, string> = {
 const ROLE_OF: Record<Purpose, TlsRole> = { sslserver: "joiner", sslclient: "donor" };
 
 interface ChainContext {
+  k: Keys;
   certPath: string;
   caFile?: string;
   caPath?: string;
@@ -665,19 +729,22 @@ interface ChainContext {
 }
 
 function chainFix(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext): string {
-  const rehash = ctx.caPath ? `; if the CA is in tcapath, run 'openssl rehash ${ctx.caPath}'` : "";
+  const { tca, tcapath, tcert } = ctx.k;
+  const rehash = ctx.caPath
+    ? `; if the CA is in ${short(tcapath)}, run 'openssl rehash ${ctx.caPath}'`
+    : "";
   switch (o.code) {
     case 2:
     case 20:
-      return "point [sst] tca at the CA certificate that issued it (a bundle is fine), or, if " +
-        "an intermediate CA issued it, append that intermediate to tcert after the node " +
-        `certificate${rehash}`;
+      return `point ${tca.setting} at the CA certificate that issued it (a bundle is fine), ` +
+        `or, if an intermediate CA issued it, append that intermediate to ${short(tcert)} ` +
+        `after the node certificate${rehash}`;
     case 18:
       return "the certificate is self-signed; use one issued by the cluster's CA, or put it " +
-        "into [sst] tca on every node";
+        `into ${tca.setting} on every node`;
     case 19:
-      return "the chain in tcert ends at a root CA that is not in [sst] tca; add that root to " +
-        `tca${rehash}`;
+      return `the chain in ${short(tcert)} ends at a root CA that is not in ${tca.setting}; ` +
+        `add that root to ${short(tca)}${rehash}`;
     case 9:
     case 10:
       return "renew that certificate (or fix this node's clock)";
@@ -693,7 +760,10 @@ function chainFix(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext): 
 }
 
 function chainError(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext): ConfigError {
-  const cas = [ctx.caFile && ref("tca", ctx.caFile), ctx.caPath && ref("tcapath", ctx.caPath)]
+  const cas = [
+    ctx.caFile && ref(ctx.k.tca, ctx.caFile),
+    ctx.caPath && ref(ctx.k.tcapath, ctx.caPath),
+  ]
     .filter(Boolean).join(" and ");
   const where = o.depth === undefined
     ? ""
@@ -701,7 +771,7 @@ function chainError(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext)
     ? " at the node certificate"
     : ` at chain certificate depth ${o.depth}${o.subject ? ` (${o.subject})` : ""}`;
   return new ConfigError(
-    `${ref("tcert", ctx.certPath)} does not verify against ${cas}: openssl verify says ` +
+    `${ref(ctx.k.tcert, ctx.certPath)} does not verify against ${cas}: openssl verify says ` +
       `"${o.reason}"${where}; ${chainFix(o, ctx)}`,
   );
 }
@@ -710,11 +780,12 @@ function chainError(o: Extract<VerifyOutcome, { ok: false }>, ctx: ChainContext)
 async function purposeWarning(
   plan: VerifyPlan,
   purpose: Purpose,
+  cert: Key,
   certPath: string,
 ): Promise<string | null> {
   const o = await opensslVerify(plan, purpose);
   if (o.ok || o.code !== 26) return null;
-  return `${ref("tcert", certPath)} is not valid for ${PURPOSE_TEXT[purpose]} ("${o.reason}"), ` +
+  return `${ref(cert, certPath)} is not valid for ${PURPOSE_TEXT[purpose]} ("${o.reason}"), ` +
     `so this node will fail as ${ROLE_OF[purpose]}; reissue it with extendedKeyUsage = ` +
     "serverAuth, clientAuth";
 }
@@ -728,7 +799,7 @@ async function checkChain(
   if (!o.ok) throw chainError(o, ctx);
   for (const p of ["sslserver", "sslclient"] as const) {
     if (p === ctx.purpose) continue;
-    const w = await purposeWarning(plan, p, ctx.certPath);
+    const w = await purposeWarning(plan, p, ctx.k.tcert, ctx.certPath);
     if (w) warnings.push(w);
   }
 }
@@ -736,19 +807,19 @@ async function checkChain(
 // ---------------------------------------------------------------------------------------------
 // Warnings and the entry point
 
-function leafWarnings(leaf: CertificateInfo, certPath: string, now: Date): string[] {
+function leafWarnings(leaf: CertificateInfo, cert: Key, certPath: string, now: Date): string[] {
   const out: string[] = [];
   const left = leaf.notAfter.getTime() - now.getTime();
   if (left < EXPIRY_WARNING_DAYS * DAY_MS) {
     const days = Math.floor(left / DAY_MS);
     out.push(
-      `${ref("tcert", certPath)} expires on ${utc(leaf.notAfter)} (in ${days} day(s)); renew ` +
+      `${ref(cert, certPath)} expires on ${utc(leaf.notAfter)} (in ${days} day(s)); renew ` +
         "it before then",
     );
   }
   if (leaf.dnsNames.length === 0 && leaf.ipAddresses.length === 0) {
     out.push(
-      `${ref("tcert", certPath)} has no subjectAltName, only CN=${leaf.cn ?? "(none)"}; ` +
+      `${ref(cert, certPath)} has no subjectAltName, only CN=${leaf.cn ?? "(none)"}; ` +
         "socat 1.7.4 accepts a CN match but RFC 6125 clients ignore the CN: reissue it with " +
         "subjectAltName = DNS:<host name>, IP:<address>",
     );
@@ -764,21 +835,24 @@ function keyModeWarning(src: KeySource): string | null {
     `${who.join(" and ")} (mode ${octal(mode)}); chmod 600 it`;
 }
 
-function requireConfig(files: TlsFiles): { cert: string; ca?: string; caPath?: string } {
+function requireConfig(
+  files: TlsFiles,
+  k: Keys,
+): { cert: string; ca?: string; caPath?: string } {
   const cert = given(files.cert);
   if (!cert) {
     throw new ConfigError(
-      "[sst] tcert is not set; set [sst] tcert to the node's PEM certificate (and [sst] tkey " +
-        "to its key unless the key is in the same file)",
+      `${k.tcert.setting} is not set; set ${k.tcert.setting} to the node's PEM certificate ` +
+        `(and ${k.tkey.setting} to its key unless the key is in the same file)`,
     );
   }
   const ca = given(files.ca);
   const caPath = given(files.caPath);
-  if (!ca && !caPath) {
+  if (!ca && !caPath && !files.caOptional) {
     throw new ConfigError(
-      "neither [sst] tca nor [sst] tcapath is set; mutual TLS verification needs the CA that " +
-        "issued the nodes' certificates (this SST never runs without verification): set " +
-        "[sst] tca to that CA's PEM file",
+      `neither ${k.tca.setting} nor ${k.tcapath.setting} is set; mutual TLS verification ` +
+        "needs the CA that issued the nodes' certificates (this SST never runs without " +
+        `verification unless ssl-mode=REQUIRED): set ${k.tca.setting} to that CA's PEM file`,
     );
   }
   return { cert, ca, caPath };
@@ -800,22 +874,23 @@ function requireConfig(files: TlsFiles): { cert: string; ca?: string; caPath?: s
  * (exit 13) for files we may not read.
  */
 export async function checkTlsFiles(files: TlsFiles, opts?: CheckOptions): Promise<CheckedTls> {
-  const { cert: certPath, ca: caFile, caPath } = requireConfig(files);
+  const k = keysOf(files.names);
+  const { cert: certPath, ca: caFile, caPath } = requireConfig(files, k);
   const now = opts?.now ?? new Date();
   const keyPath = given(files.key);
-  const certFile = await readInput("tcert", certPath);
+  const certFile = await readInput(k.tcert, certPath);
   const keySrc: KeySource = keyPath
-    ? { key: "tkey", path: keyPath, file: await readInput("tkey", keyPath) }
-    : { key: "tcert", path: certPath, file: certFile };
-  const caText = caFile ? await readInput("tca", caFile) : undefined;
-  if (caPath) await requireCaDir(caPath);
-  const certs = parseCertificates(certPath, certFile);
-  checkKeyMatches(certs, loadKey(keySrc), keySrc, certPath);
+    ? { key: k.tkey, keyKey: k.tkey, path: keyPath, file: await readInput(k.tkey, keyPath) }
+    : { key: k.tcert, keyKey: k.tkey, path: certPath, file: certFile };
+  const caText = caFile ? await readInput(k.tca, caFile) : undefined;
+  if (caPath) await requireCaDir(k, caPath);
+  const certs = parseCertificates(k.tcert, certPath, certFile);
+  checkKeyMatches(certs, loadKey(keySrc), keySrc, k.tcert, certPath);
   const leaf = describeCertificate(certs[0]);
-  checkValidity(leaf, certPath, now);
+  checkValidity(leaf, k.tcert, certPath, now);
   const warnings: string[] = [];
-  if (caFile && caText) checkCaFile(caFile, caText);
-  if (caPath) await checkCaDir(caPath, caFile !== undefined, warnings);
+  if (caFile && caText) checkCaFile(k.tca, caFile, caText);
+  if (caPath) await checkCaDir(k, caPath, caFile !== undefined, warnings);
   const plan: VerifyPlan = {
     adapter: opts?.adapter ?? denoAdapter,
     caFile,
@@ -825,11 +900,20 @@ export async function checkTlsFiles(files: TlsFiles, opts?: CheckOptions): Promi
     now: opts?.now,
   };
   const purpose = opts?.role ? PURPOSE[opts.role] : undefined;
-  await checkChain(plan, { certPath, caFile, caPath, purpose }, warnings);
-  warnings.push(...leafWarnings(leaf, certPath, now));
+  // Without a CA (ssl-mode=REQUIRED only) there is nothing to verify the chain against.
+  if (caFile || caPath) await checkChain(plan, { k, certPath, caFile, caPath, purpose }, warnings);
+  warnings.push(...leafWarnings(leaf, k.tcert, certPath, now));
   const modeWarning = keyModeWarning(keySrc);
   if (modeWarning) warnings.push(modeWarning);
-  return { caFile, caPath, certFile: certPath, keyFile: keySrc.path, leaf, warnings };
+  return {
+    caFile,
+    caPath,
+    certFile: certPath,
+    keyFile: keySrc.path,
+    leaf,
+    warnings,
+    names: namesOf(k),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

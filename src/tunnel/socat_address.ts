@@ -110,16 +110,24 @@ export interface TlsOptions {
   keyFile: string;
   caFile?: string;
   caPath?: string;
+  /** false: `verify=0`, peers are not verified (`ssl-mode=REQUIRED`); default true. */
+  verify?: boolean;
+  /** How messages name the settings the paths came from (default `[sst] tcert` etc.). */
+  names?: Partial<Record<"ca" | "caPath" | "cert" | "key", { setting: string; where?: string }>>;
 }
 
 function tlsOptions(tls: TlsOptions): string[] {
+  const name = (f: "ca" | "caPath" | "cert" | "key", legacy: string) => {
+    const n = tls.names?.[f];
+    return n?.where ?? n?.setting ?? `[sst] ${legacy}`;
+  };
   const out = [
-    `cert=${socatSafe("[sst] tcert", tls.certFile)}`,
-    `key=${socatSafe("[sst] tkey", tls.keyFile)}`,
+    `cert=${socatSafe(name("cert", "tcert"), tls.certFile)}`,
+    `key=${socatSafe(name("key", "tkey"), tls.keyFile)}`,
   ];
-  if (tls.caFile) out.push(`cafile=${socatSafe("[sst] tca", tls.caFile)}`);
-  if (tls.caPath) out.push(`capath=${socatSafe("[sst] tcapath", tls.caPath)}`);
-  out.push("verify=1");
+  if (tls.caFile) out.push(`cafile=${socatSafe(name("ca", "tca"), tls.caFile)}`);
+  if (tls.caPath) out.push(`capath=${socatSafe(name("caPath", "tcapath"), tls.caPath)}`);
+  out.push(tls.verify === false ? "verify=0" : "verify=1");
   return out;
 }
 
@@ -182,19 +190,22 @@ export function rsyncServerExec(rsync: string, configFile: string): string {
 export interface ConnectSpec {
   host: Host;
   port: number;
-  /** Name the joiner's certificate must carry (SAN or CN); an IP literal checks SAN IP. */
-  peerName: string;
+  /**
+   * Name the joiner's certificate must carry (SAN or CN); an IP literal checks SAN IP. null:
+   * the chain is verified but not the name (`ssl-mode=VERIFY_CA`: socat's empty `commonname=`).
+   */
+  peerName: string | null;
   connectTimeoutSec: number;
   tls: TlsOptions;
   sockopt: readonly SockoptToken[];
 }
 
-/** `OPENSSL:<host>:<port>,…` for the donor: verifies chain and name, no SNI. */
+/** `OPENSSL:<host>:<port>,…` for the donor: verifies chain and (unless VERIFY_CA) name, no SNI. */
 export function connectAddress(spec: ConnectSpec): string {
   const target = socatHost("joiner host", spec.host);
   const opts = [
     ...tlsOptions(spec.tls),
-    `commonname=${socatPeerName(spec.peerName)}`,
+    `commonname=${spec.peerName === null ? "" : socatPeerName(spec.peerName)}`,
     "no-sni=1",
     `connect-timeout=${spec.connectTimeoutSec}`,
     spec.host.kind === "ipv6" ? "pf=ip6" : spec.host.kind === "ipv4" ? "pf=ip4" : "",
