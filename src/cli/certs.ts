@@ -39,6 +39,16 @@ async function openssl(adapter: ProcessAdapter, args: string[]): Promise<void> {
   }
 }
 
+/**
+ * An `openssl req`/`x509` configuration whose `[ext]` section holds exactly `ext`. Given with
+ * `-config`, it replaces the system openssl.cnf: OpenSSL 1.1.1 would otherwise add that file's
+ * `v3_ca` extensions to an `-x509` request next to ours (a CA with two basicConstraints, which
+ * 1.1.1 then refuses to trust), and needs a `distinguished_name` section even with `-subj`.
+ */
+export function requestConfig(ext: readonly string[]): string {
+  return `[req]\ndistinguished_name = dn\n[dn]\n[ext]\n${ext.join("\n")}\n`;
+}
+
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
 }
@@ -97,27 +107,43 @@ export async function makeClusterCa(o: CaOptions, adapter: ProcessAdapter): Prom
   if (!/^[A-Za-z0-9 ._-]{1,64}$/.test(cn)) {
     throw new ConfigError(`--name '${cn}' may hold letters, digits, spaces and . _ - only`);
   }
-  await openssl(adapter, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    String(days(o.days, CA_DAYS)),
-    "-subj",
-    `/CN=${cn}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE,pathlen:0",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]); // deno-fmt-ignore
+  const work = await Deno.makeTempDir({ dir, prefix: ".wsrep-certs-" });
+  try {
+    const config = `${work}/ca.cnf`;
+    await Deno.writeTextFile(
+      config,
+      requestConfig([
+        "basicConstraints = critical, CA:TRUE, pathlen:0",
+        "keyUsage = critical, keyCertSign, cRLSign",
+        "subjectKeyIdentifier = hash",
+      ]),
+    );
+    await openssl(adapter, [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      String(days(o.days, CA_DAYS)),
+      "-subj",
+      `/CN=${cn}`,
+      "-config",
+      config,
+      "-extensions",
+      "ext",
+      "-set_serial",
+      randomSerial(),
+    ]); // deno-fmt-ignore
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
   await Deno.chmod(key, 0o600);
   await Deno.chmod(cert, 0o644);
   log.info(`certs: made CA ${cert} and its key ${key} (0600: keep it off the database nodes)`);
@@ -185,10 +211,10 @@ export async function makeNodeCertificate(o: NodeOptions, adapter: ProcessAdapte
     "extendedKeyUsage = serverAuth, clientAuth",
     `subjectAltName = ${sans.join(", ")}`,
   ];
-  const work = await Deno.makeTempDir({ prefix: "wsrep-certs-" });
+  const work = await Deno.makeTempDir({ dir, prefix: ".wsrep-certs-" });
   try {
     const extFile = `${work}/ext.cnf`;
-    await Deno.writeTextFile(extFile, `[ext]\n${ext.join("\n")}\n`);
+    await Deno.writeTextFile(extFile, requestConfig(ext));
     const validity = String(days(o.days, NODE_DAYS));
     if (o.selfSigned) {
       await openssl(adapter, [

@@ -11,7 +11,8 @@ import { makeCa, makeCaDir, makeIntermediate, makeLeaf } from "../support/pki.ts
 import { checkTlsFiles } from "../../src/tunnel/certificates.ts";
 import { fetchPeerCertificate } from "../../src/tunnel/peer_probe.ts";
 import { opensslCli } from "../../src/tunnel/openssl_cli.ts";
-import { denoAdapter, settlesWithin, sleep, stop } from "../../src/proc/process.ts";
+import { denoAdapter, run, settlesWithin, sleep, stop } from "../../src/proc/process.ts";
+import { makeClusterCa, makeNodeCertificate } from "../../src/cli/certs.ts";
 import { SstError } from "../../src/sst/errors.ts";
 
 const ROOT = findRoot("bullseye");
@@ -205,6 +206,40 @@ withRoot(
       assertMatch(e.message, /not issued by a CA in our \[sst\] tca/);
     } finally {
       await stop(l2.child, 1000);
+    }
+  },
+);
+
+withRoot(
+  "certs ca, certs node (CA-signed and --self-signed) work with OpenSSL 1.1.1 and pass its preflight",
+  async (o) => {
+    const dir = await o.scratch();
+    const quiet = console.log;
+    console.log = () => {}; // the [sst] lines certs prints for the operator
+    try {
+      await makeClusterCa({ out: `${dir}/ca` }, o.adapter);
+      await makeNodeCertificate({ name: "node1", out: `${dir}/n1`, ca: `${dir}/ca` }, o.adapter);
+      await makeNodeCertificate({ name: "node2", out: `${dir}/n2`, selfSigned: true }, o.adapter);
+    } finally {
+      console.log = quiet;
+    }
+    // 1.1.1 with the system openssl.cnf made a CA with two basicConstraints and then refused it.
+    const caText = await run(o.adapter, {
+      cmd: "openssl",
+      args: ["x509", "-noout", "-text", "-in", `${dir}/ca/ca.crt`],
+    }, { timeoutMs: 10_000 });
+    assertEquals(caText.stdout.match(/Basic Constraints/g)?.length, 1, caText.stdout);
+    for (const role of ["joiner", "donor"] as const) {
+      await checkTlsFiles({
+        cert: `${dir}/n1/node1.crt`,
+        key: `${dir}/n1/node1.key`,
+        ca: `${dir}/n1/ca.crt`,
+      }, { role, adapter: o.adapter });
+      await checkTlsFiles({
+        cert: `${dir}/n2/node2.crt`,
+        key: `${dir}/n2/node2.key`,
+        ca: `${dir}/n2/node2.crt`,
+      }, { role, adapter: o.adapter });
     }
   },
 );

@@ -5,6 +5,7 @@
  * @module
  */
 import { denoAdapter, run } from "../../src/proc/process.ts";
+import { requestConfig } from "../../src/cli/certs.ts";
 
 /** A certificate authority on disk. */
 export interface Ca {
@@ -44,6 +45,19 @@ async function chmodAll(...files: string[]): Promise<void> {
   for (const f of files) await Deno.chmod(f, 0o600);
 }
 
+async function writeCaConfig(dir: string, name: string): Promise<string> {
+  const file = `${dir}/${name}.req.cnf`;
+  await Deno.writeTextFile(
+    file,
+    requestConfig([
+      "basicConstraints = critical, CA:TRUE",
+      "keyUsage = critical, keyCertSign, cRLSign",
+      "subjectKeyIdentifier = hash",
+    ]),
+  );
+  return file;
+}
+
 /** Creates a self-signed CA `name` in `dir`. */
 export async function makeCa(dir: string, name: string): Promise<Ca> {
   const cert = `${dir}/${name}.crt`;
@@ -64,10 +78,12 @@ export async function makeCa(dir: string, name: string): Promise<Ca> {
     "3650",
     "-subj",
     `/CN=${name}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
+    // Our own config, not the system one: OpenSSL 1.1.1 would add its v3_ca extensions next to
+    // ours (two basicConstraints) and then refuse the CA.
+    "-config",
+    await writeCaConfig(dir, name),
+    "-extensions",
+    "ext",
   ]);
   await chmodAll(cert, key);
   return { name, cert, key };
