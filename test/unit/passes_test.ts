@@ -390,13 +390,14 @@ Deno.test("settings: tca/tcert/tkey in [sst] win over ssl-* in [mysqld]", async 
       "[sst]\ntca=/s/ca.pem\ntcert=/s/cert.pem\ntkey=/s/key.pem\n",
     [],
     (s) => {
-      assertEquals(s.tls, {
+      const { ca, caPath, cert, key, names } = s.tls;
+      assertEquals({ ca, caPath, cert, key }, {
         ca: "/s/ca.pem",
         caPath: undefined,
         cert: "/s/cert.pem",
         key: "/s/key.pem",
-        keys: { ca: "[sst] tca", caPath: "[sst] tcapath", cert: "[sst] tcert", key: "[sst] tkey" },
       });
+      assertEquals(names.cert.setting, "[sst] tcert");
     },
   );
 });
@@ -406,13 +407,14 @@ Deno.test("settings: ssl-* from [mysqld] are used when no t* key is set", async 
     "[mysqld]\nssl-ca=/m/ca.pem\nssl-cert=/m/cert.pem\nssl-key=/m/key.pem\nssl-capath=/m/certs\n",
     [],
     (s) => {
-      assertEquals(s.tls, {
+      const { ca, caPath, cert, key, names } = s.tls;
+      assertEquals({ ca, caPath, cert, key }, {
         ca: "/m/ca.pem",
         caPath: "/m/certs",
         cert: "/m/cert.pem",
         key: "/m/key.pem",
-        keys: { ca: "ssl-ca", caPath: "ssl-capath", cert: "ssl-cert", key: "ssl-key" },
       });
+      assertEquals(names.cert.setting, "[mysqld] ssl-cert");
     },
   );
 });
@@ -420,7 +422,7 @@ Deno.test("settings: ssl-* from [mysqld] are used when no t* key is set", async 
 Deno.test("settings: ssl-* in [sst] are used when the server groups have none", async () => {
   await withSettings("[sst]\nssl-cert=/s/cert.pem\nssl-key=/s/key.pem\n", [], (s) => {
     assertEquals([s.tls.cert, s.tls.key, s.tls.ca], ["/s/cert.pem", "/s/key.pem", undefined]);
-    assertEquals(s.tls.keys.cert, "ssl-cert");
+    assertEquals(s.tls.names.cert.setting, "[sst] ssl-cert");
   });
 });
 
