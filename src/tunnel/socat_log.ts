@@ -7,6 +7,14 @@
 import * as log from "../sst/log.ts";
 import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 
+/**
+ * socat warnings that say nothing an operator can act on, logged at DEBUG only: socat 1.8 warns
+ * on every TLS start that it does not check CRLs (true of every build); socat 1.7.4.1 (Debian
+ * 11) probes every accepted socket for VSOCK (`ioctl(…, IOCTL_VM_SOCKETS_GET_LOCAL_CID, …):
+ * Inappropriate ioctl for device`).
+ */
+const NOT_ACTIONABLE = /exiting on signal|does not check CRLs|IOCTL_VM_SOCKETS_GET_LOCAL_CID/;
+
 /** Turns one socat stderr line into a log event. */
 export function relayLine(line: string, peer: string): void {
   const m = line.match(/ ([EWNID]) (.*)$/);
@@ -20,9 +28,7 @@ export function relayLine(line: string, peer: string): void {
   } else if (level === "E") {
     const failure = classifySocatTlsError(line);
     log.warn(`socat: ${text}${failure ? ` — ${describeTlsFailure(failure, peer)}` : ""}`);
-  } else if (level === "W" && !/exiting on signal|does not check CRLs/.test(text)) {
-    // socat 1.8 warns on every TLS start that it does not check CRLs: true of every socat
-    // build and not actionable, so it is not repeated into the error log at WARNING level.
+  } else if (level === "W" && !NOT_ACTIONABLE.test(text)) {
     log.warn(`socat: ${text}`);
   } else {
     log.debug(`socat: ${text}`);
