@@ -176,6 +176,10 @@ export function listenAddress(spec: ListenSpec): string {
   opts.push(spec.ipv6 ? "pf=ip6" : "pf=ip4");
   if (spec.bind) opts.push(`bind=${socatHost("bind address", spec.bind)}`);
   opts.push(...tlsOptions(spec.tls));
+  // The joiner verifies the donor's chain, not its name (the per-SST secret binds the donor).
+  // Saying so explicitly also keeps socat 1.7.4.1 (Debian 11) alive: without `commonname=` its
+  // listener crashes (SIGSEGV) on a client certificate that carries an IPv6 SAN.
+  opts.push("commonname=");
   return `OPENSSL-LISTEN:${spec.port},${withSockopt(opts, spec.sockopt).join(",")}`;
 }
 

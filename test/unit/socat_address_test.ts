@@ -127,18 +127,18 @@ Deno.test("socat: listenAddress for an IPv4 bind, with sockopt appended last", (
       sockopt: parseSockopt("cipher=HIGH,nodelay"),
     })),
     "OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4,bind=192.168.1.10," +
-      `${TLS_TEXT},cipher=HIGH,nodelay`,
+      `${TLS_TEXT},commonname=,cipher=HIGH,nodelay`,
   );
 });
 
-Deno.test("socat: listenAddress on all interfaces has no bind (IPv4 and IPv6)", () => {
+Deno.test("socat: listenAddress on all interfaces has no bind (IPv4 and IPv6); the donor's name is not checked (commonname=)", () => {
   assertEquals(
     listenAddress(listen({ port: 4567, maxChildren: 32 })),
-    `OPENSSL-LISTEN:4567,reuseaddr,fork,max-children=32,pf=ip4,${TLS_TEXT}`,
+    `OPENSSL-LISTEN:4567,reuseaddr,fork,max-children=32,pf=ip4,${TLS_TEXT},commonname=`,
   );
   assertEquals(
     listenAddress(listen({ ipv6: true })),
-    `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,${TLS_TEXT}`,
+    `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,${TLS_TEXT},commonname=`,
   );
 });
 
@@ -148,7 +148,7 @@ Deno.test("socat: listenAddress with a CA directory adds capath before verify=1"
       tls: { certFile: "/c.pem", keyFile: "/k.pem", caPath: "/etc/ssl/certs" },
     })),
     "OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4," +
-      "cert=/c.pem,key=/k.pem,capath=/etc/ssl/certs,verify=1",
+      "cert=/c.pem,key=/k.pem,capath=/etc/ssl/certs,verify=1,commonname=",
   );
 });
 
@@ -175,7 +175,8 @@ Deno.test({
   fn: () => {
     assertEquals(
       listenAddress(listen({ bind: { kind: "ipv6", address: "fe80::1" }, ipv6: true })),
-      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,bind=[fe80::1],${TLS_TEXT}`,
+      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,bind=[fe80::1],${TLS_TEXT}` +
+        ",commonname=",
     );
   },
 });
