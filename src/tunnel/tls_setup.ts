@@ -4,7 +4,7 @@
  * @module
  */
 import type { Settings } from "../config/settings.ts";
-import type { SslMode } from "../config/tls_settings.ts";
+import type { SslMode, TlsField } from "../config/tls_settings.ts";
 import type { ProcessAdapter } from "../proc/process.ts";
 import * as log from "../sst/log.ts";
 import { type CheckedTls, checkTlsFiles } from "./certificates.ts";
@@ -63,9 +63,14 @@ export async function checkTls(
         "joiner's certificate name is not checked",
     );
   }
-  const cas = [checked.caFile, checked.caPath].filter(Boolean).join(", ") || "none";
+  // Where each file came from (file:line [group] key), so an operator sees which option won.
+  const from = (f: TlsField) => t.names[f].where ? ` from ${t.names[f].where}` : "";
+  const cas = [
+    ...(checked.caFile ? [`${checked.caFile}${from("ca")}`] : []),
+    ...(checked.caPath ? [`${checked.caPath}${from("caPath")}`] : []),
+  ].join(", ") || "none";
   log.info(
-    `TLS: certificate ${checked.certFile} (${checked.leaf.subject}, valid until ` +
+    `TLS: certificate ${checked.certFile}${from("cert")} (${checked.leaf.subject}, valid until ` +
       `${checked.leaf.notAfter.toISOString()}), trusted CAs ${cas}, ${describeSslMode(settings)}`,
   );
   return { ...checked, mode: t.mode };

@@ -80,6 +80,8 @@ function nonTransactionalReplication(v: ServerVersion): string[] {
 export interface NodeExtra {
   /** Lines appended to the `[mysqld]` group (e.g. `"wsrep_debug=SERVER"`). */
   mysqld?: string[];
+  /** Extra `wsrep_provider_options` entries of this node (`key=value`, e.g. `pc.weight=2`). */
+  providerOptions?: string[];
   /** Further groups, e.g. `{ sst: ["tca=/x/ca.crt", "tcert=…", "tkey=…"] }`. */
   groups?: Record<string, string[]>;
 }
@@ -437,6 +439,7 @@ export class Cluster {
       ]),
       "gcache.size=32M",
       ...(o.providerOptions ?? []),
+      ...(extra.providerOptions ?? []),
     ].join(";");
     const mysqld = [
       `datadir=${node.datadir}`,
