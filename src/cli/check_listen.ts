@@ -58,6 +58,7 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
       maxChildren: 4,
       tls: tlsOptionsOf(checked),
       sockopt: settings.sockopt,
+      socatVersion: tools.socatVersion,
     });
     const responder = [...selfCommand(), RESPONDER_FLAG]
       .map((a) => socatSafe("responder command", a)).join(" ");

@@ -158,6 +158,7 @@ async function startTunnel(
     maxChildren: Math.max(16, s.backupThreads * 2),
     tls: tlsOptionsOf(tls),
     sockopt: s.sockopt,
+    socatVersion: ctx.tools.socatVersion,
   });
   const listener = await startListener(ctx.adapter, {
     socat: ctx.tools.socat,

@@ -168,6 +168,17 @@ export interface ListenSpec {
   maxChildren: number;
   tls: TlsOptions;
   sockopt: readonly SockoptToken[];
+  /** The socat version found (`1.7.4.1`); selects a workaround for 1.7.4.0 and 1.7.4.1. */
+  socatVersion: string;
+}
+
+/**
+ * socat 1.7.4.0 and 1.7.4.1 (Debian 11) crash (SIGSEGV in the forked child) when a listener
+ * without `commonname=` meets a client certificate with an IPv6 subjectAltName; with an empty
+ * `commonname=` they survive, but still fail on an IPv6 entry listed before every DNS entry.
+ */
+export function listenerNeedsEmptyCommonName(socatVersion: string): boolean {
+  return /^1\.7\.4\.[01]$/.test(socatVersion);
 }
 
 /** `OPENSSL-LISTEN:…` for the joiner: mutual TLS, one forked child per connection. */
@@ -177,9 +188,7 @@ export function listenAddress(spec: ListenSpec): string {
   if (spec.bind) opts.push(`bind=${socatHost("bind address", spec.bind)}`);
   opts.push(...tlsOptions(spec.tls));
   // The joiner verifies the donor's chain, not its name (the per-SST secret binds the donor).
-  // Saying so explicitly also keeps socat 1.7.4.1 (Debian 11) alive: without `commonname=` its
-  // listener crashes (SIGSEGV) on a client certificate that carries an IPv6 SAN.
-  opts.push("commonname=");
+  if (listenerNeedsEmptyCommonName(spec.socatVersion)) opts.push("commonname=");
   return `OPENSSL-LISTEN:${spec.port},${withSockopt(opts, spec.sockopt).join(",")}`;
 }
 

@@ -39,6 +39,7 @@ import {
   withMysqld,
 } from "./support/scenario_kit.ts";
 import { denoAdapter, run } from "../../src/proc/process.ts";
+import { listenerNeedsEmptyCommonName } from "../../src/tunnel/socat_address.ts";
 
 const ROWS = 1000;
 
@@ -279,6 +280,12 @@ exec '${launcher}' "$@"
 const DEBIAN_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
   "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
+/** socat 1.7.4.0 or 1.7.4.1, whose TLS listener needs the joiner's workaround. */
+async function oldSocat(): Promise<boolean> {
+  const r = await run(denoAdapter, { cmd: "socat", args: ["-V"] }, { timeoutMs: 10_000 });
+  return listenerNeedsEmptyCommonName(/socat version (\S+)/.exec(r.stdout)?.[1] ?? "");
+}
+
 Deno.test({
   name: "config: an IPv6 cluster on [::1] with IP:::1 certificates (SST, IST; Debian /etc/hosts)",
   sanitizeOps: false,
@@ -292,7 +299,9 @@ Deno.test({
         tlsCluster(
           configs,
           (node, cluster, sst) => ({ mysqld: ipv6Lines(node, cluster), groups: { sst } }),
-          { cn: "localhost", sans: ["IP:::1"] },
+          // socat 1.7.4.0/1.7.4.1 (Debian 11) cannot check a donor certificate whose first
+          // subjectAltName is an IPv6 address (README): there the DNS entry comes first.
+          { cn: "localhost", sans: (await oldSocat()) ? ["DNS:localhost", "IP:::1"] : ["IP:::1"] },
           { pathPrefix: bin },
         ),
         async (cluster) => {

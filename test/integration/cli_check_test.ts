@@ -20,7 +20,10 @@ Deno.test("check reports a good node's certificate, tools and layout and exits 0
     ]);
     assertEquals(r.code, 0, r.stderr);
     assertMatch(r.stderr, /socat 1\.\d+\.\d+.* with OpenSSL/);
-    assertMatch(r.stderr, /TLS: certificate \S*joiner\.crt from \S*joiner\.cnf:\d+ \[sst\] tcert \(CN=localhost/);
+    assertMatch(
+      r.stderr,
+      /TLS: certificate \S*joiner\.crt from \S*joiner\.cnf:\d+ \[sst\] tcert \(CN=localhost/,
+    );
     assertMatch(r.stderr, /undo .*\/joiner\/undo/);
     assertMatch(r.stderr, /configuration OK/);
   } finally {

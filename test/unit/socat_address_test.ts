@@ -117,7 +117,15 @@ Deno.test("socat: parseSockopt rejects empty tokens and names that are not optio
 });
 
 function listen(over: Partial<ListenSpec>): ListenSpec {
-  return { port: 4444, ipv6: false, maxChildren: 16, tls: TLS, sockopt: [], ...over };
+  return {
+    port: 4444,
+    ipv6: false,
+    maxChildren: 16,
+    tls: TLS,
+    sockopt: [],
+    socatVersion: "1.7.4.4",
+    ...over,
+  };
 }
 
 Deno.test("socat: listenAddress for an IPv4 bind, with sockopt appended last", () => {
@@ -127,18 +135,18 @@ Deno.test("socat: listenAddress for an IPv4 bind, with sockopt appended last", (
       sockopt: parseSockopt("cipher=HIGH,nodelay"),
     })),
     "OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4,bind=192.168.1.10," +
-      `${TLS_TEXT},commonname=,cipher=HIGH,nodelay`,
+      `${TLS_TEXT},cipher=HIGH,nodelay`,
   );
 });
 
-Deno.test("socat: listenAddress on all interfaces has no bind (IPv4 and IPv6); the donor's name is not checked (commonname=)", () => {
+Deno.test("socat: listenAddress on all interfaces has no bind (IPv4 and IPv6)", () => {
   assertEquals(
     listenAddress(listen({ port: 4567, maxChildren: 32 })),
-    `OPENSSL-LISTEN:4567,reuseaddr,fork,max-children=32,pf=ip4,${TLS_TEXT},commonname=`,
+    `OPENSSL-LISTEN:4567,reuseaddr,fork,max-children=32,pf=ip4,${TLS_TEXT}`,
   );
   assertEquals(
     listenAddress(listen({ ipv6: true })),
-    `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,${TLS_TEXT},commonname=`,
+    `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,${TLS_TEXT}`,
   );
 });
 
@@ -148,7 +156,7 @@ Deno.test("socat: listenAddress with a CA directory adds capath before verify=1"
       tls: { certFile: "/c.pem", keyFile: "/k.pem", caPath: "/etc/ssl/certs" },
     })),
     "OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4," +
-      "cert=/c.pem,key=/k.pem,capath=/etc/ssl/certs,verify=1,commonname=",
+      "cert=/c.pem,key=/k.pem,capath=/etc/ssl/certs,verify=1",
   );
 });
 
@@ -175,8 +183,7 @@ Deno.test({
   fn: () => {
     assertEquals(
       listenAddress(listen({ bind: { kind: "ipv6", address: "fe80::1" }, ipv6: true })),
-      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,bind=[fe80::1],${TLS_TEXT}` +
-        ",commonname=",
+      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,bind=[fe80::1],${TLS_TEXT}`,
     );
   },
 });
@@ -276,4 +283,22 @@ Deno.test("sockopt: options that change socat's process or connection plumbing a
     if (!/changes how socat runs/.test((thrown as Error).message)) throw thrown as Error;
   }
   if (parseSockopt("cipher=HIGH,verify=0").length !== 2) throw new Error("TLS options refused");
+});
+
+Deno.test("socat: listenAddress adds an empty commonname= only for socat 1.7.4.0 and 1.7.4.1", () => {
+  for (
+    const [version, extra] of [
+      ["1.7.4.1", ",commonname="],
+      ["1.7.4.0", ",commonname="],
+      ["1.7.4.4", ""],
+      ["1.8.0.3", ""],
+      ["1.7.4.10", ""],
+    ]
+  ) {
+    assertEquals(
+      listenAddress(listen({ socatVersion: version })),
+      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4,${TLS_TEXT}${extra}`,
+      `socat ${version}`,
+    );
+  }
 });

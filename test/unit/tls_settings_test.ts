@@ -302,6 +302,7 @@ Deno.test("tls settings: a socat-unsafe path is refused naming where it came fro
       port: 4444,
       ipv6: false,
       maxChildren: 4,
+      socatVersion: "1.7.4.4",
       tls: {
         certFile: "/a b/c.crt",
         keyFile: "/k",
@@ -356,6 +357,7 @@ Deno.test("tls settings: ssl-mode=REQUIRED makes both ends verify=0; the other m
     port: 4444,
     ipv6: false,
     maxChildren: 4,
+    socatVersion: "1.7.4.4",
     tls: tlsOptionsOf({ ...CHECKED, mode: "REQUIRED" }),
     sockopt: [],
   });
