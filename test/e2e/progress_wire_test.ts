@@ -11,7 +11,7 @@
  *
  * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
  */
-import { type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { atLeast, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
 import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
 
@@ -103,8 +103,15 @@ Deno.test(
         const ctx = `\n--- donor ---\n${sstLines(donorLog)}\n--- joiner ---\n${
           sstLines(joinerLog)
         }`;
-        assert(/--progress 1/.test(donorLog), `mariadbd passed --progress 1 to the donor${ctx}`);
-        assert(/--progress 1/.test(joinerLog), `mariadbd passed --progress 1 to the joiner${ctx}`);
+        // MariaDB 10.5 passes --progress 0 to both sides even with wsrep_debug=1 (observed in
+        // the Debian 11 root): the total/complete lines are a 10.6+ matter there.
+        if (atLeast(cluster.version, 10, 6)) {
+          assert(/--progress 1/.test(donorLog), `mariadbd passed --progress 1 to the donor${ctx}`);
+          assert(
+            /--progress 1/.test(joinerLog),
+            `mariadbd passed --progress 1 to the joiner${ctx}`,
+          );
+        }
         assert(
           copiedTotal(donorLog) !== null,
           `the donor logged a final 'copied X of Y (100 %)' line${ctx}`,
