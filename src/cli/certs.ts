@@ -49,6 +49,43 @@ export function requestConfig(ext: readonly string[]): string {
   return `[req]\ndistinguished_name = dn\n[dn]\n[ext]\n${ext.join("\n")}\n`;
 }
 
+/** A self-signed P-256 certificate with exactly the extensions `ext` (CA, or a lone node). */
+async function selfSigned(
+  adapter: ProcessAdapter,
+  o: { dir: string; key: string; cert: string; days: string; cn: string; ext: string[] },
+): Promise<void> {
+  const work = await Deno.makeTempDir({ dir: o.dir, prefix: ".wsrep-certs-" });
+  try {
+    const config = `${work}/req.cnf`;
+    await Deno.writeTextFile(config, requestConfig(o.ext));
+    await openssl(adapter, [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      o.key,
+      "-out",
+      o.cert,
+      "-days",
+      o.days,
+      "-subj",
+      `/CN=${o.cn}`,
+      "-config",
+      config,
+      "-extensions",
+      "ext",
+      "-set_serial",
+      randomSerial(),
+    ]); // deno-fmt-ignore
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
 }
@@ -107,43 +144,18 @@ export async function makeClusterCa(o: CaOptions, adapter: ProcessAdapter): Prom
   if (!/^[A-Za-z0-9 ._-]{1,64}$/.test(cn)) {
     throw new ConfigError(`--name '${cn}' may hold letters, digits, spaces and . _ - only`);
   }
-  const work = await Deno.makeTempDir({ dir, prefix: ".wsrep-certs-" });
-  try {
-    const config = `${work}/ca.cnf`;
-    await Deno.writeTextFile(
-      config,
-      requestConfig([
-        "basicConstraints = critical, CA:TRUE, pathlen:0",
-        "keyUsage = critical, keyCertSign, cRLSign",
-        "subjectKeyIdentifier = hash",
-      ]),
-    );
-    await openssl(adapter, [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      String(days(o.days, CA_DAYS)),
-      "-subj",
-      `/CN=${cn}`,
-      "-config",
-      config,
-      "-extensions",
-      "ext",
-      "-set_serial",
-      randomSerial(),
-    ]); // deno-fmt-ignore
-  } finally {
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-  }
+  await selfSigned(adapter, {
+    dir,
+    key,
+    cert,
+    days: String(days(o.days, CA_DAYS)),
+    cn,
+    ext: [
+      "basicConstraints = critical, CA:TRUE, pathlen:0",
+      "keyUsage = critical, keyCertSign, cRLSign",
+      "subjectKeyIdentifier = hash",
+    ],
+  });
   await Deno.chmod(key, 0o600);
   await Deno.chmod(cert, 0o644);
   log.info(`certs: made CA ${cert} and its key ${key} (0600: keep it off the database nodes)`);
@@ -217,29 +229,7 @@ export async function makeNodeCertificate(o: NodeOptions, adapter: ProcessAdapte
     await Deno.writeTextFile(extFile, requestConfig(ext));
     const validity = String(days(o.days, NODE_DAYS));
     if (o.selfSigned) {
-      await openssl(adapter, [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        validity,
-        "-subj",
-        `/CN=${name}`,
-        "-config",
-        extFile,
-        "-extensions",
-        "ext",
-        "-set_serial",
-        randomSerial(),
-      ]); // deno-fmt-ignore
+      await selfSigned(adapter, { dir, key, cert, days: validity, cn: name, ext });
     } else {
       const csr = `${work}/node.csr`;
       await openssl(adapter, [
