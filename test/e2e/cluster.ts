@@ -282,7 +282,8 @@ export function pickFreePorts(count: number): number[] {
   return [...out];
 }
 
-function fileSize(path: string): number {
+/** Size of a file in bytes, 0 if it does not exist. */
+export function fileSize(path: string): number {
   try {
     return Deno.statSync(path).size;
   } catch {
@@ -290,7 +291,8 @@ function fileSize(path: string): number {
   }
 }
 
-function readFrom(path: string, offset: number): string {
+/** A file's text from byte `offset` on ("" if it does not exist). */
+export function readFrom(path: string, offset: number): string {
   try {
     const bytes = Deno.readFileSync(path);
     return new TextDecoder().decode(bytes.subarray(Math.min(offset, bytes.length)));

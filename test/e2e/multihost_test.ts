@@ -20,7 +20,15 @@
  * Skipped (with the reason) only where `ip netns add` and veth/bridge creation are impossible.
  * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
  */
-import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import {
+  chownMysql,
+  type Cluster,
+  fileSize,
+  type Node,
+  type NodeExtra,
+  readFrom,
+  withCluster,
+} from "./cluster.ts";
 import { type NetnsLab, probeNetns, withLab } from "./netns.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
 import { stopwatch } from "./support/flows.ts";
@@ -89,22 +97,6 @@ function sstLines(log: string, max = 30): string {
   return log.split("\n").filter((l) => l.includes("WSREP_SST:")).slice(-max).join("\n");
 }
 
-function readSince(path: string, offset: number): string {
-  try {
-    return new TextDecoder().decode(Deno.readFileSync(path).subarray(offset));
-  } catch {
-    return "";
-  }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return Deno.statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
 /** Starts `joiner`, waits until Synced, records the listeners inside its namespace meanwhile. */
 async function joinWatched(
   cluster: Cluster,
@@ -154,7 +146,7 @@ async function checkSstJoin(
 ): Promise<JoinReport> {
   const step = `${joiner.name} joins by SST from ${donor.name}`;
   const jLog = cluster.logSinceStart(joiner);
-  const dLog = readSince(donor.errorLog, donorOffset);
+  const dLog = readFrom(donor.errorLog, donorOffset);
   const context = `\n--- ${joiner.name} WSREP_SST ---\n${sstLines(jLog)}\n--- ${donor.name} ` +
     `WSREP_SST ---\n${sstLines(dLog)}`;
   assertEquals(cluster.joinType(joiner), "SST", `${step}: join type`);
@@ -286,7 +278,7 @@ Deno.test({
         });
 
         await step("node2 joins by SST from node1 (SST address: the name node2)", async () => {
-          const off = sizeOf(n1.errorLog);
+          const off = fileSize(n1.errorLog);
           const j = await joinWatched(cluster, lab, n2);
           lap(`node2 joined (${j.seconds.toFixed(1)}s)`);
           reports.push(
@@ -299,7 +291,7 @@ Deno.test({
         });
 
         await step("node3 joins by SST from node2 (SST address: its IP)", async () => {
-          const off = sizeOf(n2.errorLog);
+          const off = fileSize(n2.errorLog);
           const j = await joinWatched(cluster, lab, n3);
           lap(`node3 joined (${j.seconds.toFixed(1)}s)`);
           reports.push(
@@ -335,7 +327,7 @@ Deno.test({
             await cluster.stop(n3);
             await cluster.wipe(n3);
             await cluster.writeConfig(n3, nodeExtra(lab, pki!, n3, WRONG_NAME));
-            const off = sizeOf(n2.errorLog);
+            const off = fileSize(n2.errorLog);
             cluster.start(n3);
             const errorRe = new RegExp(
               String.raw`WSREP_SST: \[ERROR\] .*certificate of joiner 10\.77\.0\.13:4444\b.*` +
@@ -343,11 +335,11 @@ Deno.test({
             );
             // Bounded: the donor's ERROR, then node3's mariadbd gives up (it cannot join).
             const deadline = Date.now() + JOIN_TIMEOUT_MS;
-            while (!errorRe.test(readSince(n2.errorLog, off)) && Date.now() < deadline) {
+            while (!errorRe.test(readFrom(n2.errorLog, off)) && Date.now() < deadline) {
               if (await cluster.status(n3, "wsrep_local_state_comment") === "Synced") break;
               await sleep(250);
             }
-            const dLog = readSince(n2.errorLog, off);
+            const dLog = readFrom(n2.errorLog, off);
             const jLog = cluster.logSinceStart(n3);
             const context = `\n--- node2 (donor) WSREP_SST ---\n${sstLines(dLog)}\n--- node3 ` +
               `(joiner) log tail ---\n${cluster.errorLogTail(n3, 30)}`;

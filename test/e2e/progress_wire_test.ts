@@ -11,25 +11,17 @@
  *
  * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
  */
-import { atLeast, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import {
+  atLeast,
+  type Cluster,
+  fileSize,
+  type Node,
+  type NodeExtra,
+  readFrom,
+  withCluster,
+} from "./cluster.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
 import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
-
-function readSince(path: string, offset: number): string {
-  try {
-    return new TextDecoder().decode(Deno.readFileSync(path).subarray(offset));
-  } catch {
-    return "";
-  }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return Deno.statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
 
 /** `WSREP_SST:` lines of a log text (for messages). */
 function sstLines(text: string): string {
@@ -60,7 +52,7 @@ async function sstWith(
   }
   if (n2.running) await cluster.stop(n2);
   await cluster.wipe(n2);
-  const offset = sizeOf(n1.errorLog);
+  const offset = fileSize(n1.errorLog);
   cluster.start(n2);
   await cluster.waitSynced(n2, 120_000);
   assertEquals(cluster.joinType(n2), "SST", "node2 joined by SST");
@@ -69,7 +61,7 @@ async function sstWith(
     [],
     "node2 has node1's data",
   );
-  return { donorLog: readSince(n1.errorLog, offset), joinerLog: cluster.logSinceStart(n2) };
+  return { donorLog: readFrom(n1.errorLog, offset), joinerLog: cluster.logSinceStart(n2) };
 }
 
 Deno.test(
