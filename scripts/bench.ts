@@ -49,6 +49,7 @@ import { LAUNCHER_DIR, requireLauncher } from "../test/e2e/support/launcher.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../test/support/pki.ts";
 import { sleep } from "../src/proc/process.ts";
 import { VERSION } from "../src/version.ts";
+import { treeBytes, versionOf } from "./bench_common.ts";
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -287,17 +288,6 @@ function watchSst(joiner: Node, donor: Node): { stop(): Promise<RunSample> } {
 // ---------------------------------------------------------------------------------------------
 // data
 
-/** Bytes of regular files below `dir`. */
-function treeBytes(dir: string): number {
-  let n = 0;
-  for (const e of Deno.readDirSync(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) n += treeBytes(p);
-    else if (e.isFile) n += Deno.statSync(p).size;
-  }
-  return n;
-}
-
 /** Bytes of the benchmark schemas' files in a datadir. */
 function benchBytes(datadir: string): number {
   let n = 0;
@@ -373,16 +363,6 @@ async function slowLink(lab: NetnsLab): Promise<string> {
     if (r.code !== 0) throw new Error(`tc in ${h.name}: ${r.stderr}`);
   }
   return how;
-}
-
-function versionOf(cmd: string, args: string[], pick = /\S/): string {
-  try {
-    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return text.split("\n").find((l) => pick.test(l))?.trim() ?? "?";
-  } catch {
-    return "not found";
-  }
 }
 
 function median(xs: number[]): number {

@@ -26,6 +26,7 @@
 import { driveSst, TEST_STATE } from "../test/support/sst_driver.ts";
 import { type FixtureNode, freePort, makeFixture } from "../test/support/fixture.ts";
 import { VERSION } from "../src/version.ts";
+import { treeBytes, versionOf } from "./bench_common.ts";
 
 const STOCK = "/usr/bin/wsrep_sst_rsync";
 const FILE_MB = 64;
@@ -41,17 +42,6 @@ function arg(name: string, def: number): number {
 const sizeMb = arg("--size-mb", 512);
 const runs = arg("--runs", 3);
 const keep = Deno.args.includes("--keep");
-
-/** The first output line of `cmd args` that matches `pick`. */
-function versionOf(cmd: string, args: string[], pick = /\S/): string {
-  try {
-    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return text.split("\n").find((l) => pick.test(l))?.trim() ?? "?";
-  } catch {
-    return "not found";
-  }
-}
 
 /** Writes `mb` MiB of random data into 64 MiB files over four schemas of `datadir`. */
 async function generateData(datadir: string, mb: number): Promise<void> {
@@ -71,17 +61,6 @@ async function generateData(datadir: string, mb: number): Promise<void> {
       file.close();
     }
   }
-}
-
-/** Total bytes of regular files under `dir` (recursively). */
-function treeBytes(dir: string): number {
-  let n = 0;
-  for (const e of Deno.readDirSync(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) n += treeBytes(p);
-    else if (e.isFile) n += Deno.statSync(p).size;
-  }
-  return n;
 }
 
 /** Bytes in the schema directories (what both methods must deliver). */

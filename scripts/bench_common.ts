@@ -1,0 +1,27 @@
+/**
+ * Helpers both benchmarks share (`scripts/bench.ts`, `scripts/bench_loopback.ts`).
+ *
+ * @module
+ */
+
+/** The first output line of `cmd args` that matches `pick` ("not found" if it cannot run). */
+export function versionOf(cmd: string, args: string[], pick = /\S/): string {
+  try {
+    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return text.split("\n").find((l) => pick.test(l))?.trim() ?? "?";
+  } catch {
+    return "not found";
+  }
+}
+
+/** Total bytes of regular files under `dir` (recursively). */
+export function treeBytes(dir: string): number {
+  let n = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) n += treeBytes(p);
+    else if (e.isFile) n += Deno.statSync(p).size;
+  }
+  return n;
+}
