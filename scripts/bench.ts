@@ -48,7 +48,7 @@ import { NetnsLab, probeNetns } from "../test/e2e/netns.ts";
 import { LAUNCHER_DIR, requireLauncher } from "../test/e2e/support/launcher.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../test/support/pki.ts";
 import { sleep } from "../src/proc/process.ts";
-import { VERSION } from "../src/version.ts";
+import { VERSION } from "../src/core/version.ts";
 import { treeBytes, versionOf } from "./bench_common.ts";
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@
  */
 import { driveSst, TEST_STATE } from "../test/support/sst_driver.ts";
 import { type FixtureNode, freePort, makeFixture } from "../test/support/fixture.ts";
-import { VERSION } from "../src/version.ts";
+import { VERSION } from "../src/core/version.ts";
 import { treeBytes, versionOf } from "./bench_common.ts";
 
 const STOCK = "/usr/bin/wsrep_sst_rsync";

@@ -53,7 +53,7 @@ if (code !== 0) Deno.exit(code);
 // A wrong runtime (e.g. the deno CLI given as DENORT_BIN) compiles but ignores the payload.
 const probe = await new Deno.Command(output, { args: ["--version"], stdout: "piped" }).output();
 const said = new TextDecoder().decode(probe.stdout).trim().split("\n")[0];
-const { VERSION } = await import("../src/version.ts");
+const { VERSION } = await import("../src/core/version.ts");
 if (said !== `wsrep_sst_rsync_tunnel ${VERSION}`) {
   await Deno.remove(output);
   console.error(

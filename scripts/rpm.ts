@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { VERSION } from "../src/version.ts";
+import { VERSION } from "../src/core/version.ts";
 import { relativeLauncher } from "./launcher.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -39,7 +39,9 @@ async function runOk(cmd: string, args: string[], env?: Record<string, string>):
 
 const specVersion = (await Deno.readTextFile(spec)).match(/^Version:\s*(\S+)/m)?.[1];
 if (specVersion !== VERSION) {
-  fail(`the spec says Version: ${specVersion}, src/version.ts says ${VERSION}; make them equal`);
+  fail(
+    `the spec says Version: ${specVersion}, src/core/version.ts says ${VERSION}; make them equal`,
+  );
 }
 
 let executable = values.executable;

@@ -14,7 +14,7 @@ import { runSst } from "./sst/run.ts";
 import { denoStdin } from "./sst/donor_credentials.ts";
 import { RSH_HELPER_FLAG, runRshHelper } from "./tunnel/rsh_helper.ts";
 import { isSstInvocation, runCli } from "./cli/cli.ts";
-import * as log from "./sst/log.ts";
+import * as log from "./core/log.ts";
 import { RESPONDER_FLAG } from "./cli/check_wire.ts";
 import { runCheckResponder } from "./cli/check_responder.ts";
 

@@ -10,9 +10,9 @@
  */
 import { X509Certificate } from "node:crypto";
 import { type ProcessAdapter, run } from "../proc/process.ts";
-import { ConfigError, ExitCode, MissingToolError, SstError } from "../sst/errors.ts";
-import { parseHost } from "../sst/address.ts";
-import * as log from "../sst/log.ts";
+import { ConfigError, ExitCode, MissingToolError, SstError } from "../core/errors.ts";
+import { parseHost } from "../core/address.ts";
+import * as log from "../core/log.ts";
 
 /** Default validity of node certificates, in days (825: what browsers and many CAs allow). */
 export const NODE_DAYS = 825;

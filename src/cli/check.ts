@@ -5,12 +5,12 @@
  * @module
  */
 import type { ProcessAdapter } from "../proc/process.ts";
-import { parseSstArgs } from "../sst/args.ts";
+import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { checkTls } from "../tunnel/tls_setup.ts";
-import { SstError } from "../sst/errors.ts";
-import * as log from "../sst/log.ts";
+import { SstError } from "../core/errors.ts";
+import * as log from "../core/log.ts";
 
 /** Options of the check subcommand. */
 export interface CheckOptions {

@@ -8,16 +8,16 @@
  */
 import type { ProcessAdapter } from "../proc/process.ts";
 import { stop } from "../proc/process.ts";
-import { parseSstArgs } from "../sst/args.ts";
+import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
 import { listenAddress, socatSafe } from "../tunnel/socat_address.ts";
 import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
 import { certificateNames } from "../tunnel/peer_probe.ts";
-import { BusyError, ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
+import { BusyError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import { selfCommand } from "../proc/self.ts";
-import * as log from "../sst/log.ts";
+import * as log from "../core/log.ts";
 import { describeSeen, RESPONDER_FLAG, type ResponderReport, RESULT_MARKER } from "./check_wire.ts";
 import type { DefaultsArgs } from "./check_peer.ts";
 

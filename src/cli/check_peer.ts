@@ -9,8 +9,8 @@
  * @module
  */
 import { type Child, type ProcessAdapter, sleep, stop } from "../proc/process.ts";
-import { parseEndpoint } from "../sst/address.ts";
-import { parseSstArgs } from "../sst/args.ts";
+import { parseEndpoint } from "../core/address.ts";
+import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
@@ -25,9 +25,9 @@ import {
 import { describeCertificate } from "../tunnel/certificates.ts";
 import { opensslCli } from "../tunnel/openssl_cli.ts";
 import { classifySocatTlsError, describeTlsFailure, oneLine } from "../tunnel/tls_failures.ts";
-import { ConfigError, ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
-import { hostForAddress } from "../sst/address.ts";
-import * as log from "../sst/log.ts";
+import { ConfigError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";
+import { hostForAddress } from "../core/address.ts";
+import * as log from "../core/log.ts";
 import {
   chainText,
   CHECK_GREETING,

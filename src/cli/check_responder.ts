@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { VERSION } from "../version.ts";
+import { VERSION } from "../core/version.ts";
 import {
   CHECK_GREETING,
   type Greeting,

@@ -6,14 +6,14 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import type { ProcessAdapter } from "../proc/process.ts";
-import { ExitCode, SstError } from "../sst/errors.ts";
-import * as log from "../sst/log.ts";
+import { ExitCode, SstError } from "../core/errors.ts";
+import * as log from "../core/log.ts";
 import { runCheck } from "./check.ts";
 import { runCheckPeer } from "./check_peer.ts";
 import { DEFAULT_LISTEN_TIMEOUT, runCheckListen } from "./check_listen.ts";
 import { makeBundle, makeClusterCa, makeNodeCertificate } from "./certs.ts";
 import { versionReport } from "./version_report.ts";
-import { DEFAULT_PORT } from "../sst/address.ts";
+import { DEFAULT_PORT } from "../core/address.ts";
 
 /**
  * True if argv is mariadbd's call: it starts with an option (never a command word) and

@@ -7,7 +7,7 @@
  */
 import { type ProcessAdapter, run, which } from "../proc/process.ts";
 import { parseSocatVersion } from "../proc/tools.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../core/version.ts";
 
 async function firstOutput(
   adapter: ProcessAdapter,

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { ConfigError } from "../sst/errors.ts";
+import { ConfigError } from "../core/errors.ts";
 
 /** Where to read options from (the `--defaults-*` options mariadbd passed on). */
 export interface DefaultsOptions {

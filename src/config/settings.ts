@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { SstArgs } from "../sst/args.ts";
-import { ConfigError } from "../sst/errors.ts";
+import type { SstArgs } from "../core/args.ts";
+import { ConfigError } from "../core/errors.ts";
 import { OptionLookup } from "./option_lookup.ts";
-import { parseSockopt, type SockoptToken } from "../tunnel/socat_address.ts";
+import { parseSockopt, type SockoptToken } from "./sockopt.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { ConfigError } from "../sst/errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import type { OptionLookup, OptionSource } from "./option_lookup.ts";
 import { type SstKeyName, sstSource, sstValue } from "./sst_keys.ts";
 

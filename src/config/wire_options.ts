@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ConfigError } from "../sst/errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import type { OptionLookup } from "./option_lookup.ts";
 import { type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 

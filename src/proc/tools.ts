@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MissingToolError } from "../sst/errors.ts";
+import { MissingToolError } from "../core/errors.ts";
 import { type ProcessAdapter, run, which } from "./process.ts";
 
 /** Absolute paths and versions of our helpers. */

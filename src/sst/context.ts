@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SstArgs } from "./args.ts";
+import type { SstArgs } from "../core/args.ts";
 import type { Settings } from "../config/settings.ts";
 import type { Tools } from "../proc/tools.ts";
 import type { ProcessAdapter } from "../proc/process.ts";
@@ -15,7 +15,7 @@ import type { ProtocolWriter } from "./protocol.ts";
 import type { InstanceLock } from "./instance_lock.ts";
 import type { StdinSource } from "./donor_credentials.ts";
 import { isAlive, watchedAncestors } from "../proc/liveness.ts";
-import { AbortedError, ExitCode, type SstError, TimeoutError } from "./errors.ts";
+import { AbortedError, ExitCode, type SstError, TimeoutError } from "../core/errors.ts";
 
 /** Everything an SST flow needs. */
 export interface SstContext {

@@ -7,7 +7,7 @@
 import type { ServerLayout } from "../config/settings.ts";
 import { BINLOG_STAGING, binlogDir, strayEngineFiles } from "../transfer/layout_files.ts";
 import type { Scope } from "./scope.ts";
-import * as log from "./log.ts";
+import * as log from "../core/log.ts";
 
 /** Name of the informational marker (the stock scripts use the same). */
 export const IN_PROGRESS = "sst_in_progress";

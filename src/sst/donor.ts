@@ -12,11 +12,11 @@
  * @module
  */
 import type { SstContext } from "./context.ts";
-import { checkDonorPath, type Endpoint, hostForAddress, parseEndpoint } from "./address.ts";
+import { checkDonorPath, type Endpoint, hostForAddress, parseEndpoint } from "../core/address.ts";
 import { donorSecret } from "./donor_credentials.ts";
-import { ConfigError, SstError, TimeoutError, TransferError } from "./errors.ts";
-import * as log from "./log.ts";
-import { addSecret } from "./log.ts";
+import { ConfigError, SstError, TimeoutError, TransferError } from "../core/errors.ts";
+import * as log from "../core/log.ts";
+import { addSecret } from "../core/log.ts";
 import { makePrivateDir, type PrivateDir, privateDirError } from "./private_dir.ts";
 import { checkTls, describeSslMode, tlsOptionsOf, verificationOff } from "../tunnel/tls_setup.ts";
 import {

@@ -16,9 +16,9 @@
  *
  * @module
  */
-import { secretFromRemoteAuth } from "./address.ts";
-import { ExitCode, SstError } from "./errors.ts";
-import * as log from "./log.ts";
+import { secretFromRemoteAuth } from "../core/address.ts";
+import { ExitCode, SstError } from "../core/errors.ts";
+import * as log from "../core/log.ts";
 
 /** The longest we wait for mariadbd's lines (it writes them before it starts waiting for us). */
 export const STDIN_WAIT_MS = 3000;

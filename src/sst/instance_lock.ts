@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BusyError, ExitCode } from "./errors.ts";
+import { BusyError, ExitCode } from "../core/errors.ts";
 import {
   commandLine,
   commandName,
@@ -14,7 +14,7 @@ import {
   processStartTime,
 } from "../proc/liveness.ts";
 import { sleep } from "../proc/process.ts";
-import * as log from "./log.ts";
+import * as log from "../core/log.ts";
 import type { Scope } from "./scope.ts";
 
 /** Name of the lock file inside the datadir (the stock scripts use the same). */

@@ -12,7 +12,7 @@
  * @module
  */
 import type { SstContext } from "./context.ts";
-import { formatReadyAddress, type Host, hostText, parseEndpoint } from "./address.ts";
+import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
 import {
   AbortedError,
   ConfigError,
@@ -20,8 +20,8 @@ import {
   SstError,
   TimeoutError,
   TransferError,
-} from "./errors.ts";
-import * as log from "./log.ts";
+} from "../core/errors.ts";
+import * as log from "../core/log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";

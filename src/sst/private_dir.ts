@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { ConfigError, ExitCode, SstError } from "./errors.ts";
+import { ConfigError, ExitCode, SstError } from "../core/errors.ts";
 import type { Scope } from "./scope.ts";
 import { socatSafe } from "../tunnel/socat_address.ts";
 import { isAlive, isSameProcessAlive, processStartTime } from "../proc/liveness.ts";
-import * as log from "./log.ts";
+import * as log from "../core/log.ts";
 
 /** A created private directory. */
 export interface PrivateDir {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Role } from "./args.ts";
-import { AbortedError, ExitCode } from "./errors.ts";
+import type { Role } from "../core/args.ts";
+import { AbortedError, ExitCode } from "../core/errors.ts";
 
 /** Longest line mariadbd reads in one piece: donor 127, joiner 511 characters. */
 export const MAX_LINE: Record<Role, number> = { donor: 127, joiner: 511 };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseSstArgs } from "./args.ts";
+import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { type ProcessAdapter, stopAll } from "../proc/process.ts";
@@ -12,8 +12,8 @@ import { type LineSink, ProtocolWriter } from "./protocol.ts";
 import { Scope } from "./scope.ts";
 import { type SstContext, Stopper } from "./context.ts";
 import { acquireInstanceLock } from "./instance_lock.ts";
-import { AbortedError, ExitCode, SstError } from "./errors.ts";
-import * as log from "./log.ts";
+import { AbortedError, ExitCode, SstError } from "../core/errors.ts";
+import * as log from "../core/log.ts";
 import { runJoiner } from "./joiner.ts";
 import { runDonor } from "./donor.ts";
 import type { StdinSource } from "./donor_credentials.ts";

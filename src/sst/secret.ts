@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { addSecret } from "./log.ts";
+import { addSecret } from "../core/log.ts";
 
 /** Makes a new secret and registers it for log redaction. */
 export function newSecret(): string {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ServerLayout } from "../config/settings.ts";
-import * as log from "../sst/log.ts";
+import * as log from "../core/log.ts";
 
 function dirOf(p: string): string {
   return p.slice(0, p.lastIndexOf("/")) || "/";

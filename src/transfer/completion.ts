@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TransferError } from "../sst/errors.ts";
+import { TransferError } from "../core/errors.ts";
 
 /** File name of the record, on both sides. */
 export const COMPLETION_FILE = "sst_complete";

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ExitCode, SstError, TimeoutError, TransferError } from "../sst/errors.ts";
-import * as log from "../sst/log.ts";
+import { ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
+import * as log from "../core/log.ts";
 import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
 import type { RsyncJob } from "./passes.ts";
 import { RSYNC_USER } from "./rsyncd_config.ts";

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { MODULE } from "../sst/address.ts";
-import { ConfigError } from "../sst/errors.ts";
+import { MODULE } from "../core/address.ts";
+import { ConfigError } from "../core/errors.ts";
 import type { ServerLayout } from "../config/settings.ts";
 
 /** The rsync user every donor connection authenticates as. */

@@ -42,7 +42,7 @@
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { denoAdapter, type ProcessAdapter, run } from "../proc/process.ts";
-import { ConfigError, ExitCode, MissingToolError, SstError } from "../sst/errors.ts";
+import { ConfigError, ExitCode, MissingToolError, SstError } from "../core/errors.ts";
 import { oneLine } from "./tls_failures.ts";
 import { type OpensslCli, opensslCli, trustOnlyArgs } from "./openssl_cli.ts";
 import type { SettingName, TlsField } from "../config/tls_settings.ts";

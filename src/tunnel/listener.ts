@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { BusyError, ExitCode } from "../sst/errors.ts";
-import * as log from "../sst/log.ts";
+import { BusyError, ExitCode } from "../core/errors.ts";
+import * as log from "../core/log.ts";
 import { type Child, type ProcessAdapter, sleep } from "../proc/process.ts";
 import { childrenOf, commandName } from "../proc/liveness.ts";
 import { describePortHolder, pidListensOn } from "./listen_check.ts";

@@ -19,7 +19,7 @@
  * @module
  */
 import { type ProcessAdapter, run } from "../proc/process.ts";
-import { MissingToolError } from "../sst/errors.ts";
+import { MissingToolError } from "../core/errors.ts";
 
 /** What we need to know about the installed `openssl` command. */
 export interface OpensslCli {

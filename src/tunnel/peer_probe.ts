@@ -9,7 +9,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
-import { ExitCode, SstError, TimeoutError } from "../sst/errors.ts";
+import { ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import {
   type CertificateInfo,
   certificateMatchesHost,
@@ -17,7 +17,7 @@ import {
 } from "./certificates.ts";
 import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
-import type { Host } from "../sst/address.ts";
+import type { Host } from "../core/address.ts";
 import { reverseName } from "./resolve.ts";
 import { type OpensslCli, opensslCli, trustOnlyArgs } from "./openssl_cli.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as log from "../sst/log.ts";
+import * as log from "../core/log.ts";
 import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 
 /**

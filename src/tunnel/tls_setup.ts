@@ -6,7 +6,7 @@
 import type { Settings } from "../config/settings.ts";
 import type { SslMode, TlsField } from "../config/tls_settings.ts";
 import type { ProcessAdapter } from "../proc/process.ts";
-import * as log from "../sst/log.ts";
+import * as log from "../core/log.ts";
 import { type CheckedTls, checkTlsFiles } from "./certificates.ts";
 import { disablesVerification, type TlsOptions } from "./socat_address.ts";
 

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { LAUNCHER } from "../support/sst_driver.ts";
-import { VERSION } from "../../src/version.ts";
+import { VERSION } from "../../src/core/version.ts";
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const o = await new Deno.Command(LAUNCHER, { args, stdout: "piped", stderr: "piped" }).output();

@@ -23,7 +23,7 @@ import {
 } from "../support/fixture.ts";
 import { record, recordCount } from "../support/ledger.ts";
 import { filesLeftBehind } from "../support/fixture.ts";
-import { ExitCode } from "../../src/sst/errors.ts";
+import { ExitCode } from "../../src/core/errors.ts";
 
 const DOCUMENTED = new Set<number>(Object.values(ExitCode).filter((c) => c !== 0));
 

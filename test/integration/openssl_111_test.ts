@@ -13,7 +13,7 @@ import { fetchPeerCertificate } from "../../src/tunnel/peer_probe.ts";
 import { opensslCli } from "../../src/tunnel/openssl_cli.ts";
 import { denoAdapter, run, settlesWithin, sleep, stop } from "../../src/proc/process.ts";
 import { makeClusterCa, makeNodeCertificate } from "../../src/cli/certs.ts";
-import { SstError } from "../../src/sst/errors.ts";
+import { SstError } from "../../src/core/errors.ts";
 
 const ROOT = findRoot("bullseye");
 

@@ -15,7 +15,7 @@ import {
 } from "../../src/config/option_file.ts";
 import type { DefaultsOptions } from "../../src/config/option_file.ts";
 import { OptionLookup } from "../../src/config/option_lookup.ts";
-import { ConfigError } from "../../src/sst/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import { which } from "../../src/proc/process.ts";
 
 const MPD = which("my_print_defaults");

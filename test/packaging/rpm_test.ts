@@ -8,7 +8,7 @@
  * rpmlint.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { VERSION } from "../../src/version.ts";
+import { VERSION } from "../../src/core/version.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 

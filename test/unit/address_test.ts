@@ -1,5 +1,5 @@
 /**
- * Unit tests for SST addresses (src/sst/address.ts, spec §1.5): what mariadbd gives the joiner,
+ * Unit tests for SST addresses (src/core/address.ts, spec §1.5): what mariadbd gives the joiner,
  * what the joiner advertises, what the donor accepts, and rejection of hostile input.
  *
  * @module
@@ -15,8 +15,8 @@ import {
   parseEndpoint,
   parseHost,
   secretFromRemoteAuth,
-} from "../../src/sst/address.ts";
-import { ConfigError, ExitCode, SstError } from "../../src/sst/errors.ts";
+} from "../../src/core/address.ts";
+import { ConfigError, ExitCode, SstError } from "../../src/core/errors.ts";
 
 const HEX32 = "86ff590328d774228de60a202c014da5";
 

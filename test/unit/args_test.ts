@@ -1,5 +1,5 @@
 /**
- * Unit tests for the mariadbd → script argument contract (src/sst/args.ts, spec §1.3, §1.4,
+ * Unit tests for the mariadbd → script argument contract (src/core/args.ts, spec §1.3, §1.4,
  * §1.7): observed 10.11 argv, older forms, role/datadir errors, and what may (not) be read
  * from `--mysqld-args`.
  *
@@ -11,8 +11,8 @@ import {
   parseSstArgs,
   serverPathsFromMysqldArgs,
   splitMysqldArgs,
-} from "../../src/sst/args.ts";
-import { ConfigError, ExitCode } from "../../src/sst/errors.ts";
+} from "../../src/core/args.ts";
+import { ConfigError, ExitCode } from "../../src/core/errors.ts";
 
 /** Drops keys whose value is undefined (recursively), so expectations list only set fields. */
 function defined<T>(value: T): T {

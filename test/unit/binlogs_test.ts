@@ -13,7 +13,7 @@ import {
 } from "../../src/transfer/binlogs.ts";
 import type { ServerLayout } from "../../src/config/settings.ts";
 import { acquireInstanceLock, PID_FILE } from "../../src/sst/instance_lock.ts";
-import { BusyError } from "../../src/sst/errors.ts";
+import { BusyError } from "../../src/core/errors.ts";
 import { Scope } from "../../src/sst/scope.ts";
 import { isAlive, processStartTime } from "../../src/proc/liveness.ts";
 

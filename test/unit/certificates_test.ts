@@ -15,7 +15,7 @@ import {
   describeTlsFailure,
   type TlsFailure,
 } from "../../src/tunnel/tls_failures.ts";
-import { ExitCode, SstError } from "../../src/sst/errors.ts";
+import { ExitCode, SstError } from "../../src/core/errors.ts";
 import {
   denoAdapter,
   run,
@@ -297,18 +297,11 @@ async function checkAsNobody(
   dir: string,
   files: { cert: string; key: string; ca: string },
 ): Promise<{ exitCode: number; message: string }> {
-  const root = new URL("../../src/", import.meta.url);
-  const sources = [
-    "tunnel/certificates.ts",
-    "tunnel/tls_failures.ts",
-    "tunnel/openssl_cli.ts",
-    "proc/process.ts",
-    "sst/errors.ts",
-  ];
-  for (const f of sources) {
-    await Deno.mkdir(`${dir}/src/${f.split("/")[0]}`, { recursive: true });
-    await Deno.copyFile(new URL(f, root), `${dir}/src/${f}`);
-  }
+  // The whole source tree, so the probe imports exactly what the program does.
+  const copy = await new Deno.Command("cp", {
+    args: ["-R", new URL("../../src", import.meta.url).pathname, `${dir}/src`],
+  }).output();
+  if (!copy.success) throw new Error(new TextDecoder().decode(copy.stderr));
   await Deno.writeTextFile(
     `${dir}/probe.ts`,
     'import { checkTlsFiles } from "./src/tunnel/certificates.ts";\n' +

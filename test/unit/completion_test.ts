@@ -22,7 +22,7 @@ import {
   RSYNC_USER,
   rsyncConfSafe,
 } from "../../src/transfer/rsyncd_config.ts";
-import { ConfigError, ExitCode, TransferError } from "../../src/sst/errors.ts";
+import { ConfigError, ExitCode, TransferError } from "../../src/core/errors.ts";
 
 const UUID = "f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc";
 const SECRET = "86ff590328d774228de60a202c014da5";

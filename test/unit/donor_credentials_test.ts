@@ -10,8 +10,8 @@ import {
   type StdinKind,
   type StdinSource,
 } from "../../src/sst/donor_credentials.ts";
-import { redact } from "../../src/sst/log.ts";
-import { SstError } from "../../src/sst/errors.ts";
+import { redact } from "../../src/core/log.ts";
+import { SstError } from "../../src/core/errors.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 const enc = new TextEncoder();

@@ -20,7 +20,7 @@ import {
   type SpawnSpec,
 } from "../../src/proc/process.ts";
 import { makeCa, makeLeaf } from "../support/pki.ts";
-import { SstError } from "../../src/sst/errors.ts";
+import { SstError } from "../../src/core/errors.ts";
 import { classifySocatTlsError } from "../../src/tunnel/tls_failures.ts";
 
 const V111: OpensslCli = parseOpensslVersion("OpenSSL 1.1.1w  11 Sep 2023\n");

@@ -15,7 +15,7 @@ import {
   SERVER_GROUPS,
 } from "../../src/config/option_file.ts";
 import { OptionLookup } from "../../src/config/option_lookup.ts";
-import { ConfigError, ExitCode } from "../../src/sst/errors.ts";
+import { ConfigError, ExitCode } from "../../src/core/errors.ts";
 
 /** Writes files into a fresh temp dir, runs `fn(dir)`, removes the dir. */
 async function withFiles(

@@ -28,8 +28,8 @@ import {
   settingsFrom,
 } from "../../src/config/settings.ts";
 import { OptionLookup } from "../../src/config/option_lookup.ts";
-import { parseSstArgs } from "../../src/sst/args.ts";
-import { ConfigError } from "../../src/sst/errors.ts";
+import { parseSstArgs } from "../../src/core/args.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 
 const DD = "/var/lib/mysql";
 

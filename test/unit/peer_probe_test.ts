@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { choosePeerName } from "../../src/tunnel/peer_probe.ts";
 import type { CertificateInfo } from "../../src/tunnel/certificates.ts";
-import { SstError } from "../../src/sst/errors.ts";
+import { SstError } from "../../src/core/errors.ts";
 
 function leaf(cn: string | undefined, dns: string[], ips: string[]): CertificateInfo {
   return {

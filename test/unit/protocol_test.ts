@@ -1,13 +1,13 @@
 /**
  * Unit tests for the stdout protocol writer (src/sst/protocol.ts, spec §2.1), the stderr log
- * format and redaction (src/sst/log.ts, §2.5), the error classes' exit codes
- * (src/sst/errors.ts, §6) and the cleanup scope (src/sst/scope.ts).
+ * format and redaction (src/core/log.ts, §2.5), the error classes' exit codes
+ * (src/core/errors.ts, §6) and the cleanup scope (src/sst/scope.ts).
  *
  * @module
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
 import { MAX_LINE, ProtocolWriter } from "../../src/sst/protocol.ts";
-import { addSecret, formatLine, redact } from "../../src/sst/log.ts";
+import { addSecret, formatLine, redact } from "../../src/core/log.ts";
 import { newSecret } from "../../src/sst/secret.ts";
 import {
   AbortedError,
@@ -18,7 +18,7 @@ import {
   SstError,
   TimeoutError,
   TransferError,
-} from "../../src/sst/errors.ts";
+} from "../../src/core/errors.ts";
 import { Scope } from "../../src/sst/scope.ts";
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /**
- * Unit tests for socat address construction (src/tunnel/socat_address.ts): every value put
+ * Unit tests for socat address construction (src/tunnel/socat_address.ts, with `sockopt` from
+ * src/config/sockopt.ts): every value put
  * into a socat address is validated, `sockopt` is parsed token by token, and the listener,
  * connector and EXEC addresses have an exact, predictable shape.
  *
@@ -12,12 +13,12 @@ import {
   disablesVerification,
   listenAddress,
   type ListenSpec,
-  parseSockopt,
   rsyncServerExec,
   socatSafe,
   type TlsOptions,
 } from "../../src/tunnel/socat_address.ts";
-import { ConfigError } from "../../src/sst/errors.ts";
+import { parseSockopt } from "../../src/config/sockopt.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 
 const TLS: TlsOptions = {
   certFile: "/etc/mysql/ssl/node.crt",
@@ -268,8 +269,8 @@ Deno.test("socat: rsyncServerExec rejects a config path with a space (and a bad 
 });
 
 Deno.test("sockopt: options that change socat's process or connection plumbing are refused", async () => {
-  const { parseSockopt } = await import("../../src/tunnel/socat_address.ts");
-  const { ConfigError } = await import("../../src/sst/errors.ts");
+  const { parseSockopt } = await import("../../src/config/sockopt.ts");
+  const { ConfigError } = await import("../../src/core/errors.ts");
   for (
     const bad of ["fork", "cipher=HIGH,su=nobody", "setuid=0", "chroot=/tmp", "max-children=999"]
   ) {

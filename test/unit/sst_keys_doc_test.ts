@@ -8,9 +8,9 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { OptionLookup } from "../../src/config/option_lookup.ts";
 import { settingsFrom } from "../../src/config/settings.ts";
-import { parseSstArgs } from "../../src/sst/args.ts";
+import { parseSstArgs } from "../../src/core/args.ts";
 import { SST_KEYS } from "../../src/config/sst_keys.ts";
-import { ConfigError } from "../../src/sst/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const PAGE = `${REPO}man/wsrep_sst_rsync_tunnel.1`;

@@ -15,7 +15,7 @@ import {
   type TlsRole,
   type TlsSettings,
 } from "../../src/config/tls_settings.ts";
-import { ConfigError } from "../../src/sst/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import { checkTlsFiles } from "../../src/tunnel/certificates.ts";
 import { connectAddress, listenAddress } from "../../src/tunnel/socat_address.ts";
 import { tlsOptionsOf } from "../../src/tunnel/tls_setup.ts";

@@ -12,7 +12,7 @@ import {
   rsyncWireOptions,
   wireFrom,
 } from "../../src/config/wire_options.ts";
-import { ConfigError } from "../../src/sst/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import {
   formatDuration,
   jobBytes,
