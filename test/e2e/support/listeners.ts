@@ -61,6 +61,20 @@ export function watchListeners(
   tag?: (l: Listener) => string | undefined,
   intervalMs = 100,
 ): ListenerWatch {
+  return pollListeners(listListeners, baseline, tag, intervalMs);
+}
+
+/**
+ * Calls `list` every `intervalMs` until stopped and collects every listener (address + pid)
+ * that was not in `baseline`, tagged by `tag` when first seen. The one poller behind
+ * {@link watchListeners} and the per-namespace watch of `netns_listeners.ts`.
+ */
+export function pollListeners(
+  list: () => Promise<Listener[]>,
+  baseline: Listener[],
+  tag: ((l: Listener) => string | undefined) | undefined,
+  intervalMs: number,
+): ListenerWatch {
   const known = new Set(baseline.map(key));
   const seen = new Map<string, Listener>();
   let running = true;
@@ -68,7 +82,7 @@ export function watchListeners(
   const loop = (async () => {
     while (running) {
       try {
-        for (const l of await listListeners()) {
+        for (const l of await list()) {
           if (!known.has(key(l)) && !seen.has(key(l))) seen.set(key(l), { ...l, tag: tag?.(l) });
         }
       } catch (e) {
@@ -86,4 +100,28 @@ export function watchListeners(
       return [...seen.values()];
     },
   };
+}
+
+/**
+ * Runs `action` while `watch` polls and stops the watch whatever happens; returns the action's
+ * result and the listeners seen. A failure of the action wins over one of the watch.
+ */
+export async function whileWatching<T>(
+  watch: ListenerWatch,
+  action: () => Promise<T>,
+): Promise<{ result: T; listeners: Listener[] }> {
+  let outcome: { ok: true; result: T } | { ok: false; error: unknown };
+  try {
+    outcome = { ok: true, result: await action() };
+  } catch (error) {
+    outcome = { ok: false, error };
+  }
+  let listeners: Listener[] = [];
+  try {
+    listeners = await watch.stop();
+  } catch (error) {
+    if (outcome.ok) throw error;
+  }
+  if (!outcome.ok) throw outcome.error;
+  return { result: outcome.result, listeners };
 }

@@ -7,7 +7,7 @@
  */
 import { sleep } from "../../../src/proc/process.ts";
 import type { NetnsLab } from "../netns.ts";
-import { type Listener, parseSs } from "./listeners.ts";
+import { type Listener, type ListenerWatch, parseSs, pollListeners } from "./listeners.ts";
 import { describe, readProc } from "./procfs.ts";
 
 /** Current TCP listeners inside host `name`. */
@@ -17,12 +17,6 @@ export async function listListenersIn(lab: NetnsLab, name: string): Promise<List
     throw new Error(`ss -ltnpH inside ${name} failed (${r.code}): ${r.stderr.trim()}`);
   }
   return parseSs(r.stdout);
-}
-
-/** A running poll; see {@link watchListenersIn}. */
-export interface NsListenerWatch {
-  /** Stops polling; every listener (address + pid) seen that was not in the baseline. */
-  stop(): Promise<Listener[]>;
 }
 
 /**
@@ -35,33 +29,8 @@ export function watchListenersIn(
   baseline: Listener[],
   tag?: (l: Listener) => string | undefined,
   intervalMs = 150,
-): NsListenerWatch {
-  const key = (l: Listener) => `${l.local}|${l.pid}`;
-  const known = new Set(baseline.map(key));
-  const seen = new Map<string, Listener>();
-  let running = true;
-  let failure: unknown = null;
-  const loop = (async () => {
-    while (running) {
-      try {
-        for (const l of await listListenersIn(lab, name)) {
-          if (!known.has(key(l)) && !seen.has(key(l))) seen.set(key(l), { ...l, tag: tag?.(l) });
-        }
-      } catch (e) {
-        failure = e;
-        return;
-      }
-      await sleep(intervalMs);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      if (failure) throw failure;
-      return [...seen.values()];
-    },
-  };
+): ListenerWatch {
+  return pollListeners(() => listListenersIn(lab, name), baseline, tag, intervalMs);
 }
 
 /**
