@@ -31,7 +31,7 @@ import {
 } from "./cluster.ts";
 import { type NetnsLab, probeNetns, withLab } from "./netns.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
-import { stopwatch } from "./support/flows.ts";
+import { joinWatched, stopwatch } from "./support/flows.ts";
 import { LAUNCHER_DIR, requireLauncher } from "./support/launcher.ts";
 import type { Listener } from "./support/listeners.ts";
 import { waitNsOnly, watchListenersIn } from "./support/netns_listeners.ts";
@@ -98,32 +98,18 @@ function sstLines(log: string, max = 30): string {
 }
 
 /** Starts `joiner`, waits until Synced, records the listeners inside its namespace meanwhile. */
-async function joinWatched(
-  cluster: Cluster,
-  lab: NetnsLab,
-  joiner: Node,
-): Promise<{ listeners: Listener[]; seconds: number }> {
-  const watch = watchListenersIn(
-    lab,
-    joiner.name,
-    [],
-    (l) => (l.pid === joiner.pid ? "mariadbd" : cluster.ownerOf(l.pid)?.name),
+function joinWatchedIn(cluster: Cluster, lab: NetnsLab, joiner: Node) {
+  return joinWatched(
+    cluster,
+    joiner,
+    JOIN_TIMEOUT_MS,
+    watchListenersIn(
+      lab,
+      joiner.name,
+      [],
+      (l) => (l.pid === joiner.pid ? "mariadbd" : cluster.ownerOf(l.pid)?.name),
+    ),
   );
-  const t = Date.now();
-  let failure: unknown = null;
-  try {
-    cluster.start(joiner);
-    await cluster.waitSynced(joiner, JOIN_TIMEOUT_MS);
-  } catch (e) {
-    failure = e;
-  }
-  const seconds = (Date.now() - t) / 1000;
-  const listeners = await watch.stop().catch((e) => {
-    failure ??= e;
-    return [];
-  });
-  if (failure) throw failure;
-  return { listeners, seconds };
 }
 
 /** What {@link checkSstJoin} found besides its assertions. */
@@ -134,6 +120,13 @@ interface JoinReport {
   warnings: string[];
 }
 
+/** What one SST join must show: the addresses mariadbd passes and whether an IP was mapped. */
+interface SstExpect {
+  joinerAddress: string;
+  donorAddressHost: string;
+  reverseMapped: boolean;
+}
+
 /** Checks one SST join: join type, addresses, names, the joiner's listener, no leftovers. */
 async function checkSstJoin(
   cluster: Cluster,
@@ -142,7 +135,7 @@ async function checkSstJoin(
   donor: Node,
   donorOffset: number,
   listeners: Listener[],
-  expect: { joinerAddress: string; donorAddressHost: string; reverseMapped: boolean },
+  expect: SstExpect,
 ): Promise<JoinReport> {
   const step = `${joiner.name} joins by SST from ${donor.name}`;
   const jLog = cluster.logSinceStart(joiner);
@@ -277,30 +270,32 @@ Deno.test({
           lap("node1 bootstrapped, data loaded");
         });
 
-        await step("node2 joins by SST from node1 (SST address: the name node2)", async () => {
-          const off = fileSize(n1.errorLog);
-          const j = await joinWatched(cluster, lab, n2);
-          lap(`node2 joined (${j.seconds.toFixed(1)}s)`);
+        /** `joiner` joins by SST from `donor`; {@link checkSstJoin} checks it. */
+        const joinBySst = async (joiner: Node, donor: Node, expect: SstExpect) => {
+          const off = fileSize(donor.errorLog);
+          const j = await joinWatchedIn(cluster, lab, joiner);
+          lap(`${joiner.name} joined (${j.seconds.toFixed(1)}s)`);
           reports.push(
-            await checkSstJoin(cluster, lab, n2, n1, off, j.listeners, {
+            await checkSstJoin(cluster, lab, joiner, donor, off, j.listeners, expect),
+          );
+        };
+
+        await step(
+          "node2 joins by SST from node1 (SST address: the name node2)",
+          () =>
+            joinBySst(n2, n1, {
               joinerAddress: "node2",
               donorAddressHost: "node2",
               reverseMapped: false,
             }),
-          );
-        });
+        );
 
         await step("node3 joins by SST from node2 (SST address: its IP)", async () => {
-          const off = fileSize(n2.errorLog);
-          const j = await joinWatched(cluster, lab, n3);
-          lap(`node3 joined (${j.seconds.toFixed(1)}s)`);
-          reports.push(
-            await checkSstJoin(cluster, lab, n3, n2, off, j.listeners, {
-              joinerAddress: "10.77.0.13",
-              donorAddressHost: "10.77.0.13",
-              reverseMapped: true,
-            }),
-          );
+          await joinBySst(n3, n2, {
+            joinerAddress: "10.77.0.13",
+            donorAddressHost: "10.77.0.13",
+            reverseMapped: true,
+          });
           assertEquals(await cluster.status(n1, "wsrep_cluster_size"), "3", "cluster size");
         });
 

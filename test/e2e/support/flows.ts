@@ -7,7 +7,13 @@
  */
 import type { Cluster, Node } from "../cluster.ts";
 import { assert, assertEquals, diffMaps } from "./assert.ts";
-import { type Listener, listListeners, watchListeners } from "./listeners.ts";
+import {
+  type Listener,
+  type ListenerWatch,
+  listListeners,
+  watchListeners,
+  whileWatching,
+} from "./listeners.ts";
 import { describe } from "./procfs.ts";
 
 /** What happened during the scenario, for method-specific assertions. */
@@ -27,32 +33,34 @@ export function stopwatch(): (what: string) => void {
   return (what) => console.error(`  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}`);
 }
 
-async function joinWatched(
-  cluster: Cluster,
-  joiner: Node,
-  timeoutMs: number,
-): Promise<{ listeners: Listener[]; seconds: number }> {
-  const baseline = await listListeners();
-  const watch = watchListeners(baseline, (l) => {
+/** Tags a listener with the node owning its process (`nodeN:mariadbd`: the server itself). */
+export function nodeTag(cluster: Cluster): (l: Listener) => string | undefined {
+  return (l) => {
     const owner = cluster.ownerOf(l.pid);
     if (!owner) return undefined;
     return owner.pid === l.pid ? `${owner.name}:mariadbd` : owner.name;
-  });
-  const t = Date.now();
-  let failure: unknown = null;
-  try {
-    cluster.start(joiner);
-    await cluster.waitSynced(joiner, timeoutMs);
-  } catch (e) {
-    failure = e;
-  }
-  const seconds = (Date.now() - t) / 1000;
-  // Always stop polling; a join failure wins over a watch failure.
-  const listeners = await watch.stop().catch((e) => {
-    failure ??= e;
-    return [];
-  });
-  if (failure) throw failure;
+  };
+}
+
+/**
+ * Starts `joiner` and waits until it is Synced while `watch` records the listeners that
+ * appear (default: this network namespace's, tagged by {@link nodeTag}).
+ */
+export async function joinWatched(
+  cluster: Cluster,
+  joiner: Node,
+  timeoutMs: number,
+  watch?: ListenerWatch,
+): Promise<{ listeners: Listener[]; seconds: number }> {
+  const { result: seconds, listeners } = await whileWatching(
+    watch ?? watchListeners(await listListeners(), nodeTag(cluster)),
+    async () => {
+      const t = Date.now();
+      cluster.start(joiner);
+      await cluster.waitSynced(joiner, timeoutMs);
+      return (Date.now() - t) / 1000;
+    },
+  );
   return { listeners, seconds };
 }
 
