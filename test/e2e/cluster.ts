@@ -28,6 +28,7 @@ import {
   sleep,
 } from "../../src/proc/process.ts";
 import { describe, findProcs, killMatching, type ProcInfo, readProc } from "./support/procfs.ts";
+import { withTeardown } from "./support/teardown.ts";
 
 /** The server binary. */
 export const MARIADBD = "/usr/sbin/mariadbd";
@@ -901,30 +902,13 @@ export async function withCluster<T>(
   options: ClusterOptions,
   fn: (cluster: Cluster) => Promise<T>,
 ): Promise<T> {
-  const cluster = await Cluster.create(options);
-  let result: T | undefined;
-  let failure: unknown = null;
-  try {
-    result = await fn(cluster);
-  } catch (e) {
-    failure = e;
-  }
-  let cleanup: unknown = null;
-  try {
+  return withTeardown(await Cluster.create(options), fn, async (cluster) => {
     await cluster.teardown();
     const left = cluster.processes();
     if (left.length > 0) {
       throw new Error(`processes left after teardown:\n${left.map(describe).join("\n")}`);
     }
-  } catch (e) {
-    cleanup = e;
-  }
-  if (failure) {
-    if (cleanup) console.error(`(teardown also failed: ${cleanup})`);
-    throw failure;
-  }
-  if (cleanup) throw cleanup;
-  return result as T;
+  }, "teardown");
 }
 
 /** `cmd args` behind the node's command prefix ({@link NodePlacement.wrap}), if any. */

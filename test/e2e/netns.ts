@@ -19,6 +19,7 @@
  */
 import { type Child, denoAdapter, run, type RunResult, sleep } from "../../src/proc/process.ts";
 import { describe, readProc } from "./support/procfs.ts";
+import { withTeardown } from "./support/teardown.ts";
 
 /** The default private /24 (first three octets). */
 export const LAB_SUBNET = "10.77.0";
@@ -389,27 +390,10 @@ export async function withLab<T>(
   names: string[],
   fn: (lab: NetnsLab) => Promise<T>,
 ): Promise<T> {
-  const lab = await NetnsLab.create(names);
-  let result: T | undefined;
-  let failed: unknown = null;
-  try {
-    result = await fn(lab);
-  } catch (e) {
-    failed = e;
-  }
-  let cleanup: unknown = null;
-  try {
+  return withTeardown(await NetnsLab.create(names), fn, async (lab) => {
     const killed = await lab.teardown();
     if (killed.length > 0) {
       throw new Error(`netns lab: processes were still running at teardown:\n${killed.join("\n")}`);
     }
-  } catch (e) {
-    cleanup = e;
-  }
-  if (failed) {
-    if (cleanup) console.error(`(lab teardown also failed: ${cleanup})`);
-    throw failed;
-  }
-  if (cleanup) throw cleanup;
-  return result as T;
+  }, "lab teardown");
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { denoAdapter, run, sleep } from "../../../src/proc/process.ts";
+import { withTeardown } from "./teardown.ts";
 
 /** One listening socket and one process holding it. */
 export interface Listener {
@@ -104,24 +105,16 @@ export function pollListeners(
 
 /**
  * Runs `action` while `watch` polls and stops the watch whatever happens; returns the action's
- * result and the listeners seen. A failure of the action wins over one of the watch.
+ * result and the listeners seen. A failure of the action wins over one of the watch (which is
+ * then only logged).
  */
 export async function whileWatching<T>(
   watch: ListenerWatch,
   action: () => Promise<T>,
 ): Promise<{ result: T; listeners: Listener[] }> {
-  let outcome: { ok: true; result: T } | { ok: false; error: unknown };
-  try {
-    outcome = { ok: true, result: await action() };
-  } catch (error) {
-    outcome = { ok: false, error };
-  }
   let listeners: Listener[] = [];
-  try {
-    listeners = await watch.stop();
-  } catch (error) {
-    if (outcome.ok) throw error;
-  }
-  if (!outcome.ok) throw outcome.error;
-  return { result: outcome.result, listeners };
+  const result = await withTeardown(watch, action, async (w) => {
+    listeners = await w.stop();
+  }, "listener watch");
+  return { result, listeners };
 }
