@@ -13,11 +13,17 @@
  * `flush tables`. Each fault is recorded in the hardening ledger.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SideResult } from "../support/sst_driver.ts";
+import {
+  type DriveOptions,
+  driveSst,
+  type SideResult,
+  type SstResult,
+} from "../support/sst_driver.ts";
 import {
   fileSize,
   filesLeftBehind,
   type Fixture,
+  type FixtureOptions,
   freePort,
   makeFixture,
   pidsMentioning,
@@ -66,55 +72,6 @@ function exitClock(child: Child): { endedAt: () => number } {
   return { endedAt: () => ended };
 }
 
-Deno.test("tunnel-connect-timeout: a donor whose joiner accepts TCP but never answers TLS exits 110 naming the key, before flushing", async () => {
-  const name = "joiner port accepts TCP but never answers the TLS handshake";
-  const f = await makeFixture({ donorSstLines: ["tunnel-connect-timeout=2"] });
-  const port = freePort();
-  const silent = Deno.listen({ hostname: "127.0.0.1", port });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const c of silent) held.push(c); // accept, never read or write
-    } catch { /* closed */ }
-  })();
-  try {
-    let started = 0;
-    let clock: { endedAt: () => number } | null = null;
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      timeoutMs: 60_000,
-      donorAddress: (a) => a.replace(/:\d+\//, `:${port}/`),
-      onDonorStart: (d) => {
-        started = Date.now();
-        clock = exitClock(d);
-      },
-    });
-    const o = new Outcome();
-    const secs = (clock!.endedAt() - started) / 1000;
-    o.expect(r.donor?.code === TIMEOUT, `donor exit ${r.donor?.code}, want 110`);
-    o.expect(
-      /\[ERROR\].*\[sst\] tunnel-connect-timeout=2 s/.test(r.donor?.stderr ?? ""),
-      `donor error names the key: ${errors(r.donor)}`,
-    );
-    o.expect(held.length > 0, "the donor did connect to the silent listener");
-    o.expect(secs >= 1.9 && secs < 12, `donor gave up after ${secs} s (2 s configured)`);
-    o.expect(
-      !(r.donor?.lines ?? []).some((l) => l === "flush tables" || l.startsWith("done")),
-      `donor must not lock mariadbd or report success: ${r.donor?.lines}`,
-    );
-    o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
-    await conclude(name, f, o);
-  } finally {
-    silent.close();
-    for (const c of held) c.close();
-    await accepting;
-    signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-    await f.cleanup();
-  }
-});
-
 /**
  * `sh -c` script run by `unshare -n`: a private network namespace whose only route leads to
  * a veth pair with a permanent neighbour entry, so SYNs to 198.18.0.2 are sent and vanish
@@ -144,78 +101,187 @@ function canMakeNetns(): boolean {
   }
 }
 
-Deno.test({
-  name:
-    "tunnel-connect-timeout: a donor whose SYNs vanish (unanswered address in a private netns) exits 110 naming the key",
-  ignore: !canMakeNetns(),
-  fn: async () => {
-    const name = "joiner address blackholes TCP SYNs (private network namespace)";
-    const f = await makeFixture({ donorSstLines: ["tunnel-connect-timeout=2"] });
-    try {
-      let started = 0;
-      let clock: { endedAt: () => number } | null = null;
-      const donor = { ...f.donor, wrap: ["unshare", "-n", "--", "sh", "-c", BLACKHOLE_NS, "sh"] };
-      const r = await driveSst({
-        address: f.address,
-        joiner: f.joiner,
-        donor,
-        timeoutMs: 60_000,
-        donorAddress: (a) => a.replace(/^127\.0\.0\.1:/, "198.18.0.2:"),
-        onDonorStart: (d) => {
-          started = Date.now();
-          clock = exitClock(d);
-        },
-      });
-      const o = new Outcome();
-      const secs = (clock!.endedAt() - started) / 1000;
-      o.expect(r.donor?.code === TIMEOUT, `donor exit ${r.donor?.code}, want 110`);
-      o.expect(
-        /\[ERROR\].*\[sst\] tunnel-connect-timeout=2 s/.test(r.donor?.stderr ?? ""),
-        `donor error names the key: ${errors(r.donor)}`,
-      );
-      o.expect(secs >= 1.9 && secs < 12, `donor gave up after ${secs} s (2 s configured)`);
-      o.expect(!(r.donor?.lines ?? []).some((l) => l.startsWith("done")), "no done line");
-      await conclude(name, f, o);
-    } finally {
-      signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-      await f.cleanup();
-    }
-  },
-});
-
-Deno.test("tunnel-initial-timeout: a joiner no donor connects to exits 110 naming the key, without a final line", async () => {
-  const name = "no donor ever connects to the joiner";
-  const f = await makeFixture({ sstLines: ["tunnel-initial-timeout=2"] });
+/** Runs `body` on a fresh fixture; afterwards kills whatever a failure left and cleans up. */
+async function withFixture(o: FixtureOptions, body: (f: Fixture) => Promise<void>): Promise<void> {
+  const f = await makeFixture(o);
   try {
-    let readyAt = 0;
-    let clock: { endedAt: () => number } | null = null;
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      noDonor: true,
-      timeoutMs: 60_000,
-      onReady: (_a, j) => {
-        readyAt = Date.now();
-        clock = exitClock(j);
-        return Promise.resolve();
-      },
-    });
-    const o = new Outcome();
-    const secs = (clock!.endedAt() - readyAt) / 1000;
-    o.expect(r.joiner.code === TIMEOUT, `joiner exit ${r.joiner.code}, want 110`);
-    o.expect(
-      /\[ERROR\].*\[sst\] tunnel-initial-timeout=2 s/.test(r.joiner.stderr),
-      `joiner error names the key: ${errors(r.joiner)}`,
-    );
-    o.expect(secs >= 1.9 && secs < 10, `joiner gave up ${secs} s after ready (2 s configured)`);
-    o.expect(r.joiner.lines.length === 1, `only the ready line: ${r.joiner.lines}`);
-    await conclude(name, f, o);
+    await body(f);
   } finally {
     signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
     await f.cleanup();
   }
-});
+}
+
+/** An injected fault: how the SST is driven into it, and what it observed. */
+interface Fault {
+  /** driveSst options that cause the fault. */
+  drive: Partial<DriveOptions>;
+  /** Expectations on the fault's own observations (e.g. the donor did connect). */
+  expect?: (o: Outcome) => void;
+  /** Removes the fault's own resources (listeners, connections). */
+  release?: () => Promise<void>;
+}
+
+/** A timeout key set to 2 s on `side`, and a fault after which that side must give up. */
+interface Prompt {
+  key: "tunnel-connect-timeout" | "tunnel-initial-timeout" | "tunnel-flush-timeout";
+  /** What the case proves; the test is named `<key>: <name>`. */
+  name: string;
+  /** The fault's name in the hardening ledger. */
+  fault: string;
+  /** The side that has the key and must exit 110; its clock starts when it is started. */
+  side: "donor" | "joiner";
+  /** The side must give up in [1.9, within) seconds. */
+  within: number;
+  /** Skip where the fault cannot be made here. */
+  ignore?: boolean;
+  inject: (f: Fixture) => Fault | Promise<Fault>;
+  /** What else must hold of the SST's outcome. */
+  expect: (r: SstResult, o: Outcome) => void;
+}
+
+/** The donor connects to a listener that accepts TCP and never speaks. */
+function silentJoinerPort(): Fault {
+  const port = freePort();
+  const silent = Deno.listen({ hostname: "127.0.0.1", port });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const c of silent) held.push(c); // accept, never read or write
+    } catch { /* closed */ }
+  })();
+  return {
+    drive: { donorAddress: (a) => a.replace(/:\d+\//, `:${port}/`) },
+    expect: (o) => o.expect(held.length > 0, "the donor did connect to the silent listener"),
+    release: async () => {
+      silent.close();
+      for (const c of held) c.close();
+      await accepting;
+    },
+  };
+}
+
+/** The donor runs in a private netns where the joiner's address swallows SYNs. */
+function blackholedJoiner(f: Fixture): Fault {
+  return {
+    drive: {
+      donor: { ...f.donor, wrap: ["unshare", "-n", "--", "sh", "-c", BLACKHOLE_NS, "sh"] },
+      donorAddress: (a) => a.replace(/^127\.0\.0\.1:/, "198.18.0.2:"),
+    },
+  };
+}
+
+const noDoneLine = (r: SstResult) => !(r.donor?.lines ?? []).some((l) => l.startsWith("done"));
+
+const PROMPT: Prompt[] = [
+  {
+    key: "tunnel-connect-timeout",
+    name:
+      "a donor whose joiner accepts TCP but never answers TLS exits 110 naming the key, before flushing",
+    fault: "joiner port accepts TCP but never answers the TLS handshake",
+    side: "donor",
+    within: 12,
+    inject: silentJoinerPort,
+    expect: (r, o) => {
+      o.expect(
+        !(r.donor?.lines ?? []).some((l) => l === "flush tables" || l.startsWith("done")),
+        `donor must not lock mariadbd or report success: ${r.donor?.lines}`,
+      );
+      o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
+    },
+  },
+  {
+    key: "tunnel-connect-timeout",
+    name:
+      "a donor whose SYNs vanish (unanswered address in a private netns) exits 110 naming the key",
+    fault: "joiner address blackholes TCP SYNs (private network namespace)",
+    side: "donor",
+    within: 12,
+    ignore: !canMakeNetns(),
+    inject: blackholedJoiner,
+    expect: (r, o) => o.expect(noDoneLine(r), "no done line"),
+  },
+  {
+    key: "tunnel-initial-timeout",
+    name: "a joiner no donor connects to exits 110 naming the key, without a final line",
+    fault: "no donor ever connects to the joiner",
+    side: "joiner",
+    within: 10,
+    inject: () => ({ drive: { noDonor: true } }),
+    expect: (r, o) =>
+      o.expect(r.joiner.lines.length === 1, `only the ready line: ${r.joiner.lines}`),
+  },
+  {
+    key: "tunnel-flush-timeout",
+    name: "a donor whose mariadbd never writes tables_flushed exits 110 naming the key",
+    fault: "mariadbd never answers flush tables",
+    side: "donor",
+    within: 12,
+    inject: () => ({ drive: { noFlushAnswer: true } }),
+    expect: (r, o) => {
+      o.expect(
+        JSON.stringify(r.donor?.lines) === '["flush tables"]',
+        `donor prints only flush tables: ${r.donor?.lines}`,
+      );
+      o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
+    },
+  },
+];
+
+/**
+ * The SST with the key at 2 s on the case's side and its fault injected: that side exits 110
+ * with an `[ERROR]` naming the key and value, 1.9 s to `within` s after it started.
+ */
+function runPrompt(c: Prompt): Promise<void> {
+  const lines = [`${c.key}=2`];
+  // The donor's own keys go to the donor only; the joiner's to both (the donor never uses it).
+  const opts = c.side === "donor" ? { donorSstLines: lines } : { sstLines: lines };
+  return withFixture(opts, async (f) => {
+    const fault = await c.inject(f);
+    try {
+      let started = 0;
+      let clock: { endedAt: () => number } | null = null;
+      const timed = (child: Child) => {
+        started = Date.now();
+        clock = exitClock(child);
+      };
+      const r = await driveSst({
+        address: f.address,
+        joiner: f.joiner,
+        donor: f.donor,
+        timeoutMs: 60_000,
+        ...(c.side === "donor" ? { onDonorStart: timed } : {
+          onReady: (_a: string, j: Child) => {
+            timed(j);
+            return Promise.resolve();
+          },
+        }),
+        ...fault.drive,
+      });
+      const o = new Outcome();
+      const s = r[c.side];
+      const secs = (clock!.endedAt() - started) / 1000;
+      o.expect(s?.code === TIMEOUT, `${c.side} exit ${s?.code}, want 110`);
+      o.expect(
+        new RegExp(`\\[ERROR\\].*\\[sst\\] ${c.key}=2 s`).test(s?.stderr ?? ""),
+        `${c.side} error names the key: ${errors(s)}`,
+      );
+      o.expect(
+        secs >= 1.9 && secs < c.within,
+        `${c.side} gave up ${secs} s after it started (2 s configured)`,
+      );
+      fault.expect?.(o);
+      c.expect(r, o);
+      await conclude(c.fault, f, o);
+    } finally {
+      await fault.release?.();
+    }
+  });
+}
+
+for (const c of PROMPT) {
+  Deno.test({ name: `${c.key}: ${c.name}`, ignore: c.ignore, fn: () => runPrompt(c) });
+}
 
 /**
  * Freezes (SIGSTOP) the rsync processes of one side as soon as the big table has started to
@@ -233,66 +299,74 @@ async function freezeMidTransfer(
   return { pids, bytes: fileSize(target) };
 }
 
+/** The size of the big table the frozen-transfer tests freeze part-way through. */
+const BIG = 256 * MB;
+const FROZEN = { bigTableBytes: BIG, sstLines: ["tunnel-idle-timeout=2"] };
+
 Deno.test({
   name:
     "tunnel-idle-timeout: with the donor's rsync frozen mid-transfer the joiner exits 110 naming the key, and the donor fails once thawed",
-  fn: async () => {
-    const name = "donor's rsync frozen (SIGSTOP) mid-transfer";
-    const big = 256 * MB;
-    const f = await makeFixture({ bigTableBytes: big, sstLines: ["tunnel-idle-timeout=2"] });
-    let frozen: number[] = [];
-    try {
-      let frozenAt = 0;
-      let bytes = 0;
-      let thawedAt = 0;
-      let joinerClock: { endedAt: () => number } | null = null;
-      let donorClock: { endedAt: () => number } | null = null;
-      const r = await driveSst({
-        address: f.address,
-        joiner: f.joiner,
-        donor: f.donor,
-        timeoutMs: 90_000,
-        onReady: (_a, j) => {
-          joinerClock = exitClock(j);
-          // mariadbd would abort the joiner; here the frozen donor is thawed once the joiner
-          // gave up, and must then fail by itself.
-          j.status.then(() => {
-            thawedAt = Date.now();
-            signalAll(frozen, "SIGCONT");
-          });
-          return Promise.resolve();
-        },
-        onDonorStart: (d) => {
-          donorClock = exitClock(d);
-          void freezeMidTransfer(f, "donor").then((s) => {
-            frozen = s.pids;
-            bytes = s.bytes;
-            frozenAt = Date.now();
-          });
-        },
-        onDonorFailure: () => Promise.resolve(),
-      });
-      const o = new Outcome();
-      o.expect(frozen.length > 0 && bytes > 0 && bytes < big, `froze mid-transfer (${bytes} B)`);
-      const joinerSecs = (joinerClock!.endedAt() - frozenAt) / 1000;
-      o.expect(r.joiner.code === TIMEOUT, `joiner exit ${r.joiner.code}, want 110`);
-      o.expect(
-        /\[ERROR\].*\[sst\] tunnel-idle-timeout=2 s/.test(r.joiner.stderr),
-        `joiner error names the key: ${errors(r.joiner)}`,
-      );
-      o.expect(joinerSecs >= 1.9 && joinerSecs < 15, `joiner gave up ${joinerSecs} s after freeze`);
-      o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
-      const donorSecs = (donorClock!.endedAt() - thawedAt) / 1000;
-      o.expect(r.donor !== null && r.donor.code !== 0, `donor exit ${r.donor?.code}, want failure`);
-      o.expect(donorSecs < 10, `donor failed ${donorSecs} s after being thawed`);
-      o.expect(!(r.donor?.lines ?? []).some((l) => l.startsWith("done")), "no done line");
-      await conclude(name, f, o);
-    } finally {
-      signalAll(frozen, "SIGCONT");
-      signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-      await f.cleanup();
-    }
-  },
+  fn: () =>
+    withFixture(FROZEN, async (f) => {
+      const name = "donor's rsync frozen (SIGSTOP) mid-transfer";
+      const big = BIG;
+      let frozen: number[] = [];
+      try {
+        let frozenAt = 0;
+        let bytes = 0;
+        let thawedAt = 0;
+        let joinerClock: { endedAt: () => number } | null = null;
+        let donorClock: { endedAt: () => number } | null = null;
+        const r = await driveSst({
+          address: f.address,
+          joiner: f.joiner,
+          donor: f.donor,
+          timeoutMs: 90_000,
+          onReady: (_a, j) => {
+            joinerClock = exitClock(j);
+            // mariadbd would abort the joiner; here the frozen donor is thawed once the joiner
+            // gave up, and must then fail by itself.
+            j.status.then(() => {
+              thawedAt = Date.now();
+              signalAll(frozen, "SIGCONT");
+            });
+            return Promise.resolve();
+          },
+          onDonorStart: (d) => {
+            donorClock = exitClock(d);
+            void freezeMidTransfer(f, "donor").then((s) => {
+              frozen = s.pids;
+              bytes = s.bytes;
+              frozenAt = Date.now();
+            });
+          },
+          onDonorFailure: () => Promise.resolve(),
+        });
+        const o = new Outcome();
+        o.expect(frozen.length > 0 && bytes > 0 && bytes < big, `froze mid-transfer (${bytes} B)`);
+        const joinerSecs = (joinerClock!.endedAt() - frozenAt) / 1000;
+        o.expect(r.joiner.code === TIMEOUT, `joiner exit ${r.joiner.code}, want 110`);
+        o.expect(
+          /\[ERROR\].*\[sst\] tunnel-idle-timeout=2 s/.test(r.joiner.stderr),
+          `joiner error names the key: ${errors(r.joiner)}`,
+        );
+        o.expect(
+          joinerSecs >= 1.9 && joinerSecs < 15,
+          `joiner gave up ${joinerSecs} s after freeze`,
+        );
+        o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
+        const donorSecs = (donorClock!.endedAt() - thawedAt) / 1000;
+        o.expect(
+          r.donor !== null && r.donor.code !== 0,
+          `donor exit ${r.donor?.code}, want failure`,
+        );
+        o.expect(donorSecs < 10, `donor failed ${donorSecs} s after being thawed`);
+        o.expect(noDoneLine(r), "no done line");
+        await conclude(name, f, o);
+      } finally {
+        signalAll(frozen, "SIGCONT");
+      }
+    }),
 });
 
 /** An SST whose joiner-side rsync daemons are frozen mid-transfer (thawed once it ended). */
@@ -324,33 +398,29 @@ async function joinerFrozenRun(f: Fixture, big: number) {
   }
 }
 
-Deno.test("tunnel-idle-timeout: with the joiner's rsync daemons frozen mid-transfer the donor fails within seconds and leaves nothing", async () => {
-  const name = "joiner's rsync daemons frozen (SIGSTOP) mid-transfer";
-  const big = 256 * MB;
-  const f = await makeFixture({ bigTableBytes: big, sstLines: ["tunnel-idle-timeout=2"] });
-  try {
-    const { r, midway, bytes, donorSecs } = await joinerFrozenRun(f, big);
-    const o = new Outcome();
-    o.expect(midway, `froze mid-transfer (${bytes} B)`);
-    o.expect(r.donor !== null && r.donor.code !== 0, `donor exit ${r.donor?.code}, want failure`);
-    o.expect(!(r.donor?.lines ?? []).some((l) => l.startsWith("done")), "no done line");
-    o.expect(donorSecs >= 1.5 && donorSecs < 15, `donor gave up ${donorSecs} s after freeze`);
-    o.expect(r.joiner.code !== 0 && r.joiner.lines.length === 1, "joiner fails, no final line");
-    await conclude(name, f, o);
-  } finally {
-    signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-    await f.cleanup();
-  }
+Deno.test({
+  name:
+    "tunnel-idle-timeout: with the joiner's rsync daemons frozen mid-transfer the donor fails within seconds and leaves nothing",
+  fn: () =>
+    withFixture(FROZEN, async (f) => {
+      const name = "joiner's rsync daemons frozen (SIGSTOP) mid-transfer";
+      const { r, midway, bytes, donorSecs } = await joinerFrozenRun(f, BIG);
+      const o = new Outcome();
+      o.expect(midway, `froze mid-transfer (${bytes} B)`);
+      o.expect(r.donor !== null && r.donor.code !== 0, `donor exit ${r.donor?.code}, want failure`);
+      o.expect(noDoneLine(r), "no done line");
+      o.expect(donorSecs >= 1.5 && donorSecs < 15, `donor gave up ${donorSecs} s after freeze`);
+      o.expect(r.joiner.code !== 0 && r.joiner.lines.length === 1, "joiner fails, no final line");
+      await conclude(name, f, o);
+    }),
 });
 
 Deno.test({
   name:
     "tunnel-idle-timeout: with the joiner's rsync daemons frozen mid-transfer the donor exits 110 naming the key",
-  fn: async () => {
-    const big = 256 * MB;
-    const f = await makeFixture({ bigTableBytes: big, sstLines: ["tunnel-idle-timeout=2"] });
-    try {
-      const { r, midway, bytes } = await joinerFrozenRun(f, big);
+  fn: () =>
+    withFixture(FROZEN, async (f) => {
+      const { r, midway, bytes } = await joinerFrozenRun(f, BIG);
       record({
         kind: "fault",
         name: "joiner's rsync daemons frozen mid-transfer: the donor names tunnel-idle-timeout",
@@ -360,56 +430,23 @@ Deno.test({
       assert(midway, `froze mid-transfer (${bytes} B)`);
       assertEquals(r.donor?.code, TIMEOUT, errors(r.donor));
       assertMatch(r.donor?.stderr, /\[ERROR\].*tunnel-idle-timeout=2\b/);
-    } finally {
-      signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-      await f.cleanup();
-    }
-  },
+    }),
 });
 
-Deno.test("tunnel-flush-timeout: a donor whose mariadbd never writes tables_flushed exits 110 naming the key", async () => {
-  const name = "mariadbd never answers flush tables";
-  const f = await makeFixture({ donorSstLines: ["tunnel-flush-timeout=2"] });
-  try {
-    let started = 0;
-    let clock: { endedAt: () => number } | null = null;
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      noFlushAnswer: true,
-      timeoutMs: 60_000,
-      onDonorStart: (d) => {
-        started = Date.now();
-        clock = exitClock(d);
-      },
-    });
-    const o = new Outcome();
-    const secs = (clock!.endedAt() - started) / 1000;
-    o.expect(r.donor?.code === TIMEOUT, `donor exit ${r.donor?.code}, want 110`);
-    o.expect(
-      /\[ERROR\].*\[sst\] tunnel-flush-timeout=2 s/.test(r.donor?.stderr ?? ""),
-      `donor error names the key: ${errors(r.donor)}`,
-    );
-    o.expect(secs >= 1.9 && secs < 12, `donor gave up ${secs} s after start (2 s configured)`);
-    o.expect(
-      JSON.stringify(r.donor?.lines) === '["flush tables"]',
-      `donor prints only flush tables: ${r.donor?.lines}`,
-    );
-    o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
-    await conclude(name, f, o);
-  } finally {
-    signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-    await f.cleanup();
-  }
-});
+const DEADLINE = 8;
 
-Deno.test("tunnel-deadline: a transfer frozen mid-way ends on both sides with exit 110 naming the key", async () => {
-  const name = "transfer frozen mid-way, overall deadline";
-  const big = 256 * MB;
-  const deadline = 8;
+Deno.test({
+  name:
+    "tunnel-deadline: a transfer frozen mid-way ends on both sides with exit 110 naming the key",
   // Idle timeouts stay at their 300 s default: only the deadline can end this SST.
-  const f = await makeFixture({ bigTableBytes: big, sstLines: [`tunnel-deadline=${deadline}`] });
+  fn: () =>
+    withFixture({ bigTableBytes: BIG, sstLines: [`tunnel-deadline=${DEADLINE}`] }, deadlineRun),
+});
+
+/** The donor's rsync is frozen mid-way; each side must end at its own deadline. */
+async function deadlineRun(f: Fixture): Promise<void> {
+  const name = "transfer frozen mid-way, overall deadline";
+  const [big, deadline] = [BIG, DEADLINE];
   let frozen: number[] = [];
   try {
     let joinerStarted = 0;
@@ -460,7 +497,5 @@ Deno.test("tunnel-deadline: a transfer frozen mid-way ends on both sides with ex
     await conclude(name, f, o);
   } finally {
     signalAll(frozen, "SIGCONT");
-    signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-    await f.cleanup();
   }
-});
+}
