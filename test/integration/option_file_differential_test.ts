@@ -27,7 +27,8 @@ const TEXT = new TextDecoder();
 interface Case {
   name: string;
   files: Record<string, string | Uint8Array>;
-  groups: string[];
+  /** The groups asked for (default `["g"]`, the one group most cases write). */
+  groups?: string[];
   /** The --defaults-file, relative to D (default "my.cnf"). */
   main?: string;
   extra?: string;
@@ -111,8 +112,9 @@ async function runCase(c: Case): Promise<void> {
       opts.groupSuffix = c.suffix;
     }
     const cwd = c.cwdIsDir ? dir : undefined;
-    const theirs = await myPrintDefaults([...args, ...c.groups], c.env ?? {}, cwd);
-    const mine = await withCwd(cwd, () => ours(opts, c.groups));
+    const groups = c.groups ?? ["g"];
+    const theirs = await myPrintDefaults([...args, ...groups], c.env ?? {}, cwd);
+    const mine = await withCwd(cwd, () => ours(opts, groups));
     check(c, theirs, mine);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -141,43 +143,36 @@ const CASES: Case[] = [
   {
     name: "inline # after a quoted value is a comment, # inside the quotes is not",
     files: { "my.cnf": '[g]\na = "quoted # not comment" # comment\nb = "x"   # c\n' },
-    groups: ["g"],
     expect: ["--a=quoted # not comment", "--b=x"],
   },
   {
     name: "single quotes are removed; an inline ; is not a comment",
     files: { "my.cnf": "[g]\nb = 'single' ; not comment\nc = 'it''s'\n" },
-    groups: ["g"],
     expect: ["--b='single' ; not comment", "--c=it''s"],
   },
   {
     name: "# needs no blank before it to start a comment",
     files: { "my.cnf": "[g]\nc = val#nospace\nz = a #b #c\n" },
-    groups: ["g"],
     expect: ["--c=val", "--z=a"],
   },
   {
     name: "an unterminated or mismatched quote is kept and hides a later #",
     files: { "my.cnf": '[g]\nd = "unterminated # x\ne = "mismatch\'\nq = "\n' },
-    groups: ["g"],
     expect: ['--d="unterminated # x', "--e=\"mismatch'", '--q="'],
   },
   {
     name: "escapes \\n \\t \\r \\b \\s \\\\ \\\" \\' work unquoted; unknown and final \\ stay",
     files: { "my.cnf": "[g]\nh = x\\ny\\tz\\\\w\\sv\\\"q\\'r\\bs\\rt\\qu\\\nu = a\\\\\n" },
-    groups: ["g"],
     expect: ["--h=x", "y\tz\\w v\"q'r\bs\rt\\qu\\", "--u=a\\"],
   },
   {
     name: "inside quotes an escaped quote neither closes the quote nor unhides #",
     files: { "my.cnf": '[g]\na = "x\\"#y"\ns = "\\n"\nv = "a\\"\n' },
-    groups: ["g"],
     expect: ['--a=x"#y', "--s=", "", "--v=a\\"],
   },
   {
     name: "outside quotes a backslash does not protect #",
     files: { "my.cnf": "[g]\nb = x\\#y\nf = '\\' # after escaped quote\n" },
-    groups: ["g"],
     expect: ["--b=x\\", "--f='' # after escaped quote"],
   },
   {
@@ -185,43 +180,36 @@ const CASES: Case[] = [
     files: {
       "my.cnf": '[g]\n  w   x   = y z\n\ttab\t=\ttabval\t\ni = "  inner  "\nt= \\s lead\n',
     },
-    groups: ["g"],
     expect: ["--w   x=y z", "--tab=tabval", "--i=  inner  ", "--t=  lead"],
   },
   {
     name: "empty values: nothing, \"\" and '' all print --k=",
     files: { "my.cnf": "[g]\nj =   \nc = \"\"\nr = ''\n" },
-    groups: ["g"],
     expect: ["--j=", "--c=", "--r="],
   },
   {
     name: "bare keys print without =, also with a comment holding an =",
     files: { "my.cnf": "[g]\nk\nx # comment\ny #= no\n" },
-    groups: ["g"],
     expect: ["--k", "--x", "--y"],
   },
   {
     name: "the first = splits name and value; quotes in a name are kept",
     files: { "my.cnf": '[g]\nm=a=b\n"a=b" = c\nn = "x" "y"\n' },
-    groups: ["g"],
     expect: ["--m=a=b", '--"a=b" = c', '--n=x" "y'],
   },
   {
     name: "an empty name prints --=value; indented, MariaDB copies the whole line as name",
     files: { "my.cnf": "[g]\n= x\n  = lead\n" },
-    groups: ["g"],
     expect: ["--=x", "--= lead", "=lead"],
   },
   {
     name: "a key before any group is a fatal error naming the line",
     files: { "my.cnf": "# c\na=1\n[g]\nb=2\n" },
-    groups: ["g"],
     expect: { error: /my\.cnf line 2: option "a" comes before any \[group\]/ },
   },
   {
     name: "a UTF-8 BOM makes the first header an option before any group (fatal)",
     files: { "my.cnf": bytes([0xef, 0xbb, 0xbf], "[g]\na=1\n") },
-    groups: ["g"],
     expect: { error: /line 1: .*before any \[group\]/ },
   },
   {
@@ -236,13 +224,11 @@ const CASES: Case[] = [
   {
     name: "a header without ] is a fatal error",
     files: { "my.cnf": "[g]\nb=2\n[h\nc=3\n" },
-    groups: ["g"],
     expect: { error: /line 3: group header has no closing "\]"/ },
   },
   {
     name: "# and ; comment lines, indented comments and blank lines are skipped",
     files: { "my.cnf": "# top\n[g]\n; semi\n   # indented\n\t; tab\n  \t \n\na=1\n" },
-    groups: ["g"],
     expect: ["--a=1"],
   },
   {
@@ -251,13 +237,11 @@ const CASES: Case[] = [
       "my.cnf": "[g]\r\nb = 2 \r\nc\r\n!include ${D}/i.cnf\r\n",
       "i.cnf": "[g]\r\ni=1\r\n",
     },
-    groups: ["g"],
     expect: ["--b=2", "--c", "--i=1"],
   },
   {
     name: "latin1 blanks: 0xA0 is trimmed, so a value ending in UTF-8 'à' loses a byte",
     files: { "my.cnf": bytes("[g]\na=voilà\nb=café\nc=x", [0xa0], "\nd=x\v\f\n") },
-    groups: ["g"],
     expect: ["--a=voil\ufffd", "--b=café", "--c=x", "--d=x"],
   },
   {
@@ -285,7 +269,6 @@ const CASES: Case[] = [
       "b.cnf": "[h]\nx=1\n[g]\nb=2\n! include ${D}/c.cnf\n",
       "c.cnf": "[g]\nfromc=1\n",
     },
-    groups: ["g"],
     expect: ["--a=1", "--b=2", "--fromc=1", "--c=3"],
   },
   {
@@ -295,19 +278,16 @@ const CASES: Case[] = [
         "[g]\na=1\n!include ${D}/nope.cnf\n!INCLUDE ${D}/i.cnf\n!includex ${D}/i.cnf\n!foo\nb=2\n",
       "i.cnf": "[g]\ni=1\n",
     },
-    groups: ["g"],
     expect: ["--a=1", "--b=2"],
   },
   {
     name: "text after an !include path is part of the path (no comment)",
     files: { "my.cnf": "[g]\n!include ${D}/i.cnf # comment\nb=2\n", "i.cnf": "[g]\ni=1\n" },
-    groups: ["g"],
     expect: ["--b=2"],
   },
   {
     name: "!include without a path is a fatal error",
     files: { "my.cnf": "[g]\nb=2\n!include \n" },
-    groups: ["g"],
     expect: { error: /line 3: "!include" has no argument/ },
   },
   {
@@ -316,7 +296,6 @@ const CASES: Case[] = [
       "my.cnf": "[g]\nb=2\n!include ${D}/i.cnfX",
       "i.cnf": "[g]\ni=1\n",
     },
-    groups: ["g"],
     expect: ["--b=2", "--i=1"],
   },
   {
@@ -345,7 +324,6 @@ const CASES: Case[] = [
       ),
       "d/sub.cnf/s.cnf": "[g]\nfile=in-subdir\n",
     },
-    groups: ["g"],
     expect: [
       ".cnf",
       ".hid.cnf",
@@ -368,13 +346,11 @@ const CASES: Case[] = [
       "d/w.cnf": "[g]\nw=1\n",
     },
     modes: { "d/w.cnf": 0o666 },
-    groups: ["g"],
     expect: ["--a=1"],
   },
   {
     name: "a missing !includedir directory is a fatal error",
     files: { "my.cnf": "[g]\na=1\n!includedir ${D}/nodir\n" },
-    groups: ["g"],
     expect: { error: /line 3: "!includedir" names a directory that cannot be read/ },
   },
   {
@@ -383,20 +359,17 @@ const CASES: Case[] = [
       "my.cnf": "[g]\na=1\n!include ${D}/bad.cnf\nb=2\n",
       "bad.cnf": "[g]\nbefore=1\n[broken\nafter=1\n",
     },
-    groups: ["g"],
     expect: ["--a=1", "--before=1", "--b=2"],
   },
   {
     name: "includes nest 10 deep at most: a self-include is read 11 times",
     files: { "my.cnf": "[g]\na=1\n!include ${D}/my.cnf\n" },
-    groups: ["g"],
     expect: Array(11).fill("--a=1"),
   },
   {
     name: "relative !include paths are relative to the working directory",
     files: { "my.cnf": "[g]\n!include rel.cnf\n", "rel.cnf": "[g]\nrel=1\n" },
     cwdIsDir: true,
-    groups: ["g"],
     expect: ["--rel=1"],
   },
   {
@@ -414,7 +387,6 @@ const CASES: Case[] = [
     name: "MYSQL_GROUP_SUFFIX in the environment acts as the suffix when none is given",
     files: { "my.cnf": "[g.env]\nenv=1\n[g]\ng=1\n" },
     env: { MYSQL_GROUP_SUFFIX: ".env" },
-    groups: ["g"],
     expect: ["--env=1", "--g=1"],
   },
   {
@@ -422,7 +394,6 @@ const CASES: Case[] = [
     files: { "my.cnf": "[g.env]\nenv=1\n[g]\ng=1\n" },
     env: { MYSQL_GROUP_SUFFIX: ".env" },
     suffix: "",
-    groups: ["g"],
     expect: ["--g=1"],
   },
   {
@@ -470,27 +441,23 @@ const CASES: Case[] = [
     name: "with --defaults-file the --defaults-extra-file is not read at all",
     files: { "my.cnf": "[g]\nmain=1\n", "extra.cnf": "[g]\nextra=1\n" },
     extra: "extra.cnf",
-    groups: ["g"],
     expect: ["--main=1"],
   },
   {
     name: "with --defaults-file a missing --defaults-extra-file is no error",
     files: { "my.cnf": "[g]\nmain=1\n" },
     extra: "missing.cnf",
-    groups: ["g"],
     expect: ["--main=1"],
   },
   {
     name: "a missing --defaults-file is a fatal error",
     files: { "other.cnf": "[g]\na=1\n" },
-    groups: ["g"],
     expect: { error: /my\.cnf \(--defaults-file\) cannot be opened/ },
   },
   {
     name: "a world-writable --defaults-file is ignored without error",
     files: { "my.cnf": "[g]\na=1\n" },
     modes: { "my.cnf": 0o666 },
-    groups: ["g"],
     expect: [],
   },
   {
@@ -498,7 +465,6 @@ const CASES: Case[] = [
     files: {
       "my.cnf": `[g]\na=${"x".repeat(5000)}\nb=${"y".repeat(4090)}\nc=${"z".repeat(4092)}\n`,
     },
-    groups: ["g"],
     expect: [
       `--a=${"x".repeat(4092)}`,
       `--${"x".repeat(908)}`,
@@ -509,7 +475,6 @@ const CASES: Case[] = [
   {
     name: "a NUL byte ends the line",
     files: { "my.cnf": bytes("[g]\nh=x", [0], "y\ni=1\n") },
-    groups: ["g"],
     expect: ["--h=x", "--i=1"],
   },
   {
@@ -519,7 +484,6 @@ const CASES: Case[] = [
       [`${"l/".repeat(260)}x.cnf`]: "[g]\nlong=1\n",
       "short.cnf": "[g]\nshort=1\n",
     },
-    groups: ["g"],
     expect: ["--short=1"],
   },
   {
@@ -538,12 +502,45 @@ for (const c of CASES) {
 // Default search order (no --defaults-file): the real /etc files are read by both sides; HOME,
 // MARIADB_HOME and MYSQL_HOME point into a temp dir.
 
-async function defaultSearchDiff(
-  env: (dir: string) => Record<string, string>,
-  extra: string | undefined,
-  groups: string[],
-  expectIncludes: string[],
-): Promise<void> {
+/** A default-search case; every file read writes `from=<which>` into group `[t]`. */
+interface SearchCase {
+  /** What the case proves; the test is named `default search: <name>`. */
+  name: string;
+  /** The environment, given the temp dir holding home/, mh/ (MARIADB_HOME), yh/ (MYSQL_HOME). */
+  env: (dir: string) => Record<string, string>;
+  /** A --defaults-extra-file under the temp dir (extra.cnf exists, others do not). */
+  extra?: string;
+  /** The `from=` values both must print, in order; or "fatal" when both must fail. */
+  from: string[] | "fatal";
+}
+
+const SEARCHES: SearchCase[] = [
+  {
+    name: "MARIADB_HOME, then the extra file, then ~/.my.cnf; MYSQL_HOME unused",
+    env: (d) => ({ HOME: `${d}/home`, MARIADB_HOME: `${d}/mh`, MYSQL_HOME: `${d}/yh` }),
+    extra: "extra.cnf",
+    from: ["mariadb_home", "extra", "home"],
+  },
+  {
+    name: "MYSQL_HOME is read when MARIADB_HOME is unset",
+    env: (d) => ({ HOME: `${d}/home`, MYSQL_HOME: `${d}/yh` }),
+    from: ["mysql_home", "home"],
+  },
+  {
+    name: "an empty MARIADB_HOME still hides MYSQL_HOME",
+    env: (d) => ({ HOME: `${d}/home`, MARIADB_HOME: "", MYSQL_HOME: `${d}/yh` }),
+    from: ["home"],
+  },
+  {
+    name: "a missing --defaults-extra-file is fatal",
+    env: (d) => ({ HOME: `${d}/home` }),
+    extra: "missing.cnf",
+    from: "fatal",
+  },
+];
+
+async function defaultSearchDiff(c: SearchCase): Promise<void> {
+  const groups = ["t"];
   const dir = await Deno.makeTempDir({ prefix: "optfile-home-" });
   try {
     for (const sub of ["home", "mh", "yh"]) await Deno.mkdir(`${dir}/${sub}`);
@@ -551,12 +548,12 @@ async function defaultSearchDiff(
     await Deno.writeTextFile(`${dir}/mh/my.cnf`, "[t]\nfrom=mariadb_home\n");
     await Deno.writeTextFile(`${dir}/yh/my.cnf`, "[t]\nfrom=mysql_home\n");
     await Deno.writeTextFile(`${dir}/extra.cnf`, "[t]\nfrom=extra\n");
-    const e = env(dir);
-    const args = extra ? [`--defaults-extra-file=${dir}/${extra}`] : [];
+    const e = c.env(dir);
+    const args = c.extra ? [`--defaults-extra-file=${dir}/${c.extra}`] : [];
     const theirs = await myPrintDefaults([...args, ...groups], e);
-    const opts = { env: e, extraFile: extra && `${dir}/${extra}` };
+    const opts = { env: e, extraFile: c.extra && `${dir}/${c.extra}` };
     const mine = await ours(opts, groups);
-    if (expectIncludes.length === 0) {
+    if (c.from === "fatal") {
       assert.notEqual(theirs.code, 0);
       assert.ok(mine instanceof ConfigError);
       return;
@@ -564,51 +561,19 @@ async function defaultSearchDiff(
     assert.equal(theirs.code, 0, theirs.stderr);
     assert.equal(mine, theirs.stdout);
     const fromLines = theirs.stdout.split("\n").filter((l) => l.startsWith("--from="));
-    assert.deepEqual(fromLines, expectIncludes.map((f) => `--from=${f}`));
+    assert.deepEqual(fromLines, c.from.map((f) => `--from=${f}`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-Deno.test({
-  name: "default search: MARIADB_HOME, then the extra file, then ~/.my.cnf; MYSQL_HOME unused",
-  ignore: noBinary,
-  fn: () =>
-    defaultSearchDiff(
-      (d) => ({ HOME: `${d}/home`, MARIADB_HOME: `${d}/mh`, MYSQL_HOME: `${d}/yh` }),
-      "extra.cnf",
-      ["t"],
-      ["mariadb_home", "extra", "home"],
-    ),
-});
-
-Deno.test({
-  name: "default search: MYSQL_HOME is read when MARIADB_HOME is unset",
-  ignore: noBinary,
-  fn: () =>
-    defaultSearchDiff((d) => ({ HOME: `${d}/home`, MYSQL_HOME: `${d}/yh` }), undefined, ["t"], [
-      "mysql_home",
-      "home",
-    ]),
-});
-
-Deno.test({
-  name: "default search: an empty MARIADB_HOME still hides MYSQL_HOME",
-  ignore: noBinary,
-  fn: () =>
-    defaultSearchDiff(
-      (d) => ({ HOME: `${d}/home`, MARIADB_HOME: "", MYSQL_HOME: `${d}/yh` }),
-      undefined,
-      ["t"],
-      ["home"],
-    ),
-});
-
-Deno.test({
-  name: "default search: a missing --defaults-extra-file is fatal",
-  ignore: noBinary,
-  fn: () => defaultSearchDiff((d) => ({ HOME: `${d}/home` }), "missing.cnf", ["t"], []),
-});
+for (const c of SEARCHES) {
+  Deno.test({
+    name: `default search: ${c.name}`,
+    ignore: noBinary,
+    fn: () => defaultSearchDiff(c),
+  });
+}
 
 Deno.test({
   name: "default search: --mysqld over this machine's /etc/mysql tree matches",
