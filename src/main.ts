@@ -2,7 +2,6 @@
  * Entry point. The only module that reads `Deno.args` or calls `Deno.exit`.
  *
  * - mariadbd's calls (`--role …`) run an SST;
- * - `--rsh-helper <spec>` is rsync's remote-shell hook on the donor;
  * - `--check-responder` answers one connection of `check --listen` (started by its socat);
  * - anything else is the human-facing command line (`--help`, `check`, `certs`, `--version`).
  *
@@ -12,21 +11,16 @@ import { markInheritedCloseOnExec } from "./proc/fd_hygiene.ts";
 import { denoAdapter } from "./proc/process.ts";
 import { runSst } from "./sst/run.ts";
 import { denoStdin } from "./sst/donor_credentials.ts";
-import { RSH_HELPER_FLAG, runRshHelper } from "./tunnel/rsh_helper.ts";
 import { isSstInvocation, runCli } from "./cli/cli.ts";
 import * as log from "./core/log.ts";
 import { RESPONDER_FLAG } from "./cli/check_wire.ts";
 import { runCheckResponder } from "./cli/check_responder.ts";
 
 async function main(argv: string[]): Promise<number> {
-  // Deno opens a debugger port on SIGUSR1 unless the signal is handled; the SST and helper
-  // modes handle it themselves, the CLI ignores it.
+  // Deno opens a debugger port on SIGUSR1 unless the signal is handled; the SST mode handles
+  // it itself, the CLI ignores it.
   const ignoreUsr1 = () => {};
   Deno.addSignalListener("SIGUSR1", ignoreUsr1);
-  if (argv[0] === RSH_HELPER_FLAG) {
-    markInheritedCloseOnExec();
-    return await runRshHelper(denoAdapter, argv.slice(1));
-  }
   if (argv[0] === RESPONDER_FLAG) return await runCheckResponder();
   if (isSstInvocation(argv)) {
     markInheritedCloseOnExec();

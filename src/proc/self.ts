@@ -1,6 +1,6 @@
 /**
- * How to start this program again (as rsync's `--rsh` helper): the compiled binary itself, or
- * `deno run -A <bundle>` when running the bundle under Deno.
+ * How to start this program again (as the responder of `check --listen`): the compiled binary
+ * itself, or `deno run -A <bundle>` when running the bundle under Deno.
  *
  * @module
  */
@@ -19,17 +19,4 @@ export function selfCommand(): string[] {
   const main = new URL(Deno.mainModule);
   if (main.protocol !== "file:") throw new Error(`cannot re-run ${Deno.mainModule}`);
   return [exe, "run", ...DENO_RUN_FLAGS, decodeURIComponent(main.pathname)];
-}
-
-/**
- * Quotes argv for rsync's `--rsh` string: rsync splits at spaces and honours single and
- * double quotes (no backslashes).
- */
-export function quoteForRsh(argv: readonly string[]): string {
-  return argv.map((a) => {
-    if (/^[A-Za-z0-9._/@%+=:,-]+$/.test(a)) return a;
-    if (!a.includes("'")) return `'${a}'`;
-    if (!a.includes('"')) return `"${a}"`;
-    throw new Error(`cannot quote ${JSON.stringify(a)} for rsync --rsh`);
-  }).join(" ");
 }

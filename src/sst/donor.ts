@@ -31,7 +31,7 @@ import {
   fetchPeerCertificate,
   peerNameCandidates,
 } from "../tunnel/peer_probe.ts";
-import { type ConnectSpecFile, rshCommand } from "../tunnel/rsh_helper.ts";
+import { rshSetup } from "../tunnel/rsh_command.ts";
 import { runJob, type RunnerContext, runPool } from "../transfer/rsync_runner.ts";
 import {
   binlogJob,
@@ -92,8 +92,8 @@ export async function runDonor(ctx: SstContext): Promise<void> {
 }
 
 /**
- * The donor's end of the tunnel: a 0600 spec telling the rsh helper which socat TLS client to
- * run for each rsync connection, and the 0600 password file with the per-SST secret.
+ * The donor's end of the tunnel: the socat TLS client rsync runs for each connection (its
+ * `--rsh`), and the 0600 password file with the per-SST secret.
  */
 async function prepareTunnel(
   ctx: SstContext,
@@ -115,28 +115,24 @@ async function prepareTunnel(
     tls: t.tls,
     sockopt: s.sockopt,
   });
-  // -t 0.2: once rsync is done, don't linger 0.5 s per connection for the other direction.
-  // socat's inactivity limit sits above rsync's own, so rsync reports an idle peer (exit 30).
+  // -t 0: once either side has closed, the rsync session is over; don't wait for the other
+  // direction (rsync waits for its remote shell to exit, so every second here is per
+  // connection). socat's inactivity limit sits above rsync's own, so rsync reports an idle
+  // peer (exit 30).
   const socatArgs = [
     ...SOCAT_TRANSFER_BUFFER,
     "-t",
-    "0.2",
+    "0",
     "-T",
     String(s.timeouts.idle + 5),
     "STDIO",
     connect,
   ];
-  const spec: ConnectSpecFile = {
-    socat: ctx.tools.socat,
-    args: socatArgs,
-    statusDir,
-    peer: `joiner ${peer}`,
-  };
   log.info(`tunnel: rsync --rsh runs ${ctx.tools.socat} ${socatArgs.join(" ")}`);
   return {
     adapter: ctx.adapter,
     rsync: ctx.tools.rsync,
-    rsh: rshCommand(await dir.write("connect.json", JSON.stringify(spec))),
+    rsh: rshSetup({ socat: ctx.tools.socat, args: socatArgs, logDir: statusDir }),
     passwordFile: await dir.write("rsync.password", t.secret + "\n"),
     idleTimeoutSec: s.timeouts.idle,
     statusDir,

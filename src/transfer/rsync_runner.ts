@@ -1,5 +1,5 @@
 /**
- * Runs the donor's rsync jobs through the tunnel: common options, the `--rsh` helper, the
+ * Runs the donor's rsync jobs through the tunnel: common options, the `--rsh` socat client, the
  * per-SST password file, a bounded pool of parallel streams, and exit-status mapping into
  * actionable errors.
  *
@@ -11,16 +11,19 @@ import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
 import type { RsyncJob } from "./passes.ts";
 import { RSYNC_USER } from "./rsyncd_config.ts";
 import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
+import { type RshSetup, SOCAT_LOG_RE } from "../tunnel/rsh_command.ts";
+import { relayLine } from "../tunnel/socat_log.ts";
 import { settlesWithin } from "../proc/process.ts";
 
 /** Everything a job needs besides its own options. */
 export interface RunnerContext {
   adapter: ProcessAdapter;
   rsync: string;
-  rsh: string;
+  /** The `--rsh` socat client and the environment it reads. */
+  rsh: RshSetup;
   passwordFile: string;
   idleTimeoutSec: number;
-  /** Where rsh helpers leave socat error texts. */
+  /** Where each connection's socat leaves its log (`RshSetup`). */
   statusDir: string;
   /** The joiner, for messages. */
   peer: string;
@@ -45,7 +48,7 @@ export function commonOptions(ctx: RunnerContext): string[] {
     "--whole-file",
     "--quiet",
     `--timeout=${ctx.idleTimeoutSec}`,
-    `--rsh=${ctx.rsh}`,
+    `--rsh=${ctx.rsh.rsh}`,
     `--password-file=${ctx.passwordFile}`,
   ];
 }
@@ -67,6 +70,7 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   const child = ctx.adapter.spawn({
     cmd: ctx.rsync,
     args,
+    env: ctx.rsh.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -99,16 +103,28 @@ async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
   return s ? await new Response(s).text() : "";
 }
 
-/** The TLS failure a helper recorded for this SST, as an error, or null. */
-async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | null> {
+/** socat logs already relayed into the error log (a pool reports each one once). */
+const relayed = new Set<string>();
+
+/** What the connections' socat clients logged and nobody relayed yet, relayed now. */
+async function socatLogs(ctx: RunnerContext): Promise<string> {
   let texts = "";
   try {
     for await (const e of Deno.readDir(ctx.statusDir)) {
-      if (e.name.startsWith("socat-")) {
-        texts += await Deno.readTextFile(`${ctx.statusDir}/${e.name}`);
-      }
+      const path = `${ctx.statusDir}/${e.name}`;
+      if (!SOCAT_LOG_RE.test(e.name) || relayed.has(path)) continue;
+      relayed.add(path);
+      const text = await Deno.readTextFile(path);
+      for (const l of text.split("\n").filter((l) => l.trim())) relayLine(l, `joiner ${ctx.peer}`);
+      texts += text;
     }
   } catch { /* no status dir */ }
+  return texts;
+}
+
+/** The TLS failure the connections' socat logs show, as an error, or null. */
+async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | null> {
+  const texts = await socatLogs(ctx);
   if (!texts) return null;
   const failure = classifySocatTlsError(texts);
   const peer = `joiner ${ctx.peer}`;

@@ -584,7 +584,7 @@ Deno.test("passes: the completion record is sent with --no-inplace after the com
       },
     },
     rsync: "rsync",
-    rsh: "helper",
+    rsh: { rsh: "helper", env: {} },
     passwordFile: "/p/pw",
     idleTimeoutSec: 1,
     statusDir: "/p/s",
