@@ -11,57 +11,23 @@
  * - a datadir path containing spaces;
  * - data-at-rest encryption with the file_key_management plugin.
  */
-import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { chownMysql, type Node } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
+import { type ClusterCase, clusterTest, type Scene, sstOfNode2 } from "./support/cluster_case.ts";
 import {
-  certificates,
   emptyDir,
   filesIn,
   installDatadir,
   joinNode,
-  LAUNCHER_DIR,
   makeMysqlDirs,
   mustRun,
-  NodeConfigs,
-  requireLauncher,
-  sstLines,
   sstLinesOf,
-  stopwatch,
 } from "./support/scenario_kit.ts";
 
 const ROWS = 2000;
 
-/** A 2-node TLS cluster whose nodes get `extra(node, cluster)` on top of the `[sst]` group. */
-function layoutCluster(
-  configs: NodeConfigs,
-  extra: (node: Node, cluster: Cluster) => Promise<NodeExtra> | NodeExtra,
-  binlog = true,
-) {
-  const certs = certificates();
-  return {
-    size: 2 as const,
-    sstMethod: "rsync_tunnel",
-    pathPrefix: LAUNCHER_DIR,
-    binlog,
-    configure: configs.capture(async (node: Node, cluster: Cluster) => {
-      const e = await extra(node, cluster);
-      return {
-        ...e,
-        groups: {
-          ...e.groups,
-          sst: [...sstLines(await certs(node, cluster)), ...(e.groups?.sst ?? [])],
-        },
-      };
-    }),
-  };
-}
-
-async function bootstrap(cluster: Cluster): Promise<void> {
-  const n1 = cluster.node(1);
-  cluster.start(n1, { newCluster: true });
-  await cluster.waitSynced(n1, 60_000);
-  await cluster.loadData(n1, { rows: ROWS });
-}
+/** A layout case: its name says what it proves; {@link clusterTest} runs it. */
+type LayoutCase = Omit<ClusterCase, "rows">;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -97,50 +63,37 @@ function assertEngineLayout(node: Node, step: string): void {
   assertEquals(strays, [], `${step}: no engine file landed in ${node.name}'s datadir`);
 }
 
-Deno.test({
+/** The joiner starts with empty engine directories, then (after a wipe) over stale ones. */
+const engineDirs: LayoutCase = {
   name: "layouts: InnoDB data home, redo log, 3 undo tablespaces and Aria logs outside the " +
     "datadir (joiner's directories empty, then stale)",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    await withCluster(
-      layoutCluster(configs, async (node) => {
-        await makeMysqlDirs(...ENGINE_DIRS.map((d) => `${node.dir}/${d}`));
-        if (node.index === 1) await installDatadir(node.datadir, engineDirOptions(node));
-        else await emptyDir(node.datadir); // a joiner that has nothing yet
-        return {
-          mysqld: engineDirOptions(node).map((o) => {
-            const [name, value] = o.slice(2).split("=");
-            return `${name.replace(/-/g, "_")}=${value}`;
-          }),
-        };
+  label: "engine dirs",
+  node: async (node) => {
+    await makeMysqlDirs(...ENGINE_DIRS.map((d) => `${node.dir}/${d}`));
+    if (node.index === 1) await installDatadir(node.datadir, engineDirOptions(node));
+    else await emptyDir(node.datadir); // a joiner that has nothing yet
+    return {
+      mysqld: engineDirOptions(node).map((o) => {
+        const [name, value] = o.slice(2).split("=");
+        return `${name.replace(/-/g, "_")}=${value}`;
       }),
-      async (cluster) => {
-        const lap = stopwatch("engine dirs");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        assertEngineLayout(n1, "bootstrap");
-        lap("node1 bootstrapped with separate engine directories");
-
-        const r1 = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
-        assertEngineLayout(n2, "SST into empty directories");
-        lap(`node2 joined by SST into empty directories (${r1.seconds.toFixed(1)}s)`);
-
-        await cluster.stop(n2);
-        await cluster.wipe(n2); // the datadir only: the engine directories keep stale files
-        await cluster.writeMore(n1, 1, 300);
-        await cluster.writeMore(n1, 2, 300);
-        const r2 = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
-        assertEngineLayout(n2, "SST over stale engine files");
-        lap(`node2 joined by SST over stale engine files (${r2.seconds.toFixed(1)}s)`);
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+    };
   },
-});
+  run: sstOfNode2({
+    tables: 4,
+    before: ({ n1 }) => assertEngineLayout(n1, "bootstrap"),
+    after: async ({ cluster, n1, n2, lap }) => {
+      assertEngineLayout(n2, "SST into empty directories");
+      await cluster.stop(n2);
+      await cluster.wipe(n2); // the datadir only: the engine directories keep stale files
+      await cluster.writeMore(n1, 1, 300);
+      await cluster.writeMore(n1, 2, 300);
+      const r2 = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
+      assertEngineLayout(n2, "SST over stale engine files");
+      lap(`node2 joined by SST over stale engine files (${r2.seconds.toFixed(1)}s)`);
+    },
+  }),
+};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -167,209 +120,185 @@ function isPrefix(small: Uint8Array, big: Uint8Array): boolean {
   return true;
 }
 
-Deno.test({
+const binDir = (n: Node) => `${n.dir}/binlogs`;
+const idxFile = (n: Node) => `${n.dir}/binlog-index/cluster-bin.index`;
+
+/** Successive SSTs of node2, one step each: `sst-max-binlogs` and what node2 must get. */
+const MAX_BINLOGS: [max: number, gets: string][] = [
+  [1, "the donor's last binlog"],
+  [0, "no binlog from the donor"],
+  [-1, "every binlog of the donor"],
+];
+
+/**
+ * Rotates node1's binlog a few times, then (re)joins node2 by SST with `max`, and checks the
+ * binlogs node2 got and its index. `round` numbers the writes.
+ */
+async function sstWithMax({ cluster, n1, n2, configs, lap }: Scene, max: number, round: number) {
+  for (let i = 0; i < 3; i++) {
+    await cluster.writeMore(n1, round * 3 + i + 1, 100);
+    await cluster.sql(n1, "FLUSH BINARY LOGS");
+  }
+  for (const n of [n1, n2]) {
+    await configs.rewrite(cluster, n, (e) => ({
+      ...e,
+      groups: {
+        ...e.groups,
+        sst: [
+          ...(e.groups?.sst ?? []).filter((l) => !l.startsWith("sst-max-binlogs")),
+          `sst-max-binlogs=${max}`,
+        ],
+      },
+    }));
+  }
+  if (n2.running) await cluster.stop(n2);
+  await cluster.wipe(n2); // binary logs live elsewhere: the old ones stay until the SST
+  const oldJoinerFiles = filesIn(binDir(n2));
+  const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
+  const donorIndex = indexEntries(idxFile(n1), n1.datadir);
+  const joinerIndex = indexEntries(idxFile(n2), n2.datadir);
+  const why =
+    `\ndonor index: ${donorIndex.map(base)}\njoiner index: ${
+      joinerIndex.map(base)
+    }\njoiner files before: ${oldJoinerFiles}\n` +
+    sstLinesOf(r.joinerLog).filter((l) => /WSREP_SST/.test(l)).join("\n");
+  assert(joinerIndex.length >= 1, `node2 has a binlog index${why}`);
+  for (const e of joinerIndex) {
+    assert(e.startsWith(binDir(n2) + "/"), `index entry ${e} is in node2's binlog dir${why}`);
+    assert(filesIn(binDir(n2)).includes(base(e)), `index entry ${e} exists${why}`);
+  }
+  // The last entry is node2's own binlog, opened after the SST.
+  const shipped = joinerIndex.slice(0, -1).map(base);
+  const expected = max === 0
+    ? []
+    : max < 0
+    ? donorIndex.map(base)
+    : donorIndex.slice(-max).map(base);
+  assertEquals(shipped, expected, `sst-max-binlogs=${max}: binlogs node2 got${why}`);
+  for (const name of shipped) {
+    const mine = Deno.readFileSync(`${binDir(n2)}/${name}`);
+    const theirs = Deno.readFileSync(`${binDir(n1)}/${name}`);
+    assert(isPrefix(mine, theirs) && mine.length > 0, `${name} is a copy of node1's${why}`);
+  }
+  const unindexed = filesIn(binDir(n2)).filter((f) =>
+    /^cluster-bin\.\d+$/.test(f) && !joinerIndex.map(base).includes(f)
+  );
+  assertEquals(unindexed, [], `sst-max-binlogs=${max}: no stale binlog left on node2${why}`);
+  lap(
+    `sst-max-binlogs=${max}: node2 got [${shipped}] of [${donorIndex.map(base)}] ` +
+      `(${r.seconds.toFixed(1)}s)`,
+  );
+}
+
+/** Binary logs and their index outside the datadir; one SST per {@link MAX_BINLOGS} row. */
+const binlogDirs: LayoutCase = {
   name: "layouts: binary logs and their index in other directories; sst-max-binlogs 1, 0, -1",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async (t) => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    const binDir = (n: Node) => `${n.dir}/binlogs`;
-    const idxFile = (n: Node) => `${n.dir}/binlog-index/cluster-bin.index`;
-    await withCluster(
-      layoutCluster(configs, async (node) => {
-        await makeMysqlDirs(binDir(node), `${node.dir}/binlog-index`);
-        return {
-          mysqld: [
-            `log_bin=${binDir(node)}/cluster-bin`,
-            `log_bin_index=${idxFile(node)}`,
-            "log_slave_updates=ON",
-          ],
-        };
-      }, false),
-      async (cluster) => {
-        const lap = stopwatch("binlogs");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        let round = 0;
-
-        /** Rotates node1's binlog a few times, then (re)joins node2 by SST with `max`. */
-        const sstWithMax = async (max: number) => {
-          for (let i = 0; i < 3; i++) {
-            await cluster.writeMore(n1, ++round, 100);
-            await cluster.sql(n1, "FLUSH BINARY LOGS");
-          }
-          for (const n of [n1, n2]) {
-            await configs.rewrite(cluster, n, (e) => ({
-              ...e,
-              groups: {
-                ...e.groups,
-                sst: [
-                  ...(e.groups?.sst ?? []).filter((l) => !l.startsWith("sst-max-binlogs")),
-                  `sst-max-binlogs=${max}`,
-                ],
-              },
-            }));
-          }
-          if (n2.running) await cluster.stop(n2);
-          await cluster.wipe(n2); // binary logs live elsewhere: the old ones stay until the SST
-          const oldJoinerFiles = filesIn(binDir(n2));
-          const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
-          const donorIndex = indexEntries(idxFile(n1), n1.datadir);
-          const joinerIndex = indexEntries(idxFile(n2), n2.datadir);
-          const why =
-            `\ndonor index: ${donorIndex.map(base)}\njoiner index: ${
-              joinerIndex.map(base)
-            }\njoiner files before: ${oldJoinerFiles}\n` +
-            sstLinesOf(r.joinerLog).filter((l) => /WSREP_SST/.test(l)).join("\n");
-          assert(joinerIndex.length >= 1, `node2 has a binlog index${why}`);
-          for (const e of joinerIndex) {
-            assert(
-              e.startsWith(binDir(n2) + "/"),
-              `index entry ${e} is in node2's binlog dir${why}`,
-            );
-            assert(filesIn(binDir(n2)).includes(base(e)), `index entry ${e} exists${why}`);
-          }
-          // The last entry is node2's own binlog, opened after the SST.
-          const shipped = joinerIndex.slice(0, -1).map(base);
-          const expected = max === 0
-            ? []
-            : max < 0
-            ? donorIndex.map(base)
-            : donorIndex.slice(-max).map(base);
-          assertEquals(shipped, expected, `sst-max-binlogs=${max}: binlogs node2 got${why}`);
-          for (const name of shipped) {
-            const mine = Deno.readFileSync(`${binDir(n2)}/${name}`);
-            const theirs = Deno.readFileSync(`${binDir(n1)}/${name}`);
-            assert(isPrefix(mine, theirs) && mine.length > 0, `${name} is a copy of node1's${why}`);
-          }
-          const unindexed = filesIn(binDir(n2)).filter((f) =>
-            /^cluster-bin\.\d+$/.test(f) && !joinerIndex.map(base).includes(f)
-          );
-          assertEquals(
-            unindexed,
-            [],
-            `sst-max-binlogs=${max}: no stale binlog left on node2${why}`,
-          );
-          lap(
-            `sst-max-binlogs=${max}: node2 got [${shipped}] of [${donorIndex.map(base)}] ` +
-              `(${r.seconds.toFixed(1)}s)`,
-          );
-        };
-
-        await t.step("sst-max-binlogs=1: the donor's last binlog", () => sstWithMax(1));
-        await t.step("sst-max-binlogs=0: no binlog from the donor", () => sstWithMax(0));
-        await t.step("sst-max-binlogs=-1: every binlog of the donor", () => sstWithMax(-1));
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+  label: "binlogs",
+  binlog: false,
+  node: async (node) => {
+    await makeMysqlDirs(binDir(node), `${node.dir}/binlog-index`);
+    return {
+      mysqld: [
+        `log_bin=${binDir(node)}/cluster-bin`,
+        `log_bin_index=${idxFile(node)}`,
+        "log_slave_updates=ON",
+      ],
+    };
   },
-});
+  run: async (s) => {
+    for (const [round, [max, gets]] of MAX_BINLOGS.entries()) {
+      await s.t.step(`sst-max-binlogs=${max}: ${gets}`, () => sstWithMax(s, max, round));
+    }
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 
-Deno.test({
+/** log_basename per node with a bare log_bin, and a database named lost+found. */
+const basenameAndLostFound: LayoutCase = {
   name: "layouts: log_basename per node with a bare log_bin; a database named lost+found",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    await withCluster(
-      layoutCluster(configs, async (node) => {
-        // A filesystem lost+found (datadir at a mount point): never copied, never deleted.
-        await Deno.mkdir(`${node.datadir}/lost+found`);
-        await Deno.writeTextFile(`${node.datadir}/lost+found/#${node.name}`, node.name);
-        await chownMysql(`${node.datadir}/lost+found`);
-        return {
-          mysqld: [
-            // A bare log_bin before log_basename: binlogs and index are <basename>-bin.*
-            // (after it, mariadbd names the binlogs after the pid file, the index not).
-            "log_bin",
-            `log_basename=${node.name}`,
-            "log_slave_updates=ON",
-            // log_basename also resets the error log set before it.
-            `log_error=${node.errorLog}`,
-          ],
-        };
-      }, false),
-      async (cluster) => {
-        const lap = stopwatch("basename");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        await cluster.sql(
-          n1,
-          "CREATE DATABASE `lost+found`; CREATE TABLE `lost+found`.t (id INT PRIMARY KEY," +
-            " v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO `lost+found`.t SELECT seq, CONCAT('lf'," +
-            " seq) FROM e2e.seq_1_to_100; FLUSH BINARY LOGS",
-        );
-        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 5 });
-        lap(`node2 joined by SST (${r.seconds.toFixed(1)}s)`);
-        const rows = await cluster.sql(n2, "SELECT COUNT(*) FROM `lost+found`.t");
-        assertEquals(rows, [["100"]], "the lost+found database arrived on node2");
-        assertEquals(
-          filesIn(`${n2.datadir}/lost+found`),
-          ["#node2"],
-          "node2's own lost+found directory is untouched and got nothing from node1",
-        );
-        const donorIdx = indexEntries(`${n1.datadir}/node1-bin.index`, n1.datadir).map(base);
-        const joinerIdx = indexEntries(`${n2.datadir}/node2-bin.index`, n2.datadir).map(base);
-        assert(donorIdx.length >= 2, `node1 logs to node1-bin.*: ${donorIdx}`);
-        assertEquals(
-          joinerIdx.slice(0, -1),
-          donorIdx.slice(-1),
-          "node2's index (node2-bin.index) starts with the donor's last binlog",
-        );
-        assert(
-          /^node2-bin\.\d+$/.test(joinerIdx[joinerIdx.length - 1] ?? ""),
-          `node2 then logs to its own node2-bin.*: ${joinerIdx}`,
-        );
-        await cluster.writeMore(n2, 1, 100);
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+  label: "basename",
+  binlog: false,
+  node: async (node) => {
+    // A filesystem lost+found (datadir at a mount point): never copied, never deleted.
+    await Deno.mkdir(`${node.datadir}/lost+found`);
+    await Deno.writeTextFile(`${node.datadir}/lost+found/#${node.name}`, node.name);
+    await chownMysql(`${node.datadir}/lost+found`);
+    return {
+      mysqld: [
+        // A bare log_bin before log_basename: binlogs and index are <basename>-bin.*
+        // (after it, mariadbd names the binlogs after the pid file, the index not).
+        "log_bin",
+        `log_basename=${node.name}`,
+        "log_slave_updates=ON",
+        // log_basename also resets the error log set before it.
+        `log_error=${node.errorLog}`,
+      ],
+    };
   },
-});
+  run: sstOfNode2({
+    tables: 5,
+    before: async ({ cluster, n1 }) => {
+      await cluster.sql(
+        n1,
+        "CREATE DATABASE `lost+found`; CREATE TABLE `lost+found`.t (id INT PRIMARY KEY," +
+          " v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO `lost+found`.t SELECT seq, CONCAT('lf'," +
+          " seq) FROM e2e.seq_1_to_100; FLUSH BINARY LOGS",
+      );
+    },
+    after: async ({ cluster, n1, n2 }) => {
+      const rows = await cluster.sql(n2, "SELECT COUNT(*) FROM `lost+found`.t");
+      assertEquals(rows, [["100"]], "the lost+found database arrived on node2");
+      assertEquals(
+        filesIn(`${n2.datadir}/lost+found`),
+        ["#node2"],
+        "node2's own lost+found directory is untouched and got nothing from node1",
+      );
+      const donorIdx = indexEntries(`${n1.datadir}/node1-bin.index`, n1.datadir).map(base);
+      const joinerIdx = indexEntries(`${n2.datadir}/node2-bin.index`, n2.datadir).map(base);
+      assert(donorIdx.length >= 2, `node1 logs to node1-bin.*: ${donorIdx}`);
+      assertEquals(
+        joinerIdx.slice(0, -1),
+        donorIdx.slice(-1),
+        "node2's index (node2-bin.index) starts with the donor's last binlog",
+      );
+      assert(
+        /^node2-bin\.\d+$/.test(joinerIdx[joinerIdx.length - 1] ?? ""),
+        `node2 then logs to its own node2-bin.*: ${joinerIdx}`,
+      );
+      await cluster.writeMore(n2, 1, 100);
+    },
+  }),
+};
 
 // ---------------------------------------------------------------------------------------------
 
-Deno.test({
+const spaced = (n: Node) => `${n.dir}/data dir`;
+
+/** A datadir path containing spaces. */
+const spacedDatadir: LayoutCase = {
   name: "layouts: a datadir path containing spaces",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    const spaced = (n: Node) => `${n.dir}/data dir`;
-    await withCluster(
-      layoutCluster(configs, async (node, cluster) => {
-        await Deno.mkdir(spaced(node));
-        if (node.index === 1) {
-          await mustRun("cp", ["-a", `${cluster.templateDir}/.`, spaced(node)]);
-        }
-        await chownMysql(spaced(node));
-        return { mysqld: [`datadir="${spaced(node)}"`] };
-      }),
-      async (cluster) => {
-        const lap = stopwatch("spaces");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        const dd = await cluster.sql(n1, "SELECT @@datadir");
-        assertEquals(dd, [[`${spaced(n1)}/`]], "node1 runs on the datadir with a space");
-        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 4 });
-        lap(`node2 joined by SST into '${spaced(n2)}' (${r.seconds.toFixed(1)}s)`);
-        assert(
-          filesIn(`${spaced(n2)}/e2e`).length > 0 && filesIn(`${n2.datadir}/e2e`).length === 0,
-          "the data went to the datadir with the space",
-        );
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+  label: "spaces",
+  node: async (node, cluster) => {
+    await Deno.mkdir(spaced(node));
+    if (node.index === 1) await mustRun("cp", ["-a", `${cluster.templateDir}/.`, spaced(node)]);
+    await chownMysql(spaced(node));
+    return { mysqld: [`datadir="${spaced(node)}"`] };
   },
-});
+  run: sstOfNode2({
+    tables: 4,
+    before: async ({ cluster, n1 }) => {
+      const dd = await cluster.sql(n1, "SELECT @@datadir");
+      assertEquals(dd, [[`${spaced(n1)}/`]], "node1 runs on the datadir with a space");
+    },
+    after: ({ n2 }) => {
+      assert(
+        filesIn(`${spaced(n2)}/e2e`).length > 0 && filesIn(`${n2.datadir}/e2e`).length === 0,
+        "the data went to the datadir with the space",
+      );
+    },
+  }),
+};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -381,68 +310,66 @@ const hasKeyPlugin = (() => {
     return false;
   }
 })();
+const MARKER = "plaintext-marker-7c1e";
 
-Deno.test({
+/** Data-at-rest encryption: the joiner gets the donor's encrypted pages. */
+const encryptionAtRest: LayoutCase = {
   name: "layouts: data-at-rest encryption (file_key_management, encrypted tables and redo log)",
+  label: "encryption",
   ignore: !hasKeyPlugin,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    const MARKER = "plaintext-marker-7c1e";
-    await withCluster(
-      layoutCluster(configs, async (_node, cluster) => {
-        const dir = `${cluster.root}/keys`;
-        const file = `${dir}/keys.txt`;
-        if (!(await Deno.stat(file).catch(() => null))) {
-          await Deno.mkdir(dir, { recursive: true });
-          const hex = (n: number) =>
-            [...crypto.getRandomValues(new Uint8Array(n))].map((b) =>
-              b.toString(16).padStart(2, "0")
-            ).join("");
-          await Deno.writeTextFile(file, `1;${hex(32)}\n2;${hex(32)}\n`, { mode: 0o600 });
-          await chownMysql(dir);
-        }
-        return {
-          mysqld: [
-            "plugin_load_add=file_key_management",
-            `file_key_management_filename=${file}`,
-            "innodb_encrypt_tables=ON",
-            "innodb_encrypt_log=ON",
-            "innodb_encryption_threads=1",
-            "aria_encrypt_tables=ON",
-            "encrypt_binlog=ON",
-          ],
-        };
-      }),
-      async (cluster) => {
-        const lap = stopwatch("encryption");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        await cluster.sql(
-          n1,
-          `CREATE TABLE e2e.secret (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;` +
-            ` INSERT INTO e2e.secret SELECT seq, '${MARKER}' FROM e2e.seq_1_to_500`,
-        );
-        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 5 });
-        lap(`node2 joined by SST (${r.seconds.toFixed(1)}s)`);
-        for (const n of [n1, n2]) {
-          const enc = await cluster.sql(
-            n,
-            "SELECT NAME, ENCRYPTION_SCHEME FROM information_schema.INNODB_TABLESPACES_ENCRYPTION" +
-              " WHERE NAME IN ('e2e/big', 'e2e/secret') ORDER BY NAME",
-          );
-          assertEquals(enc, [["e2e/big", "1"], ["e2e/secret", "1"]], `${n.name}: tables encrypted`);
-        }
-        // The copied files carry no plaintext (they are the donor's encrypted pages).
-        const ibd = new TextDecoder("latin1").decode(
-          Deno.readFileSync(`${n2.datadir}/e2e/secret.ibd`),
-        );
-        assert(!ibd.includes(MARKER), "node2's e2e/secret.ibd holds no plaintext row");
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+  node: async (_node, cluster) => {
+    const dir = `${cluster.root}/keys`;
+    const file = `${dir}/keys.txt`;
+    if (!(await Deno.stat(file).catch(() => null))) {
+      await Deno.mkdir(dir, { recursive: true });
+      const hex = (n: number) =>
+        [...crypto.getRandomValues(new Uint8Array(n))].map((b) => b.toString(16).padStart(2, "0"))
+          .join("");
+      await Deno.writeTextFile(file, `1;${hex(32)}\n2;${hex(32)}\n`, { mode: 0o600 });
+      await chownMysql(dir);
+    }
+    return {
+      mysqld: [
+        "plugin_load_add=file_key_management",
+        `file_key_management_filename=${file}`,
+        "innodb_encrypt_tables=ON",
+        "innodb_encrypt_log=ON",
+        "innodb_encryption_threads=1",
+        "aria_encrypt_tables=ON",
+        "encrypt_binlog=ON",
+      ],
+    };
   },
-});
+  run: sstOfNode2({
+    tables: 5,
+    before: async ({ cluster, n1 }) => {
+      await cluster.sql(
+        n1,
+        `CREATE TABLE e2e.secret (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;` +
+          ` INSERT INTO e2e.secret SELECT seq, '${MARKER}' FROM e2e.seq_1_to_500`,
+      );
+    },
+    after: async ({ cluster, n1, n2 }) => {
+      for (const n of [n1, n2]) {
+        const enc = await cluster.sql(
+          n,
+          "SELECT NAME, ENCRYPTION_SCHEME FROM information_schema.INNODB_TABLESPACES_ENCRYPTION" +
+            " WHERE NAME IN ('e2e/big', 'e2e/secret') ORDER BY NAME",
+        );
+        assertEquals(enc, [["e2e/big", "1"], ["e2e/secret", "1"]], `${n.name}: tables encrypted`);
+      }
+      // The copied files carry no plaintext (they are the donor's encrypted pages).
+      const ibd = new TextDecoder("latin1").decode(
+        Deno.readFileSync(`${n2.datadir}/e2e/secret.ibd`),
+      );
+      assert(!ibd.includes(MARKER), "node2's e2e/secret.ibd holds no plaintext row");
+    },
+  }),
+};
+
+// ---------------------------------------------------------------------------------------------
+
+/** Every layout case; each runs on a cluster of its own. */
+const CASES = [engineDirs, binlogDirs, basenameAndLostFound, spacedDatadir, encryptionAtRest];
+
+for (const c of CASES) clusterTest({ rows: ROWS, ...c });
