@@ -28,8 +28,14 @@ function errorLines(side: SideResult): string[] {
   return side.stderr.split("\n").filter((l) => l.startsWith("WSREP_SST: [ERROR]"));
 }
 
-function assertClean(f: Fixture, what: string): void {
-  assertNothingLeft(f, what);
+/** Runs `body` on a fresh fixture and always cleans it up. */
+async function withFixture(body: (f: Fixture) => Promise<void>): Promise<void> {
+  const f = await makeFixture();
+  try {
+    await body(f);
+  } finally {
+    await f.cleanup();
+  }
 }
 
 /**
@@ -58,44 +64,23 @@ function assertStoppedFirst(
   assertEquals(errors.length, 1, `exactly one ERROR line:\n${side.stderr}`);
   assertMatch(errors[0], error);
   assertEquals(leftovers(f.joiner.layout.datadir), [], "nothing in the joiner's datadir");
-  assertClean(f, what);
+  assertNothingLeft(f, what);
+}
+
+/** The PATH a side runs with; `socatStarts` (when given) logs every socat started through it. */
+interface Tools {
+  path: string;
+  socatStarts?: () => string;
 }
 
 /** A PATH directory with the tools a side needs, minus `without`. */
-async function pathWithout(f: Fixture, name: string, without: string): Promise<string> {
+function pathWithout(without: string): (f: Fixture) => Promise<Tools> {
   const keep = ["socat", "rsync", "getent", "openssl", "deno", "sh"].filter((t) => t !== without);
-  return await makeToolDir(`${f.root}/${name}`, keep);
+  return async (f) => ({ path: await makeToolDir(`${f.root}/bin-no-${without}`, keep) });
 }
-
-/** The donor's address as mariadbd passes it (after the last `@` of the joiner's ready). */
-function donorAddress(f: Fixture): string {
-  return `127.0.0.1:${f.port}/rsync_tunnel_sst/1`;
-}
-
-Deno.test("fail closed: a donor without socat in PATH refuses before flush tables with exit 2", async () => {
-  const f = await makeFixture();
-  try {
-    const bin = await pathWithout(f, "bin-no-socat", "socat");
-    const r = await driveDonor({
-      donor: { ...f.donor, env: { PATH: bin } },
-      address: donorAddress(f),
-      remoteAuth: SECRET,
-      timeoutMs: 30_000,
-    });
-    assertStoppedFirst(
-      f,
-      r,
-      2,
-      /socat not found in PATH.*install it/,
-      "donor: socat missing",
-    );
-  } finally {
-    await f.cleanup();
-  }
-});
 
 /** A `socat` first in PATH that claims no OpenSSL and logs every other start. */
-async function socatWithoutOpenssl(f: Fixture): Promise<{ path: string; starts: () => string }> {
+async function socatWithoutOpenssl(f: Fixture): Promise<Tools> {
   const log = `${f.root}/no-openssl-socat.log`;
   const real = toolPath("socat");
   const bin = await makeToolDir(`${f.root}/bin-socat-no-openssl`, [], {
@@ -104,7 +89,7 @@ async function socatWithoutOpenssl(f: Fixture): Promise<{ path: string; starts: 
   });
   return {
     path: `${bin}:${Deno.env.get("PATH")}`,
-    starts: () => {
+    socatStarts: () => {
       try {
         return Deno.readTextFileSync(log);
       } catch {
@@ -114,82 +99,102 @@ async function socatWithoutOpenssl(f: Fixture): Promise<{ path: string; starts: 
   };
 }
 
-Deno.test("fail closed: socat built without OpenSSL makes the joiner refuse before ready (exit 2) and start no socat", async () => {
-  const f = await makeFixture();
-  try {
-    const fake = await socatWithoutOpenssl(f);
-    const r = await driveSst({
-      address: f.address,
-      joiner: { ...f.joiner, env: { PATH: fake.path } },
-      donor: f.donor,
-      noDonor: true,
+/** The donor's address as mariadbd passes it (after the last `@` of the joiner's ready). */
+function donorAddress(f: Fixture): string {
+  return `127.0.0.1:${f.port}/rsync_tunnel_sst/1`;
+}
+
+/** Starts `side` alone with `path` as its PATH (the joiner without a donor, the donor alone). */
+async function runAlone(f: Fixture, side: "joiner" | "donor", path: string): Promise<SideResult> {
+  if (side === "donor") {
+    return await driveDonor({
+      donor: { ...f.donor, env: { PATH: path } },
+      address: donorAddress(f),
+      remoteAuth: SECRET,
       timeoutMs: 30_000,
     });
-    assertStoppedFirst(
-      f,
-      r.joiner,
-      2,
+  }
+  const r = await driveSst({
+    address: f.address,
+    joiner: { ...f.joiner, env: { PATH: path } },
+    donor: f.donor,
+    noDonor: true,
+    timeoutMs: 30_000,
+  });
+  return r.joiner;
+}
+
+/** A tool missing or crippled in one side's PATH: that side must stop before it prints anything. */
+interface MissingTool {
+  /** What the case proves; the test is named `fail closed: <name>`. */
+  name: string;
+  /** The fault's name in the ledger. */
+  what: string;
+  side: "joiner" | "donor";
+  tools: (f: Fixture) => Promise<Tools>;
+  exit: number;
+  /** The side's one ERROR line. */
+  message: RegExp;
+}
+
+const MISSING_TOOLS: MissingTool[] = [
+  {
+    name: "a donor without socat in PATH refuses before flush tables with exit 2",
+    what: "donor: socat missing",
+    side: "donor",
+    tools: pathWithout("socat"),
+    exit: 2,
+    message: /socat not found in PATH.*install it/,
+  },
+  {
+    name:
+      "socat built without OpenSSL makes the joiner refuse before ready (exit 2) and start no socat",
+    what: "joiner: socat without OpenSSL",
+    side: "joiner",
+    tools: socatWithoutOpenssl,
+    exit: 2,
+    message:
       /socat \(version [\d.]+\) was built without OpenSSL support.*install a socat package built with OpenSSL/,
-      "joiner: socat without OpenSSL",
-    );
-    assertEquals(fake.starts(), "", "no socat may be started for the SST");
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+  {
+    name:
+      "socat built without OpenSSL makes the donor refuse before flush tables (exit 2) and start no socat",
+    what: "donor: socat without OpenSSL",
+    side: "donor",
+    tools: socatWithoutOpenssl,
+    exit: 2,
+    message: /was built without OpenSSL support/,
+  },
+  {
+    name: "without rsync in PATH the joiner refuses before ready (exit 2)",
+    what: "joiner: rsync missing",
+    side: "joiner",
+    tools: pathWithout("rsync"),
+    exit: 2,
+    message: /rsync not found in PATH.*install it/,
+  },
+  {
+    name: "without rsync in PATH the donor refuses before flush tables (exit 2)",
+    what: "donor: rsync missing",
+    side: "donor",
+    tools: pathWithout("rsync"),
+    exit: 2,
+    message: /rsync not found in PATH.*install it/,
+  },
+];
 
-Deno.test("fail closed: socat built without OpenSSL makes the donor refuse before flush tables (exit 2) and start no socat", async () => {
-  const f = await makeFixture();
-  try {
-    const fake = await socatWithoutOpenssl(f);
-    const r = await driveDonor({
-      donor: { ...f.donor, env: { PATH: fake.path } },
-      address: donorAddress(f),
-      remoteAuth: SECRET,
-      timeoutMs: 30_000,
-    });
-    assertStoppedFirst(
-      f,
-      r,
-      2,
-      /was built without OpenSSL support/,
-      "donor: socat without OpenSSL",
-    );
-    assertEquals(fake.starts(), "", "no socat may be started for the SST");
-  } finally {
-    await f.cleanup();
-  }
-});
+function runMissingTool(c: MissingTool): Promise<void> {
+  return withFixture(async (f) => {
+    const tools = await c.tools(f);
+    const r = await runAlone(f, c.side, tools.path);
+    assertStoppedFirst(f, r, c.exit, c.message, c.what);
+    if (tools.socatStarts) {
+      assertEquals(tools.socatStarts(), "", "no socat may be started for the SST");
+    }
+  });
+}
 
-Deno.test("fail closed: without rsync in PATH the joiner refuses before ready and the donor before flush tables (exit 2)", async () => {
-  const f = await makeFixture();
-  try {
-    const bin = await pathWithout(f, "bin-no-rsync", "rsync");
-    const j = await driveSst({
-      address: f.address,
-      joiner: { ...f.joiner, env: { PATH: bin } },
-      donor: f.donor,
-      noDonor: true,
-      timeoutMs: 30_000,
-    });
-    assertStoppedFirst(
-      f,
-      j.joiner,
-      2,
-      /rsync not found in PATH.*install it/,
-      "joiner: rsync missing",
-    );
-    const d = await driveDonor({
-      donor: { ...f.donor, env: { PATH: bin } },
-      address: donorAddress(f),
-      remoteAuth: SECRET,
-      timeoutMs: 30_000,
-    });
-    assertStoppedFirst(f, d, 2, /rsync not found in PATH.*install it/, "donor: rsync missing");
-  } finally {
-    await f.cleanup();
-  }
-});
+for (const c of MISSING_TOOLS) Deno.test(`fail closed: ${c.name}`, () => runMissingTool(c));
 
 const VERIFY_OFF_WARNING =
   /WSREP_SST: \[WARNING\] \[sst\] sockopt='verify=0' turns certificate verification OFF/;
@@ -204,9 +209,14 @@ async function sstWithVerifyOff(f: Fixture): Promise<SstResult> {
   });
 }
 
-Deno.test("fail closed: sockopt=verify=0 makes both sides log a WARNING that verification is off, and leaves nothing behind", async () => {
-  const f = await makeFixture();
-  try {
+/** Both sides logged that verification is off. */
+function assertWarnedOnBothSides(r: SstResult): void {
+  assertMatch(r.joiner.stderr, VERIFY_OFF_WARNING);
+  assertMatch(r.donor?.stderr, VERIFY_OFF_WARNING);
+}
+
+Deno.test("fail closed: sockopt=verify=0 makes both sides log a WARNING that verification is off, and leaves nothing behind", () =>
+  withFixture(async (f) => {
     const r = await sstWithVerifyOff(f);
     const warned = VERIFY_OFF_WARNING.test(r.joiner.stderr) &&
       VERIFY_OFF_WARNING.test(r.donor?.stderr ?? "");
@@ -216,38 +226,25 @@ Deno.test("fail closed: sockopt=verify=0 makes both sides log a WARNING that ver
       ok: warned,
       detail: `joiner exit ${r.joiner.code}, donor exit ${r.donor?.code}`,
     });
-    assertMatch(r.joiner.stderr, VERIFY_OFF_WARNING);
-    assertMatch(r.donor?.stderr, VERIFY_OFF_WARNING);
-    assertClean(f, "sockopt=verify=0 SST");
-  } finally {
-    await f.cleanup();
-  }
-});
+    assertWarnedOnBothSides(r);
+    assertNothingLeft(f, "sockopt=verify=0 SST");
+  }));
 
-Deno.test({
-  name:
-    "fail closed: sockopt=verify=0 still transfers the data identically (with the WARNING on both sides)",
-  fn: async () => {
-    const f = await makeFixture();
-    try {
-      const r = await sstWithVerifyOff(f);
-      assertEquals(r.joiner.code, 0, r.joiner.stderr);
-      assertEquals(r.donor?.code, 0, r.donor?.stderr);
-      assertMatch(r.joiner.stderr, VERIFY_OFF_WARNING);
-      assertMatch(r.donor?.stderr, VERIFY_OFF_WARNING);
-      assertEquals(
-        diffDigests(
-          await treeDigest(f.donor.layout.datadir, isTransferredDatadirFile),
-          await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile),
-        ),
-        [],
-      );
-      assertClean(f, "sockopt=verify=0 SST");
-    } finally {
-      await f.cleanup();
-    }
-  },
-});
+Deno.test("fail closed: sockopt=verify=0 still transfers the data identically (with the WARNING on both sides)", () =>
+  withFixture(async (f) => {
+    const r = await sstWithVerifyOff(f);
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    assertWarnedOnBothSides(r);
+    assertEquals(
+      diffDigests(
+        await treeDigest(f.donor.layout.datadir, isTransferredDatadirFile),
+        await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile),
+      ),
+      [],
+    );
+    assertNothingLeft(f, "sockopt=verify=0 SST");
+  }));
 
 /** A plaintext server on `port` that greets like an rsync daemon and records what it got. */
 function plaintextRsyncd(port: number): { received: () => number; close: () => Promise<void> } {
@@ -301,9 +298,13 @@ async function donorAgainstPlaintext(f: Fixture): Promise<SideResult> {
   }
 }
 
-Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon stops before flush tables, sends nothing, leaves nothing", async () => {
-  const f = await makeFixture();
-  try {
+/** rsync's own protocol error for a plaintext peer must not reach the user. */
+function assertNoRsyncCode12(r: SideResult): void {
+  assert(!/code 12/.test(r.stderr), "rsync's protocol error must not be what the user sees");
+}
+
+Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon stops before flush tables, sends nothing, leaves nothing", () =>
+  withFixture(async (f) => {
     const r = await donorAgainstPlaintext(f);
     const ok = r.code !== 0 && r.lines.length === 0 && errorLines(r).length === 1;
     record({
@@ -315,30 +316,19 @@ Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsy
     assert(r.code !== 0, "the donor must fail");
     assertEquals(r.lines, [], "no flush tables: nothing may be copied to a plaintext peer");
     assertEquals(errorLines(r).length, 1, r.stderr);
-    assert(!/code 12/.test(r.stderr), "rsync's protocol error must not be what the user sees");
-    assertClean(f, "donor against a plaintext rsync daemon");
-  } finally {
-    await f.cleanup();
-  }
-});
+    assertNoRsyncCode12(r);
+    assertNothingLeft(f, "donor against a plaintext rsync daemon");
+  }));
 
-Deno.test({
-  name:
-    "fail closed: a donor whose joiner port is answered by a plaintext rsync daemon says the peer is not speaking TLS (exit 71, not rsync's code 12)",
-  fn: async () => {
-    const f = await makeFixture();
-    try {
-      const r = await donorAgainstPlaintext(f);
-      assertStoppedFirst(
-        f,
-        r,
-        71,
-        /joiner 127\.0\.0\.1:\d+ is not speaking TLS.*rsync_tunnel SST method/,
-        "donor against a plaintext rsync daemon (exit 71, not speaking TLS)",
-      );
-      assert(!/code 12/.test(r.stderr), "rsync's protocol error must not be what the user sees");
-    } finally {
-      await f.cleanup();
-    }
-  },
-});
+Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon says the peer is not speaking TLS (exit 71, not rsync's code 12)", () =>
+  withFixture(async (f) => {
+    const r = await donorAgainstPlaintext(f);
+    assertStoppedFirst(
+      f,
+      r,
+      71,
+      /joiner 127\.0\.0\.1:\d+ is not speaking TLS.*rsync_tunnel SST method/,
+      "donor against a plaintext rsync daemon (exit 71, not speaking TLS)",
+    );
+    assertNoRsyncCode12(r);
+  }));
