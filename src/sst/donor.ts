@@ -40,6 +40,7 @@ import {
   listSchemaDirs,
   type RsyncJob,
   schemaJobs,
+  streamLoads,
   structureJob,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
@@ -235,20 +236,20 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
   const streams = ctx.settings.backupThreads;
   const started = Date.now();
   await runJob(structureJob(layout), runner);
-  let jobs: RsyncJob[] = [
-    ...engineFileJobs(layout),
-    ...schemaJobs(layout, await listSchemaDirs(layout), streams),
-  ];
-  const binlogs = binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs));
-  if (binlogs) jobs.push(binlogs);
+  const engine = await sized(engineFileJobs(layout));
+  const loads = streamLoads(engine.map((j) => j.bytes), streams);
+  const schemas = await sized(schemaJobs(layout, await listSchemaDirs(layout), streams, loads));
+  const binlogs = await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))]);
+  // Largest first: the pool then hands the small jobs to whichever stream frees up.
+  const ordered = [...engine, ...schemas, ...binlogs].sort((a, b) => b.bytes - a.bytes);
+  let jobs: RsyncJob[] = ordered.map((s) => s.job);
+  const total = ordered.reduce((n, s) => n + s.bytes, 0);
   const wire = await checkWire(ctx, ctx.settings.wire);
   const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length));
   if (wireOptions.length > 0) {
     jobs = jobs.map((j) => ({ ...j, options: [...wireOptions, ...j.options] }));
     log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")} per stream)`);
   }
-  let total = 0;
-  for (const j of jobs) total += await jobBytes(j);
   const meter = new TransferProgress(total, {
     info: log.info,
     protocol: ctx.args.progress ? (l) => ctx.protocol.write(l) : undefined,
@@ -267,6 +268,15 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
   });
   meter.finish();
   log.info(`data copied in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** The jobs (nulls dropped) with the bytes each will send. */
+async function sized(
+  jobs: readonly (RsyncJob | null)[],
+): Promise<{ job: RsyncJob; bytes: number }[]> {
+  const out: { job: RsyncJob; bytes: number }[] = [];
+  for (const job of jobs) if (job) out.push({ job, bytes: await jobBytes(job) });
+  return out;
 }
 
 /** Fails with the key's name when the local rsync cannot use the configured compression. */

@@ -68,17 +68,22 @@ export interface SchemaDir {
 }
 
 /**
- * Pass 6: the schema directories, split into at most `streams` jobs of similar size
- * (largest first, each into the lightest job). Each job sends whole directories, so
- * `--delete` cleans inside them on the joiner.
+ * Pass 6: the schema directories, split into at most `streams` jobs so that every stream ends
+ * up with a similar load: `preload[i]` is what stream i already carries (the engine file sets,
+ * see {@link streamLoads}); directories go largest first into the lightest stream. Each job
+ * sends whole directories, so `--delete` cleans inside them on the joiner.
  */
 export function schemaJobs(
   layout: ServerLayout,
   dirs: readonly SchemaDir[],
   streams: number,
+  preload: readonly number[] = [],
 ): RsyncJob[] {
   const n = Math.max(1, Math.min(streams, dirs.length));
-  const bins = Array.from({ length: n }, () => ({ bytes: 0, names: [] as string[] }));
+  const bins = Array.from(
+    { length: n },
+    (_, i) => ({ bytes: preload[i] ?? 0, names: [] as string[] }),
+  );
   for (const d of [...dirs].sort((a, b) => b.bytes - a.bytes)) {
     const lightest = bins.reduce((m, b) => (b.bytes < m.bytes ? b : m));
     lightest.bytes += d.bytes;
@@ -90,6 +95,18 @@ export function schemaJobs(
     sources: b.names.map((name) => `${layout.datadir}/${name}`),
     module: Modules.datadir,
   }));
+}
+
+/**
+ * How `sizes` (bytes of jobs, e.g. the engine file sets) spread over `streams` when each goes,
+ * largest first, to the lightest stream: the load of every stream.
+ */
+export function streamLoads(sizes: readonly number[], streams: number): number[] {
+  const loads = new Array<number>(Math.max(1, streams)).fill(0);
+  for (const size of [...sizes].sort((a, b) => b - a)) {
+    loads[loads.indexOf(Math.min(...loads))] += size;
+  }
+  return loads;
 }
 
 /** Total size of the files below `dir` (symlinks followed once at the top). */

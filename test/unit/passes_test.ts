@@ -13,6 +13,7 @@ import {
   listSchemaDirs,
   type SchemaDir,
   schemaJobs,
+  streamLoads,
   structureJob,
 } from "../../src/transfer/passes.ts";
 import {
@@ -282,6 +283,28 @@ Deno.test("passes: schemaJobs makes at most N jobs and places each directory exa
     const largest = Math.max(...dirs.map((d) => d.bytes));
     assert(Math.max(...totals) - Math.min(...totals) <= largest, `unbalanced: ${totals}`);
   }
+});
+
+Deno.test("passes: schemaJobs counts what each stream already carries (engine files), so the streams end level", () => {
+  const dirs: SchemaDir[] = [
+    { name: "a", bytes: 256 },
+    { name: "b", bytes: 256 },
+    { name: "c", bytes: 256 },
+    { name: "d", bytes: 128 },
+  ];
+  // Without the preload the bins would be 512 and 384 on top of the engine files.
+  const loads = streamLoads([96, 12, 30, 4], 2);
+  assertEquals(loads, [96, 46]);
+  const jobs = schemaJobs(defaultLayout(), dirs, 2, loads);
+  assertEquals(jobs.map(names), [["b", "d"], ["a", "c"]]);
+  const totals = [96 + 256 + 128, 46 + 256 + 256];
+  assert(Math.max(...totals) - Math.min(...totals) <= 128, `unbalanced: ${totals}`);
+});
+
+Deno.test("passes: streamLoads places each size, largest first, on the lightest stream", () => {
+  assertEquals(streamLoads([], 3), [0, 0, 0]);
+  assertEquals(streamLoads([5, 1, 3, 3], 2), [6, 6]);
+  assertEquals(streamLoads([7], 0), [7]);
 });
 
 Deno.test("passes: schemaJobs with no directories is no job; streams <= 0 means one job", () => {
