@@ -3,8 +3,15 @@
  * rsync and openssl.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
-import { type Fixture, leftovers, makeFixture, processesMentioning } from "../support/fixture.ts";
+import { type DriveOptions, driveSst, type SstResult, TEST_STATE } from "../support/sst_driver.ts";
+import {
+  type Fixture,
+  type FixtureOptions,
+  leftovers,
+  makeFixture,
+  makeToolDir,
+  processesMentioning,
+} from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { makeCa, makeLeaf } from "../support/pki.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
@@ -21,14 +28,36 @@ function assertClean(f: Fixture): void {
   }
 }
 
+/** The SST between `f`'s two nodes, driven with `o` added to the driver's options. */
+function sst(f: Fixture, o: Partial<DriveOptions> = {}): Promise<SstResult> {
+  return driveSst({ address: f.address, joiner: f.joiner, donor: f.donor, ...o });
+}
+
+/**
+ * Registers a loopback test: `body` runs on a fresh fixture made with `o`, then no helper
+ * process, private file or run file may be left; the fixture is always removed.
+ */
+function loopbackTest(name: string, o: FixtureOptions, body: (f: Fixture) => Promise<void>): void {
+  Deno.test(name, async () => {
+    const f = await makeFixture(o);
+    try {
+      await body(f);
+      assertClean(f);
+    } finally {
+      await f.cleanup();
+    }
+  });
+}
+
 async function dirDigest(dir: string) {
   return await treeDigest(dir, (rel) => !rel.includes("/"));
 }
 
-Deno.test("full SST copies the 10.11 data set with separate InnoDB/undo/Aria/binlog dirs identically", async () => {
-  const f = await makeFixture({ separateDirs: true, binlog: true });
-  try {
-    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+loopbackTest(
+  "full SST copies the 10.11 data set with separate InnoDB/undo/Aria/binlog dirs identically",
+  { separateDirs: true, binlog: true },
+  async (f) => {
+    const r = await sst(f);
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assertEquals(r.donor?.code, 0, r.donor?.stderr);
     assertMatch(r.joiner.lines[0], /^ready [0-9a-f]{32}@127\.0\.0\.1:\d+\/rsync_tunnel_sst\/1$/);
@@ -60,15 +89,13 @@ Deno.test("full SST copies the 10.11 data set with separate InnoDB/undo/Aria/bin
     ) {
       assert(!leftovers(j.datadir).includes(never), `${never} must not be transferred`);
     }
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("full SST into a datadir-only layout deletes stale schema dirs and keeps the joiner's grastate", async () => {
-  const f = await makeFixture({ binlog: true });
-  try {
+loopbackTest(
+  "full SST into a datadir-only layout deletes stale schema dirs and keeps the joiner's grastate",
+  { binlog: true },
+  async (f) => {
     const j = f.joiner.layout.datadir;
     await Deno.mkdir(`${j}/stale_db`);
     await Deno.writeTextFile(`${j}/stale_db/t.ibd`, "old");
@@ -77,7 +104,7 @@ Deno.test("full SST into a datadir-only layout deletes stale schema dirs and kee
     await Deno.writeTextFile(`${j}/grastate.dat`, "joiner's own");
     await Deno.writeTextFile(`${j}/mysql-bin.000007`, "old binlog");
     await Deno.writeTextFile(`${j}/mysql-bin.index`, "./mysql-bin.000007\n");
-    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    const r = await sst(f);
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     const names = leftovers(j);
     assert(!names.includes("stale_db"), "schema dir absent on the donor must be deleted");
@@ -91,36 +118,26 @@ Deno.test("full SST into a datadir-only layout deletes stale schema dirs and kee
     for (const e of ["ibdata1", "ib_logfile0", "undo001", "aria_log_control"]) {
       assert(names.includes(e), e);
     }
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("bypass (IST) sends only the completion record and the joiner prints the donor's gtid and domain", async () => {
-  const f = await makeFixture();
-  try {
+loopbackTest(
+  "bypass (IST) sends only the completion record and the joiner prints the donor's gtid and domain",
+  {},
+  async (f) => {
     const state = "f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc:6 3";
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      bypass: true,
-      state,
-    });
+    const r = await sst(f, { bypass: true, state });
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assertEquals(r.donor?.lines, ["continue", `done ${state}`]);
     assertEquals(r.joiner.lines[1], state);
     assertEquals(leftovers(f.joiner.layout.datadir), [], "no data may arrive in IST");
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("a donor whose certificate comes from an untrusted CA is refused: nothing written, no process left", async () => {
-  const f = await makeFixture();
-  try {
+loopbackTest(
+  "a donor whose certificate comes from an untrusted CA is refused: nothing written, no process left",
+  {},
+  async (f) => {
     const rogueCa = await makeCa(f.root, "rogue-ca");
     const rogue = await makeLeaf(f.root, rogueCa, "rogue", {
       cn: "localhost",
@@ -131,41 +148,28 @@ Deno.test("a donor whose certificate comes from an untrusted CA is refused: noth
       .replace(`tkey=${f.donor.leaf.key}`, `tkey=${rogue.key}`)
       .replace(`tca=${f.ca.cert}`, `tca=${rogueCa.cert}`);
     await Deno.writeTextFile(f.donor.defaultsFile, cnf);
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      timeoutMs: 60_000,
-    });
+    const r = await sst(f, { timeoutMs: 60_000 });
     assert(r.donor && r.donor.code !== 0, "donor must fail");
     assert(r.joiner.code !== 0, "joiner must fail");
     assertEquals(r.joiner.lines.length, 1, "joiner prints no final line");
     assertEquals(leftovers(f.joiner.layout.datadir), [], "nothing may be written");
     assertMatch(r.donor.stderr, /\[ERROR\].*(certificate|trusted|verify)/i);
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("a donor without the joiner's per-SST secret cannot write: rsync auth fails before any file", async () => {
-  const f = await makeFixture();
-  try {
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
+loopbackTest(
+  "a donor without the joiner's per-SST secret cannot write: rsync auth fails before any file",
+  {},
+  async (f) => {
+    const r = await sst(f, {
       remoteAuth: () => "0123456789abcdef0123456789abcdef",
       timeoutMs: 60_000,
     });
     assertEquals(r.donor?.code, 71, r.donor?.stderr);
     assertEquals(r.joiner.lines.length, 1);
     assertEquals(leftovers(f.joiner.layout.datadir), []);
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
 async function plaintextProbe(port: number): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -209,17 +213,15 @@ function helperPids(marker: string): Set<number> {
   return new Set(processesMentioning(marker).map((l) => Number(l.split(":")[0])));
 }
 
-Deno.test("during a transfer only the joiner's TLS port listens, and a plaintext rsync client gets nothing", async () => {
-  const f = await makeFixture({ bigTableBytes: 64 * 1024 * 1024 });
-  try {
+loopbackTest(
+  "during a transfer only the joiner's TLS port listens, and a plaintext rsync client gets nothing",
+  { bigTableBytes: 64 * 1024 * 1024 },
+  async (f) => {
     let probe = "unset";
     let duringReady: number[] = [];
     let duringFlush: number[] = [];
     let rsyncListeners: number[] = [];
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
+    const r = await sst(f, {
       onReady: async () => {
         probe = await plaintextProbe(f.port);
         duringReady = listenersOf(helperPids(f.root));
@@ -240,99 +242,73 @@ Deno.test("during a transfer only the joiner's TLS port listens, and a plaintext
     assertEquals(duringReady, [f.port]);
     assert(duringFlush.every((p) => p === f.port), `unexpected listeners ${duringFlush}`);
     assertEquals(rsyncListeners, [], "no rsync process may listen");
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("joiner exits 32 without a final line and leaves nothing when mariadbd (--parent) dies", async () => {
-  const f = await makeFixture();
-  const parent = new Deno.Command("sleep", { args: ["60"] }).spawn();
-  try {
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      parent: parent.pid,
-      noDonor: true,
-      onReady: () => {
-        setTimeout(() => parent.kill("SIGKILL"), 500);
-        return Promise.resolve();
-      },
-      timeoutMs: 30_000,
-    });
-    assertEquals(r.joiner.code, 32, r.joiner.stderr);
-    assertEquals(r.joiner.lines.length, 1);
-    assertMatch(r.joiner.stderr, /--parent .* is gone/);
-    assertClean(f);
-  } finally {
+loopbackTest(
+  "joiner exits 32 without a final line and leaves nothing when mariadbd (--parent) dies",
+  {},
+  async (f) => {
+    const parent = new Deno.Command("sleep", { args: ["60"] }).spawn();
     try {
-      parent.kill("SIGKILL");
-    } catch { /* gone */ }
-    await parent.status;
-    await f.cleanup();
-  }
-});
-
-Deno.test("a busy SST port fails with exit 16 naming the process that holds it", async () => {
-  const f = await makeFixture();
-  const blocker = Deno.listen({ hostname: "127.0.0.1", port: f.port });
-  try {
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      noDonor: true,
-      timeoutMs: 30_000,
-    });
-    assertEquals(r.joiner.code, 16, r.joiner.stderr);
-    assertEquals(r.joiner.lines, []);
-    assertMatch(r.joiner.stderr, new RegExp(`port ${f.port} is taken by pid ${Deno.pid}`));
-    assertClean(f);
-  } finally {
-    blocker.close();
-    await f.cleanup();
-  }
-});
-
-Deno.test("without socat in PATH the joiner refuses before ready with exit 2 (never plaintext)", async () => {
-  const f = await makeFixture();
-  try {
-    const bin = `${f.root}/bin`;
-    await Deno.mkdir(bin);
-    for (const tool of ["rsync", "getent", "deno", "sh"]) {
-      const path = new TextDecoder().decode(
-        new Deno.Command("sh", { args: ["-c", `command -v ${tool}`] }).outputSync().stdout,
-      ).trim();
-      await Deno.symlink(path, `${bin}/${tool}`);
+      const r = await sst(f, {
+        parent: parent.pid,
+        noDonor: true,
+        onReady: () => {
+          setTimeout(() => parent.kill("SIGKILL"), 500);
+          return Promise.resolve();
+        },
+        timeoutMs: 30_000,
+      });
+      assertEquals(r.joiner.code, 32, r.joiner.stderr);
+      assertEquals(r.joiner.lines.length, 1);
+      assertMatch(r.joiner.stderr, /--parent .* is gone/);
+    } finally {
+      try {
+        parent.kill("SIGKILL");
+      } catch { /* gone */ }
+      await parent.status;
     }
-    const joiner = { ...f.joiner, env: { PATH: bin } };
-    const r = await driveSst({
-      address: f.address,
-      joiner,
-      donor: f.donor,
+  },
+);
+
+loopbackTest(
+  "a busy SST port fails with exit 16 naming the process that holds it",
+  {},
+  async (f) => {
+    const blocker = Deno.listen({ hostname: "127.0.0.1", port: f.port });
+    try {
+      const r = await sst(f, { noDonor: true, timeoutMs: 30_000 });
+      assertEquals(r.joiner.code, 16, r.joiner.stderr);
+      assertEquals(r.joiner.lines, []);
+      assertMatch(r.joiner.stderr, new RegExp(`port ${f.port} is taken by pid ${Deno.pid}`));
+    } finally {
+      blocker.close();
+    }
+  },
+);
+
+loopbackTest(
+  "without socat in PATH the joiner refuses before ready with exit 2 (never plaintext)",
+  {},
+  async (f) => {
+    const bin = await makeToolDir(`${f.root}/bin`, ["rsync", "getent", "deno", "sh"]);
+    const r = await sst(f, {
+      joiner: { ...f.joiner, env: { PATH: bin } },
       noDonor: true,
       timeoutMs: 30_000,
     });
     assertEquals(r.joiner.code, 2, r.joiner.stderr);
     assertEquals(r.joiner.lines, []);
     assertMatch(r.joiner.stderr, /socat not found in PATH/);
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("MariaDB 11.8: the secret on the donor's stdin (REMOTE_AUTH unset) gives an identical copy; no credential in either log", async () => {
-  const f = await makeFixture({ separateDirs: true, binlog: true });
-  try {
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      stdinCredentials: true,
-    });
+loopbackTest(
+  "MariaDB 11.8: the secret on the donor's stdin (REMOTE_AUTH unset) gives an identical copy; no credential in either log",
+  { separateDirs: true, binlog: true },
+  async (f) => {
+    const r = await sst(f, { stdinCredentials: true });
     assertEquals(r.donor?.code, 0, r.donor?.stderr);
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assertEquals(r.joiner.lines.slice(1), [TEST_STATE]);
@@ -350,20 +326,15 @@ Deno.test("MariaDB 11.8: the secret on the donor's stdin (REMOTE_AUTH unset) giv
     assert(r.sqlPassword && !logs.includes(r.sqlPassword), "the SQL password must not be logged");
     assert(!logs.includes(secret), "the per-SST secret must not be logged");
     assert(!logs.includes("wsrep.sst.261128_151500_testhost"), "the SQL user is not logged");
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("MariaDB 11.8: a stdin pipe that stays open does not delay or hang the donor", async () => {
-  const f = await makeFixture();
-  try {
+loopbackTest(
+  "MariaDB 11.8: a stdin pipe that stays open does not delay or hang the donor",
+  {},
+  async (f) => {
     const started = Date.now();
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
+    const r = await sst(f, {
       bypass: true,
       stdinCredentials: true,
       stdinKeepOpen: true,
@@ -373,19 +344,14 @@ Deno.test("MariaDB 11.8: a stdin pipe that stays open does not delay or hang the
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assert(!/did not close/.test(r.donor?.stderr ?? ""), "all four lines arrived: no wait");
     assert(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("a secret in REMOTE_AUTH that differs from the one on stdin stops the donor (exit 71) before anything is sent", async () => {
-  const f = await makeFixture();
-  try {
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
+loopbackTest(
+  "a secret in REMOTE_AUTH that differs from the one on stdin stops the donor (exit 71) before anything is sent",
+  {},
+  async (f) => {
+    const r = await sst(f, {
       stdinCredentials: true,
       envAuthToo: () => "fedcba9876543210fedcba9876543210",
     });
@@ -397,8 +363,5 @@ Deno.test("a secret in REMOTE_AUTH that differs from the one on stdin stops the 
     assertEquals(r.donor?.lines, []);
     assert(!(r.donor?.stderr ?? "").includes("fedcba9876543210fedcba9876543210"));
     assert(r.joiner.code !== 0 && r.joiner.lines.length === 1, "the joiner got nothing");
-    assertClean(f);
-  } finally {
-    await f.cleanup();
-  }
-});
+  },
+);
