@@ -49,6 +49,39 @@ export function requestConfig(ext: readonly string[]): string {
   return `[req]\ndistinguished_name = dn\n[dn]\n[ext]\n${ext.join("\n")}\n`;
 }
 
+/**
+ * openssl argv for a new P-256 key in `key` plus, for `/CN=<cn>`, a certificate request
+ * (`request`) or a self-signed certificate (`self-signed`) in `out`. Shared with the test PKI.
+ */
+export function newKeyArgs(
+  what: "request" | "self-signed",
+  o: { key: string; out: string; cn: string },
+): string[] {
+  return [
+    "req",
+    what === "self-signed" ? "-x509" : "-new",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    o.key,
+    "-out",
+    o.out,
+    "-subj",
+    `/CN=${o.cn}`,
+  ];
+}
+
+/** A random positive 128-bit serial number in hex (no `0x`), as `openssl ca` and x509 take. */
+export function randomSerialHex(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[0] &= 0x7f;
+  b[0] |= 0x10;
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
 /** A self-signed P-256 certificate with exactly the extensions `ext` (CA, or a lone node). */
 async function selfSigned(
   adapter: ProcessAdapter,
@@ -59,21 +92,9 @@ async function selfSigned(
     const config = `${work}/req.cnf`;
     await Deno.writeTextFile(config, requestConfig(o.ext));
     await openssl(adapter, [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      o.key,
-      "-out",
-      o.cert,
+      ...newKeyArgs("self-signed", { key: o.key, out: o.cert, cn: o.cn }),
       "-days",
       o.days,
-      "-subj",
-      `/CN=${o.cn}`,
       "-config",
       config,
       "-extensions",
@@ -122,9 +143,7 @@ function checkName(what: string, name: string): string {
 }
 
 function randomSerial(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[0] &= 0x7f;
-  return "0x" + [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `0x${randomSerialHex()}`;
 }
 
 /** Options of `certs ca`. */
@@ -232,25 +251,27 @@ export async function makeNodeCertificate(o: NodeOptions, adapter: ProcessAdapte
       await selfSigned(adapter, { dir, key, cert, days: validity, cn: name, ext });
     } else {
       const csr = `${work}/node.csr`;
+      await openssl(adapter, newKeyArgs("request", { key, out: csr, cn: name }));
       await openssl(adapter, [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
+        "x509",
+        "-req",
+        "-in",
         csr,
-        "-subj",
-        `/CN=${name}`,
-      ]); // deno-fmt-ignore
-      await openssl(adapter, [
-        "x509", "-req", "-in", csr, "-CA", caCert!, "-CAkey", caKey!, "-set_serial",
-        randomSerial(), "-days", validity, "-sha256", "-extfile", extFile, "-extensions", "ext",
-        "-out", cert,
+        "-CA",
+        caCert!,
+        "-CAkey",
+        caKey!,
+        "-set_serial",
+        randomSerial(),
+        "-days",
+        validity,
+        "-sha256",
+        "-extfile",
+        extFile,
+        "-extensions",
+        "ext",
+        "-out",
+        cert,
       ]); // deno-fmt-ignore
       if (caCert !== caCopy) await Deno.copyFile(caCert!, caCopy);
       await Deno.chmod(caCopy, 0o644);

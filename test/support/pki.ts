@@ -5,7 +5,7 @@
  * @module
  */
 import { denoAdapter, run } from "../../src/proc/process.ts";
-import { requestConfig } from "../../src/cli/certs.ts";
+import { newKeyArgs, randomSerialHex, requestConfig } from "../../src/cli/certs.ts";
 
 /** A certificate authority on disk. */
 export interface Ca {
@@ -63,21 +63,9 @@ export async function makeCa(dir: string, name: string): Promise<Ca> {
   const cert = `${dir}/${name}.crt`;
   const key = `${dir}/${name}.key`;
   await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
+    ...newKeyArgs("self-signed", { key, out: cert, cn: name }),
     "-days",
     "3650",
-    "-subj",
-    `/CN=${name}`,
     // Our own config, not the system one: OpenSSL 1.1.1 would add its v3_ca extensions next to
     // ours (two basicConstraints) and then refuse the CA.
     "-config",
@@ -100,7 +88,7 @@ async function signWithCa(
 ): Promise<void> {
   const work = await Deno.makeTempDir({ dir, prefix: ".ca-" });
   await Deno.writeTextFile(`${work}/index.txt`, "");
-  await Deno.writeTextFile(`${work}/serial`, randomSerial() + "\n");
+  await Deno.writeTextFile(`${work}/serial`, randomSerialHex() + "\n");
   await Deno.writeTextFile(`${work}/ext.cnf`, `[ext]\n${extensions}\n`);
   await Deno.writeTextFile(
     `${work}/ca.cnf`,
@@ -144,30 +132,9 @@ async function signWithCa(
   await Deno.remove(work, { recursive: true });
 }
 
-function randomSerial(): string {
-  const b = crypto.getRandomValues(new Uint8Array(8));
-  b[0] &= 0x7f;
-  b[0] |= 0x10;
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
-
 /** A new P-256 key and a certificate request for `/CN=<cn>`. */
 async function newKeyAndRequest(key: string, csr: string, cn: string): Promise<void> {
-  await openssl([
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    `/CN=${cn}`,
-  ]);
+  await openssl(newKeyArgs("request", { key, out: csr, cn }));
 }
 
 /** Creates an intermediate CA signed by `parent`. */
