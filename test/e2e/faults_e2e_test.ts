@@ -96,6 +96,57 @@ async function gone(pids: number[], timeoutMs: number): Promise<number | null> {
   return null;
 }
 
+/** The start of every fault: a server SIGKILLed while the bulk table moves. */
+interface MidSstKill {
+  /** Bytes of the bulk table on node2 at the kill, of `donorFull`. */
+  bytes: number;
+  donorFull: number;
+  /** Our SST programs seen on each side before the kill. */
+  donorSst: ProcInfo[];
+  joinerSst: ProcInfo[];
+  /** Command name of our donor program's parent (mariadbd runs us through `sh -c`). */
+  donorParent: string;
+  /** Problems found so far. */
+  problems: string[];
+  lap: (what: string) => void;
+}
+
+/**
+ * Bootstraps node1 with the bulk table, starts node2's SST and SIGKILLs `victim`'s mariadbd
+ * once the bulk table has started to arrive.
+ */
+async function killMidSst(cluster: Cluster, victim: Node): Promise<MidSstKill> {
+  const lap = stopwatch();
+  const n1 = cluster.node(1);
+  await bootstrapWithBulk(cluster);
+  lap("node1 bootstrapped with the bulk table");
+  const mid = await startJoinUntilMidTransfer(cluster);
+  const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
+  const donorParent = mid.donorSst.map((p) => readProc(p.ppid)?.comm ?? "?").join(",");
+  await cluster.kill(victim);
+  lap(`${victim.name} killed with ${mid.bytes} of ${donorFull} B of the bulk table on node2`);
+  const problems: string[] = [];
+  if (!(mid.bytes < donorFull)) problems.push("the kill came after the transfer");
+  return { ...mid, donorFull, donorParent, problems, lap };
+}
+
+/** Records the helpers a node left (ledger "orphans"); returns them as problems. */
+function orphans(name: string, node: Node, left: string[]): string[] {
+  recordCount("orphans", `${name}: ${node.name}`, left.length, left.join("; ") || undefined);
+  return left.map((p) => `${node.name} left: ${p}`);
+}
+
+/** Records a fault in the ledger, ok without problems; fails with them (and `context`). */
+function recordFault(name: string, problems: string[], context: string): void {
+  record({
+    kind: "fault",
+    name,
+    ok: problems.length === 0,
+    detail: problems.join("; ") || undefined,
+  });
+  assertEquals(problems, [], `${name}\n${context}`);
+}
+
 /** What happened after node1's mariadbd was SIGKILLed during node2's SST. */
 interface DonorKill {
   problems: string[];
@@ -109,21 +160,12 @@ interface DonorKill {
 }
 
 async function killDonorServerMidSst(cluster: Cluster, name: string): Promise<DonorKill> {
-  const lap = stopwatch();
   const [n1, n2] = cluster.nodes;
-  await bootstrapWithBulk(cluster);
-  lap("node1 bootstrapped with the bulk table");
-  const mid = await startJoinUntilMidTransfer(cluster);
-  const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
-  const donorParent = mid.donorSst.map((p) => readProc(p.ppid)?.comm ?? "?").join(",");
-  await cluster.kill(n1);
-  lap(`node1 killed with ${mid.bytes} of ${donorFull} B of the bulk table on node2`);
-  const problems: string[] = [];
-  if (!(mid.bytes < donorFull)) problems.push("the kill came after the transfer");
-  if (mid.donorSst.length === 0) problems.push("our donor program was never seen");
-  if (mid.joinerSst.length === 0) problems.push("our joiner program was never seen");
-  const donorSecs = await gone(mid.donorSst.map((p) => p.pid), 60_000);
-  const joinerSecs = await gone(mid.joinerSst.map((p) => p.pid), 60_000);
+  const { donorSst, joinerSst, donorParent, problems, lap } = await killMidSst(cluster, n1);
+  if (donorSst.length === 0) problems.push("our donor program was never seen");
+  if (joinerSst.length === 0) problems.push("our joiner program was never seen");
+  const donorSecs = await gone(donorSst.map((p) => p.pid), 60_000);
+  const joinerSecs = await gone(joinerSst.map((p) => p.pid), 60_000);
   lap(
     `donor program (parent ${donorParent}) gone after ${donorSecs} s, joiner after ${joinerSecs} s`,
   );
@@ -131,9 +173,7 @@ async function killDonorServerMidSst(cluster: Cluster, name: string): Promise<Do
   if (joinerSecs === null) problems.push("our joiner program still runs 60 s after the kill");
   const left1 = (await cluster.waitHelpersGone(n1, 10_000)).map(describe);
   const left2 = (await cluster.waitHelpersGone(n2, 10_000)).map(describe);
-  recordCount("orphans", `${name}: node1`, left1.length, left1.join("; ") || undefined);
-  recordCount("orphans", `${name}: node2`, left2.length, left2.join("; ") || undefined);
-  problems.push(...left1.map((p) => `node1 left: ${p}`), ...left2.map((p) => `node2 left: ${p}`));
+  problems.push(...orphans(name, n1, left1), ...orphans(name, n2, left2));
   return {
     problems,
     donorSecs,
@@ -144,40 +184,59 @@ async function killDonorServerMidSst(cluster: Cluster, name: string): Promise<Do
   };
 }
 
-Deno.test(
-  "donor's mariadbd SIGKILLed mid-SST: our donor and joiner programs end by themselves and " +
-    "no helper is left on either node",
-  async () => {
-    const name = "e2e: donor's mariadbd SIGKILLed mid-SST (programs end, no helper left)";
-    await withCluster({
-      size: 2,
-      sstMethod: "rsync_tunnel",
-      pathPrefix: LAUNCHER_DIR,
-      configure: localhostTls(),
-    }, async (cluster) => {
-      const k = await killDonorServerMidSst(cluster, name);
-      record({
-        kind: "fault",
-        name,
-        ok: k.problems.length === 0,
-        detail: k.problems.join("; ") || undefined,
-      });
-      assertEquals(k.problems, [], `${name}\n--- node2 log ---\n${k.log2.slice(-3000)}`);
-    });
-  },
-);
+/** The problems after node2's mariadbd was SIGKILLed during its SST. */
+async function killJoinerServerMidSst(cluster: Cluster, name: string): Promise<string[]> {
+  const [n1, n2] = cluster.nodes;
+  const { donorSst, joinerSst, problems, lap } = await killMidSst(cluster, n2);
+  if (joinerSst.length === 0) problems.push("our joiner program was never seen");
 
-Deno.test({
-  name:
-    "donor's mariadbd SIGKILLed mid-SST: our donor abandons within seconds and node2's SST fails",
-  fn: async () => {
-    const name = "e2e: donor's mariadbd SIGKILLed mid-SST: the donor abandons";
-    await withCluster({
-      size: 2,
-      sstMethod: "rsync_tunnel",
-      pathPrefix: LAUNCHER_DIR,
-      configure: localhostTls(),
-    }, async (cluster) => {
+  const joinerSecs = await gone(joinerSst.map((p) => p.pid), 15_000);
+  if (joinerSecs === null) problems.push("our joiner program outlived its mariadbd by 15 s");
+  const left2 = (await cluster.waitHelpersGone(n2, 10_000)).map(describe);
+  const donorSecs = await gone(donorSst.map((p) => p.pid), 30_000);
+  lap(`joiner program gone after ${joinerSecs} s, donor program after ${donorSecs} s`);
+  if (donorSecs === null) problems.push("our donor program still runs 30 s after the kill");
+  const left1 = (await cluster.waitHelpersGone(n1, 10_000)).map(describe);
+  problems.push(...orphans(name, n1, left1), ...orphans(name, n2, left2));
+  const log1 = cluster.logSinceStart(n1);
+  if (!/WSREP_SST: \[ERROR\]/.test(log1)) problems.push("node1's log has no donor error line");
+  if (/WSREP_SST: \[INFO\] SST complete on donor/.test(log1)) {
+    problems.push("the donor reports a complete SST to a dead joiner");
+  }
+  if (!/WSREP: SST sending failed/.test(log1)) {
+    problems.push("node1's mariadbd was not told that the SST failed");
+  }
+  if ((await cluster.status(n1, "wsrep_local_state_comment")) === null) {
+    problems.push("node1's mariadbd no longer answers");
+  }
+  return problems;
+}
+
+/** One fault: a server SIGKILLed mid-SST, and how our programs must react. */
+interface FaultCase {
+  /** The test's name: what it proves. */
+  name: string;
+  /** The entry's name in the hardening ledger (CI summaries). */
+  ledger: string;
+  /** Causes the fault on a fresh cluster, records the ledger entry and checks the outcome. */
+  run: (cluster: Cluster, ledger: string) => Promise<void>;
+}
+
+const CASES: FaultCase[] = [
+  {
+    name: "donor's mariadbd SIGKILLed mid-SST: our donor and joiner programs end by themselves " +
+      "and no helper is left on either node",
+    ledger: "e2e: donor's mariadbd SIGKILLed mid-SST (programs end, no helper left)",
+    run: async (cluster, name) => {
+      const k = await killDonorServerMidSst(cluster, name);
+      recordFault(name, k.problems, `--- node2 log ---\n${k.log2.slice(-3000)}`);
+    },
+  },
+  {
+    name:
+      "donor's mariadbd SIGKILLed mid-SST: our donor abandons within seconds and node2's SST fails",
+    ledger: "e2e: donor's mariadbd SIGKILLed mid-SST: the donor abandons",
+    run: async (cluster, name) => {
       const k = await killDonorServerMidSst(cluster, name);
       const abandoned = /WSREP_SST: \[ERROR\].*(gone|abandon)/.test(k.log1) &&
         !/SST complete on donor/.test(k.log1) && !/SST complete on joiner/.test(k.log2);
@@ -196,65 +255,27 @@ Deno.test({
       assert(!/SST complete on donor/.test(k.log1), "the donor completes for a dead server");
       assert(!/SST complete on joiner/.test(k.log2), "node2 accepts the SST of a dead donor");
       assert(/WSREP_SST: \[ERROR\]/.test(k.log2), "node2's log has our joiner's error line");
-    });
+    },
   },
-});
+  {
+    name: "joiner's mariadbd SIGKILLed mid-SST: our joiner program exits within seconds " +
+      "(--parent), its helpers are gone, the donor fails cleanly and node1's server is told",
+    ledger: "e2e: joiner's mariadbd SIGKILLed mid-SST",
+    run: async (cluster, name) => {
+      const problems = await killJoinerServerMidSst(cluster, name);
+      const n1 = cluster.node(1);
+      recordFault(name, problems, `--- node1 log ---\n${cluster.errorLogTail(n1, 30)}`);
+      assert(n1.running, "node1 keeps running");
+    },
+  },
+];
 
-Deno.test(
-  "joiner's mariadbd SIGKILLed mid-SST: our joiner program exits within seconds (--parent), " +
-    "its helpers are gone, the donor fails cleanly and node1's server is told",
-  async () => {
-    const name = "e2e: joiner's mariadbd SIGKILLed mid-SST";
-    await withCluster({
+for (const c of CASES) {
+  Deno.test(c.name, () =>
+    withCluster({
       size: 2,
       sstMethod: "rsync_tunnel",
       pathPrefix: LAUNCHER_DIR,
       configure: localhostTls(),
-    }, async (cluster) => {
-      const lap = stopwatch();
-      const [n1, n2] = cluster.nodes;
-      await bootstrapWithBulk(cluster);
-      lap("node1 bootstrapped with the bulk table");
-      const mid = await startJoinUntilMidTransfer(cluster);
-      const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
-      await cluster.kill(n2);
-      lap(`node2 killed with ${mid.bytes} of ${donorFull} B of the bulk table on node2`);
-      const problems: string[] = [];
-      if (!(mid.bytes < donorFull)) problems.push("the kill came after the transfer");
-      if (mid.joinerSst.length === 0) problems.push("our joiner program was never seen");
-
-      const joinerSecs = await gone(mid.joinerSst.map((p) => p.pid), 15_000);
-      if (joinerSecs === null) problems.push("our joiner program outlived its mariadbd by 15 s");
-      const left2 = (await cluster.waitHelpersGone(n2, 10_000)).map(describe);
-      const donorSecs = await gone(mid.donorSst.map((p) => p.pid), 30_000);
-      lap(`joiner program gone after ${joinerSecs} s, donor program after ${donorSecs} s`);
-      if (donorSecs === null) problems.push("our donor program still runs 30 s after the kill");
-      const left1 = (await cluster.waitHelpersGone(n1, 10_000)).map(describe);
-      recordCount("orphans", `${name}: node2`, left2.length, left2.join("; ") || undefined);
-      recordCount("orphans", `${name}: node1`, left1.length, left1.join("; ") || undefined);
-      problems.push(
-        ...left1.map((p) => `node1 left: ${p}`),
-        ...left2.map((p) => `node2 left: ${p}`),
-      );
-      const log1 = cluster.logSinceStart(n1);
-      if (!/WSREP_SST: \[ERROR\]/.test(log1)) problems.push("node1's log has no donor error line");
-      if (/WSREP_SST: \[INFO\] SST complete on donor/.test(log1)) {
-        problems.push("the donor reports a complete SST to a dead joiner");
-      }
-      if (!/WSREP: SST sending failed/.test(log1)) {
-        problems.push("node1's mariadbd was not told that the SST failed");
-      }
-      if ((await cluster.status(n1, "wsrep_local_state_comment")) === null) {
-        problems.push("node1's mariadbd no longer answers");
-      }
-      record({
-        kind: "fault",
-        name,
-        ok: problems.length === 0,
-        detail: problems.join("; ") || undefined,
-      });
-      assertEquals(problems, [], `${name}\n--- node1 log ---\n${cluster.errorLogTail(n1, 30)}`);
-      assert(n1.running, "node1 keeps running");
-    });
-  },
-);
+    }, (cluster) => c.run(cluster, c.ledger)));
+}
