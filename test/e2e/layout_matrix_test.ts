@@ -17,21 +17,18 @@
  *
  * @module
  */
-import { type Cluster, type Node, withCluster } from "./cluster.ts";
+import type { Cluster, Node } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
+import { clusterTest, type Scene } from "./support/cluster_case.ts";
 import {
-  certificates,
   emptyDir,
   filesIn,
   installDatadir,
   joinNode,
-  LAUNCHER_DIR,
+  type JoinReport,
   makeMysqlDirs,
   NodeConfigs,
-  requireLauncher,
-  sstLines,
   sstLinesOf,
-  stopwatch,
 } from "./support/scenario_kit.ts";
 
 const ROWS = 2000;
@@ -111,23 +108,6 @@ function assertFilesWhereConfigured(
   }
 }
 
-/** A 2-node TLS cluster; `extra(node)` gives each node's `[mysqld]` lines. */
-function matrixCluster(
-  configs: NodeConfigs,
-  prepare: (node: Node, cluster: Cluster) => Promise<string[]>,
-) {
-  const certs = certificates();
-  return {
-    size: 2 as const,
-    sstMethod: "rsync_tunnel",
-    pathPrefix: LAUNCHER_DIR,
-    configure: configs.capture(async (node: Node, cluster: Cluster) => ({
-      mysqld: await prepare(node, cluster),
-      groups: { sst: sstLines(await certs(node, cluster)) },
-    })),
-  };
-}
-
 /** Reconfigures the stopped joiner to `lines` and wipes its datadir (`wipe`) or forces an SST. */
 async function reconfigure(
   cluster: Cluster,
@@ -149,173 +129,210 @@ async function restartJoiner(cluster: Cluster, donor: Node, joiner: Node, round:
   await joinNode(cluster, joiner, { expect: "IST", donor, tables: TABLES });
 }
 
-async function bootstrap(cluster: Cluster): Promise<void> {
-  const n1 = cluster.node(1);
-  cluster.start(n1, { newCluster: true });
-  await cluster.waitSynced(n1, 60_000);
-  await cluster.loadData(n1, { rows: ROWS });
+/** Every file set moved out of the node's datadir, each into a directory of its own. */
+function movedOut(n: Node): Dirs {
+  return {
+    ibdata: `${n.dir}/ibdata`,
+    redo: `${n.dir}/redo`,
+    undo: `${n.dir}/undo`,
+    aria: `${n.dir}/aria`,
+    binlog: `${n.dir}/binlogs`,
+  };
 }
 
-Deno.test({
+/** How node2 is readied for the SST of a step. */
+type JoinerStart =
+  /** Its first start, as its option file says, with an empty datadir. */
+  | "new"
+  /** Stopped, reconfigured to the step's layout, datadir wiped. */
+  | "reconfigured"
+  /** Stopped, reconfigured, the earlier layout's files kept: only the Galera state goes. */
+  | "reconfigured over old files";
+
+/** One SST of node2 into a layout, then a restart of node2 on what it received. */
+interface MatrixStep {
+  /** The step's name: the joiner's layout. */
+  name: string;
+  /** Short label of its messages. */
+  label: string;
+  /** Where node2 keeps each file set in this step. */
+  dirs: (n2: Node) => Dirs;
+  joiner: JoinerStart;
+  /** File sets of an earlier layout left in node2's datadir (kept, and reported). */
+  strays?: string[];
+  /** Further checks once node2 joined. */
+  also?: (s: Scene, r: JoinReport, dirs: Dirs) => Promise<void> | void;
+}
+
+/** Readies node2 for `step`: directories outside its datadir made, option file rewritten. */
+async function readyJoiner(s: Scene, step: MatrixStep, dirs: Dirs, undo: number): Promise<void> {
+  const { cluster, configs, n2 } = s;
+  switch (step.joiner) {
+    case "new":
+      await cluster.wipe(n2);
+      return;
+    case "reconfigured":
+    case "reconfigured over old files": {
+      const outside = Object.values(dirs).filter((d) => !d.startsWith(`${n2.datadir}/`));
+      if (outside.length > 0) await makeMysqlDirs(...outside);
+      const wipe = step.joiner === "reconfigured";
+      await reconfigure(cluster, configs, n2, dirLines(dirs, undo), wipe);
+      return;
+    }
+    default: {
+      const never: never = step.joiner;
+      throw new Error(`unknown joiner start ${never}`);
+    }
+  }
+}
+
+/** The steps of a case, in order, on one cluster: SST, file checks, restart by IST. */
+async function runSteps(s: Scene, steps: MatrixStep[], undo: number): Promise<void> {
+  const { cluster, n1, n2, lap, t } = s;
+  for (const [i, step] of steps.entries()) {
+    await t.step(step.name, async () => {
+      const dirs = step.dirs(n2);
+      await readyJoiner(s, step, dirs, undo);
+      const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: TABLES });
+      assertFilesWhereConfigured(n2, dirs, undo, step.label, step.strays);
+      await step.also?.(s, r, dirs);
+      await restartJoiner(cluster, n1, n2, i + 1);
+      lap(`${step.label}: SST ${r.seconds.toFixed(1)}s, restarted`);
+    });
+  }
+}
+
+/** One direction of the matrix: a cluster of its own, the joiner reconfigured between steps. */
+interface MatrixCase {
+  /** The test's name: what it proves. */
+  name: string;
+  label: string;
+  /** `innodb_undo_tablespaces` of both nodes. */
+  undo: number;
+  /** A node's `[mysqld]` lines, its directories made (node2 first joins as configured). */
+  node: (node: Node) => Promise<string[]>;
+  /** Checks of the bootstrapped donor. */
+  donor?: (n1: Node) => void;
+  steps: MatrixStep[];
+}
+
+const defaultToSplit: MatrixCase = {
   name: "layout matrix: default donor → joiner with every directory moved, then only " +
     "innodb_data_home_dir (galera_sst_rsync_data_dir), then every directory inside its datadir",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async (t) => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    const outside = (n: Node): Dirs => ({
-      ibdata: `${n.dir}/ibdata`,
-      redo: `${n.dir}/redo`,
-      undo: `${n.dir}/undo`,
-      aria: `${n.dir}/aria`,
-      binlog: `${n.dir}/binlogs`,
-    });
-    await withCluster(
-      matrixCluster(configs, async (node) => {
-        if (node.index === 1) return []; // the fixture's default layout
-        const dirs = outside(node);
-        await makeMysqlDirs(...Object.values(dirs));
-        await emptyDir(node.datadir); // a new joiner: nothing yet
-        return dirLines(dirs, 0);
-      }),
-      async (cluster) => {
-        const lap = stopwatch("matrix default→split");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        let round = 0;
-
-        await t.step("every directory of the joiner moved out of its datadir", async () => {
-          const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: TABLES });
-          assertFilesWhereConfigured(n2, outside(n2), 0, "split joiner");
-          await restartJoiner(cluster, n1, n2, ++round);
-          lap(`split joiner: SST ${r.seconds.toFixed(1)}s, restarted`);
-        });
-
-        await t.step(
-          "only the joiner sets innodb_data_home_dir (the failing stock test)",
-          async () => {
-            const dirs: Dirs = { ibdata: `${n2.dir}/data_home` };
-            await makeMysqlDirs(dirs.ibdata!);
-            await reconfigure(cluster, configs, n2, dirLines(dirs, 0), true);
-            const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: TABLES });
-            assertFilesWhereConfigured(n2, dirs, 0, "data home only");
-            assert(
-              !filesIn(n2.datadir).includes("ibdata1") && filesIn(dirs.ibdata!).includes("ibdata1"),
-              "ibdata1 in the joiner's innodb_data_home_dir, not in its datadir",
-            );
-            await restartJoiner(cluster, n1, n2, ++round);
-            lap(`data home only: SST ${r.seconds.toFixed(1)}s, restarted`);
-          },
-        );
-
-        await t.step("every directory inside the joiner's datadir", async () => {
-          const d = (s: string) => `${n2.datadir}/${s}`;
-          const dirs: Dirs = {
-            ibdata: d("ibdata"),
-            redo: d("redo"),
-            undo: d("undo"),
-            aria: d("aria"),
-            binlog: d("binlogs"),
-          };
-          await reconfigure(cluster, configs, n2, dirLines(dirs, 0), true);
-          const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: TABLES });
-          assertFilesWhereConfigured(n2, dirs, 0, "dirs inside the datadir");
-          await restartJoiner(cluster, n1, n2, ++round);
-          lap(`dirs inside the datadir: SST ${r.seconds.toFixed(1)}s, restarted`);
-        });
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+  label: "matrix default→split",
+  undo: 0,
+  node: async (node) => {
+    if (node.index === 1) return []; // the fixture's default layout
+    const dirs = movedOut(node);
+    await makeMysqlDirs(...Object.values(dirs));
+    await emptyDir(node.datadir); // a new joiner: nothing yet
+    return dirLines(dirs, 0);
   },
-});
+  steps: [
+    {
+      name: "every directory of the joiner moved out of its datadir",
+      label: "split joiner",
+      dirs: movedOut,
+      joiner: "new",
+    },
+    {
+      name: "only the joiner sets innodb_data_home_dir (the failing stock test)",
+      label: "data home only",
+      dirs: (n2) => ({ ibdata: `${n2.dir}/data_home` }),
+      joiner: "reconfigured",
+      also: ({ n2 }, _r, dirs) => {
+        assert(
+          !filesIn(n2.datadir).includes("ibdata1") && filesIn(dirs.ibdata!).includes("ibdata1"),
+          "ibdata1 in the joiner's innodb_data_home_dir, not in its datadir",
+        );
+      },
+    },
+    {
+      name: "every directory inside the joiner's datadir",
+      label: "dirs inside the datadir",
+      dirs: (n2) => ({
+        ibdata: `${n2.datadir}/ibdata`,
+        redo: `${n2.datadir}/redo`,
+        undo: `${n2.datadir}/undo`,
+        aria: `${n2.datadir}/aria`,
+        binlog: `${n2.datadir}/binlogs`,
+      }),
+      joiner: "reconfigured",
+    },
+  ],
+};
 
-Deno.test({
+const UNDO = 3;
+
+const splitToDefault: MatrixCase = {
   name: "layout matrix: split donor (3 undo tablespaces) → default joiner, then both split " +
     "differently over the default layout's files left in the joiner's datadir",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async (t) => {
-    await requireLauncher();
-    const configs = new NodeConfigs();
-    const UNDO = 3;
-    const donorDirs = (n: Node): Dirs => ({
-      ibdata: `${n.dir}/ibdata`,
-      redo: `${n.dir}/redo`,
-      undo: `${n.dir}/undo`,
-      aria: `${n.dir}/aria`,
-      binlog: `${n.dir}/binlogs`,
-    });
-    await withCluster(
-      matrixCluster(configs, async (node) => {
-        if (node.index === 2) return dirLines({}, UNDO); // default layout
-        const dirs = donorDirs(node);
-        await makeMysqlDirs(...Object.values(dirs));
-        await installDatadir(node.datadir, installOptions(dirs, UNDO));
-        return dirLines(dirs, UNDO);
-      }),
-      async (cluster) => {
-        const lap = stopwatch("matrix split→default");
-        const [n1, n2] = cluster.nodes;
-        await bootstrap(cluster);
-        assertFilesWhereConfigured(n1, donorDirs(n1), UNDO, "donor");
-        let round = 0;
-
-        await t.step("default joiner", async () => {
-          await cluster.wipe(n2);
-          const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: TABLES });
-          assertFilesWhereConfigured(n2, {}, UNDO, "default joiner");
-          for (const special of ["ibdata", "redo", "undo", "aria", "binlogs"]) {
-            assert(
-              !(await Deno.stat(`${n2.datadir}/${special}`).catch(() => null)),
-              `the donor's ${special} directory did not arrive in node2's datadir`,
-            );
-          }
-          await restartJoiner(cluster, n1, n2, ++round);
-          lap(`default joiner: SST ${r.seconds.toFixed(1)}s, restarted`);
-        });
-
-        await t.step(
-          "joiner split differently, default layout's files still in its datadir",
-          async () => {
-            const dirs: Dirs = {
-              ibdata: `${n2.dir}/j-ibdata`,
-              redo: `${n2.datadir}/j-redo`,
-              undo: `${n2.dir}/j-undo`,
-              aria: `${n2.datadir}/j-aria`,
-              binlog: `${n2.dir}/j-binlogs`,
-            };
-            await makeMysqlDirs(dirs.ibdata!, dirs.undo!, dirs.binlog!);
-            // No wipe: ibdata1, ib_logfile0, undo00N, aria_log* and the binlogs of the default
-            // layout stay in the datadir; only the Galera state is dropped to force an SST.
-            await reconfigure(cluster, configs, n2, dirLines(dirs, UNDO), false);
-            const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: TABLES });
-            assertFilesWhereConfigured(n2, dirs, UNDO, "split differently", [
-              "ibdata",
-              "redo",
-              "undo",
-              "aria",
-              "binlog",
-            ]);
-            const warned = sstLinesOf(r.joinerLog, 200).filter((l) =>
-              /WSREP_SST: \[WARNING\] \S+ holds .*left from an earlier layout/.test(l)
-            );
-            for (
-              const opt of ["innodb_data_home_dir", "innodb_undo_directory", "aria_log_dir_path"]
-            ) {
-              assert(
-                warned.some((l) => l.includes(`${opt}=`)),
-                `the joiner reports the stray files of ${opt}:\n${warned.join("\n")}`,
-              );
-            }
-            await restartJoiner(cluster, n1, n2, ++round);
-            lap(`split differently: SST ${r.seconds.toFixed(1)}s, restarted`);
-          },
-        );
-        await cluster.stop(n2);
-        await cluster.stop(n1);
-      },
-    );
+  label: "matrix split→default",
+  undo: UNDO,
+  node: async (node) => {
+    if (node.index === 2) return dirLines({}, UNDO); // default layout
+    const dirs = movedOut(node);
+    await makeMysqlDirs(...Object.values(dirs));
+    await installDatadir(node.datadir, installOptions(dirs, UNDO));
+    return dirLines(dirs, UNDO);
   },
-});
+  donor: (n1) => assertFilesWhereConfigured(n1, movedOut(n1), UNDO, "donor"),
+  steps: [
+    {
+      name: "default joiner",
+      label: "default joiner",
+      dirs: () => ({}),
+      joiner: "new",
+      also: async ({ n2 }) => {
+        for (const special of ["ibdata", "redo", "undo", "aria", "binlogs"]) {
+          assert(
+            !(await Deno.stat(`${n2.datadir}/${special}`).catch(() => null)),
+            `the donor's ${special} directory did not arrive in node2's datadir`,
+          );
+        }
+      },
+    },
+    {
+      name: "joiner split differently, default layout's files still in its datadir",
+      label: "split differently",
+      dirs: (n2) => ({
+        ibdata: `${n2.dir}/j-ibdata`,
+        redo: `${n2.datadir}/j-redo`,
+        undo: `${n2.dir}/j-undo`,
+        aria: `${n2.datadir}/j-aria`,
+        binlog: `${n2.dir}/j-binlogs`,
+      }),
+      // No wipe: ibdata1, ib_logfile0, undo00N, aria_log* and the binlogs of the default
+      // layout stay in the datadir; only the Galera state is dropped to force an SST.
+      joiner: "reconfigured over old files",
+      strays: ["ibdata", "redo", "undo", "aria", "binlog"],
+      also: (_s, r) => {
+        const warned = sstLinesOf(r.joinerLog, 200).filter((l) =>
+          /WSREP_SST: \[WARNING\] \S+ holds .*left from an earlier layout/.test(l)
+        );
+        for (const opt of ["innodb_data_home_dir", "innodb_undo_directory", "aria_log_dir_path"]) {
+          assert(
+            warned.some((l) => l.includes(`${opt}=`)),
+            `the joiner reports the stray files of ${opt}:\n${warned.join("\n")}`,
+          );
+        }
+      },
+    },
+  ],
+};
+
+/** Both directions; each runs on a cluster of its own. */
+const CASES = [defaultToSplit, splitToDefault];
+
+for (const c of CASES) {
+  clusterTest({
+    name: c.name,
+    label: c.label,
+    rows: ROWS,
+    node: async (node) => ({ mysqld: await c.node(node) }),
+    run: async (s) => {
+      c.donor?.(s.n1);
+      await runSteps(s, c.steps, c.undo);
+    },
+  });
+}
