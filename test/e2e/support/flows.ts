@@ -94,13 +94,7 @@ export async function sstThenIst(
   const afterSst2 = await cluster.checksums(n2);
   assertEquals(Object.keys(afterSst1).length, 4, "checksums cover the 4 test tables");
   assertEquals(diffMaps(afterSst1, afterSst2), [], "node2 has node1's data after the SST");
-  for (const n of cluster.nodes) {
-    assertEquals(
-      (await cluster.waitHelpersGone(n)).map(describe),
-      [],
-      `no SST process of ${n.name} left 10 s after the SST`,
-    );
-  }
+  await assertNoHelpersLeft(cluster, "SST");
 
   await cluster.stop(n2);
   assertEquals(
@@ -122,13 +116,7 @@ export async function sstThenIst(
     "the writes made while node2 was down changed node1's checksums",
   );
   assertEquals(diffMaps(afterIst1, afterIst2), [], "node2 has node1's data after the IST");
-  for (const n of cluster.nodes) {
-    assertEquals(
-      (await cluster.waitHelpersGone(n)).map(describe),
-      [],
-      `no SST process of ${n.name} left 10 s after the IST`,
-    );
-  }
+  await assertNoHelpersLeft(cluster, "IST");
 
   await cluster.stop(n2);
   await cluster.stop(n1);
@@ -139,6 +127,17 @@ export async function sstThenIst(
     sstSeconds: sst.seconds,
     istSeconds: ist.seconds,
   };
+}
+
+/** No SST process of any node is left (bounded wait) after the join by `type`. */
+async function assertNoHelpersLeft(cluster: Cluster, type: "SST" | "IST"): Promise<void> {
+  for (const n of cluster.nodes) {
+    assertEquals(
+      (await cluster.waitHelpersGone(n)).map(describe),
+      [],
+      `no SST process of ${n.name} left 10 s after the ${type}`,
+    );
+  }
 }
 
 /** Listeners of processes other than the cluster's mariadbd servers (SST helpers). */

@@ -8,7 +8,15 @@
  *
  * @module
  */
-import { chownMysql, type Cluster, type JoinType, type Node, type NodeExtra } from "../cluster.ts";
+import {
+  chownMysql,
+  type Cluster,
+  fileSize,
+  type JoinType,
+  type Node,
+  type NodeExtra,
+  readFrom,
+} from "../cluster.ts";
 import { assert, AssertionError, diffMaps } from "./assert.ts";
 import { describe } from "./procfs.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../../support/pki.ts";
@@ -131,14 +139,6 @@ function optionName(line: string): string {
 // ---------------------------------------------------------------------------------------------
 // Starting, logs, files
 
-function fileSize(path: string): number {
-  try {
-    return Deno.statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
 /** Current size of the node's error log (an offset for {@link logFrom}). */
 export function logMark(node: Node): number {
   return fileSize(node.errorLog);
@@ -146,12 +146,7 @@ export function logMark(node: Node): number {
 
 /** The node's error log from byte `offset`. */
 export function logFrom(node: Node, offset: number): string {
-  try {
-    const bytes = Deno.readFileSync(node.errorLog);
-    return new TextDecoder().decode(bytes.subarray(Math.min(offset, bytes.length)));
-  } catch {
-    return "";
-  }
+  return readFrom(node.errorLog, offset);
 }
 
 /** The lines that explain an SST: ours (`WSREP_SST:`), errors, and mariadbd's SST lines. */
