@@ -101,6 +101,26 @@ async function killMidTransfer(
   }
 }
 
+/** The SST between `f`'s two nodes, as mariadbd runs it when nothing goes wrong. */
+function sst(f: Fixture): Promise<SstResult> {
+  return driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+}
+
+/**
+ * Waits up to `ms` for this fixture's helper processes to end, records how many were left as
+ * orphans of `name` in the ledger, and returns one problem per process still running.
+ */
+async function orphanProblems(f: Fixture, name: string, ms: number): Promise<string[]> {
+  const procs = await waitNoProcesses(f.root, ms);
+  recordCount("orphans", name, procs.length, procs.join("; ") || undefined);
+  return procs.map((p) => `left running: ${p}`);
+}
+
+/** The problem when the signal did not land while the big table was arriving. */
+function notMidTransfer(k: KillRun): string[] {
+  return k.bytesAtKill > 0 && k.bytesAtKill < BIG ? [] : [`not mid-transfer (${k.bytesAtKill} B)`];
+}
+
 /** Records a fault's outcome (measured) and fails on any problem. */
 function verdict(name: string, problems: string[], note?: string): void {
   record({
@@ -129,14 +149,7 @@ async function assertRecovered(
     await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile),
   );
   if (diff.length > 0) problems.push(`data differs: ${diff.slice(0, 5).join(", ")}`);
-  const procs = await waitNoProcesses(f.root, 3000);
-  recordCount(
-    "orphans",
-    `${name}: after the next SST`,
-    procs.length,
-    procs.join("; ") || undefined,
-  );
-  problems.push(...procs.map((p) => `left running: ${p}`));
+  problems.push(...await orphanProblems(f, `${name}: after the next SST`, 3000));
   // The recovery run must remove its own private directory; anything the killed run left is
   // checked separately.
   for (const side of ["donor", "joiner"] as const) {
@@ -147,36 +160,37 @@ async function assertRecovered(
   verdict(`${name}: the next SST on the same datadirs succeeds`, problems, note);
 }
 
-/** Kills whatever a failed assertion left running for this fixture (a killed run's helpers). */
-function reapLeftovers(f: Fixture): void {
-  signalAll(pidsMentioning(f.root), "SIGKILL");
+/**
+ * Runs `body` on a fresh fixture whose donor holds a table of `bigTableBytes`; afterwards kills
+ * whatever a failed assertion left running (a killed run's helpers) and removes the fixture.
+ */
+async function withFixture(
+  bigTableBytes: number,
+  body: (f: Fixture) => Promise<void>,
+): Promise<void> {
+  const f = await makeFixture({ bigTableBytes });
+  try {
+    await body(f);
+  } finally {
+    signalAll(pidsMentioning(f.root), "SIGKILL");
+    await f.cleanup();
+  }
 }
 
 function tmpdirs(f: Fixture) {
   return { donor: leftovers(f.donor.tmpdir), joiner: leftovers(f.joiner.tmpdir) };
 }
 
-Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, nothing is left running, and the next SST succeeds on the same datadirs", async () => {
-  const name = "donor SIGKILLed mid-transfer";
-  const f = await makeFixture({ bigTableBytes: BIG });
-  try {
+Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, nothing is left running, and the next SST succeeds on the same datadirs", () =>
+  withFixture(BIG, async (f) => {
+    const name = "donor SIGKILLed mid-transfer";
     const k = await killMidTransfer(f, "donor", "SIGKILL");
-    const problems: string[] = [];
-    if (!(k.bytesAtKill > 0 && k.bytesAtKill < BIG)) {
-      problems.push(`not mid-transfer (${k.bytesAtKill} B)`);
-    }
+    const problems = notMidTransfer(k);
     if (k.r.donor?.signal !== "SIGKILL") problems.push(`donor ended by ${k.r.donor?.signal}`);
     if (k.r.joiner.code !== 32) problems.push(`joiner exit ${k.r.joiner.code}, want 32`);
     if (k.r.joiner.lines.length !== 1) problems.push(`joiner printed ${k.r.joiner.lines}`);
     if (!(k.otherSecs < 10)) problems.push(`joiner ended ${k.otherSecs} s after the kill`);
-    const procs = await waitNoProcesses(f.root, 5000);
-    recordCount(
-      "orphans",
-      `${name}: after the failed SST`,
-      procs.length,
-      procs.join("; ") || undefined,
-    );
-    problems.push(...procs.map((p) => `left running: ${p}`));
+    problems.push(...await orphanProblems(f, `${name}: after the failed SST`, 5000));
     const jfiles = filesLeftBehind(f).filter((l) => l.startsWith("joiner"));
     problems.push(...jfiles.map((l) => `the joiner did not clean up: ${l}`));
     // The killed donor cannot clean up; its stale lock must be there for the next SST to take.
@@ -186,19 +200,14 @@ Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, n
     verdict(`${name}: the joiner fails promptly`, problems);
 
     const before = tmpdirs(f);
-    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    const r = await sst(f);
     assertMatch(r.donor?.stderr, /removing stale .*donor\/data\/wsrep_sst\.pid of pid \d+/);
     await assertRecovered(name, f, r, before);
-  } finally {
-    reapLeftovers(f);
-    await f.cleanup();
-  }
-});
+  }));
 
-Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs kills the leftover TLS listener and succeeds", async () => {
-  const name = "joiner SIGKILLed mid-transfer";
-  const f = await makeFixture({ bigTableBytes: BIG });
-  try {
+Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs kills the leftover TLS listener and succeeds", () =>
+  withFixture(BIG, async (f) => {
+    const name = "joiner SIGKILLed mid-transfer";
     const k = await killMidTransfer(f, "joiner", "SIGKILL");
     assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
     assertEquals(k.r.joiner.signal, "SIGKILL");
@@ -212,7 +221,7 @@ Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs
     );
 
     const before = tmpdirs(f);
-    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    const r = await sst(f);
     assertMatch(r.joiner.stderr, /removing stale .*joiner\/data\/wsrep_sst\.pid of pid \d+/);
     if (left.some((l) => / OPENSSL-LISTEN:/.test(l))) {
       assertMatch(
@@ -221,77 +230,51 @@ Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs
       );
     }
     await assertRecovered(name, f, r, before, note);
-  } finally {
-    reapLeftovers(f);
-    await f.cleanup();
-  }
-});
+  }));
 
-Deno.test({
-  name:
-    "SIGKILL of our joiner mid-transfer: its TLS listener dies with it and the donor fails within seconds",
-  fn: async () => {
-    const f = await makeFixture({ bigTableBytes: BIG });
-    try {
-      const k = await killMidTransfer(f, "joiner", "SIGKILL");
-      const donorFailed = k.r.donor !== null && k.r.donor.code !== 0 && k.otherSecs < 10;
+Deno.test("SIGKILL of our joiner mid-transfer: its TLS listener dies with it and the donor fails within seconds", () =>
+  withFixture(BIG, async (f) => {
+    const k = await killMidTransfer(f, "joiner", "SIGKILL");
+    const donorFailed = k.r.donor !== null && k.r.donor.code !== 0 && k.otherSecs < 10;
+    record({
+      kind: "fault",
+      name: "joiner SIGKILLed mid-transfer: the donor fails promptly",
+      ok: donorFailed,
+      detail: `donor exit ${k.r.donor?.code} ${k.otherSecs.toFixed(1)} s after the kill`,
+    });
+    assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
+    assert(k.r.donor !== null && k.r.donor.code !== 0, `donor exit ${k.r.donor?.code}`);
+    assert(!k.r.donor.lines.some((l) => l.startsWith("done")), "donor reported success");
+    assert(k.otherSecs < 10, `donor ended ${k.otherSecs} s after the kill`);
+    assertEquals(await waitNoProcesses(f.root, 5000), []);
+  }));
+
+for (const side of ["donor", "joiner"] as const) {
+  Deno.test(`SIGKILL of our ${side}: the next SST removes the private directory the killed run left`, () =>
+    withFixture(BIG, async (f) => {
+      const k = await killMidTransfer(f, side, "SIGKILL");
+      assert(k.bytesAtKill > 0, "mid-transfer");
+      const r = await sst(f);
+      assertEquals(r.joiner.code, 0, r.joiner.stderr);
+      const stale = leftovers(f[side].tmpdir);
       record({
         kind: "fault",
-        name: "joiner SIGKILLed mid-transfer: the donor fails promptly",
-        ok: donorFailed,
-        detail: `donor exit ${k.r.donor?.code} ${k.otherSecs.toFixed(1)} s after the kill`,
+        name: `${side} SIGKILLed: the next SST removes its stale private directory`,
+        ok: stale.length === 0,
+        detail: stale.join(" ") || undefined,
       });
-      assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
-      assert(k.r.donor !== null && k.r.donor.code !== 0, `donor exit ${k.r.donor?.code}`);
-      assert(!k.r.donor.lines.some((l) => l.startsWith("done")), "donor reported success");
-      assert(k.otherSecs < 10, `donor ended ${k.otherSecs} s after the kill`);
-      assertEquals(await waitNoProcesses(f.root, 5000), []);
-    } finally {
-      reapLeftovers(f);
-      await f.cleanup();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "SIGKILL of our donor or joiner: the next SST removes the private directory the killed run left",
-  fn: async () => {
-    for (const side of ["donor", "joiner"] as const) {
-      const f = await makeFixture({ bigTableBytes: BIG });
-      try {
-        const k = await killMidTransfer(f, side, "SIGKILL");
-        assert(k.bytesAtKill > 0, "mid-transfer");
-        const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
-        assertEquals(r.joiner.code, 0, r.joiner.stderr);
-        const stale = leftovers(f[side].tmpdir);
-        record({
-          kind: "fault",
-          name: `${side} SIGKILLed: the next SST removes its stale private directory`,
-          ok: stale.length === 0,
-          detail: stale.join(" ") || undefined,
-        });
-        assertEquals(stale, [], `${side} tmpdir after the next SST`);
-      } finally {
-        reapLeftovers(f);
-        await f.cleanup();
-      }
-    }
-  },
-});
+      assertEquals(stale, [], `${side} tmpdir after the next SST`);
+    }));
+}
 
 for (const side of ["joiner", "donor"] as const) {
-  Deno.test(`SIGTERM to our ${side} mid-transfer: it exits 3, its helpers are gone, its files removed, and the other side fails within seconds`, async () => {
-    const name = `${side} SIGTERMed mid-transfer`;
-    const f = await makeFixture({ bigTableBytes: BIG });
-    try {
+  Deno.test(`SIGTERM to our ${side} mid-transfer: it exits 3, its helpers are gone, its files removed, and the other side fails within seconds`, () =>
+    withFixture(BIG, async (f) => {
+      const name = `${side} SIGTERMed mid-transfer`;
       const k = await killMidTransfer(f, side, "SIGTERM");
       const hit = side === "joiner" ? k.r.joiner : k.r.donor;
       const other = side === "joiner" ? k.r.donor : k.r.joiner;
-      const problems: string[] = [];
-      if (!(k.bytesAtKill > 0 && k.bytesAtKill < BIG)) {
-        problems.push(`not mid-transfer (${k.bytesAtKill} B)`);
-      }
+      const problems = notMidTransfer(k);
       if (hit?.code !== 3) problems.push(`${side} exit ${hit?.code}/${hit?.signal}, want 3`);
       if (!/\[ERROR\] received SIGTERM; stopping the SST/.test(hit?.stderr ?? "")) {
         problems.push(`${side} does not say it was stopped by SIGTERM`);
@@ -301,16 +284,10 @@ for (const side of ["joiner", "donor"] as const) {
       if (!(k.otherSecs < 10)) problems.push(`other side ended ${k.otherSecs} s after SIGTERM`);
       if (k.r.joiner.lines.length !== 1) problems.push(`joiner printed ${k.r.joiner.lines}`);
       if (k.r.donor?.lines.some((l) => l.startsWith("done"))) problems.push("donor printed done");
-      const procs = await waitNoProcesses(f.root, 3000);
-      recordCount("orphans", name, procs.length, procs.join("; ") || undefined);
-      problems.push(...procs.map((p) => `left running: ${p}`));
+      problems.push(...await orphanProblems(f, name, 3000));
       problems.push(...filesLeftBehind(f));
       verdict(name, problems);
-    } finally {
-      reapLeftovers(f);
-      await f.cleanup();
-    }
-  });
+    }));
 }
 
 /** Runs an SST into a joiner datadir on an 8 MiB tmpfs with a 32 MiB table on the donor. */
@@ -338,10 +315,9 @@ async function diskFullRun(f: Fixture): Promise<SstResult> {
   }
 }
 
-Deno.test("joiner disk full: both sides fail without success lines, nothing is left running, no private file remains", async () => {
-  const name = "joiner datadir runs out of space (8 MiB tmpfs, 32 MiB table)";
-  const f = await makeFixture({ bigTableBytes: 32 * MB });
-  try {
+Deno.test("joiner disk full: both sides fail without success lines, nothing is left running, no private file remains", () =>
+  withFixture(32 * MB, async (f) => {
+    const name = "joiner datadir runs out of space (8 MiB tmpfs, 32 MiB table)";
     const r = await diskFullRun(f);
     const problems: string[] = [];
     if (!r.donor || r.donor.code === 0) problems.push(`donor exit ${r.donor?.code}`);
@@ -352,38 +328,23 @@ Deno.test("joiner disk full: both sides fail without success lines, nothing is l
     if (!/No space left on device/.test(r.joiner.stderr)) {
       problems.push("the joiner's log does not show the ENOSPC cause");
     }
-    const procs = await waitNoProcesses(f.root, 3000);
-    recordCount("orphans", name, procs.length, procs.join("; ") || undefined);
-    problems.push(...procs.map((p) => `left running: ${p}`));
+    problems.push(...await orphanProblems(f, name, 3000));
     problems.push(...filesLeftBehind(f));
     verdict(name, problems);
-  } finally {
-    reapLeftovers(f);
-    await f.cleanup();
-  }
-});
+  }));
 
-Deno.test({
-  name:
-    "joiner disk full: the joiner exits 28 saying it ran out of disk space, the donor says the joiner could not write",
-  fn: async () => {
-    const f = await makeFixture({ bigTableBytes: 32 * MB });
-    try {
-      const r = await diskFullRun(f);
-      const ok = r.joiner.code === 28 && /ran out of disk space/.test(r.joiner.stderr) &&
-        /joiner could not write/.test(r.donor?.stderr ?? "");
-      record({
-        kind: "fault",
-        name: "joiner disk full: exit 28 on the joiner, clear cause on the donor",
-        ok,
-        detail: `joiner exit ${r.joiner.code}, donor exit ${r.donor?.code}`,
-      });
-      assertEquals(r.joiner.code, 28, r.joiner.stderr);
-      assertMatch(r.joiner.stderr, /\[ERROR\].*ran out of disk space/);
-      assertMatch(r.donor?.stderr, /\[ERROR\].*joiner could not write the data \(disk full/);
-    } finally {
-      reapLeftovers(f);
-      await f.cleanup();
-    }
-  },
-});
+Deno.test("joiner disk full: the joiner exits 28 saying it ran out of disk space, the donor says the joiner could not write", () =>
+  withFixture(32 * MB, async (f) => {
+    const r = await diskFullRun(f);
+    const ok = r.joiner.code === 28 && /ran out of disk space/.test(r.joiner.stderr) &&
+      /joiner could not write/.test(r.donor?.stderr ?? "");
+    record({
+      kind: "fault",
+      name: "joiner disk full: exit 28 on the joiner, clear cause on the donor",
+      ok,
+      detail: `joiner exit ${r.joiner.code}, donor exit ${r.donor?.code}`,
+    });
+    assertEquals(r.joiner.code, 28, r.joiner.stderr);
+    assertMatch(r.joiner.stderr, /\[ERROR\].*ran out of disk space/);
+    assertMatch(r.donor?.stderr, /\[ERROR\].*joiner could not write the data \(disk full/);
+  }));
