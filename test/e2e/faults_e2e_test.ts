@@ -32,8 +32,7 @@ function size(path: string): number {
 /** Our SST program among a node's processes (the launcher execs deno with our bundle). */
 function sstPrograms(procs: ProcInfo[], role: "donor" | "joiner"): ProcInfo[] {
   return procs.filter((p) =>
-    p.cmdline.includes("wsrep_sst_rsync_tunnel") && p.cmdline.includes(`--role ${role}`) &&
-    !p.cmdline.includes("--rsh-helper")
+    p.cmdline.includes("wsrep_sst_rsync_tunnel") && p.cmdline.includes(`--role ${role}`)
   );
 }
 
