@@ -13,10 +13,10 @@ import {
   assertNothingLeft,
   type Fixture,
   leftovers,
-  makeFixture,
   makeToolDir,
   setSst,
   toolPath,
+  withFixture,
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { record } from "../support/ledger.ts";
@@ -26,16 +26,6 @@ const SECRET = "0123456789abcdef0123456789abcdef";
 
 function errorLines(side: SideResult): string[] {
   return side.stderr.split("\n").filter((l) => l.startsWith("WSREP_SST: [ERROR]"));
-}
-
-/** Runs `body` on a fresh fixture and always cleans it up. */
-async function withFixture(body: (f: Fixture) => Promise<void>): Promise<void> {
-  const f = await makeFixture();
-  try {
-    await body(f);
-  } finally {
-    await f.cleanup();
-  }
 }
 
 /**
@@ -184,7 +174,7 @@ const MISSING_TOOLS: MissingTool[] = [
 ];
 
 function runMissingTool(c: MissingTool): Promise<void> {
-  return withFixture(async (f) => {
+  return withFixture({}, async (f) => {
     const tools = await c.tools(f);
     const r = await runAlone(f, c.side, tools.path);
     assertStoppedFirst(f, r, c.exit, c.message, c.what);
@@ -216,7 +206,7 @@ function assertWarnedOnBothSides(r: SstResult): void {
 }
 
 Deno.test("fail closed: sockopt=verify=0 makes both sides log a WARNING that verification is off, and leaves nothing behind", () =>
-  withFixture(async (f) => {
+  withFixture({}, async (f) => {
     const r = await sstWithVerifyOff(f);
     const warned = VERIFY_OFF_WARNING.test(r.joiner.stderr) &&
       VERIFY_OFF_WARNING.test(r.donor?.stderr ?? "");
@@ -231,7 +221,7 @@ Deno.test("fail closed: sockopt=verify=0 makes both sides log a WARNING that ver
   }));
 
 Deno.test("fail closed: sockopt=verify=0 still transfers the data identically (with the WARNING on both sides)", () =>
-  withFixture(async (f) => {
+  withFixture({}, async (f) => {
     const r = await sstWithVerifyOff(f);
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assertEquals(r.donor?.code, 0, r.donor?.stderr);
@@ -304,7 +294,7 @@ function assertNoRsyncCode12(r: SideResult): void {
 }
 
 Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon stops before flush tables, sends nothing, leaves nothing", () =>
-  withFixture(async (f) => {
+  withFixture({}, async (f) => {
     const r = await donorAgainstPlaintext(f);
     const ok = r.code !== 0 && r.lines.length === 0 && errorLines(r).length === 1;
     record({
@@ -321,7 +311,7 @@ Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsy
   }));
 
 Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon says the peer is not speaking TLS (exit 71, not rsync's code 12)", () =>
-  withFixture(async (f) => {
+  withFixture({}, async (f) => {
     const r = await donorAgainstPlaintext(f);
     assertStoppedFirst(
       f,

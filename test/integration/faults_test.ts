@@ -15,13 +15,11 @@ import {
   filesLeftBehind,
   type Fixture,
   leftovers,
-  makeFixture,
   mountTmpfs,
-  pidsMentioning,
   pollUntil,
   processesMentioning,
-  signalAll,
   waitNoProcesses,
+  withFixture,
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { record, recordCount } from "../support/ledger.ts";
@@ -160,29 +158,12 @@ async function assertRecovered(
   verdict(`${name}: the next SST on the same datadirs succeeds`, problems, note);
 }
 
-/**
- * Runs `body` on a fresh fixture whose donor holds a table of `bigTableBytes`; afterwards kills
- * whatever a failed assertion left running (a killed run's helpers) and removes the fixture.
- */
-async function withFixture(
-  bigTableBytes: number,
-  body: (f: Fixture) => Promise<void>,
-): Promise<void> {
-  const f = await makeFixture({ bigTableBytes });
-  try {
-    await body(f);
-  } finally {
-    signalAll(pidsMentioning(f.root), "SIGKILL");
-    await f.cleanup();
-  }
-}
-
 function tmpdirs(f: Fixture) {
   return { donor: leftovers(f.donor.tmpdir), joiner: leftovers(f.joiner.tmpdir) };
 }
 
 Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, nothing is left running, and the next SST succeeds on the same datadirs", () =>
-  withFixture(BIG, async (f) => {
+  withFixture({ bigTableBytes: BIG }, async (f) => {
     const name = "donor SIGKILLed mid-transfer";
     const k = await killMidTransfer(f, "donor", "SIGKILL");
     const problems = notMidTransfer(k);
@@ -206,12 +187,12 @@ Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, n
   }));
 
 Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs kills the leftover TLS listener and succeeds", () =>
-  withFixture(BIG, async (f) => {
+  withFixture({ bigTableBytes: BIG }, async (f) => {
     const name = "joiner SIGKILLed mid-transfer";
     const k = await killMidTransfer(f, "joiner", "SIGKILL");
     assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
     assertEquals(k.r.joiner.signal, "SIGKILL");
-    // What SIGKILL leaves until the next SST (see the ignored BUG test below).
+    // What SIGKILL leaves until the next SST, which must clean it up.
     const left = processesMentioning(f.root);
     const note = `before the next SST: donor exit ${k.r.donor?.code}; left running: ` +
       (left.map((l) => l.slice(0, l.indexOf(" "))).join(" ") || "nothing");
@@ -233,7 +214,7 @@ Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs
   }));
 
 Deno.test("SIGKILL of our joiner mid-transfer: its TLS listener dies with it and the donor fails within seconds", () =>
-  withFixture(BIG, async (f) => {
+  withFixture({ bigTableBytes: BIG }, async (f) => {
     const k = await killMidTransfer(f, "joiner", "SIGKILL");
     const donorFailed = k.r.donor !== null && k.r.donor.code !== 0 && k.otherSecs < 10;
     record({
@@ -251,7 +232,7 @@ Deno.test("SIGKILL of our joiner mid-transfer: its TLS listener dies with it and
 
 for (const side of ["donor", "joiner"] as const) {
   Deno.test(`SIGKILL of our ${side}: the next SST removes the private directory the killed run left`, () =>
-    withFixture(BIG, async (f) => {
+    withFixture({ bigTableBytes: BIG }, async (f) => {
       const k = await killMidTransfer(f, side, "SIGKILL");
       assert(k.bytesAtKill > 0, "mid-transfer");
       const r = await sst(f);
@@ -269,7 +250,7 @@ for (const side of ["donor", "joiner"] as const) {
 
 for (const side of ["joiner", "donor"] as const) {
   Deno.test(`SIGTERM to our ${side} mid-transfer: it exits 3, its helpers are gone, its files removed, and the other side fails within seconds`, () =>
-    withFixture(BIG, async (f) => {
+    withFixture({ bigTableBytes: BIG }, async (f) => {
       const name = `${side} SIGTERMed mid-transfer`;
       const k = await killMidTransfer(f, side, "SIGTERM");
       const hit = side === "joiner" ? k.r.joiner : k.r.donor;
@@ -316,7 +297,7 @@ async function diskFullRun(f: Fixture): Promise<SstResult> {
 }
 
 Deno.test("joiner disk full: both sides fail without success lines, nothing is left running, no private file remains", () =>
-  withFixture(32 * MB, async (f) => {
+  withFixture({ bigTableBytes: 32 * MB }, async (f) => {
     const name = "joiner datadir runs out of space (8 MiB tmpfs, 32 MiB table)";
     const r = await diskFullRun(f);
     const problems: string[] = [];
@@ -334,7 +315,7 @@ Deno.test("joiner disk full: both sides fail without success lines, nothing is l
   }));
 
 Deno.test("joiner disk full: the joiner exits 28 saying it ran out of disk space, the donor says the joiner could not write", () =>
-  withFixture(32 * MB, async (f) => {
+  withFixture({ bigTableBytes: 32 * MB }, async (f) => {
     const r = await diskFullRun(f);
     const ok = r.joiner.code === 28 && /ran out of disk space/.test(r.joiner.stderr) &&
       /joiner could not write/.test(r.donor?.stderr ?? "");

@@ -20,8 +20,8 @@ import {
   type Fixture,
   type FixtureNode,
   leftovers,
-  makeFixture,
   setSst,
+  withFixture,
 } from "../support/fixture.ts";
 import {
   type Ca,
@@ -97,16 +97,6 @@ async function runJoinerAsNobody(f: Fixture): Promise<void> {
 
 async function sst(f: Fixture, timeoutMs = 60_000): Promise<SstResult> {
   return await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor, timeoutMs });
-}
-
-/** Runs `body` on a fresh fixture and always cleans it up. */
-async function withFixture(body: (f: Fixture) => Promise<void>): Promise<void> {
-  const f = await makeFixture();
-  try {
-    await body(f);
-  } finally {
-    await f.cleanup();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,7 +205,7 @@ async function assertSucceeded(f: Fixture, r: SstResult, what: string): Promise<
 }
 
 function runAccepted(c: Accepted): Promise<void> {
-  return withFixture(async (f) => {
+  return withFixture({}, async (f) => {
     const made = (await c.setup(f)) ?? "";
     const r = await sst(f);
     await assertSucceeded(f, r, c.what);
@@ -420,7 +410,7 @@ function assertRefused(f: Fixture, r: SstResult, c: Refused, error: RegExp): voi
 }
 
 function runRefused(c: Refused): Promise<void> {
-  return withFixture(async (f) => {
+  return withFixture({}, async (f) => {
     const made = (await c.setup(f)) ?? "";
     const error = typeof c.message === "function" ? c.message(f, made) : c.message;
     const r = await sst(f, c.timeoutMs);

@@ -4,8 +4,7 @@
  * a SYN), a joiner nobody connects to, a mariadbd that never flushes, and an overall deadline
  * over a transfer frozen mid-way each end the SST with exit 110 and an `[ERROR]` naming the key
  * and its value — promptly, with no helper process left and no private or run file left
- * behind. A transfer frozen mid-way on one side must end the SST within a few idle periods;
- * the two idle tests marked BUG show where the idle timeout does not fire as specified.
+ * behind. A transfer frozen mid-way on one side must end the SST within a few idle periods.
  *
  * Faults are injected with real processes only: a TCP listener that accepts and never speaks
  * TLS, an unanswered address in a private network namespace (veth, no route out), SIGSTOP of
@@ -23,13 +22,12 @@ import {
   fileSize,
   filesLeftBehind,
   type Fixture,
-  type FixtureOptions,
   freePort,
-  makeFixture,
   pidsMentioning,
   pollUntil,
   signalAll,
   waitNoProcesses,
+  withFixture,
 } from "../support/fixture.ts";
 import { record, recordCount } from "../support/ledger.ts";
 import type { Child } from "../../src/proc/process.ts";
@@ -98,17 +96,6 @@ function canMakeNetns(): boolean {
     return r.success;
   } catch {
     return false;
-  }
-}
-
-/** Runs `body` on a fresh fixture; afterwards kills whatever a failure left and cleans up. */
-async function withFixture(o: FixtureOptions, body: (f: Fixture) => Promise<void>): Promise<void> {
-  const f = await makeFixture(o);
-  try {
-    await body(f);
-  } finally {
-    signalAll(pidsMentioning(f.root), "SIGKILL"); // whatever a failure left
-    await f.cleanup();
   }
 }
 

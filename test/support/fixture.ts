@@ -52,6 +52,23 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Runs `body` on a new fixture; afterwards kills whatever a failed body left running below the
+ * fixture's root and removes the fixture, however `body` ended.
+ */
+export async function withFixture(
+  o: FixtureOptions,
+  body: (f: Fixture) => Promise<void>,
+): Promise<void> {
+  const f = await makeFixture(o);
+  try {
+    await body(f);
+  } finally {
+    signalAll(pidsMentioning(f.root), "SIGKILL");
+    await f.cleanup();
+  }
+}
+
 /** A TCP port nobody listens on now. */
 export function freePort(): number {
   const used = new Set(tcpListeners().map((l) => l.port));
