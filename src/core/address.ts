@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError, ExitCode, SstError } from "./errors.ts";
+import { isIpv4, isIpv6 } from "./ip.ts";
 
 /** Port used when the address names none (as the stock scripts do). */
 export const DEFAULT_PORT = 4444;
@@ -31,19 +32,6 @@ export interface Endpoint {
 
 const NAME_RE =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
-
-/** True for a syntactically valid IPv6 literal (checked by the URL parser). */
-function isIpv6(text: string): boolean {
-  if (!IPV6_RE.test(text) || !text.includes(":")) return false;
-  try {
-    new URL(`http://[${text}]/`);
-    return true;
-  } catch {
-    return false;
-  }
-}
 const PATH_PART_RE = /^[A-Za-z0-9._-]*$/;
 
 /** Parses a host literal; IPv6 must be bracketed when `bracketed` is true. */
@@ -53,7 +41,7 @@ export function parseHost(raw: string): Host {
     if (isIpv6(inner)) return { kind: "ipv6", address: inner };
     throw new ConfigError(`SST address host '${raw}' is not a valid IPv6 literal`);
   }
-  if (IPV4_RE.test(raw)) return { kind: "ipv4", address: raw };
+  if (isIpv4(raw)) return { kind: "ipv4", address: raw };
   if (isIpv6(raw)) return { kind: "ipv6", address: raw };
   if (NAME_RE.test(raw) && !/^\d+$/.test(raw.replace(/\./g, ""))) {
     return { kind: "name", name: raw.replace(/\.$/, "") };
