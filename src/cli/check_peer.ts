@@ -22,7 +22,7 @@ import {
   probeArgs,
   probeFailure,
 } from "../tunnel/peer_probe.ts";
-import { describeCertificate } from "../tunnel/certificates.ts";
+import { describeCertificate } from "../tunnel/certificate_info.ts";
 import { opensslCli } from "../tunnel/openssl_cli.ts";
 import { classifySocatTlsError, describeTlsFailure, oneLine } from "../tunnel/tls_failures.ts";
 import { ConfigError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";

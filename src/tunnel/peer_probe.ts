@@ -10,11 +10,8 @@
 import { X509Certificate } from "node:crypto";
 import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
 import { ExitCode, SstError, TimeoutError } from "../core/errors.ts";
-import {
-  type CertificateInfo,
-  certificateMatchesHost,
-  describeCertificate,
-} from "./certificates.ts";
+import { type CertificateInfo, describeCertificate } from "./certificate_info.ts";
+import { certificateMatchesHost } from "./host_names.ts";
 import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
 import type { Host } from "../core/address.ts";

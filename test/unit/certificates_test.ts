@@ -5,11 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  certificateMatchesHost,
-  type CheckedTls,
-  checkTlsFiles,
-} from "../../src/tunnel/certificates.ts";
+import { type CheckedTls, checkTlsFiles } from "../../src/tunnel/certificates.ts";
+import { certificateMatchesHost } from "../../src/tunnel/host_names.ts";
 import {
   classifySocatTlsError,
   describeTlsFailure,
@@ -673,6 +670,16 @@ Deno.test("certificateMatchesHost compares IP literals as addresses (IPv6 bracke
     "'::' must stand for a group",
   );
   assert.equal(certificateMatchesHost(full, "1:2:3:4:5:6:7:8:9"), false);
+});
+
+Deno.test("certificateMatchesHost reads IPs with the program's one parser (src/core/ip.ts)", () => {
+  const v4Cn = leafWith({ cn: "10.0.0.5" });
+  assert.equal(certificateMatchesHost(v4Cn, "::ffff:10.0.0.5"), false, "IPv4 is not IPv4-mapped");
+  const mapped = leafWith({ ipAddresses: ["::ffff:a00:5"] });
+  assert.equal(certificateMatchesHost(mapped, "[::ffff:10.0.0.5]"), true);
+  // inet_pton's grammar: a leading zero makes no address, so neither side is read as one.
+  assert.equal(certificateMatchesHost(leafWith({ cn: "010.0.0.5" }), "10.0.0.5"), false);
+  assert.equal(certificateMatchesHost(leafWith({ ipAddresses: ["10.0.0.5"] }), "010.0.0.5"), false);
 });
 
 Deno.test("certificateMatchesHost uses the CN only when there is no SAN DNS entry", () => {

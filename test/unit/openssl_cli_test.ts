@@ -11,7 +11,8 @@ import {
   parseOpensslVersion,
   trustOnlyArgs,
 } from "../../src/tunnel/openssl_cli.ts";
-import { checkTlsFiles, verifyArgs } from "../../src/tunnel/certificates.ts";
+import { checkTlsFiles } from "../../src/tunnel/certificates.ts";
+import { verifyArgs } from "../../src/tunnel/openssl_verify.ts";
 import { probeArgs } from "../../src/tunnel/peer_probe.ts";
 import {
   type Child,
