@@ -25,7 +25,8 @@ import * as log from "../core/log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
-import { certificateMatchesHost, type CheckedTls } from "../tunnel/certificates.ts";
+import type { CheckedTls } from "../tunnel/certificates.ts";
+import { certificateMatchesHost } from "../tunnel/host_names.ts";
 import { listenAddress, rsyncServerExec, SOCAT_TRANSFER_BUFFER } from "../tunnel/socat_address.ts";
 import { startListener, type TunnelListener } from "../tunnel/listener.ts";
 import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
@@ -207,6 +208,9 @@ async function chooseBindAddress(ctx: SstContext, host: Host): Promise<Host | un
   return undefined;
 }
 
+/** How long a failing joiner lets the donor's connections end on their own. */
+const FAILURE_DRAIN_MS = 3_000;
+
 /**
  * Waits until the completion record arrives, the listener dies, mariadbd goes away, the donor
  * never connects (`tunnel-initial-timeout`) or stops talking (`tunnel-idle-timeout`).
@@ -243,9 +247,16 @@ async function waitForCompletion(
       throw new TransferError("the TLS listener (socat) exited before the transfer completed");
     }
     const daemonLog = await Deno.readTextFile(rsyncdLog).catch(() => "");
-    checkDiskSpace(daemonLog);
-    checkRefusedPush(daemonLog, ctx.settings.layout);
-    checkBrokenSession(daemonLog);
+    try {
+      checkDiskSpace(daemonLog);
+      checkRefusedPush(daemonLog, ctx.settings.layout);
+      checkBrokenSession(daemonLog);
+    } catch (e) {
+      // Let the donor's connections end on their own first (bounded): the session that failed
+      // still carries our daemon's error to the donor, which names the cause in its own log.
+      await drainConnections(ctx, listener, FAILURE_DRAIN_MS);
+      throw e;
+    }
     // The donor's certificate probe connects before mariadbd has flushed its tables; only
     // rsync sessions (logged by the daemon) count as the transfer having started. Then
     // activity means bytes moving through the connections, not connections merely open.
@@ -330,11 +341,16 @@ function checkDiskSpace(daemonLog: string): void {
 }
 
 /**
- * The record is in place before the donor's rsync has finished its session: let the last
- * connections end (bounded) so the donor sees success before the listener goes away.
+ * Lets the open connections end on their own (bounded) before the listener goes away: after
+ * the completion record, so the donor's rsync sees its session succeed; on a failure, so it
+ * receives our daemon's error.
  */
-async function drainConnections(ctx: SstContext, listener: TunnelListener): Promise<void> {
-  const deadline = Date.now() + 10_000;
+async function drainConnections(
+  ctx: SstContext,
+  listener: TunnelListener,
+  limitMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
   while (listener.openConnections() > 0 && Date.now() < deadline) await ctx.stopper.pause(50);
 }
 

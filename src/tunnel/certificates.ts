@@ -62,8 +62,6 @@ import { readInput } from "./tls_input_files.ts";
 import { type Keys, keysOf, namesOf, type TlsNames } from "./tls_keys.ts";
 
 export type { CertificateInfo, TlsNames, TlsRole };
-/** Re-exported for src/sst/joiner.ts until it imports host_names.ts itself. */
-export { certificateMatchesHost } from "./host_names.ts";
 
 /** The raw values naming the TLS material (`tca`, `tcapath`, `tcert`, `tkey` or their aliases). */
 export interface TlsFiles {

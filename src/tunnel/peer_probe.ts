@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isIpv4 } from "../core/ip.ts";
 import { X509Certificate } from "node:crypto";
 import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
 import { ExitCode, SstError, TimeoutError } from "../core/errors.ts";
@@ -139,8 +140,7 @@ export function socatCanVerify(leaf: CertificateInfo, name: string): boolean {
   if (!certificateMatchesHost(leaf, name)) return false;
   const v6 = (ip: string) => ip.includes(":");
   if (name.includes(":")) return true; // IPv6 literal: compared as IPv6 throughout
-  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(name);
-  if (!isIp) {
+  if (!isIpv4(name)) {
     const lower = name.toLowerCase();
     return leaf.dnsNames.some((d) => certificateMatchesHost({ ...leaf, dnsNames: [d] }, lower)) ||
       !leaf.ipAddresses.some(v6);
