@@ -32,7 +32,13 @@ import {
   peerNameCandidates,
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
-import { runJob, type RunnerContext, runPool } from "../transfer/rsync_runner.ts";
+import {
+  runJob,
+  type RunnerContext,
+  runPool,
+  SHORT_JOB_BYTES,
+  type SizedJob,
+} from "../transfer/rsync_runner.ts";
 import {
   binlogJob,
   completionJob,
@@ -235,19 +241,21 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
   const layout = ctx.settings.layout;
   const streams = ctx.settings.backupThreads;
   const started = Date.now();
-  await runJob(structureJob(layout), runner);
   const engine = await sized(engineFileJobs(layout));
-  const loads = streamLoads(engine.map((j) => j.bytes), streams);
-  const schemas = await sized(schemaJobs(layout, await listSchemaDirs(layout), streams, loads));
+  const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
+  const dirs = await listSchemaDirs(layout);
+  const schemas = await sized(schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)));
   const binlogs = await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))]);
-  // Largest first: the pool then hands the small jobs to whichever stream frees up.
-  const ordered = [...engine, ...schemas, ...binlogs].sort((a, b) => b.bytes - a.bytes);
-  let jobs: RsyncJob[] = ordered.map((s) => s.job);
-  const total = ordered.reduce((n, s) => n + s.bytes, 0);
+  let jobs = [...engine, ...schemas, ...binlogs];
+  const total = jobs.reduce((n, s) => n + s.bytes, 0);
   const wire = await checkWire(ctx, ctx.settings.wire);
-  const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length));
+  // The cap is shared by every lane that may copy at once: the streams and the short lane.
+  const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length) + 1);
   if (wireOptions.length > 0) {
-    jobs = jobs.map((j) => ({ ...j, options: [...wireOptions, ...j.options] }));
+    jobs = jobs.map((s) => ({
+      ...s,
+      job: { ...s.job, options: [...wireOptions, ...s.job.options] },
+    }));
     log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")} per stream)`);
   }
   const meter = new TransferProgress(total, {
@@ -255,6 +263,7 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
     protocol: ctx.args.progress ? (l) => ctx.protocol.write(l) : undefined,
   });
   log.info(`copying ${jobs.length} parts in up to ${streams} parallel streams`);
+  const lane = { lead: structureJob(layout), shortBytes: SHORT_JOB_BYTES };
   await runPool(jobs, streams, {
     ...runner,
     onSpawn: (c) => {
@@ -265,7 +274,7 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
       runner.check?.();
       meter.tick();
     },
-  });
+  }, lane);
   meter.finish();
   log.info(`data copied in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
@@ -273,8 +282,8 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
 /** The jobs (nulls dropped) with the bytes each will send. */
 async function sized(
   jobs: readonly (RsyncJob | null)[],
-): Promise<{ job: RsyncJob; bytes: number }[]> {
-  const out: { job: RsyncJob; bytes: number }[] = [];
+): Promise<SizedJob[]> {
+  const out: SizedJob[] = [];
   for (const job of jobs) if (job) out.push({ job, bytes: await jobBytes(job) });
   return out;
 }

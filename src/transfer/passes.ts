@@ -25,8 +25,9 @@ export interface RsyncJob {
  * Pass 1: the top-level directories of the datadir, nothing else (no file: the engine files
  * go through their own modules, wherever they live on the donor). `--delete` removes the
  * joiner's top-level directories the donor does not have, except those the joiner protects
- * (its own special directories: see `datadirDaemonExcludes`). Runs alone and first, so a TLS
- * or protocol problem fails early.
+ * (its own special directories: see `datadirDaemonExcludes`). Runs first in the donor's short
+ * lane, next to the streams: it deletes only directories the donor does not have and the
+ * streams write only those it has, so the two never touch the same directory.
  */
 export function structureJob(layout: ServerLayout): RsyncJob {
   const excludes = [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]
