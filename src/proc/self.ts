@@ -20,3 +20,8 @@ export function selfCommand(): string[] {
   if (main.protocol !== "file:") throw new Error(`cannot re-run ${Deno.mainModule}`);
   return [exe, "run", ...DENO_RUN_FLAGS, decodeURIComponent(main.pathname)];
 }
+
+/** The file this program runs from: the compiled binary, or the bundle `deno run` runs. */
+export function programPath(): string {
+  return selfCommand().at(-1)!;
+}

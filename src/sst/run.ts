@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { programPath } from "../proc/self.ts";
+import { VERSION } from "../core/version.ts";
 import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
@@ -67,7 +69,8 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
     removeSignals = onSignals(stopper);
     const tools = await findTools(deps.adapter);
     log.info(
-      `wsrep_sst_rsync_tunnel ${args.role}: socat ${tools.socatVersion}, rsync ${tools.rsyncVersion}`,
+      `wsrep_sst_rsync_tunnel ${VERSION} ${args.role} (${programPath()}): ` +
+        `socat ${tools.socatVersion}, rsync ${tools.rsyncVersion}`,
     );
     const lock = await acquireInstanceLock(settings.layout.datadir, scope);
     const ctx: SstContext = {

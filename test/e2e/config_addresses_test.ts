@@ -55,7 +55,10 @@ async function joinWatched(
 
 /** The joiner's socat listeners seen during a join. */
 function socatOf(node: Node, listeners: Listener[]): string[] {
-  return listeners.filter((l) => l.name === "socat" && l.tag === node.name).map((l) => l.local);
+  // One address once: a child that socat forks for a connection holds the listening socket
+  // until it closes it, so ss may show the same socket under two PIDs.
+  const ours = listeners.filter((l) => l.name === "socat" && l.tag === node.name);
+  return [...new Set(ours.map((l) => l.local))];
 }
 
 /** The `--address` mariadbd gave our joiner, from its "Running:" log line. */
