@@ -10,7 +10,10 @@
  * - optional variants of `rsync_tunnel` with extra `[sst]` keys (`--variant`).
  *
  * Runs are interleaved (round r runs every method once, in a rotating order) so machine drift
- * hits all alike; the table shows the median of N per method and size:
+ * hits all alike. Before the rounds of a size, the donor's files are read once (InnoDB wrote
+ * them with O_DIRECT, so they were not cached) and one uncounted warm-up SST runs; before every
+ * run, `sync` and the dirty pages of the last one drain. The table shows the median of N per
+ * method and size:
  *
  *     deno task bench                                   # 1 GiB and 4 GiB, 3 runs, fast link
  *     deno task bench --sizes 256M --runs 1             # quick check
@@ -302,6 +305,43 @@ const TABLE_ROWS = 16_384; // 7 KiB of random bytes each: ~128 MiB per table on 
 const CHUNK_ROWS = 2048;
 
 /** Adds 128 MiB tables on `node` until its datadir holds `mib` MiB. */
+/**
+ * Reads every file of the donor's datadir once. InnoDB writes its tables with O_DIRECT, so
+ * after the load they are not in the page cache: without this the first run of a size read
+ * 4 GiB from disk and took ~30 % longer than the same method in later rounds.
+ */
+function warmCache(dir: string): void {
+  const buf = new Uint8Array(1 << 20);
+  for (const e of Deno.readDirSync(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) warmCache(path);
+    if (!e.isFile) continue;
+    using f = Deno.openSync(path);
+    while ((f.readSync(buf) ?? 0) > 0) { /* read to the end */ }
+  }
+}
+
+/** MiB of page cache still to be written to disk (`Dirty` + `Writeback` in /proc/meminfo). */
+function unwrittenMiB(): number {
+  const info = Deno.readTextFileSync("/proc/meminfo");
+  const kib = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(info)?.[1] ?? 0);
+  return (kib("Dirty") + kib("Writeback")) / 1024;
+}
+
+/**
+ * Every run starts with the disk idle: the previous SST (or the load) left gigabytes of dirty
+ * pages, and their writeback would otherwise take CPU from whichever method runs next (the
+ * first run after the load was ~25 % slower than the same method later).
+ */
+async function settleWriteback(): Promise<void> {
+  const sync = new Deno.Command("sync").spawn();
+  const deadline = Date.now() + 300_000;
+  await sync.status;
+  while (unwrittenMiB() > 32 && Date.now() < deadline) await sleep(200);
+  await sleep(1000);
+}
+
 async function growData(cluster: Cluster, node: Node, mib: number, next: { table: number }) {
   const cols = Array.from({ length: 7 }, (_, i) => `c${i} VARBINARY(1024) NOT NULL`).join(", ");
   const values = Array.from({ length: 7 }, () => "RANDOM_BYTES(1024)").join(", ");
@@ -450,31 +490,42 @@ try {
   for (const size of sizesMiB) {
     console.log(`\n== ${size} MiB ==`);
     await growData(c, n1, size, next);
+    warmCache(n1.datadir);
     const expected = benchBytes(n1.datadir);
     const datadirMiB = treeBytes(n1.datadir) / 1048576;
+    /** One full SST of node2 with method m, checked. */
+    const sstOnce = async (m: Method): Promise<RunSample> => {
+      await c.stop(n2);
+      await c.wipe(n2);
+      await c.writeConfig(n1, nodeExtra(pki!, n1, m));
+      await c.writeConfig(n2, nodeExtra(pki!, n2, m));
+      await settleWriteback();
+      const watch = watchSst(n2, n1);
+      let sample: RunSample;
+      try {
+        c.start(n2);
+        await c.waitSynced(n2, 120_000 + size * 200);
+      } finally {
+        sample = await watch.stop();
+      }
+      const got = benchBytes(n2.datadir);
+      if (c.joinType(n2) !== "SST" || got !== expected) {
+        throw new Error(
+          `${m.label}: node2 did not get a full SST (join ${c.joinType(n2)}, ` +
+            `${got} of ${expected} table bytes)`,
+        );
+      }
+      return sample;
+    };
+    // One uncounted SST first: the first transfer after the load ran ~20 % slower than the
+    // same method later (the donor's server still settling after the load), whichever ran it.
+    const warm = await sstOnce(methods[0]);
+    console.log(`  warm-up ${methods[0].label}: ${warm.sstSeconds.toFixed(2)} s (not counted)`);
     for (let round = 1; round <= runs; round++) {
       // rotate the order each round: no method always runs first or after the same one
       const order = methods.map((_, i) => methods[(i + round - 1) % methods.length]);
       for (const m of order) {
-        await c.stop(n2);
-        await c.wipe(n2);
-        await c.writeConfig(n1, nodeExtra(pki!, n1, m));
-        await c.writeConfig(n2, nodeExtra(pki!, n2, m));
-        const watch = watchSst(n2, n1);
-        let sample: RunSample;
-        try {
-          c.start(n2);
-          await c.waitSynced(n2, 120_000 + size * 200);
-        } finally {
-          sample = await watch.stop();
-        }
-        const got = benchBytes(n2.datadir);
-        if (c.joinType(n2) !== "SST" || got !== expected) {
-          throw new Error(
-            `${m.label}: node2 did not get a full SST (join ${c.joinType(n2)}, ` +
-              `${got} of ${expected} table bytes)`,
-          );
-        }
+        const sample = await sstOnce(m);
         rows.push({ ...sample, sizeMiB: size, datadirMiB, method: m.key, round });
         console.log(
           `  round ${round} ${m.label.padEnd(24)} SST ${sample.sstSeconds.toFixed(2)} s ` +
