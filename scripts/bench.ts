@@ -304,11 +304,10 @@ const SCHEMAS = 4;
 const TABLE_ROWS = 16_384; // 7 KiB of random bytes each: ~128 MiB per table on disk
 const CHUNK_ROWS = 2048;
 
-/** Adds 128 MiB tables on `node` until its datadir holds `mib` MiB. */
 /**
  * Reads every file of the donor's datadir once. InnoDB writes its tables with O_DIRECT, so
- * after the load they are not in the page cache: without this the first run of a size read
- * 4 GiB from disk and took ~30 % longer than the same method in later rounds.
+ * after the load they are not in the page cache: without this the first run of a size reads
+ * them from disk, and only that run.
  */
 function warmCache(dir: string): void {
   const buf = new Uint8Array(1 << 20);
@@ -331,8 +330,7 @@ function unwrittenMiB(): number {
 
 /**
  * Every run starts with the disk idle: the previous SST (or the load) left gigabytes of dirty
- * pages, and their writeback would otherwise take CPU from whichever method runs next (the
- * first run after the load was ~25 % slower than the same method later).
+ * pages, and their writeback would otherwise take CPU from whichever method runs next.
  */
 async function settleWriteback(): Promise<void> {
   const sync = new Deno.Command("sync").spawn();
@@ -342,6 +340,7 @@ async function settleWriteback(): Promise<void> {
   await sleep(1000);
 }
 
+/** Adds 128 MiB tables on `node` until its datadir holds `mib` MiB. */
 async function growData(cluster: Cluster, node: Node, mib: number, next: { table: number }) {
   const cols = Array.from({ length: 7 }, (_, i) => `c${i} VARBINARY(1024) NOT NULL`).join(", ");
   const values = Array.from({ length: 7 }, () => "RANDOM_BYTES(1024)").join(", ");
@@ -517,8 +516,8 @@ try {
       }
       return sample;
     };
-    // One uncounted SST first: the first transfer after the load ran ~20 % slower than the
-    // same method later (the donor's server still settling after the load), whichever ran it.
+    // One uncounted SST first: even with the files cached and the disk idle, the first transfer
+    // after the load ran about 20 % slower than the same method later, whichever method ran it.
     const warm = await sstOnce(methods[0]);
     console.log(`  warm-up ${methods[0].label}: ${warm.sstSeconds.toFixed(2)} s (not counted)`);
     for (let round = 1; round <= runs; round++) {
