@@ -50,9 +50,9 @@ import { chownMysql, Cluster, type Node, type NodeExtra } from "../test/e2e/clus
 import { NetnsLab, probeNetns } from "../test/e2e/netns.ts";
 import { LAUNCHER_DIR, requireLauncher } from "../test/e2e/support/launcher.ts";
 import { type Ca, type Leaf, makeCa, makeLeaf } from "../test/support/pki.ts";
-import { sleep } from "../src/proc/process.ts";
+import { denoAdapter, run, sleep } from "../src/proc/process.ts";
 import { VERSION } from "../src/core/version.ts";
-import { treeBytes, versionOf } from "./bench_common.ts";
+import { treeBytes, treeFiles, versionOf } from "./bench_common.ts";
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -311,10 +311,7 @@ const CHUNK_ROWS = 2048;
  */
 function warmCache(dir: string): void {
   const buf = new Uint8Array(1 << 20);
-  for (const e of Deno.readDirSync(dir)) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) warmCache(path);
-    if (!e.isFile) continue;
+  for (const path of treeFiles(dir)) {
     using f = Deno.openSync(path);
     while ((f.readSync(buf) ?? 0) > 0) { /* read to the end */ }
   }
@@ -333,9 +330,8 @@ function unwrittenMiB(): number {
  * pages, and their writeback would otherwise take CPU from whichever method runs next.
  */
 async function settleWriteback(): Promise<void> {
-  const sync = new Deno.Command("sync").spawn();
   const deadline = Date.now() + 300_000;
-  await sync.status;
+  await run(denoAdapter, { cmd: "sync", args: [] }, { timeoutMs: 300_000 });
   while (unwrittenMiB() > 32 && Date.now() < deadline) await sleep(200);
   await sleep(1000);
 }

@@ -15,13 +15,18 @@ export function versionOf(cmd: string, args: string[], pick = /\S/): string {
   }
 }
 
+/** Paths of the regular files under `dir` (recursively). */
+export function* treeFiles(dir: string): Generator<string> {
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) yield* treeFiles(p);
+    else if (e.isFile) yield p;
+  }
+}
+
 /** Total bytes of regular files under `dir` (recursively). */
 export function treeBytes(dir: string): number {
   let n = 0;
-  for (const e of Deno.readDirSync(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) n += treeBytes(p);
-    else if (e.isFile) n += Deno.statSync(p).size;
-  }
+  for (const p of treeFiles(dir)) n += Deno.statSync(p).size;
   return n;
 }
