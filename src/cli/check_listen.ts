@@ -12,7 +12,7 @@ import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
-import { listenAddress, socatSafe } from "../tunnel/socat_address.ts";
+import { listenAddress, listenerExec, socatSafe } from "../tunnel/socat_address.ts";
 import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
 import { certificateNames } from "../tunnel/peer_probe.ts";
 import { BusyError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";
@@ -64,7 +64,7 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
       .map((a) => socatSafe("responder command", a)).join(" ");
     child = adapter.spawn({
       cmd: tools.socat,
-      args: ["-d", "-d", listen, `EXEC:${responder}`],
+      args: ["-d", "-d", listen, listenerExec(responder)],
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -142,11 +142,26 @@ export function listenAddress(spec: ListenSpec): string {
   return `OPENSSL-LISTEN:${spec.port},${withSockopt(opts, spec.sockopt).join(",")}`;
 }
 
-/** `EXEC:…` that runs one rsync daemon over the connection's stdio. */
+/**
+ * `EXEC:<command>,end-close` for a listener's per-connection program. `end-close` keeps socat
+ * from registering the program as the connection's child. socat 1.7.4 (Debian 11 and 12, RHEL
+ * 9) treats a registered child that exits non-zero as an error, and an error exits at once,
+ * even from inside socat's own TLS teardown. That exit tears the connection down a second time
+ * and frees the TLS state twice: glibc aborts socat ("double free detected"), or socat spins
+ * on a freed lock at 100 % CPU until it is killed. The donor's certificate probe makes exactly
+ * this happen: its rsync daemon exits 255 when the probe hangs up. With `end-close` socat just
+ * closes its end; the program still sees end-of-file and exits, and socat reaps it quietly.
+ */
+export function listenerExec(command: string): string {
+  return `EXEC:${command},end-close`;
+}
+
+/** The listener's `EXEC:` address that runs one rsync daemon over the connection's stdio. */
 export function rsyncServerExec(rsync: string, configFile: string): string {
-  const cmd = `${socatSafe("rsync path", rsync)} --server --daemon ` +
-    `--config=${socatSafe("rsync daemon config path", configFile)} .`;
-  return `EXEC:${cmd}`;
+  return listenerExec(
+    `${socatSafe("rsync path", rsync)} --server --daemon ` +
+      `--config=${socatSafe("rsync daemon config path", configFile)} .`,
+  );
 }
 
 /** Parameters of one donor connection. */

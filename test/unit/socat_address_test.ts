@@ -251,7 +251,7 @@ Deno.test("socat: the verify=1 we emit comes before operator sockopt", () => {
 Deno.test("socat: rsyncServerExec exact output", () => {
   assertEquals(
     rsyncServerExec("/usr/bin/rsync", "/tmp/sst.a1b2/rsyncd.conf"),
-    "EXEC:/usr/bin/rsync --server --daemon --config=/tmp/sst.a1b2/rsyncd.conf .",
+    "EXEC:/usr/bin/rsync --server --daemon --config=/tmp/sst.a1b2/rsyncd.conf .,end-close",
   );
 });
 
