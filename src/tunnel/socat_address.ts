@@ -144,13 +144,14 @@ export function listenAddress(spec: ListenSpec): string {
 
 /**
  * `EXEC:<command>,end-close` for a listener's per-connection program. `end-close` keeps socat
- * from registering the program as the connection's child. socat 1.7.4 (Debian 11 and 12, RHEL
- * 9) treats a registered child that exits non-zero as an error, and an error exits at once,
- * even from inside socat's own TLS teardown. That exit tears the connection down a second time
- * and frees the TLS state twice: glibc aborts socat ("double free detected"), or socat spins
- * on a freed lock at 100 % CPU until it is killed. The donor's certificate probe makes exactly
- * this happen: its rsync daemon exits 255 when the probe hangs up. With `end-close` socat just
- * closes its end; the program still sees end-of-file and exits, and socat reaps it quietly.
+ * from registering the program as the connection's child. socat 1.7.4 (1.7.4.1 of Debian 11,
+ * 1.7.4.4 of Debian 12) treats a registered child that exits non-zero as an error, and an error
+ * exits at once, even from inside socat's own TLS teardown. That exit tears the connection down
+ * a second time and frees the TLS state twice: glibc aborts socat ("double free detected"), or
+ * socat spins on a freed lock at 100 % CPU until it is killed. The donor's certificate probe
+ * sets this up on every SST: its rsync daemon exits 255 when the probe hangs up. With
+ * `end-close` socat just closes its end; the program still sees end-of-file and exits, and
+ * socat reaps it quietly (README, socat 1.7.4.4).
  */
 export function listenerExec(command: string): string {
   return `EXEC:${command},end-close`;
