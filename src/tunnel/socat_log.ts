@@ -11,9 +11,13 @@ import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
  * socat warnings that say nothing an operator can act on, logged at DEBUG only: socat 1.8 warns
  * on every TLS start that it does not check CRLs (true of every build); socat 1.7.4.1 (Debian
  * 11) probes every accepted socket for VSOCK (`ioctl(…, IOCTL_VM_SOCKETS_GET_LOCAL_CID, …):
- * Inappropriate ioctl for device`).
+ * Inappropriate ioctl for device`); and socat 1.7.4 warns when a SIGCHLD finds no child left
+ * to reap (`waitpid(-1, {}, WNOHANG): no child has exited`, once in an SST on 1.7.4.1): its
+ * handler reaps every exited child in a loop, so a signal that arrived meanwhile finds the work
+ * done. Nothing is lost: every child that exited has been reaped.
  */
-const NOT_ACTIONABLE = /exiting on signal|does not check CRLs|IOCTL_VM_SOCKETS_GET_LOCAL_CID/;
+const NOT_ACTIONABLE =
+  /exiting on signal|does not check CRLs|IOCTL_VM_SOCKETS_GET_LOCAL_CID|waitpid\(-1, \{\}, WNOHANG\): (no child has exited|No child processes)/;
 
 /** Turns one socat stderr line into a log event. */
 export function relayLine(line: string, peer: string): void {

@@ -38,6 +38,16 @@ const CASES: { name: string; line: string; expect: string[] }[] = [
     expect: [],
   },
   {
+    name: "a SIGCHLD with no child left to reap is not a warning (seen in an SST on socat 1.7.4.1)",
+    line: "2026/11/29 10:08:52 socat[3101] W waitpid(-1, {}, WNOHANG): no child has exited",
+    expect: [],
+  },
+  {
+    name: "a child that exited on a signal is still a WARNING",
+    line: "2026/11/29 10:08:52 socat[3101] W waitpid(): child 3102 exited on signal 9",
+    expect: ["WSREP_SST: [WARNING] socat: waitpid(): child 3102 exited on signal 9"],
+  },
+  {
     name: "another socat warning is a WARNING",
     line: "2026/11/28 15:11:20 socat[1] W read(6, 0x1, 8192): Connection reset by peer",
     expect: ["WSREP_SST: [WARNING] socat: read(6, 0x1, 8192): Connection reset by peer"],
