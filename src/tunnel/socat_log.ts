@@ -25,9 +25,9 @@ export function relayLine(line: string, peer: string): void {
   const level = m?.[1] ?? "E";
   const text = m?.[2] ?? line;
   // A connection that ended without an rsync session (the donor's certificate probe hangs up
-  // after the greeting) makes the per-connection rsync exit non-zero and the TLS shutdown
-  // unclean; the donor reports real failures itself.
-  if (/waitpid\(\): child \d+ exited with status|SSL_shutdown\(\) -> -1/.test(text)) {
+  // after the greeting) ends with an unclean TLS shutdown; the donor reports real failures.
+  // (Its rsync's exit is no longer reported above INFO: the listener runs rsync `end-close`.)
+  if (/SSL_shutdown\(\) -> -1/.test(text)) {
     log.debug(`socat: ${text}`);
   } else if (level === "E") {
     const failure = classifySocatTlsError(line);
