@@ -20,7 +20,11 @@ export interface SpawnSpec {
   args: readonly string[];
   /** Working directory. */
   cwd?: string;
-  /** Extra environment variables. */
+  /**
+   * The child's own variables. It gets these plus {@link INHERITED_ENV} from ours, nothing
+   * else: mariadbd hands the donor the per-SST secret in its environment, which no child may
+   * inherit.
+   */
   env?: Record<string, string>;
   stdin?: Stdio;
   stdout?: Stdio;
@@ -61,6 +65,41 @@ export interface ProcessAdapter {
 
 const live = new Set<Child>();
 
+/**
+ * The variables of our environment every child inherits: where programs are, the locale and
+ * time zone of its messages, OpenSSL's configuration (FIPS hosts), and Deno's own settings for
+ * a child that is this program again. Nothing else (not `WSREP_SST_OPT_*`, not `LD_PRELOAD`).
+ */
+export const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "LC_MESSAGES",
+  "TZ",
+  "TMPDIR",
+  "OPENSSL_CONF",
+  "OPENSSL_MODULES",
+  "DENO_DIR",
+  "DENO_NO_UPDATE_CHECK",
+  "NO_COLOR",
+] as const;
+
+/** The whole environment of a child: the inherited variables of `from`, then `own`. */
+export function childEnv(
+  own: Record<string, string> | undefined,
+  from: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const v = from(name);
+    if (v !== undefined) env[name] = v;
+  }
+  return { ...env, ...own };
+}
+
 class DenoChild implements Child {
   readonly pid: number;
   readonly status: Promise<ExitStatus>;
@@ -99,7 +138,8 @@ export const denoAdapter: ProcessAdapter = {
     const command = new Deno.Command(cmd, {
       args,
       cwd: spec.cwd,
-      env: spec.env,
+      clearEnv: true,
+      env: childEnv(spec.env),
       stdin: spec.stdin ?? "null",
       stdout: spec.stdout ?? "null",
       stderr: spec.stderr ?? "inherit",

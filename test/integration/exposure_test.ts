@@ -38,6 +38,29 @@ function cmdlinesWith(secret: string): string[] {
 }
 
 /**
+ * Every process whose environment contains `secret`, but for the donor itself: mariadbd puts
+ * the secret into the donor's environment (`WSREP_SST_OPT_REMOTE_AUTH`), and no child of the
+ * donor may inherit it.
+ */
+function environsWith(secret: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let env: string;
+    try {
+      env = new TextDecoder().decode(Deno.readFileSync(`/proc/${e.name}/environ`));
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!env.includes(secret)) continue;
+    const argv = commandLine(Number(e.name)) ?? [];
+    if (argv[argv.indexOf("--role") + 1] === "donor") continue;
+    out.push(`environ ${e.name}: ${argv.join(" ")}`);
+  }
+  return out;
+}
+
+/**
  * Entries under `dir` (recursively, not following links) that group or others can read:
  * files with a g/o read bit, directories with a g/o read or search bit.
  */
@@ -115,7 +138,7 @@ function reachableByOthers(dir: string, entries: string[]): string[] {
   });
 }
 
-Deno.test("exposure: during a 64 MiB transfer the secret is in no command line or log, nothing we create can be opened by other users, and only the joiner's TLS port listens", async () => {
+Deno.test("exposure: during a 64 MiB transfer the secret is in no command line, no helper's environment or log, nothing we create can be opened by other users, and only the joiner's TLS port listens", async () => {
   const f = await makeFixture({ bigTableBytes: 64 * 1024 * 1024, binlog: true });
   const exposed = new Set<string>();
   const readable = new Set<string>();
@@ -130,6 +153,7 @@ Deno.test("exposure: during a 64 MiB transfer the secret is in no command line o
     const pids = pidsOf(f);
     if (pids.some((p) => commandName(p) === "rsync")) samplesDuringCopy++;
     for (const c of cmdlinesWith(secret)) exposed.add(`cmdline ${c}`);
+    for (const c of environsWith(secret)) exposed.add(c);
     for (const dir of [f.joiner.tmpdir, f.donor.tmpdir]) {
       const found = groupOrOtherReadable(dir);
       for (const r of found) readable.add(r);
@@ -170,7 +194,7 @@ Deno.test("exposure: during a 64 MiB transfer the secret is in no command line o
     const orphans = processesMentioning(f.root);
     recordCount(
       "secrets-exposed",
-      "64 MiB SST: /proc/*/cmdline and both stderr",
+      "64 MiB SST: /proc/*/cmdline, the helpers' /proc/*/environ and both stderr",
       exposed.size,
       [
         ...exposed,
