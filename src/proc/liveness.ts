@@ -40,6 +40,32 @@ export function isSameProcessAlive(pid: number, startTime: string): boolean {
   return isAlive(pid) && processStartTime(pid) === startTime;
 }
 
+/** The process group of `pid` (`/proc/<pid>/stat` field 5), or null. */
+export function processGroupOf(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+    return Number.isInteger(pgrp) ? pgrp : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every live process (zombies left out) in one of `groups`, whatever its parent: a group's
+ * leader may be gone while the processes it forked still run.
+ */
+export function processesInGroups(groups: ReadonlySet<number>): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
+    const g = processGroupOf(pid);
+    if (g !== null && groups.has(g) && isAlive(pid)) out.push(pid);
+  }
+  return out;
+}
+
 /** The command name (`comm`) of `pid`, or null. */
 export function commandName(pid: number): string | null {
   try {

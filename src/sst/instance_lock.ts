@@ -11,6 +11,7 @@ import {
   commandName,
   isAlive,
   isSameProcessAlive,
+  processesInGroups,
   processStartTime,
 } from "../proc/liveness.ts";
 import { sleep } from "../proc/process.ts";
@@ -20,7 +21,7 @@ import type { Scope } from "./scope.ts";
 /** Name of the lock file inside the datadir (the stock scripts use the same). */
 export const PID_FILE = "wsrep_sst.pid";
 
-/** Helper programs whose leftover process groups we may kill. */
+/** Helper programs whose leftover processes we may kill. */
 const HELPERS = new Set(["socat", "rsync"]);
 
 /** A held lock; records helper process groups so a successor can clean up after a crash. */
@@ -49,7 +50,8 @@ export class InstanceLock {
   }
 }
 
-interface Holder {
+/** What a lock file says about its holder. */
+export interface Holder {
   pid: number;
   /** The holder's start time (`started` line), absent in files of earlier versions. */
   started?: string;
@@ -92,17 +94,42 @@ function holderAlive(h: Holder): boolean {
     looksLikeSst(h.pid);
 }
 
-/** Kills leftover helper groups of a dead holder (only socat/rsync leaders). */
-function reapLeftovers(holder: Holder): void {
-  for (const g of holder.groups) {
-    const name = commandName(g);
-    if (name === null || !HELPERS.has(name)) continue;
-    log.warn(
-      `killing ${name} (process group ${g}) left behind by a previous SST (pid ${holder.pid})`,
-    );
+/**
+ * The processes a dead holder left running: every socat and rsync in one of its recorded
+ * process groups that started after the holder did (a PID reused since is not ours). Not only
+ * the group leaders: socat's listener forks one process per connection, which execs an rsync
+ * daemon, and those outlive a leader killed with the holder.
+ */
+export function leftoversOf(holder: Holder): number[] {
+  const since = holder.started === undefined ? 0 : Number(holder.started);
+  return processesInGroups(new Set(holder.groups)).filter((pid) =>
+    HELPERS.has(commandName(pid) ?? "") && Number(processStartTime(pid) ?? 0) >= since
+  );
+}
+
+/** Kills what a dead holder left running and waits (bounded) until it is gone. */
+async function reapLeftovers(holder: Holder): Promise<void> {
+  const pids = leftoversOf(holder);
+  if (pids.length === 0) return;
+  const names = pids.map((p) => `${commandName(p)} ${p}`).join(", ");
+  log.warn(
+    `killing ${pids.length} process(es) left behind by a previous SST (pid ${holder.pid}), ` +
+      `which could still write into the datadir: ${names}`,
+  );
+  for (const pid of pids) {
     try {
-      Deno.kill(-g, "SIGKILL");
+      Deno.kill(pid, "SIGKILL");
     } catch { /* gone meanwhile */ }
+  }
+  const deadline = Date.now() + 5000;
+  while (pids.some(isAlive) && Date.now() < deadline) await sleep(50);
+  const alive = pids.filter(isAlive);
+  if (alive.length > 0) {
+    throw new BusyError(
+      `process(es) ${alive.join(", ")} left behind by a previous SST survive SIGKILL; ` +
+        "stop them before the next SST",
+      ExitCode.already,
+    );
   }
 }
 
@@ -128,7 +155,7 @@ export async function acquireInstanceLock(
       continue;
     }
     if (holder) {
-      reapLeftovers(holder);
+      await reapLeftovers(holder);
       log.info(`removing stale ${file} of pid ${holder.pid}`);
       try {
         Deno.removeSync(file);

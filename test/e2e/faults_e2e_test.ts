@@ -17,6 +17,11 @@ import { describe, type ProcInfo, readProc } from "./support/procfs.ts";
 import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
 import { record, recordCount } from "../support/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
+import {
+  isSameProcessAlive,
+  processesInGroups,
+  processStartTime,
+} from "../../src/proc/liveness.ts";
 
 const BULK_ROWS = 3200; // × 64 KiB off-page blobs ≈ 200 MiB
 const BULK_FILE = "e2e/bulk.ibd";
@@ -278,3 +283,72 @@ for (const c of CASES) {
       configure: localhostTls(),
     }, (cluster) => c.run(cluster, c.ledger)));
 }
+
+/** Every process of the process groups our joiner recorded in node2's `wsrep_sst.pid`. */
+function joinerLeftovers(n2: Node): ProcInfo[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`${n2.datadir}/wsrep_sst.pid`);
+  } catch { /* no lock file */ }
+  const groups = new Set([...text.matchAll(/^group (\d+)$/gm)].map((m) => Number(m[1])));
+  return processesInGroups(groups).map((p) => readProc(p)).filter((p) => p !== null);
+}
+
+/** Waits (bounded) until `node`'s mariadbd has exited by itself; false if it still runs. */
+async function exitsWithin(node: Node, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (node.running && Date.now() < deadline) await sleep(200);
+  return !node.running;
+}
+
+const tlsForReap = localhostTls();
+
+Deno.test("our joiner program SIGKILLed mid-SST: the listener's connections and rsync daemons it leaves are killed by node2's next joiner before it listens, and the SST then completes with equal checksums", () =>
+  withCluster({
+    size: 2,
+    sstMethod: "rsync_tunnel",
+    pathPrefix: LAUNCHER_DIR,
+    // One capped stream keeps the old transfer running for a while, as a large table does.
+    configure: async (node, cluster) => {
+      const tls = await tlsForReap(node, cluster);
+      return { groups: { sst: [...tls.groups!.sst, "backup-threads=1", "bwlimit=24M"] } };
+    },
+  }, async (cluster) => {
+    const name = "e2e: joiner program SIGKILLed mid-SST: the next joiner reaps its leftovers";
+    const [n1, n2] = cluster.nodes;
+    await bootstrapWithBulk(cluster);
+    const mid = await startJoinUntilMidTransfer(cluster);
+    const problems: string[] = [];
+    if (mid.joinerSst.length === 0) problems.push("our joiner program was never seen");
+    // By then the donor's small jobs are done: only the bulk table's connection is open (a job
+    // that connected after the kill would fail the donor, which would end its leftovers too).
+    const target = `${n2.datadir}/${BULK_FILE}`;
+    const deadline = Date.now() + 60_000;
+    while (size(target) < 64 * 1024 * 1024 && Date.now() < deadline) await sleep(20);
+    for (const p of mid.joinerSst) Deno.kill(p.pid, "SIGKILL");
+    await sleep(1000);
+    const left = joinerLeftovers(n2).map((p) => ({ ...p, started: processStartTime(p.pid) }));
+    const rsyncs = left.filter((p) => p.comm === "rsync").map(describe);
+    // The premise: what the dead joiner forked still receives data into node2's datadir.
+    if (rsyncs.length === 0) problems.push(`no rsync daemon left to reap: ${left.map(describe)}`);
+    // mariadbd sees its SST script fail and aborts; the DBA starts it again.
+    if (!(await exitsWithin(n2, 60_000))) problems.push("node2's mariadbd did not abort");
+    await cluster.kill(n2); // collects its exit (a no-op signal when it is gone)
+    cluster.start(n2);
+    // The next joiner takes the lock (and reaps) before it starts its TLS listener.
+    const listening = Date.now() + 60_000;
+    while (!/starting TLS listener/.test(cluster.logSinceStart(n2)) && Date.now() < listening) {
+      await sleep(50);
+    }
+    const survivors = left.filter((p) => p.started && isSameProcessAlive(p.pid, p.started));
+    if (survivors.length > 0) problems.push(`still running: ${survivors.map(describe)}`);
+    await cluster.waitSynced(n2, 180_000);
+    const log2 = cluster.logSinceStart(n2);
+    if (!/killing \d+ process\(es\) left behind by a previous SST/.test(log2)) {
+      problems.push("node2's next joiner did not say what it killed");
+    }
+    if (cluster.joinType(n2) !== "SST") problems.push(`node2 joined by ${cluster.joinType(n2)}`);
+    const [c1, c2] = [await cluster.checksums(n1), await cluster.checksums(n2)];
+    if (JSON.stringify(c1) !== JSON.stringify(c2)) problems.push("checksums differ");
+    recordFault(name, problems, `left: ${rsyncs}\n--- node2 log ---\n${log2.slice(-3000)}`);
+  }));

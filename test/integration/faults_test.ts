@@ -23,6 +23,8 @@ import {
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { record, recordCount } from "../support/ledger.ts";
+import { commandName, isAlive, processesInGroups } from "../../src/proc/liveness.ts";
+import { sleep } from "../../src/proc/process.ts";
 
 const MB = 1024 * 1024;
 const BIG = 256 * MB;
@@ -186,31 +188,101 @@ Deno.test("SIGKILL of our donor mid-transfer: the joiner fails within seconds, n
     await assertRecovered(name, f, r, before);
   }));
 
-Deno.test("SIGKILL of our joiner mid-transfer: the next SST on the same datadirs kills the leftover TLS listener and succeeds", () =>
-  withFixture({ bigTableBytes: BIG }, async (f) => {
-    const name = "joiner SIGKILLed mid-transfer";
-    const k = await killMidTransfer(f, "joiner", "SIGKILL");
-    assert(k.bytesAtKill > 0 && k.bytesAtKill < BIG, `not mid-transfer (${k.bytesAtKill} B)`);
-    assertEquals(k.r.joiner.signal, "SIGKILL");
-    // What SIGKILL leaves until the next SST, which must clean it up.
-    const left = processesMentioning(f.root);
-    const note = `before the next SST: donor exit ${k.r.donor?.code}; left running: ` +
-      (left.map((l) => l.slice(0, l.indexOf(" "))).join(" ") || "nothing");
-    assert(
-      leftovers(f.joiner.layout.datadir).includes("wsrep_sst.pid"),
-      "the killed joiner's wsrep_sst.pid is there for the next SST to recover",
-    );
+/** The process groups `f`'s joiner recorded in its lock file. */
+function joinerGroups(f: Fixture): Set<number> {
+  const text = Deno.readTextFileSync(`${f.joiner.layout.datadir}/wsrep_sst.pid`);
+  return new Set([...text.matchAll(/^group (\d+)$/gm)].map((m) => Number(m[1])));
+}
 
-    const before = tmpdirs(f);
-    const r = await sst(f);
-    assertMatch(r.joiner.stderr, /removing stale .*joiner\/data\/wsrep_sst\.pid of pid \d+/);
-    if (left.some((l) => / OPENSSL-LISTEN:/.test(l))) {
-      assertMatch(
-        r.joiner.stderr,
-        /killing socat \(process group \d+\) left behind by a previous SST/,
+Deno.test("SIGKILL of our joiner mid-transfer: the next joiner kills every process the dead one left (the listener's connections and rsync daemons, still writing) before it listens, and the SST succeeds", () =>
+  // One capped stream keeps the first transfer going on one connection after the small jobs are
+  // done, as a large table does on a real cluster: a donor job that connected after the kill
+  // would fail at once and take the leftovers down with it.
+  withFixture({
+    bigTableBytes: BIG,
+    donorSstLines: ["backup-threads=1", "bwlimit=16M"],
+  }, async (f) => {
+    const name = "joiner SIGKILLed mid-transfer: the next joiner reaps its leftovers";
+    const target = `${f.joiner.layout.datadir}/shop/orders.ibd`;
+    const mariadbd = new Deno.Command("sleep", { args: ["300"] }).spawn();
+    let killed: (ok: boolean) => void = () => {};
+    const kill = new Promise<boolean>((r) => killed = r);
+    const first = driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      parent: mariadbd.pid,
+      timeoutMs: 90_000,
+      onReady: (_a, j) => {
+        void pollUntil(() => fileSize(target) > 16 * MB, 30_000, 10).then((arrived) => {
+          if (arrived) Deno.kill(j.pid, "SIGKILL");
+          killed(arrived);
+        });
+        return Promise.resolve();
+      },
+      onDonorFailure: () => {
+        mariadbd.kill("SIGKILL");
+        return Promise.resolve();
+      },
+    });
+    try {
+      assert(await kill, "the big table never started to arrive");
+      // The listener, the group's leader, dies with the joiner (`--pdeathsig`); make sure it has
+      // (the kernel may deliver that a moment later): what it forked is what must be reaped.
+      const groups = joinerGroups(f);
+      for (const g of groups) {
+        try {
+          Deno.kill(g, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+      assert(await pollUntil(() => ![...groups].some(isAlive), 5000, 50), "leader still runs");
+      const left = processesInGroups(groups).map((p) => `${p} ${commandName(p)}`);
+      // The premise: the dead joiner's connections still run (and write into the datadir).
+      assert(left.length >= 2, `nothing of the dead joiner left to reap: ${left}`);
+      const grown = fileSize(target);
+      assert(
+        await pollUntil(() => fileSize(target) > grown, 5000, 50),
+        `the leftovers are not writing into the datadir (${left})`,
       );
+
+      const before = tmpdirs(f);
+      const atReady: { survivors?: string[] } = {};
+      const r = await driveSst({
+        address: f.address,
+        joiner: f.joiner,
+        donor: f.donor,
+        onReady: () => {
+          atReady.survivors = left.filter((l) => isAlive(Number(l.split(" ")[0])));
+          return Promise.resolve();
+        },
+      });
+      const problems: string[] = [];
+      const survivors = atReady.survivors;
+      if (survivors === undefined) problems.push("the next joiner never got ready");
+      else if (survivors.length > 0) problems.push(`still running when ready: ${survivors}`);
+      if (!/killing \d+ process\(es\) left behind by a previous SST/.test(r.joiner.stderr)) {
+        problems.push(
+          `the next joiner did not say what it killed: ${r.joiner.stderr.slice(0, 1500)}`,
+        );
+      }
+      record({
+        kind: "fault",
+        name,
+        ok: problems.length === 0,
+        detail: [...problems, `left before the next SST: ${left.join(", ")}`].join("; "),
+      });
+      assertEquals(problems, []);
+      assertMatch(r.joiner.stderr, /removing stale .*joiner\/data\/wsrep_sst\.pid of pid \d+/);
+      const old = await first;
+      assert(old.donor !== null && old.donor.code !== 0, `first donor exit ${old.donor?.code}`);
+      await assertRecovered("joiner SIGKILLed mid-transfer", f, r, before);
+    } finally {
+      try {
+        mariadbd.kill("SIGKILL");
+      } catch { /* gone */ }
+      await mariadbd.status;
+      await first.catch(() => {});
     }
-    await assertRecovered(name, f, r, before, note);
   }));
 
 Deno.test("SIGKILL of our joiner mid-transfer: its TLS listener dies with it and the donor fails within seconds", () =>
