@@ -17,14 +17,12 @@ import {
   leftovers,
   mountTmpfs,
   pollUntil,
-  processesMentioning,
   waitNoProcesses,
   withFixture,
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { record, recordCount } from "../support/ledger.ts";
 import { commandName, isAlive, processesInGroups } from "../../src/proc/liveness.ts";
-import { sleep } from "../../src/proc/process.ts";
 
 const MB = 1024 * 1024;
 const BIG = 256 * MB;
