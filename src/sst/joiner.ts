@@ -13,14 +13,7 @@
  */
 import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
-import {
-  AbortedError,
-  ConfigError,
-  ExitCode,
-  SstError,
-  TimeoutError,
-  TransferError,
-} from "../core/errors.ts";
+import { AbortedError, ExitCode, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
@@ -41,13 +34,9 @@ import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
 import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
 import { markSstInProgress, prepareDirectories, warnStrayEngineFiles } from "./datadir.ts";
-import {
-  binlogDir,
-  datadirDaemonExcludes,
-  engineFileSets,
-  TOP_LEVEL_EXCLUDES,
-} from "../transfer/layout_files.ts";
-import type { ServerLayout } from "../config/settings.ts";
+import { datadirDaemonExcludes } from "../transfer/layout_files.ts";
+import { DaemonLogFollower } from "../transfer/daemon_log.ts";
+import { sessionFailure } from "./session_failure.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see waitForCompletion). */
 const IDLE_GRACE_MS = 2000;
@@ -72,17 +61,18 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   );
 
   ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
-  const record = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog)
+  const daemon = new DaemonLogFollower(ws.rsyncdLog);
+  const record = await waitForCompletion(ctx, listener, ws.completionFile, daemon)
     .catch(async (e) => {
       // Stopped (mariadbd aborts once the donor fails): a full disk is the more useful cause.
       // The daemon log may be gone by now; the stop itself is then the cause to report.
-      if (e instanceof AbortedError) {
-        checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""));
-      }
+      const failure = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
+      if (e instanceof AbortedError && failure?.exitCode === ExitCode.noSpace) throw failure;
       throw e;
     });
-  // The record may arrive in the same poll as a refusal logged by an earlier session.
-  checkRefusedPush(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""), ctx.settings.layout);
+  // The record may arrive in the same poll as a failure logged by an earlier session.
+  const late = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
+  if (late) throw late;
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
       "the completion record does not carry this SST's secret: it was not sent by the donor " +
@@ -213,13 +203,14 @@ const FAILURE_DRAIN_MS = 3_000;
 
 /**
  * Waits until the completion record arrives, the listener dies, mariadbd goes away, the donor
- * never connects (`tunnel-initial-timeout`) or stops talking (`tunnel-idle-timeout`).
+ * never connects (`tunnel-initial-timeout`) or stops talking (`tunnel-idle-timeout`), or a
+ * session that proved the secret reports a failure (see session_failure.ts).
  */
 async function waitForCompletion(
   ctx: SstContext,
   listener: TunnelListener,
   file: string,
-  rsyncdLog: string,
+  daemon: DaemonLogFollower,
 ): Promise<CompletionRecord> {
   const t = ctx.settings.timeouts;
   const started = Date.now();
@@ -246,21 +237,17 @@ async function waitForCompletion(
     if (listener.child.exited) {
       throw new TransferError("the TLS listener (socat) exited before the transfer completed");
     }
-    const daemonLog = await Deno.readTextFile(rsyncdLog).catch(() => "");
-    try {
-      checkDiskSpace(daemonLog);
-      checkRefusedPush(daemonLog, ctx.settings.layout);
-      checkBrokenSession(daemonLog);
-    } catch (e) {
+    const failure = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
+    if (failure) {
       // Let the donor's connections end on their own first (bounded): the session that failed
       // still carries our daemon's error to the donor, which names the cause in its own log.
       await drainConnections(ctx, listener, FAILURE_DRAIN_MS);
-      throw e;
+      throw failure;
     }
     // The donor's certificate probe connects before mariadbd has flushed its tables; only
-    // rsync sessions (logged by the daemon) count as the transfer having started. Then
-    // activity means bytes moving through the connections, not connections merely open.
-    if (daemonLog.includes("rsync to ")) {
+    // sessions that proved the secret count as the transfer having started. Then activity
+    // means bytes moving through the connections, not connections merely open.
+    if (daemon.transferStarted) {
       const bytes = listener.bytesReceived();
       if (lastActive === 0 || bytes !== lastBytes) lastActive = Date.now();
       lastBytes = bytes;
@@ -279,65 +266,6 @@ async function waitForCompletion(
     }
     await ctx.stopper.pause(200);
   }
-}
-
-/**
- * Fails fast when a data session broke off: the donor gives up the whole SST at its first
- * failed rsync, so nothing more will come. (Sessions before the first "rsync to" line are
- * the donor's certificate probe; timeouts are left to the idle timer, which names its key.)
- */
-function checkBrokenSession(daemonLog: string): void {
-  const start = daemonLog.indexOf("rsync to ");
-  if (start < 0) return;
-  const broken = daemonLog.slice(start).split("\n")
-    .find((l) => /rsync error: /.test(l) && !/\(code 30\)/.test(l));
-  if (!broken) return;
-  throw new TransferError(
-    `a transfer from the donor broke off (${broken.replace(/^.*\] /, "").trim()}); the donor ` +
-      "has given up this SST, see its error log for the cause",
-  );
-}
-
-/**
- * Fails (exit 22) when our rsync daemon refused a push into one of the directories it protects
- * in the datadir (`datadirDaemonExcludes`): the donor has a schema directory where this node
- * keeps one of its own directories, so that schema cannot be installed. Through the tunnel the
- * donor's rsync may still exit 0, so the joiner decides.
- */
-function checkRefusedPush(daemonLog: string, layout: ServerLayout): void {
-  const m = /daemon refused to receive (?:directory|file) "([^"]+)"/.exec(daemonLog);
-  if (!m) return;
-  const top = m[1].split("/")[0];
-  const inside = (d: string | undefined) =>
-    d !== undefined &&
-    (d === `${layout.datadir}/${top}` || d.startsWith(`${layout.datadir}/${top}/`));
-  const owner = [
-    ...engineFileSets(layout).map((s) => ({ option: s.option, dir: s.dir })),
-    { option: "log_bin", dir: binlogDir(layout) },
-  ].find((o) => inside(o.dir));
-  const what = owner
-    ? `its ${owner.option} directory ${owner.dir}`
-    : TOP_LEVEL_EXCLUDES.includes(top)
-    ? "a filesystem directory never copied"
-    : "the SST's own staging directory";
-  throw new ConfigError(
-    `the donor has a schema directory '${top}' but this node keeps ${what} at ` +
-      `${layout.datadir}/${top}; move that directory out of the datadir (or rename the ` +
-      "database on the cluster), then restart this node",
-  );
-}
-
-/** Fails fast (exit 28) when the rsync daemon reports a full disk. */
-function checkDiskSpace(daemonLog: string): void {
-  const line = daemonLog.split("\n").find((l) => /No space left on device/i.test(l));
-  if (!line) return;
-  const where = line.match(/failed (?:on|to write [^"]*) "([^"]+)"/)?.[1];
-  throw new SstError(
-    ExitCode.noSpace,
-    `the joiner ran out of disk space${where ? ` writing ${where}` : ""} (${
-      line.replace(/^.*\] /, "").trim()
-    }); free space or grow the filesystem of the datadir, then restart the node`,
-  );
 }
 
 /**

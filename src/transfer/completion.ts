@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { timingSafeEqual } from "node:crypto";
 import { TransferError } from "../core/errors.ts";
 
 /** File name of the record, on both sides. */
@@ -55,10 +56,8 @@ export function parseCompletion(text: string, source: string): CompletionRecord 
   return { state, secret, bypass };
 }
 
-/** Constant-time comparison of two secrets. */
+/** Constant-time comparison of two secrets (their length is no secret). */
 export function secretsEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
 }
