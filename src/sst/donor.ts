@@ -29,6 +29,7 @@ import {
   certificateNames,
   choosePeerName,
   fetchPeerCertificate,
+  identityOf,
   peerNameCandidates,
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
@@ -150,9 +151,9 @@ async function prepareTunnel(
 }
 
 /**
- * The name the joiner's certificate must carry: the host name as addressed, or for an IP the
- * system resolver's name for it, or the IP itself — whichever the certificate (fetched by one
- * verified handshake) is issued for. socat then enforces that name on every connection.
+ * The name the joiner's certificate must carry: the host name as addressed, or for an IP the IP
+ * itself, or the system resolver's name for it when that name resolves back to the IP —
+ * whichever the certificate (fetched by one verified handshake) is issued for. socat then enforces that name on every connection.
  * null with `ssl-mode=VERIFY_CA`: the probe verified the chain (both ways), no name is checked.
  */
 async function joinerCertificateName(
@@ -185,7 +186,10 @@ async function joinerCertificateName(
     return null;
   }
   const chosen = choosePeerName(leaf, candidates, peer);
-  log.info(`joiner ${peer} presents ${certificateNames(leaf)}; checking name '${chosen}'`);
+  log.info(
+    `joiner ${peer} presents ${certificateNames(leaf)}; checking name '${chosen}' ` +
+      `(${identityOf(chosen, host)})`,
+  );
   return chosen;
 }
 

@@ -2,12 +2,13 @@
  * The donor's look at the joiner before any data moves: one mutually authenticated TLS
  * handshake (`openssl s_client`, chain verified against our CA) that fetches the joiner's
  * certificate, so that we can pick the name socat must enforce on every connection — the
- * resolver's name for the joiner's IP or the IP itself, whichever the certificate carries —
+ * IP itself or the resolver's name for it (when it resolves back), whichever the certificate carries —
  * and explain a mismatch in one line before anything is copied.
  *
  * @module
  */
-import { isIpv4 } from "../core/ip.ts";
+import { isIpv4, parseIpBytes, sameIpBytes } from "../core/ip.ts";
+import * as log from "../core/log.ts";
 import { X509Certificate } from "node:crypto";
 import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
 import { ExitCode, SstError, TimeoutError } from "../core/errors.ts";
@@ -16,7 +17,7 @@ import { certificateMatchesHost } from "./host_names.ts";
 import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
 import type { Host } from "../core/address.ts";
-import { reverseName } from "./resolve.ts";
+import { lookupHost, reverseName } from "./resolve.ts";
 import { type OpensslCli, opensslCli, trustOnlyArgs } from "./openssl_cli.ts";
 
 /** Where and how to probe. */
@@ -152,12 +153,31 @@ export function socatCanVerify(leaf: CertificateInfo, name: string): boolean {
 
 /**
  * The names the donor may check the joiner's certificate for, in order: the host name as
- * addressed, or for an IP the system resolver's name for it, then the IP itself.
+ * addressed; for an IP, the IP itself (a subjectAltName IP entry is the strongest identity),
+ * then the system resolver's name for it, but only when that name resolves back to the same
+ * address: whoever controls a reverse zone can claim any name there, a forward zone too is
+ * needed to make it stick.
  */
 export async function peerNameCandidates(adapter: ProcessAdapter, host: Host): Promise<string[]> {
   if (host.kind === "name") return [host.name];
   const name = await reverseName(adapter, host.address);
-  return name ? [name, host.address] : [host.address];
+  if (name === null) return [host.address];
+  const ip = parseIpBytes(host.address);
+  const back = (await lookupHost(adapter, name)).map(parseIpBytes);
+  if (ip && back.some((b) => b !== null && sameIpBytes(b, ip))) return [host.address, name];
+  log.info(
+    `the resolver names ${host.address} '${name}', but '${name}' does not resolve to ` +
+      `${host.address}; the joiner's certificate must carry IP:${host.address}`,
+  );
+  return [host.address];
+}
+
+/** Which identity `chosen` is for an SST address of `host`, for the log. */
+export function identityOf(chosen: string, host: Host): string {
+  if (host.kind === "name") return "the host name the joiner is addressed by";
+  return chosen === host.address
+    ? "a subjectAltName IP entry or the common name"
+    : `the resolver's name for ${host.address}, which resolves back to it`;
 }
 
 /** Picks the name socat must check: the first candidate socat can verify the certificate for. */
