@@ -65,3 +65,22 @@ export async function warnStrayEngineFiles(layout: ServerLayout): Promise<void> 
     );
   }
 }
+
+/**
+ * Warns about the datadir's links to directories (a schema directory on another disk): rsync
+ * does not write through a link (3.4+ daemons refuse to), so the SST replaces each link that
+ * stands where the donor has a schema directory with a real directory holding the donor's copy.
+ */
+export async function warnLinkedDirs(layout: ServerLayout): Promise<void> {
+  for await (const e of Deno.readDir(layout.datadir)) {
+    if (!e.isSymlink) continue;
+    const path = `${layout.datadir}/${e.name}`;
+    if (!(await Deno.stat(path).catch(() => null))?.isDirectory) continue;
+    const target = await Deno.readLink(path).catch(() => "?");
+    log.warn(
+      `${path} is a link to ${target}: if the donor has a schema directory '${e.name}', the SST ` +
+        `replaces the link with a directory in ${layout.datadir}; move it to the other disk and ` +
+        "link it again after the SST if you want it there",
+    );
+  }
+}

@@ -52,7 +52,8 @@ import {
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
 import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
-import { jobBytes, TransferProgress } from "../transfer/progress.ts";
+import { TransferProgress } from "../transfer/progress.ts";
+import { TreeWalk } from "../transfer/selection.ts";
 import {
   describeWire,
   parseCompressList,
@@ -245,11 +246,16 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
   const layout = ctx.settings.layout;
   const streams = ctx.settings.backupThreads;
   const started = Date.now();
-  const engine = await sized(engineFileJobs(layout));
+  const walk = new TreeWalk();
+  const engine = await sized(engineFileJobs(layout), walk);
   const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
-  const dirs = await listSchemaDirs(layout);
-  const schemas = await sized(schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)));
-  const binlogs = await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))]);
+  const dirs = await listSchemaDirs(layout, walk);
+  const schemas = await sized(schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)), walk);
+  const binlogs = await sized(
+    [binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))],
+    walk,
+  );
+  checkLinks(walk);
   let jobs = [...engine, ...schemas, ...binlogs];
   const total = jobs.reduce((n, s) => n + s.bytes, 0);
   const wire = await checkWire(ctx, ctx.settings.wire);
@@ -284,12 +290,28 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
 }
 
 /** The jobs (nulls dropped) with the bytes each will send. */
-async function sized(
-  jobs: readonly (RsyncJob | null)[],
-): Promise<SizedJob[]> {
+async function sized(jobs: readonly (RsyncJob | null)[], walk: TreeWalk): Promise<SizedJob[]> {
   const out: SizedJob[] = [];
-  for (const job of jobs) if (job) out.push({ job, bytes: await jobBytes(job) });
+  for (const job of jobs) {
+    if (job) out.push({ job, bytes: await walk.bytes(job.selection, job.sources) });
+  }
   return out;
+}
+
+/**
+ * Fails (exit 22) before anything is sent when a link in the data set points to nothing or
+ * loops: the joiner receives what links point to, and there is nothing (or no end) to send.
+ */
+function checkLinks(walk: TreeWalk): void {
+  if (walk.problems.length === 0) return;
+  const shown = walk.problems.slice(0, 3).map((p) =>
+    p.why === "dangling" ? `${p.path} points to nothing` : `${p.path} leads back to a parent`
+  );
+  const more = walk.problems.length > 3 ? ` (and ${walk.problems.length - 3} more)` : "";
+  throw new ConfigError(
+    `symbolic link(s) in the data set cannot be copied: ${shown.join("; ")}${more}; the joiner ` +
+      "receives what every link points to: remove the link or restore its target",
+  );
 }
 
 /** Fails with the key's name when the local rsync cannot use the configured compression. */

@@ -33,7 +33,12 @@ import {
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
 import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
-import { markSstInProgress, prepareDirectories, warnStrayEngineFiles } from "./datadir.ts";
+import {
+  markSstInProgress,
+  prepareDirectories,
+  warnLinkedDirs,
+  warnStrayEngineFiles,
+} from "./datadir.ts";
 import { datadirDaemonExcludes } from "../transfer/layout_files.ts";
 import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
@@ -104,6 +109,7 @@ interface Workspace {
 async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Workspace> {
   const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
   await markSstInProgress(ctx.settings.layout.datadir, ctx.scope);
+  await warnLinkedDirs(ctx.settings.layout);
   const binlogStaging = await prepareDirectories(ctx.settings.layout, ctx.scope);
   const completionDir = `${dir.path}/complete`;
   await Deno.mkdir(completionDir, { mode: 0o700 });

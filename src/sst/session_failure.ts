@@ -33,12 +33,23 @@ export function sessionFailure(
       case "refused":
         refused ??= refusedPush(e.path, layout);
         break;
+      case "file-error":
+        broken ??= notWritten(e.text);
+        break;
       case "error":
         if (e.code !== 30) broken ??= brokenSession(e.text);
         break;
     }
   }
   return refused ?? broken;
+}
+
+/** A file the donor sent did not arrive as sent: the copy is incomplete. */
+function notWritten(text: string): TransferError {
+  return new TransferError(
+    `the joiner's rsync daemon could not install what the donor sent (${text}); the copy is ` +
+      "incomplete, refusing it: fix the cause on this node, then restart it",
+  );
 }
 
 /** The donor gives up the whole SST at its first failed rsync, so nothing more will come. */

@@ -15,6 +15,8 @@ export type DaemonEvent =
   | { kind: "authenticated"; pid: number; target: string }
   | { kind: "refused"; pid: number; path: string }
   | { kind: "no-space"; pid: number; file: string | null; text: string }
+  /** The receiving side could not stat, create, write or delete a file. */
+  | { kind: "file-error"; pid: number; text: string }
   | { kind: "error"; pid: number; code: number; text: string };
 
 const LINE_RE = /^\S+ \S+ \[(\d+)\] (.*)$/;
@@ -36,6 +38,8 @@ export function parseDaemonLine(line: string): DaemonEvent | null {
   }
   const error = /^rsync error: .*\(code (\d+)\)/.exec(text);
   if (error) return { kind: "error", pid, code: Number(error[1]), text };
+  // Through the tunnel the donor's rsync may exit 0 after such a line: the joiner decides.
+  if (/^rsync: \[(generator|receiver)\] /i.test(text)) return { kind: "file-error", pid, text };
   return null;
 }
 

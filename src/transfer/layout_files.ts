@@ -9,6 +9,7 @@
  * @module
  */
 import type { ServerLayout } from "../config/settings.ts";
+import { globToRegExp } from "./selection.ts";
 
 /** Name of the staging directory for binary logs inside the binlog directory. */
 export const BINLOG_STAGING = "wsrep_sst_binlogs.tmp";
@@ -107,12 +108,6 @@ export function datadirDaemonExcludes(layout: ServerLayout): string {
   return names.map((n) => `/${literal(n)}/***\n`).join("");
 }
 
-/** Whether `name` matches one of the simple patterns above (`*` only). */
-function matches(pattern: string, name: string): boolean {
-  const re = pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
-  return new RegExp(`^${re}$`).test(name);
-}
-
 /**
  * Engine files in the datadir that `layout` keeps elsewhere (left from an earlier layout):
  * no pass writes or deletes them, and the server does not read them.
@@ -125,7 +120,7 @@ export async function strayEngineFiles(
   const out: { file: string; set: EngineFileSet }[] = [];
   for await (const e of Deno.readDir(layout.datadir)) {
     if (!e.isFile) continue;
-    const set = elsewhere.find((s) => s.patterns.some((p) => matches(p, e.name)));
+    const set = elsewhere.find((s) => s.patterns.some((p) => globToRegExp(p).test(e.name)));
     if (set) out.push({ file: e.name, set });
   }
   return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));

@@ -7,12 +7,29 @@
 import type { ServerLayout } from "../config/settings.ts";
 import { Modules } from "./rsyncd_config.ts";
 import { engineFileSets, specialTopLevelDirs, TOP_LEVEL_EXCLUDES } from "./layout_files.ts";
+import { type Selection, selectionOptions, type TreeWalk } from "./selection.ts";
+
+/** A job sending `selection` of `sources` to `module`, with `extra` options after its filters. */
+function job(
+  label: string,
+  selection: Selection,
+  extra: string[],
+  sources: string[],
+  module: string,
+): RsyncJob {
+  const [first, ...rest] = selectionOptions(selection);
+  // The recursion option leads, as rsync prints it back in its own command lines.
+  const options = first === undefined ? extra : [first, ...extra, ...rest];
+  return { label, selection, options, sources, module };
+}
 
 /** One rsync invocation's specific part. */
 export interface RsyncJob {
   /** Short name for logs. */
   label: string;
-  /** Options specific to this job (filters, recursion). */
+  /** Which files of `sources` it sends (the byte count comes from it too). */
+  selection: Selection;
+  /** Options specific to this job: `selection`'s filters first, then the job's own. */
   options: string[];
   /** Source paths (a directory with trailing `/`, or files). */
   sources: string[];
@@ -30,14 +47,14 @@ export interface RsyncJob {
  * streams write only those it has, so the two never touch the same directory.
  */
 export function structureJob(layout: ServerLayout): RsyncJob {
-  const excludes = [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]
-    .map((n) => `--exclude=/${n}`);
-  return {
-    label: "schema directories",
-    options: ["--dirs", "--delete", ...excludes, "--include=/*/", "--exclude=/*"],
-    sources: [`${layout.datadir}/`],
-    module: Modules.datadir,
-  };
+  const excludes = [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)];
+  return job(
+    "schema directories",
+    { kind: "directories", excludes },
+    ["--delete"],
+    [`${layout.datadir}/`],
+    Modules.datadir,
+  );
 }
 
 /**
@@ -48,18 +65,15 @@ export function structureJob(layout: ServerLayout): RsyncJob {
  * old `undo004`), nothing else.
  */
 export function engineFileJobs(layout: ServerLayout): RsyncJob[] {
-  return engineFileSets(layout).map((s) => ({
-    label: s.label,
-    options: [
-      "--recursive",
-      "--delete",
-      "--exclude=/*/",
-      ...s.patterns.map((p) => `--include=/${p}`),
-      "--exclude=**",
-    ],
-    sources: [`${s.dir}/`],
-    module: Modules[s.module],
-  }));
+  return engineFileSets(layout).map((s) =>
+    job(
+      s.label,
+      { kind: "matching", patterns: s.patterns },
+      ["--delete"],
+      [`${s.dir}/`],
+      Modules[s.module],
+    )
+  );
 }
 
 /** A schema directory and its size in bytes. */
@@ -90,12 +104,15 @@ export function schemaJobs(
     lightest.bytes += d.bytes;
     lightest.names.push(d.name);
   }
-  return bins.filter((b) => b.names.length > 0).map((b) => ({
-    label: `schemas ${b.names.sort().join(", ").slice(0, 60)}`,
-    options: ["--recursive", "--delete"],
-    sources: b.names.map((name) => `${layout.datadir}/${name}`),
-    module: Modules.datadir,
-  }));
+  return bins.filter((b) => b.names.length > 0).map((b) =>
+    job(
+      `schemas ${b.names.sort().join(", ").slice(0, 60)}`,
+      { kind: "trees" },
+      ["--delete"],
+      b.names.map((name) => `${layout.datadir}/${name}`),
+      Modules.datadir,
+    )
+  );
 }
 
 /**
@@ -110,27 +127,19 @@ export function streamLoads(sizes: readonly number[], streams: number): number[]
   return loads;
 }
 
-/** Total size of the files below `dir` (symlinks followed once at the top). */
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for await (const e of Deno.readDir(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) total += await treeBytes(p);
-    else if (e.isFile) total += (await Deno.stat(p).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
-}
-
-/** Lists the datadir's top-level directories that pass 6 copies (symlinks followed), with sizes. */
-export async function listSchemaDirs(layout: ServerLayout): Promise<SchemaDir[]> {
+/**
+ * Lists the datadir's top-level directories that pass 6 copies (links to directories
+ * included: `--copy-links` sends what they point to), with sizes from `walk`.
+ */
+export async function listSchemaDirs(layout: ServerLayout, walk: TreeWalk): Promise<SchemaDir[]> {
   const skip = new Set([...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]);
   const out: SchemaDir[] = [];
   for await (const e of Deno.readDir(layout.datadir)) {
     if (skip.has(e.name)) continue;
+    const path = `${layout.datadir}/${e.name}`;
     const isDir = e.isDirectory ||
-      (e.isSymlink && (await Deno.stat(`${layout.datadir}/${e.name}`).catch(() => null))
-        ?.isDirectory);
-    if (isDir) out.push({ name: e.name, bytes: await treeBytes(`${layout.datadir}/${e.name}`) });
+      (e.isSymlink && (await Deno.stat(path).catch(() => null))?.isDirectory);
+    if (isDir) out.push({ name: e.name, bytes: await walk.treeBytes(path) });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -138,7 +147,7 @@ export async function listSchemaDirs(layout: ServerLayout): Promise<SchemaDir[]>
 /** The binary logs to ship, flat, into the joiner's staging directory. */
 export function binlogJob(files: readonly string[]): RsyncJob | null {
   if (files.length === 0) return null;
-  return { label: "binary logs", options: [], sources: [...files], module: Modules.binlogs };
+  return job("binary logs", { kind: "files" }, [], [...files], Modules.binlogs);
 }
 
 /**
@@ -146,10 +155,11 @@ export function binlogJob(files: readonly string[]): RsyncJob | null {
  * it, so the joiner never reads a partly written record.
  */
 export function completionJob(file: string): RsyncJob {
-  return {
-    label: "completion record",
-    options: ["--checksum", "--no-inplace"],
-    sources: [file],
-    module: Modules.complete,
-  };
+  return job(
+    "completion record",
+    { kind: "files" },
+    ["--checksum", "--no-inplace"],
+    [file],
+    Modules.complete,
+  );
 }

@@ -7,11 +7,10 @@
  * Bytes copied are what the rsync senders have read (`rchar` in `/proc/<pid>/io`, mostly file
  * data: with `--whole-file` the protocol traffic they read is small), so no byte of data passes
  * through this program. The total is the size of the files the jobs send, counted before the
- * copy.
+ * copy (selection.ts).
  *
  * @module
  */
-import type { RsyncJob } from "./passes.ts";
 
 /** Default interval between INFO lines. */
 export const PROGRESS_INTERVAL_MS = 10_000;
@@ -122,45 +121,4 @@ export class TransferProgress {
     if (done !== this.lastReported) this.sinks.protocol?.(`complete ${done}`);
     this.lastReported = done;
   }
-}
-
-function globRe(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")
-    .replace(/\?/g, "[^/]");
-  return new RegExp(`^${body}$`);
-}
-
-async function filesBytes(path: string, recursive: boolean): Promise<number> {
-  const st = await Deno.stat(path).catch(() => null);
-  if (!st) return 0;
-  if (st.isFile) return st.size;
-  if (!st.isDirectory || !recursive) return 0;
-  let n = 0;
-  for await (const e of Deno.readDir(path)) {
-    if (e.isDirectory || e.isFile || e.isSymlink) n += await filesBytes(`${path}/${e.name}`, true);
-  }
-  return n;
-}
-
-/**
- * Bytes a job will send: with a catch-all `--exclude=**`, the top-level files of its source
- * directory matching its `--include=/…` patterns; otherwise everything below its sources.
- */
-export async function jobBytes(job: RsyncJob): Promise<number> {
-  let n = 0;
-  if (job.options.includes("--exclude=**")) {
-    const res = job.options.filter((o) => o.startsWith("--include=/") && !o.endsWith("/"))
-      .map((o) => globRe(o.slice("--include=/".length)));
-    for (const src of job.sources) {
-      const dir = src.replace(/\/+$/, "");
-      for await (const e of Deno.readDir(dir)) {
-        if (e.isFile && res.some((r) => r.test(e.name))) {
-          n += await filesBytes(`${dir}/${e.name}`, false);
-        }
-      }
-    }
-    return n;
-  }
-  for (const src of job.sources) n += await filesBytes(src.replace(/\/+$/, ""), true);
-  return n;
 }

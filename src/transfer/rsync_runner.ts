@@ -41,7 +41,9 @@ export function commonOptions(ctx: RunnerContext): string[] {
     "--owner",
     "--group",
     "--perms",
-    "--links",
+    // What links point to, never links: a schema directory linked to another disk arrives as a
+    // directory. Not --keep-dirlinks: rsync 3.4+ daemons refuse to write through a link.
+    "--copy-links",
     "--specials",
     "--ignore-times",
     "--inplace",

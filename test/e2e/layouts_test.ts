@@ -370,6 +370,80 @@ const encryptionAtRest: LayoutCase = {
 // ---------------------------------------------------------------------------------------------
 
 /** Every layout case; each runs on a cluster of its own. */
-const CASES = [engineDirs, binlogDirs, basenameAndLostFound, spacedDatadir, encryptionAtRest];
+// ---------------------------------------------------------------------------------------------
+
+/** Where a node keeps its linked schema directory: another "disk" beside its datadir. */
+const disk2 = (n: Node) => `${n.dir}/disk2`;
+
+/** Moves `node`'s schema directory `db` to its disk2 and links it from the datadir. */
+async function linkSchemaDir(node: Node, db: string): Promise<void> {
+  await Deno.rename(`${node.datadir}/${db}`, `${disk2(node)}/${db}`);
+  await Deno.symlink(`${disk2(node)}/${db}`, `${node.datadir}/${db}`);
+}
+
+function isLink(path: string): boolean {
+  return Deno.lstatSync(path).isSymlink;
+}
+
+/**
+ * A schema directory on another disk, linked from the datadir (as DBAs do): the donor's link
+ * must arrive as a directory with the tables in it (rsync sent the link itself, pointing at a
+ * path node2 does not have). rsync does not write through links (3.4+ daemons refuse to), so a
+ * joiner's own link at that name is replaced by a directory with the data, and said so.
+ */
+const linkedSchemaDir: LayoutCase = {
+  name: "layouts: a schema directory linked to another disk on the donor arrives as a " +
+    "directory with its tables; a joiner's own link at that name is replaced by a directory " +
+    "holding the data, with a warning",
+  label: "linked schema",
+  node: async (node) => {
+    await makeMysqlDirs(disk2(node));
+    return {};
+  },
+  run: async (scene) => {
+    const { cluster, n1, n2, lap } = scene;
+    await cluster.sql(
+      n1,
+      "CREATE DATABASE ghdata;\n" +
+        "CREATE TABLE ghdata.t (id INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB;\n" +
+        "INSERT INTO ghdata.t SELECT seq, MD5(seq) FROM e2e.seq_1_to_3000",
+    );
+    await cluster.stop(n1);
+    await linkSchemaDir(n1, "ghdata");
+    cluster.start(n1, { newCluster: true });
+    await cluster.waitSynced(n1, 60_000);
+    lap("node1's ghdata is a link to its disk2");
+    await sstOfNode2({
+      tables: 5,
+      after: async ({ cluster, n1, n2 }) => {
+        assert(!isLink(`${n2.datadir}/ghdata`), "node2's ghdata arrived as a link");
+        assert(filesIn(`${n2.datadir}/ghdata`).includes("t.ibd"), "node2's ghdata has no t.ibd");
+        // node2 now links ghdata to its own disk, and joins again by SST.
+        await cluster.stop(n2);
+        await cluster.wipe(n2);
+        await makeMysqlDirs(`${disk2(n2)}/ghdata`);
+        await Deno.symlink(`${disk2(n2)}/ghdata`, `${n2.datadir}/ghdata`);
+        await cluster.writeMore(n1, 1, 300);
+        const r = await joinNode(cluster, n2, { expect: "SST", donor: n1, tables: 5 });
+        assert(!isLink(`${n2.datadir}/ghdata`), "node2's own ghdata link is still a link");
+        assert(filesIn(`${n2.datadir}/ghdata`).includes("t.ibd"), "node2's ghdata has no t.ibd");
+        assert(
+          /WSREP_SST: \[WARNING\] .*\/ghdata is a link to .*replaces the link/.test(r.joinerLog),
+          "node2's joiner did not warn about its link",
+        );
+        lap(`node2's own link was replaced by the donor's copy (${r.seconds.toFixed(1)}s)`);
+      },
+    })(scene);
+  },
+};
+
+const CASES = [
+  engineDirs,
+  binlogDirs,
+  basenameAndLostFound,
+  spacedDatadir,
+  encryptionAtRest,
+  linkedSchemaDir,
+];
 
 for (const c of CASES) clusterTest({ rows: ROWS, ...c });

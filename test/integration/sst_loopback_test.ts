@@ -365,3 +365,48 @@ loopbackTest(
     assert(r.joiner.code !== 0 && r.joiner.lines.length === 1, "the joiner got nothing");
   },
 );
+
+/** Moves the donor's schema directory `db` to `<root>/disk2` and links it from the datadir. */
+async function linkDonorSchema(f: Fixture, db: string): Promise<void> {
+  const dd = f.donor.layout.datadir;
+  await Deno.mkdir(`${f.root}/disk2`, { recursive: true });
+  await Deno.rename(`${dd}/${db}`, `${f.root}/disk2/${db}`);
+  await Deno.symlink(`${f.root}/disk2/${db}`, `${dd}/${db}`);
+}
+
+loopbackTest(
+  "links: a donor's schema directory and table file linked elsewhere arrive as a directory and a file with their content, never as links",
+  {},
+  async (f) => {
+    const dd = f.donor.layout.datadir;
+    const before = await treeDigest(dd, isTransferredDatadirFile); // links below follow nothing
+    await linkDonorSchema(f, "shop");
+    const table = [...Deno.readDirSync(`${dd}/shop`)].find((e) => e.isFile)!.name;
+    await Deno.rename(`${dd}/shop/${table}`, `${f.root}/${table}`);
+    await Deno.symlink(`${f.root}/${table}`, `${dd}/shop/${table}`);
+    const r = await sst(f);
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    const jd = f.joiner.layout.datadir;
+    assert(Deno.lstatSync(`${jd}/shop`).isDirectory, "shop arrived as a link");
+    assert(Deno.lstatSync(`${jd}/shop/${table}`).isFile, `${table} arrived as a link`);
+    assertEquals(diffDigests(before, await treeDigest(jd, isTransferredDatadirFile)), []);
+  },
+);
+
+loopbackTest(
+  "links: a link to nothing in a donor's schema directory stops the donor (exit 22) naming it, before anything is copied",
+  {},
+  async (f) => {
+    const dd = f.donor.layout.datadir;
+    await Deno.symlink(`${f.root}/no-such-file`, `${dd}/shop/gone.MYD`);
+    const r = await sst(f);
+    assertEquals(r.donor?.code, 22, r.donor?.stderr);
+    assertMatch(
+      r.donor?.stderr ?? "",
+      /\[ERROR\] symbolic link\(s\) in the data set cannot be copied: .*shop\/gone\.MYD points to nothing/,
+    );
+    assert(!/rsync \(/.test(r.donor?.stderr ?? ""), "the donor started copying");
+    assert(r.joiner.code !== 0, "the joiner reported success");
+  },
+);

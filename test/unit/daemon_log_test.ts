@@ -109,3 +109,15 @@ Deno.test("daemon log: a refused push names the joiner's directory that is in th
     /schema directory 'undo' but this node keeps its innodb_undo_directory directory \/d\/undo/,
   );
 });
+
+Deno.test("daemon log: a file the receiving side could not stat or write fails the SST, though the donor's rsync may exit 0", () => {
+  const e = parseDaemonLine(
+    `${T} [5] rsync: [generator] recv_generator: failed to stat "gh/t.ibd" (in rsync_tunnel_sst): Too many levels of symbolic links (40)`,
+  )!;
+  assertEquals(e.kind, "file-error");
+  assertMatch(
+    sessionFailure([e], { trusted: () => true }, LAYOUT)?.message ?? "",
+    /could not install what the donor sent \(rsync: \[generator\] recv_generator: failed to stat "gh\/t\.ibd"/,
+  );
+  assertEquals(sessionFailure([e], { trusted: () => false }, LAYOUT), null);
+});

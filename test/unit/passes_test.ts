@@ -16,6 +16,7 @@ import {
   streamLoads,
   structureJob,
 } from "../../src/transfer/passes.ts";
+import { TreeWalk } from "../../src/transfer/selection.ts";
 import {
   datadirDaemonExcludes,
   specialTopLevelDirs,
@@ -317,19 +318,21 @@ Deno.test("passes: binlogJob and completionJob", () => {
   assertEquals(binlogJob([]), null);
   assertEquals(binlogJob([`${DD}/mysql-bin.000007`]), {
     label: "binary logs",
+    selection: { kind: "files" },
     options: [],
     sources: [`${DD}/mysql-bin.000007`],
     module: "rsync_tunnel_sst-binlogs",
   });
   assertEquals(completionJob("/tmp/p/sst_complete"), {
     label: "completion record",
+    selection: { kind: "files" },
     options: ["--checksum", "--no-inplace"],
     sources: ["/tmp/p/sst_complete"],
     module: "rsync_tunnel_sst-complete",
   });
 });
 
-Deno.test("passes: listSchemaDirs lists schema dirs with sizes, skipping special and excluded dirs", async () => {
+Deno.test("passes: listSchemaDirs lists schema dirs with sizes (a linked one by its target), skipping special and excluded dirs", async () => {
   const dd = await Deno.makeTempDir({ prefix: "passes-unit-" });
   try {
     await Deno.mkdir(`${dd}/shop/sub`, { recursive: true });
@@ -347,7 +350,9 @@ Deno.test("passes: listSchemaDirs lists schema dirs with sizes, skipping special
       innodbUndoDirectory: `${dd}/undo`,
       ariaLogDirPath: dd,
     };
-    assertEquals(await listSchemaDirs(layout), [
+    await Deno.symlink(`${dd}/shop`, `${dd}/linked`);
+    assertEquals(await listSchemaDirs(layout, new TreeWalk()), [
+      { name: "linked", bytes: 105 },
       { name: "mysql", bytes: 0 },
       { name: "shop", bytes: 105 },
     ]);

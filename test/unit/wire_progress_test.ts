@@ -13,12 +13,8 @@ import {
   wireFrom,
 } from "../../src/config/wire_options.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import {
-  formatDuration,
-  jobBytes,
-  progressLine,
-  TransferProgress,
-} from "../../src/transfer/progress.ts";
+import { formatDuration, progressLine, TransferProgress } from "../../src/transfer/progress.ts";
+import { globToRegExp, selectionOptions, TreeWalk } from "../../src/transfer/selection.ts";
 
 async function sst(lines: string[]): Promise<OptionLookup> {
   const dir = await Deno.makeTempDir({ prefix: "wire-unit-" });
@@ -157,7 +153,7 @@ Deno.test("progress: without --progress no protocol line is produced", () => {
   assertEquals(info.length, 1);
 });
 
-Deno.test("progress: jobBytes counts pattern jobs' matching top-level files, others recursively", async () => {
+Deno.test("selection: the bytes of a job come from its selection: matching top-level files, whole trees through links, listed files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jobbytes-unit-" });
   try {
     await Deno.writeFile(`${dir}/ibdata1`, new Uint8Array(100));
@@ -165,18 +161,65 @@ Deno.test("progress: jobBytes counts pattern jobs' matching top-level files, oth
     await Deno.mkdir(`${dir}/db/sub`, { recursive: true });
     await Deno.writeFile(`${dir}/db/t.ibd`, new Uint8Array(30));
     await Deno.writeFile(`${dir}/db/sub/x`, new Uint8Array(5));
-    const pattern = {
-      label: "p",
-      options: ["--recursive", "--exclude=/*/", "--include=/ibdata*", "--exclude=**"],
-      sources: [`${dir}/`],
-      module: "m",
-    };
-    assertEquals(await jobBytes(pattern), 100);
-    assertEquals(
-      await jobBytes({ label: "s", options: [], sources: [`${dir}/db`], module: "m" }),
-      35,
-    );
+    await Deno.mkdir(`${dir}/elsewhere`);
+    await Deno.writeFile(`${dir}/elsewhere/big`, new Uint8Array(1000));
+    await Deno.symlink(`${dir}/elsewhere/big`, `${dir}/db/linked.MYD`);
+    const walk = new TreeWalk();
+    assertEquals(await walk.bytes({ kind: "matching", patterns: ["ibdata*"] }, [`${dir}/`]), 100);
+    assertEquals(await walk.bytes({ kind: "trees" }, [`${dir}/db`]), 1035);
+    assertEquals(await walk.bytes({ kind: "files" }, [`${dir}/ib_logfile0`]), 7);
+    assertEquals(await walk.bytes({ kind: "directories", excludes: [] }, [`${dir}/`]), 0);
+    assertEquals(walk.problems, []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("selection: a link to nothing and a directory link to its own parent are reported, not followed forever", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jobbytes-unit-" });
+  try {
+    await Deno.mkdir(`${dir}/db`);
+    await Deno.symlink(`${dir}/gone`, `${dir}/db/t.MYD`);
+    await Deno.symlink(dir, `${dir}/db/up`);
+    const walk = new TreeWalk();
+    assertEquals(await walk.bytes({ kind: "trees" }, [`${dir}/db`]), 0);
+    assertEquals(walk.problems.map((p) => [p.path.slice(dir.length), p.why]).sort(), [
+      ["/db/t.MYD", "dangling"],
+      ["/db/up/db", "loop"],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("selection: one glob dialect: * and ? never cross '/', everything else is literal", () => {
+  const re = globToRegExp("aria_log.*");
+  assertEquals(
+    ["aria_log.00000001", "aria_log.", "aria_logX1", "aria_log.1/x"].map((n) => re.test(n)),
+    [
+      true,
+      true,
+      false,
+      false,
+    ],
+  );
+  assertEquals(globToRegExp("undo?").test("undo1"), true);
+  assertEquals(globToRegExp("undo?").test("undo12"), false);
+});
+
+Deno.test("selection: the rsync filters of a job are built from the same selection", () => {
+  assertEquals(selectionOptions({ kind: "matching", patterns: ["ibdata*"] }), [
+    "--recursive",
+    "--exclude=/*/",
+    "--include=/ibdata*",
+    "--exclude=**",
+  ]);
+  assertEquals(selectionOptions({ kind: "directories", excludes: ["lost+found"] }), [
+    "--dirs",
+    "--exclude=/lost+found",
+    "--include=/*/",
+    "--exclude=/*",
+  ]);
+  assertEquals(selectionOptions({ kind: "trees" }), ["--recursive"]);
+  assertEquals(selectionOptions({ kind: "files" }), []);
 });
