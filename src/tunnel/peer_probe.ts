@@ -180,6 +180,11 @@ export function identityOf(chosen: string, host: Host): string {
     : `the resolver's name for ${host.address}, which resolves back to it`;
 }
 
+/** The subjectAltName entry that names `host` (an IP or a DNS name). */
+function sanFor(host: string): string {
+  return parseIpBytes(host) ? `IP:${host}` : `DNS:${host}`;
+}
+
 /** Picks the name socat must check: the first candidate socat can verify the certificate for. */
 export function choosePeerName(
   leaf: CertificateInfo,
@@ -194,8 +199,8 @@ export function choosePeerName(
       "after an IPv6 subjectAltName entry; reissue it with the IPv4 entry (or a DNS name) " +
       "before any IPv6 entry"
     : `is not issued for ${candidates.map((c) => `'${c}'`).join(" or ")}; reissue the ` +
-      `joiner's [sst] tcert with subjectAltName DNS:${candidates[0]}, or address the joiner by ` +
-      "a name its certificate carries";
+      `joiner's [sst] tcert with subjectAltName ${sanFor(candidates[0])}, or address the ` +
+      "joiner by a name its certificate carries";
   throw new SstError(
     ExitCode.peerRejected,
     `the certificate of joiner ${peer} (${certificateNames(leaf)}) ${why}`,

@@ -259,7 +259,7 @@ const REFUSED: Refused[] = [
     side: "donor",
     exit: 129,
     message:
-      /certificate of joiner 127\.0\.0\.1:\d+ .*is not issued for 'localhost'.*; reissue the joiner's \[sst\] tcert/,
+      /certificate of joiner 127\.0\.0\.1:\d+ .*is not issued for '127\.0\.0\.1' or 'localhost'; reissue the joiner's \[sst\] tcert with subjectAltName IP:127\.0\.0\.1/,
   },
   {
     name:
