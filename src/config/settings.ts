@@ -10,6 +10,7 @@ import { ConfigError } from "../core/errors.ts";
 import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "./sockopt.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
+import { type Precopy, precopyFrom } from "./precopy.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 
@@ -61,6 +62,8 @@ export interface Settings {
   bindAddress?: string;
   /** Opt-in compression and bandwidth cap of the data passes (`[sst] compress`, `bwlimit`). */
   wire: WireSettings;
+  /** Whether the donor pre-copies while the server takes writes (`[sst] precopy`). */
+  precopy: Precopy;
 }
 
 /** Defaults of the `[sst]` timeout keys, in seconds. */
@@ -182,6 +185,7 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     tmpdir: firstTmpdir(sstValue(opts, "tmpdir") ?? Deno.env.get("TMPDIR")),
     bindAddress: opts.get("--mysqld", "bind-address"),
     wire: wireFrom(opts),
+    precopy: precopyFrom(opts),
   };
 }
 

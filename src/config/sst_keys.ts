@@ -232,6 +232,14 @@ export const SST_KEYS = [
     meaning: "zstd level 1-19",
   },
   {
+    name: "precopy",
+    groups: "sst",
+    role: "donor",
+    default: "auto",
+    meaning: "copy the data set once while the server takes writes, then lock only for a delta " +
+      "pass: on, off, or auto (on from 1 GiB of data)",
+  },
+  {
     name: "bwlimit",
     groups: "sst",
     role: "donor",

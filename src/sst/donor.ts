@@ -5,9 +5,11 @@
  *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
  * 2. check the TLS material and decide which name the joiner's certificate must carry;
  * 3. IST (`--bypass`): `continue`, send only the completion record, `done`;
- * 4. otherwise `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
- * 5. copy the data set through per-connection socat TLS clients, in parallel streams;
- * 6. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
+ * 4. otherwise plan the copy; with `[sst] precopy`, copy everything while the server still
+ *    takes writes (through per-connection socat TLS clients, in parallel streams);
+ * 5. `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
+ * 6. copy the data set under the lock (a delta pass after a pre-copy);
+ * 7. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
  *
  * @module
  */
@@ -52,7 +54,8 @@ import {
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
 import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
-import { TransferProgress } from "../transfer/progress.ts";
+import { formatBytes, TransferProgress } from "../transfer/progress.ts";
+import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { TreeWalk } from "../transfer/selection.ts";
 import {
   describeWire,
@@ -87,9 +90,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
-    state = await flushTables(ctx);
-    await copyDataSet(ctx, runner);
-    ctx.protocol.write("continue");
+    state = await copyWithLock(ctx, runner);
   }
   const record = await dir.write(
     COMPLETION_FILE,
@@ -241,24 +242,88 @@ async function flushTables(ctx: SstContext): Promise<string> {
   }
 }
 
-/** Copies the data set while mariadbd holds the lock, reporting progress. */
-async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void> {
+/**
+ * Copies the data set with the server's writes stopped for as short a time as it can: planned
+ * and checked before `flush tables`; with a pre-copy, the whole plan first runs while the
+ * server still takes writes (a fuzzy copy the joiner never accepts on its own: no completion
+ * record yet), then under the lock the same plan again as a delta pass that compares every
+ * file's content and sends what differs; without, one locked pass of whole files. `continue`
+ * (mariadbd releases the lock) follows the locked pass at once. Returns the locked state.
+ */
+async function copyWithLock(ctx: SstContext, runner: RunnerContext): Promise<string> {
+  const wire = await checkWire(ctx, ctx.settings.wire);
+  const walk = new TreeWalk();
+  const early = await planCopy(ctx, walk, false);
+  const hot = wantsPrecopy(ctx.settings.precopy, early.total);
+  if (hot) {
+    await runPass(
+      ctx,
+      { ...runner, hot: true },
+      early,
+      wire,
+      "hot pre-copy (the server takes writes)",
+    );
+  } else if (ctx.settings.precopy === "auto") {
+    log.info(
+      `[sst] precopy=auto: ${formatBytes(early.total)} to copy, below ` +
+        `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
+    );
+  }
+  const state = await flushTables(ctx);
+  const lockedAt = Date.now();
+  // Listed again under the lock (a schema created meanwhile is in it); sizes the walk already
+  // has are not read again.
+  const plan = await planCopy(ctx, walk, true);
+  await runPass(
+    ctx,
+    { ...runner, delta: hot },
+    plan,
+    wire,
+    hot ? "locked delta pass" : "locked pass",
+  );
+  ctx.protocol.write("continue");
+  log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
+  return state;
+}
+
+/** The jobs of one pass and the bytes they send. */
+interface CopyPlan {
+  jobs: SizedJob[];
+  total: number;
+}
+
+/**
+ * The transfer plan: the engine file sets, the schema directories in streams, and (under the
+ * lock only: they are appended to until then) the binary logs. Fails on a link that cannot be
+ * copied.
+ */
+async function planCopy(ctx: SstContext, walk: TreeWalk, binlogs: boolean): Promise<CopyPlan> {
   const layout = ctx.settings.layout;
   const streams = ctx.settings.backupThreads;
-  const started = Date.now();
-  const walk = new TreeWalk();
   const engine = await sized(engineFileJobs(layout), walk);
   const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
   const dirs = await listSchemaDirs(layout, walk);
   const schemas = await sized(schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)), walk);
-  const binlogs = await sized(
-    [binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))],
-    walk,
-  );
+  const logs = binlogs
+    ? await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))], walk)
+    : [];
   checkLinks(walk);
-  let jobs = [...engine, ...schemas, ...binlogs];
-  const total = jobs.reduce((n, s) => n + s.bytes, 0);
-  const wire = await checkWire(ctx, ctx.settings.wire);
+  const jobs = [...engine, ...schemas, ...logs];
+  return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
+}
+
+/** Runs one pass of `plan` in parallel streams, reporting progress, and logs what it took. */
+async function runPass(
+  ctx: SstContext,
+  runner: RunnerContext,
+  plan: CopyPlan,
+  wire: WireSettings,
+  name: string,
+): Promise<void> {
+  const layout = ctx.settings.layout;
+  const streams = ctx.settings.backupThreads;
+  const started = Date.now();
+  let jobs = plan.jobs;
   // The cap is shared by every lane that may copy at once: the streams and the short lane.
   const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length) + 1);
   if (wireOptions.length > 0) {
@@ -268,14 +333,17 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
     }));
     log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")} per stream)`);
   }
-  const meter = new TransferProgress(total, {
+  // The protocol's progress lines describe the pass that ends the SST.
+  const last = name.startsWith("locked");
+  const meter = new TransferProgress(plan.total, {
     info: log.info,
-    protocol: ctx.args.progress ? (l) => ctx.protocol.write(l) : undefined,
+    protocol: ctx.args.progress && last ? (l) => ctx.protocol.write(l) : undefined,
   });
-  log.info(`copying ${jobs.length} parts in up to ${streams} parallel streams`);
+  log.info(`${name}: ${jobs.length} parts in up to ${streams} parallel streams`);
   const lane = { lead: structureJob(layout), shortBytes: SHORT_JOB_BYTES };
   await runPool(jobs, streams, {
     ...runner,
+    commandLog: { logged: false },
     onSpawn: (c) => {
       meter.track(c.pid);
       runner.onSpawn?.(c);
@@ -286,7 +354,12 @@ async function copyDataSet(ctx: SstContext, runner: RunnerContext): Promise<void
     },
   }, lane);
   meter.finish();
-  log.info(`data copied in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const verb = runner.delta ? "compared" : "copied";
+  log.info(
+    `${name}: ${verb} ${formatBytes(plan.total)} in ${
+      ((Date.now() - started) / 1000).toFixed(1)
+    } s`,
+  );
 }
 
 /** The jobs (nulls dropped) with the bytes each will send. */

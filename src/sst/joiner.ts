@@ -264,10 +264,17 @@ async function waitForCompletion(
       );
     }
     // A little grace over the donor's rsync timeout (the same key), so that the side that
-    // stalls is reported by the other one first, naming the key.
-    if (lastActive > 0 && Date.now() - lastActive > t.idle * 1000 + IDLE_GRACE_MS) {
+    // stalls is reported by the other one first, naming the key. Between a pre-copy and the
+    // locked pass no connection is open while the donor waits for mariadbd's lock, which
+    // `tunnel-flush-timeout` bounds: then the initial timeout (above it) applies.
+    const between = listener.openConnections() === 0;
+    const limit = between ? Math.max(t.idle, t.initial) : t.idle;
+    if (lastActive > 0 && Date.now() - lastActive > limit * 1000 + IDLE_GRACE_MS) {
       throw new TimeoutError(
-        `no data arrived from the donor for [sst] tunnel-idle-timeout=${t.idle} s`,
+        between
+          ? `the donor opened no connection for [sst] tunnel-initial-timeout=${limit} s ` +
+            "after its last transfer"
+          : `no data arrived from the donor for [sst] tunnel-idle-timeout=${t.idle} s`,
       );
     }
     await ctx.stopper.pause(200);

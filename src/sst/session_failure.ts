@@ -37,7 +37,9 @@ export function sessionFailure(
         broken ??= notWritten(e.text);
         break;
       case "error":
-        if (e.code !== 30) broken ??= brokenSession(e.text);
+        // 30: a timeout, left to the idle timer; 24: files vanished on the donor during a
+        // pre-copy (the donor decides whether that may happen).
+        if (e.code !== 30 && e.code !== 24) broken ??= brokenSession(e.text);
         break;
     }
   }

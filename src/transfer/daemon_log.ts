@@ -38,8 +38,11 @@ export function parseDaemonLine(line: string): DaemonEvent | null {
   }
   const error = /^rsync error: .*\(code (\d+)\)/.exec(text);
   if (error) return { kind: "error", pid, code: Number(error[1]), text };
-  // Through the tunnel the donor's rsync may exit 0 after such a line: the joiner decides.
-  if (/^rsync: \[(generator|receiver)\] /i.test(text)) return { kind: "file-error", pid, text };
+  // A file of the module (`… (in <module>)`) the receiving side could not handle; through the
+  // tunnel the donor's rsync may exit 0 after such a line, so the joiner decides.
+  if (/^rsync: \[(generator|receiver)\] .*\(in [^)]+\)/i.test(text)) {
+    return { kind: "file-error", pid, text };
+  }
   return null;
 }
 

@@ -31,9 +31,35 @@ export interface RunnerContext {
   onSpawn?: (child: Child) => void;
   /** Called every 200 ms while rsync runs; throws to abort (signal, parent gone, deadline). */
   check?: () => void;
+  /**
+   * Delta transfer: the joiner already holds a copy (the hot pass's), so rsync compares every
+   * file block by block and sends only the blocks that differ. Otherwise whole files.
+   */
+  delta?: boolean;
+  /**
+   * A copy made while the server takes writes: a file that vanished between the plan and its
+   * read (a table dropped or rebuilt meanwhile; rsync exit 23 or 24) is expected, the locked
+   * pass settles it.
+   */
+  hot?: boolean;
+  /** Whether this run logged an rsync command line at INFO already (the first one is). */
+  commandLog?: { logged: boolean };
 }
 
-let commandLogged = false;
+/** The delta pass's block size: InnoDB's default page, so that a changed page is one block. */
+export const DELTA_BLOCK_SIZE = 16384;
+
+/** For runs without their own {@link RunnerContext.commandLog}. */
+const commandLogged = { logged: false };
+
+/** What rsync says about a source that vanished between the plan and its read. */
+const VANISHED_RE =
+  /file has vanished|link_stat ".*" failed: No such file or directory|\(code 2[34]\)/;
+
+/** Whether a failed hot-pass rsync only lost files that vanished meanwhile (exit 23 or 24). */
+function onlyVanished(code: number, lines: readonly string[]): boolean {
+  return (code === 23 || code === 24) && lines.every((l) => VANISHED_RE.test(l));
+}
 
 /** Options every data pass uses (spec §5), plus the tunnel. */
 export function commonOptions(ctx: RunnerContext): string[] {
@@ -45,9 +71,10 @@ export function commonOptions(ctx: RunnerContext): string[] {
     // directory. Not --keep-dirlinks: rsync 3.4+ daemons refuse to write through a link.
     "--copy-links",
     "--specials",
+    // Every file is compared by content, never skipped for an equal size and time.
     "--ignore-times",
     "--inplace",
-    "--whole-file",
+    ...(ctx.delta ? ["--no-whole-file", `--block-size=${DELTA_BLOCK_SIZE}`] : ["--whole-file"]),
     "--quiet",
     `--timeout=${ctx.idleTimeoutSec}`,
     `--rsh=${ctx.rsh.rsh}`,
@@ -65,9 +92,10 @@ export function rsyncArgs(job: RsyncJob, ctx: RunnerContext): string[] {
 export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   const args = rsyncArgs(job, ctx);
   const line = `rsync (${job.label}): ${ctx.rsync} ${args.join(" ")}`;
-  if (commandLogged) log.debug(line);
+  const logged = ctx.commandLog ?? commandLogged;
+  if (logged.logged) log.debug(line);
   else log.info(line);
-  commandLogged = true;
+  logged.logged = true;
   const started = Date.now();
   const child = ctx.adapter.spawn({
     cmd: ctx.rsync,
@@ -89,12 +117,18 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   }
   const [out, err] = await output;
   const status = await child.status;
-  for (const l of (out + err).split("\n").filter((l) => l.trim())) {
+  const lines = (out + err).split("\n").filter((l) => l.trim());
+  const vanished = ctx.hot === true && onlyVanished(status.code, lines);
+  for (const l of lines) {
     if (l.startsWith("WSREP_SST: ")) log.passThrough(l);
+    else if (vanished) log.debug(`rsync: ${l}`);
     else log.warn(`rsync: ${l}`);
   }
-  if (status.code === 0) {
-    log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (status.code === 0 || vanished) {
+    const note = vanished
+      ? " (files dropped or renamed meanwhile: the locked pass settles them)"
+      : "";
+    log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${note}`);
     return;
   }
   ctx.check?.();

@@ -11,6 +11,7 @@ import {
   makeFixture,
   makeToolDir,
   processesMentioning,
+  setSst,
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { makeCa, makeLeaf } from "../support/pki.ts";
@@ -408,5 +409,95 @@ loopbackTest(
     );
     assert(!/rsync \(/.test(r.donor?.stderr ?? ""), "the donor started copying");
     assert(r.joiner.code !== 0, "the joiner reported success");
+  },
+);
+
+/**
+ * What a busy server does to its files between a hot copy and the lock: pages rewritten in
+ * place (here with the size and modification time kept, as a write in the same clock tick as
+ * the copy leaves them), a table rebuilt under a new name, tables created and dropped, a new
+ * schema, one dropped, the redo log and the system tablespace written.
+ */
+async function busyServer(dd: string, round: number): Promise<void> {
+  const orders = `${dd}/shop/orders.ibd`;
+  const st = await Deno.stat(orders);
+  const f = await Deno.open(orders, { write: true });
+  for (let i = 0; i < 8; i++) {
+    await f.seek((((round * 8 + i) * 7919) % Math.floor(st.size / 16384)) * 16384, 0);
+    await f.write(crypto.getRandomValues(new Uint8Array(16384)));
+  }
+  f.close();
+  await Deno.utime(orders, st.atime!, st.mtime!);
+  await Deno.writeFile(`${dd}/ibdata1`, crypto.getRandomValues(new Uint8Array(65536)), {
+    append: true,
+  });
+  await Deno.writeFile(`${dd}/ib_logfile0`, crypto.getRandomValues(new Uint8Array(4096)), {
+    create: false,
+  });
+  await Deno.writeFile(`${dd}/shop/t${round}.ibd`, crypto.getRandomValues(new Uint8Array(50000)));
+  if (round > 0) await Deno.rename(`${dd}/shop/t${round - 1}.ibd`, `${dd}/shop/r${round}.ibd`);
+  await Deno.mkdir(`${dd}/new${round}`, { recursive: true });
+  await Deno.writeFile(`${dd}/new${round}/x.ibd`, crypto.getRandomValues(new Uint8Array(9000)));
+  if (round > 0) await Deno.remove(`${dd}/new${round - 1}`, { recursive: true });
+}
+
+loopbackTest(
+  "precopy=on: the joiner equals the donor's locked state after writes, renames, new and dropped tables and schemas between the hot pass and the lock, a rewrite with unchanged size and time among them",
+  { bigTableBytes: 32 * 1024 * 1024, donorSstLines: ["precopy=on"] },
+  async (f) => {
+    const dd = f.donor.layout.datadir;
+    let locked = new Map<string, string>();
+    let rounds = 0;
+    let writer: Promise<void> | null = null;
+    let stop = false;
+    const r = await sst(f, {
+      onDonorStart: () => {
+        writer = (async () => {
+          while (!stop) {
+            await busyServer(dd, rounds++);
+            await new Promise((res) => setTimeout(res, 20));
+          }
+        })();
+      },
+      onDonorFailure: async () => {
+        stop = true;
+        await writer;
+      },
+      onFlush: async () => {
+        stop = true;
+        await writer;
+        await busyServer(dd, rounds++); // after the hot pass, before the lock
+        locked = await treeDigest(dd, isTransferredDatadirFile);
+      },
+    });
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    const log = r.donor!.stderr;
+    assertMatch(log, /hot pre-copy \(the server takes writes\): \d+ parts/);
+    assertMatch(log, /locked delta pass: compared .* in [\d.]+ s/);
+    assertMatch(log, /--no-whole-file --block-size=16384/);
+    assertMatch(log, /donor writes blocked for [\d.]+ s/);
+    assert(rounds >= 2, `only ${rounds} rounds of writes`);
+    assertEquals(
+      diffDigests(locked, await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile)),
+      [],
+    );
+  },
+);
+
+loopbackTest(
+  "precopy=auto below 1 GiB and precopy=off: one locked pass of whole files, as before",
+  { donorSstLines: [] },
+  async (f) => {
+    for (const line of ["", "precopy=off"]) {
+      if (line) await setSst(f.donor, { precopy: "off" });
+      const r = await sst(f);
+      assertEquals(r.donor?.code, 0, r.donor?.stderr);
+      const log = r.donor!.stderr;
+      assert(!/hot pre-copy/.test(log), "a pre-copy ran");
+      assertMatch(log, /locked pass: copied .* in [\d.]+ s/);
+      assert(/--whole-file/.test(log) && !/--no-whole-file/.test(log), "not whole files");
+      if (!line) assertMatch(log, /precopy=auto: .* below 1\.00 GiB: one locked pass/);
+    }
   },
 );
