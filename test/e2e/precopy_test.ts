@@ -1,0 +1,126 @@
+/**
+ * `[sst] precopy=on` on a real cluster with a busy donor: while node2's SST copies node1's data
+ * hot (the server still takes writes), a writer on node1 inserts, updates and deletes rows,
+ * rebuilds a table (`ALTER TABLE … FORCE`: its `.ibd` is replaced), creates, renames and drops
+ * tables, creates a schema and rotates the binary log. The locked delta pass must bring node2's
+ * copy to the locked state: after the join every table's checksum equals node1's (dropped tables
+ * gone, renamed ones there), and node2 restarts cleanly.
+ *
+ * Only InnoDB data is written during the SST: Galera does not replicate MyISAM (nor, before
+ * 10.6, Aria) writes, so such writes made after the lock could never reach node2.
+ *
+ * Needs the launcher built by `deno task build`.
+ */
+import { type Cluster, type Node, withCluster } from "./cluster.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+import { stopwatch } from "./support/flows.ts";
+import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { sleep } from "../../src/proc/process.ts";
+
+const BULK_ROWS = 1600; // × 64 KiB off-page blobs ≈ 100 MiB, copied hot at the capped rate
+
+/** One writer round on node1: InnoDB DML on every test table, and DDL in turn. */
+function round(i: number, created: string[], renamed: string[]): string[] {
+  const q = [
+    `INSERT INTO e2e.big SELECT ${2_000_000 + i * 10} + seq, seq, 'hot ${i}' FROM e2e.seq_1_to_10`,
+    `UPDATE e2e.big SET pad = 'upd ${i}' WHERE id % 97 = ${i % 97} AND id < 1000000`,
+    `DELETE FROM e2e.big WHERE id % 101 = ${i % 101} AND id < 1000000`,
+    `UPDATE e2e_second.t2 SET v = CONCAT(v, '${i}') WHERE id % 10 = ${i % 10}`,
+    `UPDATE e2e.bulk SET b = REPEAT(MD5(${i}), 2048) WHERE id % 53 = ${i % 53}`,
+  ];
+  if (i % 4 === 0) q.push("ALTER TABLE e2e_second.t2 FORCE");
+  if (i % 3 === 0) {
+    created.push(`tmp${i}`);
+    q.push(`CREATE TABLE e2e.tmp${i} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`);
+    q.push(`INSERT INTO e2e.tmp${i} VALUES (1, ${i}), (2, ${i})`);
+  } else if (i % 3 === 1 && created.length > 0) {
+    const t = created.shift()!;
+    renamed.push(`ren_${t}`);
+    q.push(`RENAME TABLE e2e.${t} TO e2e.ren_${t}`);
+  } else if (renamed.length > 1) {
+    q.push(`DROP TABLE e2e.${renamed.shift()}`);
+  }
+  if (i === 2) {
+    q.push("CREATE DATABASE e2e_new");
+    q.push("CREATE TABLE e2e_new.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB");
+  }
+  if (i > 2) q.push(`INSERT INTO e2e_new.t VALUES (${i}, 'round ${i}')`);
+  if (i % 5 === 0) q.push("FLUSH BINARY LOGS");
+  return q;
+}
+
+/** Writes on `n1` until `done()`; counts the rounds that ran while the hot pass was copying. */
+async function busyDonor(cluster: Cluster, n1: Node, done: () => boolean) {
+  const created: string[] = [];
+  const renamed: string[] = [];
+  let rounds = 0;
+  let duringHotPass = 0;
+  while (!done()) {
+    const log = cluster.logSinceStart(n1);
+    const hot = /hot pre-copy \(the server takes writes\): \d+ parts/.test(log) &&
+      !/tables flushed and locked/.test(log);
+    await cluster.sql(n1, round(rounds++, created, renamed).join(";\n"), 120_000);
+    if (hot) duringHotPass++;
+    await sleep(50);
+  }
+  return { rounds, duringHotPass, renamed };
+}
+
+Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node2's tables equal node1's after the join, and node2 restarts cleanly", () =>
+  withCluster({
+    size: 2,
+    sstMethod: "rsync_tunnel",
+    pathPrefix: LAUNCHER_DIR,
+    configure: (() => {
+      const tls = localhostTls();
+      return async (node: Node, cluster: Cluster) => {
+        const t = await tls(node, cluster);
+        return { groups: { sst: [...t.groups!.sst, "precopy=on", "bwlimit=32M"] } };
+      };
+    })(),
+  }, async (cluster) => {
+    const lap = stopwatch();
+    const [n1, n2] = cluster.nodes;
+    cluster.start(n1, { newCluster: true });
+    await cluster.waitSynced(n1, 60_000);
+    await cluster.loadData(n1, { rows: 20_000 });
+    await cluster.sql(
+      n1,
+      "CREATE TABLE e2e.bulk (id INT PRIMARY KEY, b LONGBLOB NOT NULL) ENGINE=InnoDB;\n" +
+        `INSERT INTO e2e.bulk SELECT seq, REPEAT(MD5(seq), 2048) FROM e2e.seq_1_to_${BULK_ROWS}`,
+      120_000,
+    );
+    lap("node1 bootstrapped with ~100 MiB");
+
+    cluster.start(n2);
+    let synced = false;
+    const writer = busyDonor(cluster, n1, () => synced);
+    try {
+      await cluster.waitSynced(n2, 180_000);
+    } finally {
+      synced = true;
+    }
+    const w = await writer;
+    lap(`node2 synced; ${w.rounds} writer rounds, ${w.duringHotPass} during the hot pass`);
+
+    const log1 = cluster.logSinceStart(n1);
+    const context = `\n--- node1 ---\n${
+      log1.split("\n").filter((l) => /WSREP_SST/.test(l))
+        .join("\n")
+    }`;
+    assertEquals(cluster.joinType(n2), "SST", `node2 joined by SST${context}`);
+    assert(/locked delta pass: compared/.test(log1), `the donor ran a delta pass${context}`);
+    assert(/donor writes blocked for [\d.]+ s/.test(log1), `the lock time is logged${context}`);
+    assert(w.duringHotPass >= 2, `only ${w.duringHotPass} writer rounds in the hot pass`);
+
+    const [c1, c2] = [await cluster.checksums(n1), await cluster.checksums(n2)];
+    assertEquals(c2, c1, "node2's tables and checksums equal node1's");
+    assert("e2e_new.t" in c1, "the schema created during the SST is there");
+    for (const t of w.renamed) assert(`e2e.${t}` in c2, `renamed table ${t} is there`);
+
+    await cluster.stop(n2);
+    cluster.start(n2);
+    await cluster.waitSynced(n2, 90_000);
+    assertEquals(await cluster.checksums(n2), c1, "node2 after its restart");
+    lap("node2 restarted cleanly");
+  }));
