@@ -114,7 +114,11 @@ export async function testPackages(
       "set -e",
       "mount --make-rprivate /",
       'm="$s/merged"',
-      'mount -t overlay overlay -o "lowerdir=$lower,upperdir=$s/upper,workdir=$s/work" "$m"',
+      // An upper layer on an overlayfs (e.g. a container's /var/tmp) is refused: use tmpfs then.
+      'if ! mount -t overlay overlay -o "lowerdir=$lower,upperdir=$s/upper,workdir=$s/work" "$m"',
+      'then mount -t tmpfs tmpfs "$s/upper" && mkdir "$s/upper/u" "$s/upper/w" &&',
+      '  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$s/upper/u,workdir=$s/upper/w" "$m"',
+      "fi",
       'for d in proc sys dev; do mkdir -p "$m/$d"; mount --rbind "/$d" "$m/$d"; done',
       'mount --bind "$s/tmp" "$m/tmp"',
       'mkdir -p "$m$repo" "$m$denodir" "$m/opt/wsrep-sst-test"',
