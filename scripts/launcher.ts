@@ -78,6 +78,8 @@ export interface StageOptions {
   manPage: string;
   /** Store the man page gzip-compressed (packages) instead of plain (install task). */
   gzipMan?: boolean;
+  /** Alias names (default {@link ALIASES}; tests give others). */
+  aliases?: readonly string[];
 }
 
 /** One installed file: its path in the target system, and whether it is a link. */
@@ -112,7 +114,12 @@ async function gzip(data: Uint8Array): Promise<Uint8Array> {
 }
 
 /** The paths the layout has in the target system (for uninstall and package file lists). */
-export function layoutPaths(prefix: string, compiled: boolean, gzipMan: boolean): StagedFile[] {
+export function layoutPaths(
+  prefix: string,
+  compiled: boolean,
+  gzipMan: boolean,
+  aliases: readonly string[] = ALIASES,
+): StagedFile[] {
   const p = prefix.replace(/\/+$/, "");
   const man = (n: string) => `${p}/share/man/man1/${n}.1${gzipMan ? ".gz" : ""}`;
   return [
@@ -122,7 +129,7 @@ export function layoutPaths(prefix: string, compiled: boolean, gzipMan: boolean)
       { path: `${p}/${RUNTIME_SUBPATH}`, kind: "file" as const },
     ]),
     { path: man(COMMAND), kind: "file" },
-    ...ALIASES.flatMap((a) => [
+    ...aliases.flatMap((a) => [
       { path: `${p}/bin/${a}`, kind: "link" as const },
       { path: man(a), kind: "link" as const },
     ]),
@@ -144,9 +151,9 @@ export async function stage(o: StageOptions): Promise<StagedFile[]> {
   const roff = await Deno.readFile(o.manPage);
   const ext = o.gzipMan ? ".1.gz" : ".1";
   await put(o.gzipMan ? await gzip(roff) : roff, `${p}/share/man/man1/${COMMAND}${ext}`, 0o644);
-  for (const a of ALIASES) {
+  for (const a of o.aliases ?? ALIASES) {
     await link(COMMAND, `${p}/bin/${a}`);
     await link(`${COMMAND}${ext}`, `${p}/share/man/man1/${a}${ext}`);
   }
-  return layoutPaths(o.prefix, compiled, o.gzipMan ?? false);
+  return layoutPaths(o.prefix, compiled, o.gzipMan ?? false, o.aliases ?? ALIASES);
 }
