@@ -1,10 +1,11 @@
 /**
  * `deno task install [--prefix P] [--destdir D] [--bundle] [--uninstall]`: installs what
- * `deno task build` (or `deno task compile`) made, plus the man page.
+ * `deno task build` (or `deno task compile`) made, in the layout of `scripts/launcher.ts`.
  *
  * - With a compiled executable in `dist/` (and no `--bundle`): `P/bin/wsrep_sst_rsync_tunnel`.
- * - Otherwise the bundle: `P/lib/wsrep_sst_rsync_tunnel/wsrep_sst_rsync_tunnel.js` and the
- *   launcher `P/bin/wsrep_sst_rsync_tunnel` (needs `deno` in mariadbd's PATH).
+ * - Otherwise the bundle `P/lib/wsrep_sst_rsync_tunnel/wsrep_sst_rsync_tunnel.js`, the Deno
+ *   runtime running this task copied to `P/lib/wsrep_sst_rsync_tunnel/deno`, and the launcher
+ *   `P/bin/wsrep_sst_rsync_tunnel` that runs the one with the other (no deno needed in PATH).
  * - Both: `P/share/man/man1/wsrep_sst_rsync_tunnel.1`.
  *
  * `--destdir D` prefixes every path with D (staging, packaging, tests); the default prefix is
@@ -13,7 +14,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BUNDLE_SUBPATH, relativeLauncher } from "./launcher.ts";
+import { COMMAND, layoutPaths, LIB_SUBDIR, stage } from "./launcher.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const { values } = parseArgs({
@@ -34,54 +35,49 @@ if (!values.prefix.startsWith("/")) {
   console.error(`--prefix ${values.prefix} must be an absolute path`);
   Deno.exit(22);
 }
-const base = `${values.destdir.replace(/\/+$/, "")}${values.prefix.replace(/\/+$/, "")}`;
-const bin = `${base}/bin/wsrep_sst_rsync_tunnel`;
-const bundle = `${base}/${BUNDLE_SUBPATH}`;
-const man = `${base}/share/man/man1/wsrep_sst_rsync_tunnel.1`;
+const destdir = values.destdir.replace(/\/+$/, "");
+const libDir = `${destdir}${values.prefix.replace(/\/+$/, "")}/${LIB_SUBDIR}`;
 
 async function exists(p: string): Promise<boolean> {
   return await Deno.lstat(p).then(() => true, () => false);
 }
 
 if (values.uninstall) {
-  for (const f of [bin, bundle, man]) {
-    if (await exists(f)) {
-      await Deno.remove(f);
-      console.error(`removed ${f}`);
+  for (const f of [...layoutPaths(values.prefix, false, false)]) {
+    const p = `${destdir}${f.path}`;
+    if (await exists(p)) {
+      await Deno.remove(p);
+      console.error(`removed ${p}`);
     }
   }
-  await Deno.remove(bundle.slice(0, bundle.lastIndexOf("/"))).catch(() => {}); // only if empty
+  await Deno.remove(libDir).catch(() => {}); // only if empty
   Deno.exit(0);
 }
 
-async function put(src: string, dest: string, mode: number): Promise<void> {
-  await Deno.mkdir(dest.slice(0, dest.lastIndexOf("/")), { recursive: true, mode: 0o755 });
-  const tmp = `${dest}.new-${Deno.pid}`;
-  await Deno.copyFile(src, tmp);
-  await Deno.chmod(tmp, mode);
-  await Deno.rename(tmp, dest); // atomic: a running SST keeps its old file
-  console.error(`installed ${dest}`);
-}
-
-const compiled = `${root}/dist/wsrep_sst_rsync_tunnel`;
+const compiled = `${root}/dist/${COMMAND}`;
 const useCompiled = !values.bundle && await exists(compiled);
-if (useCompiled) {
-  await put(compiled, bin, 0o755);
-  if (await exists(bundle)) await Deno.remove(bundle);
-} else {
-  const built = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
-  if (!(await exists(built))) {
-    console.error(`${built} is missing: run deno task build first`);
-    Deno.exit(2);
-  }
-  await put(built, bundle, 0o644);
-  const launcher = await Deno.makeTempFile({ prefix: "wsrep-launcher-" });
-  await Deno.writeTextFile(launcher, relativeLauncher());
-  await put(launcher, bin, 0o755);
-  await Deno.remove(launcher);
+const built = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
+if (!useCompiled && !(await exists(built))) {
+  console.error(`${built} is missing: run deno task build first`);
+  Deno.exit(2);
 }
-await put(`${root}/man/wsrep_sst_rsync_tunnel.1`, man, 0o644);
+if (useCompiled) {
+  // A bundle installed earlier would be left unused: remove it (and its runtime).
+  for (
+    const f of layoutPaths(values.prefix, false, false).filter((f) => f.path.includes("/lib/"))
+  ) {
+    await Deno.remove(`${destdir}${f.path}`).catch(() => {});
+  }
+  await Deno.remove(libDir).catch(() => {});
+}
+const files = await stage({
+  destdir,
+  prefix: values.prefix,
+  ...(useCompiled ? { executable: compiled } : { bundle: built }),
+  manPage: `${root}/man/${COMMAND}.1`,
+});
+for (const f of files) console.error(`installed ${destdir}${f.path}`);
 console.error(
-  `installed the ${useCompiled ? "single executable" : "bundle (needs deno in PATH)"}; ` +
-    `check it with: sudo -u mysql ${values.prefix}/bin/wsrep_sst_rsync_tunnel check`,
+  `installed the ${useCompiled ? "single executable" : "bundle with its Deno runtime"}; ` +
+    `check it with: sudo -u mysql ${values.prefix}/bin/${COMMAND} check`,
 );

@@ -1,23 +1,24 @@
 /**
  * `deno task rpm [--executable FILE] [--out DIR]`: builds the RPM from
- * `packaging/wsrep_sst_rsync_tunnel.spec` with `rpmbuild`, from a source tarball made here.
+ * `packaging/wsrep_sst_rsync_tunnel.spec` with `rpmbuild`, from a source tarball made here that
+ * holds the layout of `scripts/launcher.ts`, staged (`root/`), with its file list:
  *
- * - Bundle mode (default): the tarball holds `dist/wsrep_sst_rsync_tunnel.js` (from
- *   `deno task build`, which the task runs first) and the launcher; the package is noarch and
- *   requires deno.
+ * - Bundle mode (default): `dist/wsrep_sst_rsync_tunnel.js` (from `deno task build`, which the
+ *   task runs first), the running `deno` as its private runtime, and the launcher.
  * - Compiled mode, when `DENORT_BIN` is set: runs `scripts/compile.ts` (deno compile with that
- *   denort) and packages the single executable (`rpmbuild --with compiled`). `--executable FILE`
- *   packages an executable compiled earlier instead.
+ *   denort) and packages the single executable. `--executable FILE` packages an executable
+ *   compiled earlier instead.
  *
- * The RPM lands in `dist/rpm/RPMS/<arch>/` (or `--out DIR`); its path is printed on stdout.
- * A License tag comes from `RPM_LICENSE` (default `LicenseRef-unspecified` until the
- * repository has a LICENSE file, which is then packaged as %license).
+ * Either way the package holds an x86_64 (or aarch64) ELF file: it is built for the machine's
+ * architecture. The RPM lands in `dist/rpm/RPMS/<arch>/` (or `--out DIR`); its path is printed
+ * on stdout. Licences: LICENSE (ours, MIT), packaging/copyright (what the package holds, and
+ * the licences of the Deno runtime inside) and the texts in packaging/licenses/.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { VERSION } from "../src/core/version.ts";
-import { relativeLauncher } from "./launcher.ts";
+import { COMMAND, stage } from "./launcher.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const spec = `${root}/packaging/wsrep_sst_rsync_tunnel.spec`;
@@ -52,6 +53,9 @@ if (!executable && denort) {
 }
 const compiled = executable !== undefined;
 
+/** Licence texts of what the bundle and the runtime contain, from packaging/licenses/. */
+const LICENSE_TEXTS = ["deno.LICENSE", "commander.LICENSE"];
+
 const top = values.out ?? `${root}/dist/rpm`;
 await Deno.remove(`${top}/BUILD`, { recursive: true }).catch(() => {});
 await Deno.remove(`${top}/BUILDROOT`, { recursive: true }).catch(() => {});
@@ -59,28 +63,35 @@ for (const d of ["SOURCES", "SPECS", "BUILD", "RPMS", "SRPMS"]) {
   await Deno.mkdir(`${top}/${d}`, { recursive: true });
 }
 const name = `wsrep_sst_rsync_tunnel-${VERSION}`;
-const stage = await Deno.makeTempDir({ prefix: "wsrep-rpm-" });
+const work = await Deno.makeTempDir({ prefix: "wsrep-rpm-" });
 try {
-  const src = `${stage}/${name}`;
+  const src = `${work}/${name}`;
   await Deno.mkdir(src);
-  if (compiled) {
-    await Deno.copyFile(executable!, `${src}/wsrep_sst_rsync_tunnel`);
-    await Deno.chmod(`${src}/wsrep_sst_rsync_tunnel`, 0o755);
-  } else {
-    await Deno.copyFile(
-      `${root}/dist/wsrep_sst_rsync_tunnel.js`,
-      `${src}/wsrep_sst_rsync_tunnel.js`,
-    )
-      .catch(() => fail("dist/wsrep_sst_rsync_tunnel.js is missing: run deno task build", 2));
-    await Deno.writeTextFile(`${src}/launcher.sh`, relativeLauncher());
+  const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
+  if (!compiled && !(await Deno.stat(bundle).then(() => true, () => false))) {
+    fail(`${bundle} is missing: run deno task build`, 2);
   }
-  await Deno.copyFile(`${root}/man/wsrep_sst_rsync_tunnel.1`, `${src}/wsrep_sst_rsync_tunnel.1`);
+  const files = await stage({
+    destdir: `${src}/root`,
+    prefix: "/usr",
+    ...(compiled ? { executable: executable! } : { bundle }),
+    manPage: `${root}/man/${COMMAND}.1`,
+    gzipMan: true,
+  });
+  const dirs = compiled ? [] : ["%dir /usr/lib/wsrep_sst_rsync_tunnel"];
+  await Deno.writeTextFile(
+    `${src}/files.list`,
+    [...dirs, ...files.map((f) => f.path)].join("\n") + "\n",
+  );
   await Deno.copyFile(`${root}/README.md`, `${src}/README.md`);
-  const license = await Deno.stat(`${root}/LICENSE`).then(() => true, () => false);
-  if (license) await Deno.copyFile(`${root}/LICENSE`, `${src}/LICENSE`);
+  await Deno.copyFile(`${root}/LICENSE`, `${src}/LICENSE`);
+  await Deno.copyFile(`${root}/packaging/copyright`, `${src}/copyright`);
+  for (const l of LICENSE_TEXTS) {
+    await Deno.copyFile(`${root}/packaging/licenses/${l}`, `${src}/${l}`);
+  }
   await runOk("tar", [
     "-C",
-    stage,
+    work,
     "--owner=0",
     "--group=0",
     "-czf",
@@ -92,24 +103,18 @@ try {
     "-bb",
     "--define",
     `_topdir ${top}`,
-    "--define",
-    `license_tag ${Deno.env.get("RPM_LICENSE") ?? "LicenseRef-unspecified"}`,
-    ...(license ? ["--define", "license_file LICENSE"] : []),
-    ...(compiled ? ["--with", "compiled"] : []),
     // Debian's rpm has no RPM database of the build host's packages.
     "--nodeps",
     `${top}/SPECS/wsrep_sst_rsync_tunnel.spec`,
   ]; // deno-fmt-ignore
   await runOk("rpmbuild", args);
 } finally {
-  await Deno.remove(stage, { recursive: true }).catch(() => {});
+  await Deno.remove(work, { recursive: true }).catch(() => {});
 }
-const arch = compiled
-  ? new TextDecoder().decode(
-    (await new Deno.Command("rpm", { args: ["--eval", "%{_arch}"], stdout: "piped" }).output())
-      .stdout,
-  ).trim()
-  : "noarch";
+const arch = new TextDecoder().decode(
+  (await new Deno.Command("rpm", { args: ["--eval", "%{_arch}"], stdout: "piped" }).output())
+    .stdout,
+).trim();
 const dir = `${top}/RPMS/${arch}`;
 const rpm = [...Deno.readDirSync(dir)].map((e) => e.name)
   .find((n) => n.startsWith(`${name}-`) && n.endsWith(`.${arch}.rpm`));

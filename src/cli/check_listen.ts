@@ -19,7 +19,8 @@ import { BusyError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import { selfCommand } from "../proc/self.ts";
 import * as log from "../core/log.ts";
 import { describeSeen, RESPONDER_FLAG, type ResponderReport, RESULT_MARKER } from "./check_wire.ts";
-import type { DefaultsArgs } from "./check_peer.ts";
+import { type DefaultsArgs, sstArgv } from "./check_options.ts";
+import { describePortHolder } from "../tunnel/listen_check.ts";
 
 /** Options of `check --listen`. */
 export interface ListenOptions extends DefaultsArgs {
@@ -32,15 +33,6 @@ export interface ListenOptions extends DefaultsArgs {
 
 /** Default seconds `check --listen` waits. */
 export const DEFAULT_LISTEN_TIMEOUT = 300;
-
-/** Arguments for `parseSstArgs` from the option-file flags. */
-export function sstArgv(role: string, o: DefaultsArgs): string[] {
-  const argv = ["--role", role, "--address", "localhost", "--datadir", "/nonexistent"];
-  if (o.defaultsFile) argv.push("--defaults-file", o.defaultsFile);
-  if (o.defaultsExtraFile) argv.push("--defaults-extra-file", o.defaultsExtraFile);
-  if (o.defaultsGroupSuffix) argv.push("--defaults-group-suffix", o.defaultsGroupSuffix);
-  return argv;
-}
 
 type Outcome = { ok: true } | { ok: false; error: SstError };
 
@@ -86,7 +78,9 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
       if (tail && !tail.ok) return tail;
       return { ok: false, error: socatEnded(st.code, o.port, lastError) };
     });
-    const outcome = await Promise.race([done, timeout, signalled, exited]);
+    // The end of socat's log without a verdict: socat's exit status and last error decide.
+    const finished = done.then((r) => r ?? exited);
+    const outcome = await Promise.race([finished, timeout, signalled, exited]);
     clearTimeout(timer);
     await stop(child, 1000);
     if (outcome.ok) {
@@ -113,10 +107,16 @@ function timeoutError(o: ListenOptions): SstError {
   );
 }
 
+/**
+ * Why socat ended. A busy port is told as the joiner tells it: the process holding it (read
+ * from procfs), exit 16.
+ */
 function socatEnded(code: number, port: number, last: string): SstError {
-  if (/Address already in use/i.test(last)) {
+  const holder = describePortHolder(port);
+  if (holder || /Address already in use/i.test(last)) {
     return new BusyError(
-      `check --listen: port ${port} is taken (${last}); stop what listens there or use --port`,
+      `check --listen: port ${port} is taken${holder ? ` by ${holder}` : ` (${last})`}; ` +
+        "stop that process or use --port",
       ExitCode.busy,
     );
   }
@@ -128,13 +128,14 @@ function socatEnded(code: number, port: number, last: string): SstError {
 
 /**
  * Reads socat's log: one line per direction for each connection, and resolves when a check
- * finished (the client's `BYE`, or a failed handshake) and `--once` is set, or on failure.
+ * finished (the client's `BYE`, or a failed handshake) and `--once` is set, or on failure;
+ * null when the log ends with no check failed (socat's exit then tells why).
  */
 async function watch(
   stderr: ReadableStream<Uint8Array>,
   o: ListenOptions,
   ours: string,
-): Promise<Outcome> {
+): Promise<Outcome | null> {
   let peer = "?";
   let listening = false;
   let failed: SstError | null = null;
@@ -177,7 +178,7 @@ async function watch(
       }
     }
   }
-  return failed ? { ok: false, error: failed } : { ok: false, error: socatEnded(0, o.port, "") };
+  return failed ? { ok: false, error: failed } : null;
 }
 
 /** Logs one connection; null when it was only a probe and the check goes on. */

@@ -35,14 +35,7 @@ import {
   type Greeting,
   pemCertificates,
 } from "./check_wire.ts";
-import { sstArgv } from "./check_listen.ts";
-
-/** The option-file flags every check takes. */
-export interface DefaultsArgs {
-  defaultsFile?: string;
-  defaultsExtraFile?: string;
-  defaultsGroupSuffix?: string;
-}
+import { type DefaultsArgs, sstArgv } from "./check_options.ts";
 
 /** Options of `check --peer`. */
 export interface PeerOptions extends DefaultsArgs {

@@ -2,7 +2,9 @@
  * The program as an operator installs it: `deno task install --destdir` into a scratch root
  * (never the real /usr/bin, which mariadbd puts first in PATH), certificates made by the
  * installed copy's `certs` with their printed `[sst]` lines pasted unchanged, and a real
- * 2-node cluster that joins by SST (and rejoins by IST) through that installed copy.
+ * 2-node cluster that joins by SST (and rejoins by IST) through that installed copy, whose
+ * launcher runs the Deno runtime installed beside the bundle. (The packages, installed by apt
+ * with no deno on PATH at all, are tested by test/packaging/installed_packages_test.ts.)
  */
 import { chownMysql, withCluster } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
@@ -48,6 +50,13 @@ Deno.test("deno task install --destdir: a real cluster joins by SST through the 
     const exe = `${destdir}/usr/bin/wsrep_sst_rsync_tunnel`;
     const man = await Deno.stat(`${destdir}/usr/share/man/man1/wsrep_sst_rsync_tunnel.1`);
     assert(man.isFile, "man page installed");
+    const runtime = await Deno.stat(`${destdir}/usr/lib/wsrep_sst_rsync_tunnel/deno`);
+    assert(runtime.isFile && (runtime.mode! & 0o111) !== 0, "private Deno runtime installed");
+    const launcher = await Deno.readTextFile(exe);
+    assert(
+      /^exec "\$lib\/deno" run /m.test(launcher),
+      `the launcher runs its own deno:\n${launcher}`,
+    );
     let ca: string | null = null;
     await withCluster({
       size: 2,

@@ -1,14 +1,17 @@
 /**
  * The RPM as CI checks it: `scripts/rpm.ts` builds the bundle-mode package from the spec; its
- * file list and requirements are right; unpacked with `rpm2cpio | cpio` into a scratch root,
- * its launcher runs `--version`, `certs` and `check`, and its man page renders; rpmlint finds
- * no error. The spec's compiled mode is exercised with a stand-in ELF executable (no denort
- * exists on the build machines): packaged unstripped, in /usr/bin, without deno, debug package
- * or build-id links. Needs `deno task build` first (the bundle) and rpmbuild, rpm2cpio, cpio,
- * rpmlint.
+ * file list (bundle, private runtime identical to the deno that built it, licences) and
+ * requirements (socat, rsync, openssl; no deno) are right; unpacked with `rpm2cpio | cpio` into
+ * a scratch root, its launcher runs `--version`, `certs` and `check` with no deno on PATH, and
+ * its man page renders; rpmlint finds no error. The spec's compiled mode is exercised with a
+ * stand-in ELF executable (no denort exists on the build machines): packaged unstripped, in
+ * /usr/bin, without runtime, debug package or build-id links. A real SST through the unpacked
+ * payload runs in installed_packages_test.ts. Needs `deno task build` first (the bundle) and
+ * rpmbuild, rpm2cpio, cpio, rpmlint.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { VERSION } from "../../src/core/version.ts";
+import { pathWithoutDeno } from "./no_deno_path.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -50,23 +53,34 @@ async function sha256(path: string): Promise<string> {
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-Deno.test("deno task rpm builds a bundle RPM with the right files and requirements whose unpacked launcher runs version, certs and check", async () => {
+Deno.test("deno task rpm builds an x86_64 RPM of the bundle and its private runtime whose unpacked launcher runs version, certs and check with no deno on PATH", async () => {
   const top = await Deno.makeTempDir({ prefix: "rpm-bundle-" });
   try {
     const b = await buildRpm(top);
     assertEquals(b.code, 0, b.stderr);
     assertMatch(
       b.rpm,
-      new RegExp(`/wsrep_sst_rsync_tunnel-${VERSION.replaceAll(".", "\\.")}-1\\.noarch\\.rpm$`),
+      new RegExp(
+        `/wsrep_sst_rsync_tunnel-${VERSION.replaceAll(".", "\\.")}-1\\.(x86_64|aarch64)\\.rpm$`,
+      ),
     );
     const files = (await sh("rpm", ["-qlp", b.rpm])).stdout.trim().split("\n");
     for (
       const f of [
         "/usr/bin/wsrep_sst_rsync_tunnel",
         "/usr/lib/wsrep_sst_rsync_tunnel/wsrep_sst_rsync_tunnel.js",
+        "/usr/lib/wsrep_sst_rsync_tunnel/deno",
         "/usr/share/man/man1/wsrep_sst_rsync_tunnel.1.gz",
       ]
     ) assert(files.includes(f), `${f} in ${files.join(", ")}`);
+    for (const l of ["LICENSE", "copyright", "deno.LICENSE", "commander.LICENSE"]) {
+      assert(
+        files.some((f) => f.startsWith("/usr/share/licenses/") && f.endsWith(`/${l}`)),
+        `%license ${l} in ${files.join(", ")}`,
+      );
+    }
+    const license = (await sh("rpm", ["-qp", "--qf", "%{LICENSE}", b.rpm])).stdout;
+    assertEquals(license, "MIT AND BSD-3-Clause AND Apache-2.0", "License tag");
     assert(
       files.some((f) => /^\/usr\/share\/doc\/wsrep_sst_rsync_tunnel[^/]*\/README\.md$/.test(f)),
       files.join(", "),
@@ -75,16 +89,21 @@ Deno.test("deno task rpm builds a bundle RPM with the right files and requiremen
     const requires = (await sh("rpm", ["-qp", "--requires", b.rpm])).stdout.split("\n").map((l) =>
       l.trim()
     );
-    for (const r of ["socat", "rsync", "openssl", "deno"]) {
-      assert(requires.includes(r), `Requires: ${r}`);
-    }
+    for (const r of ["socat", "rsync", "openssl"]) assert(requires.includes(r), `Requires: ${r}`);
+    assert(!requires.some((r) => /deno/.test(r)), `no deno in Requires: ${requires.join(", ")}`);
     const changelog = (await sh("rpm", ["-qp", "--changelog", b.rpm])).stdout;
     assertMatch(changelog, new RegExp(`- ${VERSION.replaceAll(".", "\\.")}-1`));
 
     const root = `${top}/root`;
     await unpack(b.rpm, root);
+    assertEquals(
+      await sha256(`${root}/usr/lib/wsrep_sst_rsync_tunnel/deno`),
+      await sha256(await Deno.realPath(Deno.execPath())),
+      "the private runtime is the deno that built and tested the bundle, unstripped",
+    );
     const exe = `${root}/usr/bin/wsrep_sst_rsync_tunnel`;
-    const v = await sh(exe, ["--version"]);
+    const env = { PATH: await pathWithoutDeno(top), HOME: "/nonexistent" };
+    const v = await sh(exe, ["--version"], env);
     assertEquals(v.code, 0, v.stderr);
     assertEquals(v.stdout.split("\n")[0], `wsrep_sst_rsync_tunnel ${VERSION}`);
     assertMatch(v.stdout, /^socat \S+ .*with OpenSSL/m);
@@ -92,7 +111,7 @@ Deno.test("deno task rpm builds a bundle RPM with the right files and requiremen
     assertMatch(v.stdout, /^openssl \S+ /m);
 
     const pki = `${top}/pki`;
-    assertEquals((await sh(exe, ["certs", "ca", "--out", `${pki}/ca`])).code, 0);
+    assertEquals((await sh(exe, ["certs", "ca", "--out", `${pki}/ca`], env)).code, 0);
     const node = await sh(exe, [
       "certs",
       "node",
@@ -103,7 +122,7 @@ Deno.test("deno task rpm builds a bundle RPM with the right files and requiremen
       `${pki}/ca`,
       "--out",
       `${pki}/n`,
-    ]);
+    ], env);
     assertEquals(node.code, 0, node.stderr);
     await Deno.writeTextFile(`${top}/my.cnf`, node.stdout);
     await Deno.mkdir(`${top}/datadir`);
@@ -113,7 +132,7 @@ Deno.test("deno task rpm builds a bundle RPM with the right files and requiremen
       `${top}/my.cnf`,
       "--datadir",
       `${top}/datadir`,
-    ]);
+    ], env);
     assertEquals(c.code, 0, c.stderr);
     assertMatch(c.stderr, /configuration OK/);
 
@@ -150,7 +169,7 @@ Deno.test("rpmlint reports no error for the bundle RPM", async () => {
   }
 });
 
-Deno.test("the spec's compiled mode packages the executable unstripped in /usr/bin, without deno, debug package or build-id links", async () => {
+Deno.test("the spec's compiled mode packages the executable unstripped in /usr/bin, without runtime, debug package or build-id links", async () => {
   const top = await Deno.makeTempDir({ prefix: "rpm-compiled-" });
   try {
     // Stand-in for a deno compile output: an ELF with a build id and data after its image,
