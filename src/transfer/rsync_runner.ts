@@ -249,6 +249,38 @@ export interface ShortLane {
 }
 
 /**
+ * The jobs of one pool run, largest first: the streams take from the large end, the short lane
+ * from the small end. Its state belongs to one run, so a plan can run twice (a hot pass, then
+ * a locked pass).
+ */
+export class JobQueue {
+  readonly #jobs: SizedJob[];
+  #head = 0;
+  #tail: number;
+
+  constructor(jobs: readonly SizedJob[]) {
+    this.#jobs = [...jobs].sort((a, b) => b.bytes - a.bytes);
+    this.#tail = this.#jobs.length - 1;
+  }
+
+  /** Jobs not taken yet. */
+  get size(): number {
+    return this.#tail - this.#head + 1;
+  }
+
+  /** The largest job left, or null. */
+  takeLargest(): RsyncJob | null {
+    return this.#head <= this.#tail ? this.#jobs[this.#head++].job : null;
+  }
+
+  /** The smallest job left if it is at most `maxBytes`, or null. */
+  takeSmall(maxBytes: number): RsyncJob | null {
+    if (this.#head > this.#tail || this.#jobs[this.#tail].bytes > maxBytes) return null;
+    return this.#jobs[this.#tail--].job;
+  }
+}
+
+/**
  * Runs `jobs` on `streams` parallel streams, largest first, plus one extra lane that runs
  * `lane.lead` and then takes the smallest jobs (up to `lane.shortBytes` each) from the other end
  * of the queue: a short connection is mostly set-up time, which then overlaps the bulk copy
@@ -260,6 +292,7 @@ export async function runPool(
   streams: number,
   ctx: RunnerContext,
   lane: ShortLane = { shortBytes: 0 },
+  run: (job: RsyncJob, ctx: RunnerContext) => Promise<void> = runJob,
 ): Promise<void> {
   const running = new Set<Child>();
   const tracked: RunnerContext = {
@@ -270,28 +303,26 @@ export async function runPool(
       ctx.onSpawn?.(c);
     },
   };
-  const queue = [...jobs].sort((a, b) => b.bytes - a.bytes);
-  let head = 0;
-  let tail = queue.length - 1;
+  const queue = new JobQueue(jobs);
   let failure: unknown = null;
   const attempt = async (job: RsyncJob) => {
     try {
-      await runJob(job, tracked);
+      await run(job, tracked);
     } catch (e) {
       if (failure === null) failure = e;
       await Promise.all([...running].map((c) => stop(c, 2000)));
     }
   };
   const stream = async () => {
-    while (failure === null && head <= tail) await attempt(queue[head++].job);
+    for (let job; failure === null && (job = queue.takeLargest());) await attempt(job);
   };
   const shortLane = async () => {
     if (lane.lead) await attempt(lane.lead);
-    while (failure === null && head <= tail && queue[tail].bytes <= lane.shortBytes) {
-      await attempt(queue[tail--].job);
+    for (let job; failure === null && (job = queue.takeSmall(lane.shortBytes));) {
+      await attempt(job);
     }
   };
-  const lanes = Math.max(1, Math.min(streams, queue.length));
+  const lanes = Math.max(1, Math.min(streams, queue.size));
   await Promise.all([...Array.from({ length: lanes }, stream), shortLane()]);
   if (failure !== null) throw failure;
 }

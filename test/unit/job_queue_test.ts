@@ -1,0 +1,59 @@
+/**
+ * The pass runner's queue and pool, driven without rsync (the pool's `run` is a stand-in that
+ * records what ran): which lane takes which job, a failure stops the rest, and one plan runs
+ * twice with the same result (the hot pass, then the locked pass).
+ */
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import {
+  JobQueue,
+  type RunnerContext,
+  runPool,
+  type SizedJob,
+} from "../../src/transfer/rsync_runner.ts";
+import type { RsyncJob } from "../../src/transfer/passes.ts";
+
+function job(label: string, bytes: number): SizedJob {
+  const j: RsyncJob = {
+    label,
+    selection: { kind: "files" },
+    options: [],
+    sources: [],
+    module: "m",
+  };
+  return { job: j, bytes };
+}
+
+const PLAN = [job("a", 500), job("b", 10), job("c", 300), job("d", 5), job("e", 40)];
+const CTX = {} as RunnerContext;
+
+Deno.test("job queue: the largest from one end, small ones (up to a size) from the other", () => {
+  const q = new JobQueue(PLAN);
+  assertEquals(q.takeLargest()?.label, "a");
+  assertEquals(q.takeSmall(8)?.label, "d");
+  assertEquals(q.takeSmall(8), null); // b (10 B) is over the limit
+  assertEquals(q.takeSmall(10)?.label, "b");
+  assertEquals([q.takeLargest()?.label, q.takeLargest()?.label, q.takeLargest()], ["c", "e", null]);
+  assertEquals(q.size, 0);
+});
+
+Deno.test("pool: one stream and the short lane run every job once, the lead first; a second run of the same plan runs it all again", async () => {
+  for (let pass = 0; pass < 2; pass++) {
+    const ran: string[] = [];
+    const run = (j: RsyncJob) => {
+      ran.push(j.label);
+      return new Promise<void>((r) => setTimeout(r, j.label === "a" ? 30 : 1));
+    };
+    await runPool(PLAN, 1, CTX, { lead: job("lead", 0).job, shortBytes: 10 }, run);
+    assertEquals(ran.sort(), ["a", "b", "c", "d", "e", "lead"]);
+  }
+});
+
+Deno.test("pool: the first failure stops the queue and is thrown", async () => {
+  const ran: string[] = [];
+  const run = (j: RsyncJob) => {
+    ran.push(j.label);
+    return j.label === "a" ? Promise.reject(new Error("a failed")) : Promise.resolve();
+  };
+  await assertRejects(() => runPool(PLAN, 1, CTX, { shortBytes: 0 }, run), Error, /a failed/);
+  assertEquals(ran, ["a"]);
+});
