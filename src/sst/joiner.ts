@@ -4,8 +4,9 @@
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
  * 3. start socat's TLS listener (one rsync daemon per verified connection, no plaintext port);
- * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1`;
- * 5. wait for the donor's completion record, bounded and watching mariadbd;
+ * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/mariadb-X.Y.Z]` (our server's
+ *    version, when known: the donor refuses a pair that cannot work);
+ * 5. wait for the donor's completion record (or its refusal), bounded and watching mariadbd;
  * 6. check the secret, stop the listener, install binary logs (full SST only);
  * 7. print the final `<uuid>:<seqno> <domain>` line.
  *
@@ -34,9 +35,19 @@ import { renderRsyncdConf, renderSecrets } from "../transfer/rsyncd_config.ts";
 import {
   COMPLETION_FILE,
   type CompletionRecord,
-  parseCompletion,
+  type DonorRecord,
+  parseDonorRecord,
+  type RefusalRecord,
   secretsEqual,
 } from "../transfer/completion.ts";
+import {
+  compatibility,
+  describePair,
+  describeVersion,
+  parseRecordVersion,
+  type ServerVersion,
+} from "../core/server_version.ts";
+import { candidatePids, serverVersion } from "../proc/server_process.ts";
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
 import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
@@ -60,6 +71,13 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   const bind = await chooseBindAddress(ctx, endpoint.host);
   const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
   log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);
+  const server = await serverVersion(ctx.adapter, candidatePids(ctx.args.parent));
+  log.info(
+    server.version
+      ? `this server is ${describeVersion(server.version)} (${server.source}); told to the donor`
+      : `this server's version is not known (${server.source}); the donor cannot check ` +
+        "that it can serve this node",
+  );
 
   const secret = newSecret();
   const ws = await prepareWorkspace(ctx, secret);
@@ -71,16 +89,24 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     ws.config,
   );
 
-  ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
-  const record = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog)
+  ctx.protocol.write(
+    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version)}`,
+  );
+  const received = await waitForCompletion(ctx, listener, ws.completionFile, ws.rsyncdLog)
     .catch(async (e) => {
-      // Stopped (mariadbd aborts once the donor fails): a full disk is the more useful cause.
-      // The daemon log may be gone by now; the stop itself is then the cause to report.
+      // Stopped (mariadbd aborts once the donor fails): a full disk, or the donor's refusal,
+      // is the more useful cause. The daemon log may be gone by now; the stop itself is then
+      // the cause to report.
       if (e instanceof AbortedError) {
         checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""));
+        const text = await Deno.readTextFile(ws.completionFile).catch(() => null);
+        const late = text === null ? null : parseDonorRecord(text, ws.completionFile);
+        if (late?.kind === "refused") throw refusalError(late.refusal, secret, server.version);
       }
       throw e;
     });
+  if (received.kind === "refused") throw refusalError(received.refusal, secret, server.version);
+  const record = received.record;
   // The record may arrive in the same poll as a refusal logged by an earlier session.
   checkRefusedPush(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""), ctx.settings.layout);
   if (!secretsEqual(record.secret, secret)) {
@@ -89,12 +115,39 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
         "that received our request; refusing the transferred data",
     );
   }
+  if (record.server !== undefined) logServerPair(parseRecordVersion(record.server), server.version);
   await drainConnections(ctx, listener);
   await stop(listener.child);
   await finishBinlogs(ctx, record, ws.binlogStaging);
   if (!record.bypass) await warnStrayEngineFiles(ctx.settings.layout);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   ctx.protocol.final(record.state);
+}
+
+/**
+ * The donor refused this SST before copying anything (the servers' versions cannot work
+ * together): its reason, if the record carries this SST's secret.
+ */
+function refusalError(
+  refusal: RefusalRecord,
+  secret: string,
+  ours: ServerVersion | null,
+): SstError {
+  if (!secretsEqual(refusal.secret, secret)) {
+    return new TransferError(
+      "a refusal record arrived without this SST's secret: it was not sent by the donor that " +
+        "received our request; ignoring its reason",
+    );
+  }
+  log.info(describePair(parseRecordVersion(refusal.server), ours, { kind: "refuse", message: "" }));
+  return new SstError(ExitCode.unsupportedPair, `the donor refused this SST: ${refusal.reason}`);
+}
+
+/** One INFO line with both versions (and the donor's WARNING again, in our log). */
+function logServerPair(donor: ServerVersion | null, ours: ServerVersion | null): void {
+  const verdict = compatibility(donor, ours);
+  log.info(describePair(donor, ours, verdict));
+  if (verdict.kind === "warn") log.warn(verdict.message);
 }
 
 /** The files one joiner run uses. */
@@ -220,7 +273,7 @@ async function waitForCompletion(
   listener: TunnelListener,
   file: string,
   rsyncdLog: string,
-): Promise<CompletionRecord> {
+): Promise<DonorRecord> {
   const t = ctx.settings.timeouts;
   const started = Date.now();
   let lastActive = 0;
@@ -240,7 +293,7 @@ async function waitForCompletion(
     const text = await Deno.readTextFile(file).catch(() => null);
     if (text !== null) {
       progress(true);
-      return parseCompletion(text, file);
+      return parseDonorRecord(text, file);
     }
     progress(false);
     if (listener.child.exited) {
