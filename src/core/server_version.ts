@@ -108,8 +108,8 @@ export function compatibility(
     return {
       kind: "refuse",
       message: `the joiner runs ${j} and cannot start on the files of a donor running ${d}: ` +
-        `the InnoDB redo log format changed in ${change}, and a server since then refuses an ` +
-        `older redo log it did not shut down itself; upgrade the donor to ${change} or later ` +
+        `the InnoDB redo log format changed in ${change}, and a newer server takes over an older ` +
+        `redo log only after a clean shutdown, which files copied from a running donor are not; upgrade the donor to ${change} or later ` +
         "first, or make this one SST with wsrep_sst_method=mariabackup",
     };
   }
