@@ -14,7 +14,8 @@ import { ExitCode } from "../../src/core/errors.ts";
 /** One pair: the versions as the servers print them, and what must happen. */
 interface VersionCase {
   donor: string;
-  joiner: string;
+  /** null: no mariadbd above the joiner (like a joiner of ours that sends no version). */
+  joiner: string | null;
   expect: "refuse" | "warn" | "ok";
 }
 
@@ -23,9 +24,10 @@ const CASES: VersionCase[] = [
   { donor: "11.8.9-MariaDB-deb13", joiner: "10.5.23-MariaDB-0+deb11u1", expect: "refuse" },
   { donor: "11.8.9-MariaDB-deb13", joiner: "10.11.19-MariaDB-0+deb12u1", expect: "warn" },
   { donor: "10.11.19-MariaDB-0+deb12u1", joiner: "11.8.9-MariaDB-deb13", expect: "ok" },
+  { donor: "10.5.23-MariaDB-0+deb11u1", joiner: null, expect: "ok" },
 ];
 
-const short = (v: string) => v.replace(/-.*$/, "");
+const short = (v: string | null) => v === null ? "unknown" : v.replace(/-.*$/, "");
 const lines = (stderr: string, level: string) =>
   stderr.split("\n").filter((l) => l.startsWith(`WSREP_SST: [${level}]`));
 
@@ -33,21 +35,41 @@ for (const c of CASES) {
   Deno.test(`versions: donor ${short(c.donor)} → joiner ${short(c.joiner)}: ${c.expect}`, async () => {
     await withFixture({}, async (f) => {
       const donorServer = await makeMariadbdStandIn(`${f.root}/server-donor`, c.donor);
-      const joinerServer = await makeMariadbdStandIn(`${f.root}/server-joiner`, c.joiner);
+      const joinerWrap = c.joiner === null
+        ? []
+        : [await makeMariadbdStandIn(`${f.root}/server-joiner`, c.joiner)];
       const r = await driveSst({
         address: f.address,
-        joiner: { ...f.joiner, wrap: [joinerServer] },
+        joiner: { ...f.joiner, wrap: joinerWrap },
         donor: { ...f.donor, wrap: [donorServer] },
       });
       const d = r.donor!;
       assert(d !== null, "the donor was started");
+      if (c.joiner === null) {
+        // No version in the address: the donor proceeds and says the check was skipped; the
+        // record it sends is the one older joiners of ours accept (no version line).
+        assertMatch(r.joiner.lines[0], /\/rsync_tunnel_sst\/1$/);
+        assertEquals(
+          lines(d.stderr, "INFO").filter((l) =>
+            l.includes(
+              `server versions: donor MariaDB ${short(c.donor)}, joiner an unknown version ` +
+                "(version check skipped: the joiner's server version is not known)",
+            )
+          ).length,
+          1,
+          d.stderr,
+        );
+        assertEquals(lines(r.joiner.stderr, "INFO").filter((l) => /server versions/.test(l)), []);
+      }
       const both = `donor MariaDB ${short(c.donor)}, joiner MariaDB ${short(c.joiner)}`;
       // The joiner told its version; both ends log one INFO line with both versions.
-      assertMatch(
-        r.joiner.lines[0],
-        new RegExp(`/rsync_tunnel_sst/1/mariadb-${short(c.joiner).replace(/\./g, "\\.")}$`),
-      );
-      for (const side of [d.stderr, r.joiner.stderr]) {
+      if (c.joiner !== null) {
+        assertMatch(
+          r.joiner.lines[0],
+          new RegExp(`/rsync_tunnel_sst/1/mariadb-${short(c.joiner).replace(/\./g, "\\.")}$`),
+        );
+      }
+      for (const side of c.joiner === null ? [] : [d.stderr, r.joiner.stderr]) {
         assertEquals(
           lines(side, "INFO").filter((l) => l.includes(`server versions: ${both}`)).length,
           1,
