@@ -100,12 +100,19 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
       if (e instanceof AbortedError) {
         checkDiskSpace(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""));
         const text = await Deno.readTextFile(ws.completionFile).catch(() => null);
-        const late = text === null ? null : parseDonorRecord(text, ws.completionFile);
+        let late: DonorRecord | null = null;
+        try {
+          late = text === null ? null : parseDonorRecord(text, ws.completionFile);
+        } catch { /* a broken record does not explain the stop */ }
         if (late?.kind === "refused") throw refusalError(late.refusal, secret, server.version);
       }
       throw e;
     });
-  if (received.kind === "refused") throw refusalError(received.refusal, secret, server.version);
+  if (received.kind === "refused") {
+    // Let the donor's rsync see its session end well, so that it logs the joiner as told.
+    await drainConnections(ctx, listener, FAILURE_DRAIN_MS);
+    throw refusalError(received.refusal, secret, server.version);
+  }
   const record = received.record;
   // The record may arrive in the same poll as a refusal logged by an earlier session.
   checkRefusedPush(await Deno.readTextFile(ws.rsyncdLog).catch(() => ""), ctx.settings.layout);
