@@ -109,9 +109,11 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
       throw e;
     });
   if (received.kind === "refused") {
-    // Let the donor's rsync see its session end well, so that it logs the joiner as told.
-    await drainConnections(ctx, listener, FAILURE_DRAIN_MS);
-    throw refusalError(received.refusal, secret, server.version);
+    const refusal = refusalError(received.refusal, secret, server.version);
+    // Let the donor's rsync see its session end well, so that it logs the joiner as told;
+    // mariadbd may abort us meanwhile (the donor has failed): the refusal stays the cause.
+    await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
+    throw refusal;
   }
   const record = received.record;
   // The record may arrive in the same poll as a refusal logged by an earlier session.

@@ -115,3 +115,36 @@ for (const c of CASES) {
     });
   });
 }
+
+Deno.test("versions: the joiner names the donor's refusal also when mariadbd aborts it right after", async () => {
+  // A real joiner's mariadbd aborts as soon as Galera reports the donor's failure, while the
+  // joiner may still be letting the donor's last connection end.
+  await withFixture({}, async (f) => {
+    const donorServer = await makeMariadbdStandIn(`${f.root}/server-donor`, CASES[0].donor);
+    const joinerServer = await makeMariadbdStandIn(`${f.root}/server-joiner`, CASES[0].joiner!);
+    const mariadbd = new Deno.Command("sleep", { args: ["300"] }).spawn();
+    try {
+      const r = await driveSst({
+        address: f.address,
+        joiner: { ...f.joiner, wrap: [joinerServer] },
+        donor: { ...f.donor, wrap: [donorServer] },
+        parent: mariadbd.pid,
+        onDonorFailure: async (joiner) => {
+          mariadbd.kill("SIGKILL");
+          await joiner.status;
+        },
+      });
+      assertEquals(r.donor?.code, ExitCode.unsupportedPair, r.donor?.stderr);
+      assertEquals(r.joiner.code, ExitCode.unsupportedPair, r.joiner.stderr);
+      const jErrors = lines(r.joiner.stderr, "ERROR");
+      assertEquals(jErrors.length, 1, r.joiner.stderr);
+      assertMatch(jErrors[0], /the donor refused this SST: /);
+    } finally {
+      try {
+        mariadbd.kill("SIGKILL");
+      } catch { /* gone */ }
+      await mariadbd.status;
+    }
+    assertNothingLeft(f, "a refused SST whose joiner mariadbd aborted");
+  });
+});
