@@ -161,7 +161,10 @@ Deno.test({
         assert(/told the joiner .* that this SST is refused/.test(d), d);
 
         // Joiner: the donor's reason in its own log, and none of the donor's data.
-        assert(refusal.test(j), `the joiner's log does not name the refusal:\n${j}`);
+        assert(
+          refusal.test(j),
+          `the joiner's log does not name the refusal:\n${j}\n--- donor (node1) ---\n${d}`,
+        );
         const jError = sstLines(j, "ERROR").find((l) => refusal.test(l))!;
         assert(jError.includes(`donor running MariaDB ${old.text}`), jError);
         assert(sstLines(j, "INFO").some((l) => l.includes(`server versions: ${both}`)), j);
