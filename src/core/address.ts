@@ -1,13 +1,14 @@
 /**
  * SST addresses (spec §1.5): what mariadbd gives the joiner (`host[:port]`), what the joiner
- * advertises in its `ready` line (`<secret>@<host>:<port>/<module>/<version>`), and what the
- * donor receives back (`host:port/<module>/<version>`, with the secret in
- * `WSREP_SST_OPT_REMOTE_AUTH`).
+ * advertises in its `ready` line (`<secret>@<host>:<port>/<module>/<version>[/mariadb-X.Y.Z]`),
+ * and what the donor receives back (`host:port/<module>/<version>[/mariadb-X.Y.Z]`, with the
+ * secret in `WSREP_SST_OPT_REMOTE_AUTH`).
  *
  * @module
  */
 import { ConfigError, ExitCode, SstError } from "./errors.ts";
 import { isIpv4, isIpv6 } from "./ip.ts";
+import { parseVersionToken, type ServerVersion, versionToken } from "./server_version.ts";
 
 /** Port used when the address names none (as the stock scripts do). */
 export const DEFAULT_PORT = 4444;
@@ -103,9 +104,26 @@ export function parseEndpoint(raw: string): Endpoint {
   return { host: parseHost(hostRaw), port, path };
 }
 
-/** Formats the address the joiner advertises in `ready` (the part after `@`). */
-export function formatReadyAddress(host: Host, port: number): string {
-  return `${hostForAddress(host)}:${port}/${MODULE}/${PROTOCOL_VERSION}`;
+/**
+ * Formats the address the joiner advertises in `ready` (the part after `@`); with the joiner's
+ * server version known, as a third path component (`…/rsync_tunnel_sst/1/mariadb-10.11.19`).
+ * Donors of ours that predate it ignore it.
+ */
+export function formatReadyAddress(
+  host: Host,
+  port: number,
+  server: ServerVersion | null = null,
+): string {
+  const version = server ? `/${versionToken(server)}` : "";
+  return `${hostForAddress(host)}:${port}/${MODULE}/${PROTOCOL_VERSION}${version}`;
+}
+
+/**
+ * The joiner's server version from the donor's `--address` (third path component), or null
+ * when the joiner did not say it (its version unknown to it, or an older wsrep_sst_rsync_tunnel).
+ */
+export function joinerServerVersion(ep: Endpoint): ServerVersion | null {
+  return parseVersionToken(ep.path[2]);
 }
 
 /** Checks that the donor's `--address` points at a joiner of ours speaking our version. */

@@ -28,6 +28,11 @@ export const ExitCode = {
   transfer: 32,
   /** EPROTO: the peer does not speak our protocol (TLS on one side only, rsync mismatch). */
   protocol: 71,
+  /**
+   * EOPNOTSUPP: the joiner's server cannot start on the donor's files (MariaDB versions on
+   * different sides of the 10.8 redo log change); refused before anything is copied.
+   */
+  unsupportedPair: 95,
   /** EKEYREJECTED-like: the peer's certificate was refused (chain or name). */
   peerRejected: 129,
   /** ETIMEDOUT: a bounded wait expired. */

@@ -3,6 +3,8 @@
  *
  * 1. parse the joiner's address and take the per-SST secret from the SST request
  *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
+ *    compare our server's version with the joiner's (from its address): a pair on different
+ *    sides of the 10.8 redo log change is refused here, the joiner told through the tunnel;
  * 2. check the TLS material and decide which name the joiner's certificate must carry;
  * 3. IST (`--bypass`): `continue`, send only the completion record, `done`;
  * 4. otherwise plan the copy; with `[sst] precopy`, copy everything while the server still
@@ -14,9 +16,23 @@
  * @module
  */
 import type { SstContext } from "./context.ts";
-import { checkDonorPath, type Endpoint, hostForAddress, parseEndpoint } from "../core/address.ts";
+import {
+  checkDonorPath,
+  type Endpoint,
+  hostForAddress,
+  joinerServerVersion,
+  parseEndpoint,
+} from "../core/address.ts";
 import { donorSecret } from "./donor_credentials.ts";
-import { ConfigError, SstError, TimeoutError, TransferError } from "../core/errors.ts";
+import { ConfigError, ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
+import {
+  type Compatibility,
+  compatibility,
+  describePair,
+  recordVersion,
+  type ServerVersion,
+} from "../core/server_version.ts";
+import { candidatePids, serverVersion } from "../proc/server_process.ts";
 import * as log from "../core/log.ts";
 import { addSecret } from "../core/log.ts";
 import { makePrivateDir, type PrivateDir, privateDirError } from "./private_dir.ts";
@@ -53,7 +69,12 @@ import {
   structureJob,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
-import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
+import {
+  COMPLETION_FILE,
+  isValidState,
+  renderCompletion,
+  renderRefusal,
+} from "../transfer/completion.ts";
 import { formatBytes, TransferProgress } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { TreeWalk } from "../transfer/selection.ts";
@@ -73,10 +94,19 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   // 10.x: in the environment; 11.8: on stdin (read first: mariadbd wrote it at our start).
   const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin);
   addSecret(secret);
-  const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
-  const peerName = await joinerCertificateName(ctx, joiner, tls);
-  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
-  const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
+  const pair = await checkServerVersions(ctx, joiner);
+  if (pair.verdict.kind === "refuse") {
+    const refusal = new SstError(ExitCode.unsupportedPair, pair.verdict.message);
+    await tellJoinerRefusal(ctx, joiner, secret, pair.donor, refusal.message).catch((e) =>
+      log.warn(
+        `could not tell the joiner why this SST is refused (${
+          e instanceof Error ? e.message : String(e)
+        }); its log will only show that the SST failed`,
+      )
+    );
+    throw refusal;
+  }
+  const { runner, dir, peerName } = await openTunnel(ctx, joiner, secret);
   log.info(
     `rsync_tunnel SST started on donor: to ${runner.peer} (` +
       (peerName === null
@@ -94,11 +124,75 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   }
   const record = await dir.write(
     COMPLETION_FILE,
-    renderCompletion({ state, secret, bypass: args.bypass }),
+    renderCompletion({
+      state,
+      secret,
+      bypass: args.bypass,
+      // Only a joiner that told its version reads ours (older ones refuse unknown lines).
+      ...(pair.joiner ? { server: recordVersion(pair.donor) } : {}),
+    }),
   );
   await runJob(completionJob(record), runner);
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
+}
+
+/** Both servers' versions and the verdict on the pair. */
+interface ServerPair {
+  donor: ServerVersion | null;
+  joiner: ServerVersion | null;
+  verdict: Compatibility;
+}
+
+/**
+ * Our server's version (from the mariadbd above us) against the one the joiner advertised:
+ * one INFO line with both, one WARNING line for a newer donor than joiner. Before anything
+ * is flushed or copied, so that a pair that cannot work is refused with nothing touched.
+ */
+async function checkServerVersions(ctx: SstContext, joiner: Endpoint): Promise<ServerPair> {
+  const ours = await serverVersion(ctx.adapter, candidatePids(undefined));
+  const theirs = joinerServerVersion(joiner);
+  if (!ours.version) log.info(`this server's version is not known: ${ours.source}`);
+  const verdict = compatibility(ours.version, theirs);
+  log.info(describePair(ours.version, theirs, verdict));
+  if (verdict.kind === "warn") log.warn(verdict.message);
+  return { donor: ours.version, joiner: theirs, verdict };
+}
+
+/**
+ * Sends the refusal record where the completion record would go (through the same verified
+ * tunnel, with the per-SST secret), so that the joiner fails with our reason.
+ */
+async function tellJoinerRefusal(
+  ctx: SstContext,
+  joiner: Endpoint,
+  secret: string,
+  donor: ServerVersion | null,
+  reason: string,
+): Promise<void> {
+  const { runner, dir } = await openTunnel(ctx, joiner, secret);
+  const file = await dir.write(
+    COMPLETION_FILE,
+    renderRefusal({ secret, server: recordVersion(donor), reason }),
+  );
+  await runJob(completionJob(file), runner);
+  log.info(`told the joiner ${runner.peer} that this SST is refused`);
+}
+
+/**
+ * Checks the TLS material, decides which name the joiner's certificate must carry (one
+ * verified handshake), and prepares the per-connection socat client rsync runs.
+ */
+async function openTunnel(
+  ctx: SstContext,
+  joiner: Endpoint,
+  secret: string,
+): Promise<{ runner: RunnerContext; dir: PrivateDir; peerName: string | null }> {
+  const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
+  const peerName = await joinerCertificateName(ctx, joiner, tls);
+  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
+  return { runner, dir, peerName };
 }
 
 /**

@@ -4,8 +4,9 @@
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
  * 3. start socat's TLS listener (one rsync daemon per verified connection, no plaintext port);
- * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1`;
- * 5. wait for the donor's completion record, bounded and watching mariadbd;
+ * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/mariadb-X.Y.Z]` (our server's
+ *    version, when known: the donor refuses a pair that cannot work);
+ * 5. wait for the donor's completion record (or its refusal), bounded and watching mariadbd;
  * 6. check the secret, stop the listener, install binary logs (full SST only);
  * 7. print the final `<uuid>:<seqno> <domain>` line.
  *
@@ -13,7 +14,7 @@
  */
 import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
-import { AbortedError, ExitCode, TimeoutError, TransferError } from "../core/errors.ts";
+import { AbortedError, ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
 import { makePrivateDir } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
@@ -27,9 +28,19 @@ import { renderRsyncdConf, renderSecrets } from "../transfer/rsyncd_config.ts";
 import {
   COMPLETION_FILE,
   type CompletionRecord,
-  parseCompletion,
+  type DonorRecord,
+  parseDonorRecord,
+  type RefusalRecord,
   secretsEqual,
 } from "../transfer/completion.ts";
+import {
+  compatibility,
+  describePair,
+  describeVersion,
+  parseRecordVersion,
+  type ServerVersion,
+} from "../core/server_version.ts";
+import { candidatePids, serverVersion } from "../proc/server_process.ts";
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { newSecret } from "./secret.ts";
 import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
@@ -54,6 +65,13 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   const bind = await chooseBindAddress(ctx, endpoint.host);
   const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
   log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);
+  const server = await serverVersion(ctx.adapter, candidatePids(ctx.args.parent));
+  log.info(
+    server.version
+      ? `this server is ${describeVersion(server.version)} (${server.source}); told to the donor`
+      : `this server's version is not known (${server.source}); the donor cannot check ` +
+        "that it can serve this node",
+  );
 
   const secret = newSecret();
   const ws = await prepareWorkspace(ctx, secret);
@@ -65,16 +83,35 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     ws.config,
   );
 
-  ctx.protocol.write(`ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port)}`);
+  ctx.protocol.write(
+    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version)}`,
+  );
   const daemon = new DaemonLogFollower(ws.rsyncdLog);
-  const record = await waitForCompletion(ctx, listener, ws.completionFile, daemon)
+  const received = await waitForCompletion(ctx, listener, ws.completionFile, daemon)
     .catch(async (e) => {
-      // Stopped (mariadbd aborts once the donor fails): a full disk is the more useful cause.
-      // The daemon log may be gone by now; the stop itself is then the cause to report.
-      const failure = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
-      if (e instanceof AbortedError && failure?.exitCode === ExitCode.noSpace) throw failure;
+      // Stopped (mariadbd aborts once the donor fails): a full disk, or the donor's refusal,
+      // is the more useful cause. The daemon log may be gone by now; the stop itself is then
+      // the cause to report.
+      if (e instanceof AbortedError) {
+        const failure = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
+        if (failure?.exitCode === ExitCode.noSpace) throw failure;
+        const text = await Deno.readTextFile(ws.completionFile).catch(() => null);
+        let late: DonorRecord | null = null;
+        try {
+          late = text === null ? null : parseDonorRecord(text, ws.completionFile);
+        } catch { /* a broken record does not explain the stop */ }
+        if (late?.kind === "refused") throw refusalError(late.refusal, secret, server.version);
+      }
       throw e;
     });
+  if (received.kind === "refused") {
+    const refusal = refusalError(received.refusal, secret, server.version);
+    // Let the donor's rsync see its session end well, so that it logs the joiner as told;
+    // mariadbd may abort us meanwhile (the donor has failed): the refusal stays the cause.
+    await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
+    throw refusal;
+  }
+  const record = received.record;
   // The record may arrive in the same poll as a failure logged by an earlier session.
   const late = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
   if (late) throw late;
@@ -84,12 +121,39 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
         "that received our request; refusing the transferred data",
     );
   }
+  if (record.server !== undefined) logServerPair(parseRecordVersion(record.server), server.version);
   await drainConnections(ctx, listener);
   await stop(listener.child);
   await finishBinlogs(ctx, record, ws.binlogStaging);
   if (!record.bypass) await warnStrayEngineFiles(ctx.settings.layout);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   ctx.protocol.final(record.state);
+}
+
+/**
+ * The donor refused this SST before copying anything (the servers' versions cannot work
+ * together): its reason, if the record carries this SST's secret.
+ */
+function refusalError(
+  refusal: RefusalRecord,
+  secret: string,
+  ours: ServerVersion | null,
+): SstError {
+  if (!secretsEqual(refusal.secret, secret)) {
+    return new TransferError(
+      "a refusal record arrived without this SST's secret: it was not sent by the donor that " +
+        "received our request; ignoring its reason",
+    );
+  }
+  log.info(describePair(parseRecordVersion(refusal.server), ours, { kind: "refuse", message: "" }));
+  return new SstError(ExitCode.unsupportedPair, `the donor refused this SST: ${refusal.reason}`);
+}
+
+/** One INFO line with both versions (and the donor's WARNING again, in our log). */
+function logServerPair(donor: ServerVersion | null, ours: ServerVersion | null): void {
+  const verdict = compatibility(donor, ours);
+  log.info(describePair(donor, ours, verdict));
+  if (verdict.kind === "warn") log.warn(verdict.message);
 }
 
 /** The files one joiner run uses. */
@@ -217,7 +281,7 @@ async function waitForCompletion(
   listener: TunnelListener,
   file: string,
   daemon: DaemonLogFollower,
-): Promise<CompletionRecord> {
+): Promise<DonorRecord> {
   const t = ctx.settings.timeouts;
   const started = Date.now();
   let lastActive = 0;
@@ -237,7 +301,7 @@ async function waitForCompletion(
     const text = await Deno.readTextFile(file).catch(() => null);
     if (text !== null) {
       progress(true);
-      return parseCompletion(text, file);
+      return parseDonorRecord(text, file);
     }
     progress(false);
     if (listener.child.exited) {

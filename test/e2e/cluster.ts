@@ -112,6 +112,11 @@ export interface NodePlacement {
   wrap?: string[];
   /** Extra environment of this node's mariadbd (merged over {@link ClusterOptions.env}). */
   env?: Record<string, string>;
+  /**
+   * The server version this node runs when it is not the installed one (a node whose `wrap`
+   * runs another release's mariadbd, e.g. in a Debian root); its option file follows it.
+   */
+  version?: ServerVersion;
 }
 
 /** The standard ports of a MariaDB Galera node: SQL, Galera, IST, SST. */
@@ -472,7 +477,7 @@ export class Cluster {
       `wsrep_provider_options="${provider}"`,
       `wsrep_sst_method=${o.sstMethod}`,
       // MyISAM/Aria writes made after a node joined replicate too, so checksums stay equal.
-      ...nonTransactionalReplication(this.version),
+      ...nonTransactionalReplication(node.placement.version ?? this.version),
       "wsrep_slave_threads=2",
       ...(o.extra?.mysqld ?? []),
       ...(extra.mysqld ?? []),

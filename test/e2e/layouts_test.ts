@@ -401,7 +401,7 @@ const linkedSchemaDir: LayoutCase = {
     return {};
   },
   run: async (scene) => {
-    const { cluster, n1, n2, lap } = scene;
+    const { cluster, n1, lap } = scene;
     await cluster.sql(
       n1,
       "CREATE DATABASE ghdata;\n" +

@@ -5,12 +5,15 @@
  * @module
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { throws as assertThrows } from "node:assert/strict";
 import {
   COMPLETION_FILE,
   type CompletionRecord,
   isValidState,
   parseCompletion,
+  parseDonorRecord,
   renderCompletion,
+  renderRefusal,
   secretsEqual,
 } from "../../src/transfer/completion.ts";
 import {
@@ -240,4 +243,44 @@ Deno.test("rsyncd: a module directory with a newline cannot inject configuration
     ConfigError,
     /rsync_tunnel_sst-complete/,
   );
+});
+
+Deno.test("the donor's version rides in the completion record only when given", () => {
+  const base = { state: "f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc:13 0", secret: "ab".repeat(16) };
+  const withServer = renderCompletion({ ...base, bypass: false, server: "10.11.19" });
+  assertEquals(parseCompletion(withServer, "f"), { ...base, bypass: false, server: "10.11.19" });
+  // Without it the record is byte for byte what older joiners of ours accept.
+  assertEquals(
+    renderCompletion({ ...base, bypass: false }),
+    `wsrep_sst_rsync_tunnel completion 1\nstate ${base.state}\nsecret ${base.secret}\n`,
+  );
+  assertEquals(parseDonorRecord(withServer, "f").kind, "complete");
+  assertThrows(() => parseCompletion(withServer.replace("10.11.19", "10.11;rm"), "f"));
+});
+
+Deno.test("a refusal record carries the secret, the donor's version and a one-line reason", () => {
+  const secret = "cd".repeat(16);
+  const text = renderRefusal({ secret, server: "10.5.23", reason: "too old\nsecond line" });
+  const r = parseDonorRecord(text, "f");
+  assertEquals(r, {
+    kind: "refused",
+    refusal: { secret, server: "10.5.23", reason: "too old second line" },
+  });
+  for (
+    const broken of [
+      text.replace(/secret .*\n/, ""),
+      text.replace(/reason .*\n/, ""),
+      text.replace("server 10.5.23", "server ten"),
+      text + "state f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc:13 0\n",
+    ]
+  ) {
+    assertThrows(() => parseDonorRecord(broken, "f"));
+  }
+  // A joiner of ours that predates refusals rejects the record as an unknown format.
+  assertThrows(() => parseCompletion(text, "f"));
+  const long = parseDonorRecord(
+    renderRefusal({ secret, server: "unknown", reason: "x".repeat(5000) }),
+    "f",
+  );
+  assert(long.kind === "refused" && long.refusal.reason.length === 1000);
 });

@@ -10,7 +10,7 @@ import { OptionLookup } from "../../src/config/option_lookup.ts";
 import { settingsFrom } from "../../src/config/settings.ts";
 import { parseSstArgs } from "../../src/core/args.ts";
 import { SST_KEYS } from "../../src/config/sst_keys.ts";
-import { ConfigError } from "../../src/core/errors.ts";
+import { ConfigError, ExitCode } from "../../src/core/errors.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const PAGE = `${REPO}man/wsrep_sst_rsync_tunnel.1`;
@@ -155,5 +155,16 @@ Deno.test("the man page renders with man, without warnings, and shows every key"
   }
   for (const k of SST_KEYS) {
     assert(new RegExp(`^\\s+${k.name}\\b`, "m").test(text), `${k.name} rendered`);
+  }
+});
+
+Deno.test("every exit code is in the README's table and the man page's EXIT STATUS", async () => {
+  const readme = await Deno.readTextFile(`${REPO}README.md`);
+  const table = readme.slice(readme.indexOf("## Exit codes"), readme.indexOf("## Performance"));
+  const page = await Deno.readTextFile(PAGE);
+  const status = page.slice(page.indexOf('.SH "EXIT STATUS"'), page.indexOf(".SH FILES"));
+  for (const code of new Set(Object.values(ExitCode))) {
+    assert(new RegExp(`^\\| ${code} +\\|`, "m").test(table), `README exit code ${code}`);
+    assert(status.includes(`.B ${code}\n`), `man page exit code ${code}`);
   }
 });
