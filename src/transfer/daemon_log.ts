@@ -91,27 +91,17 @@ export class DaemonLogFollower {
     }
     try {
       await file.seek(this.#offset, Deno.SeekMode.Start);
-      const chunks: Uint8Array[] = [];
+      let text = "";
       const buf = new Uint8Array(64 * 1024);
       for (;;) {
         const n = await file.read(buf);
         if (n === null || n === 0) break;
-        chunks.push(buf.slice(0, n));
+        text += this.#decoder.decode(buf.subarray(0, n), { stream: true });
         this.#offset += n;
       }
-      return this.#decoder.decode(concat(chunks), { stream: true });
+      return text;
     } finally {
       file.close();
     }
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

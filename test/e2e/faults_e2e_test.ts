@@ -12,7 +12,7 @@
  */
 import { type Cluster, type Node, withCluster } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
-import { stopwatch } from "./support/flows.ts";
+import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
 import { describe, type ProcInfo, readProc } from "./support/procfs.ts";
 import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
 import { record, recordCount } from "../support/ledger.ts";
@@ -39,21 +39,6 @@ function sstPrograms(procs: ProcInfo[], role: "donor" | "joiner"): ProcInfo[] {
   return procs.filter((p) =>
     p.cmdline.includes("wsrep_sst_rsync_tunnel") && p.cmdline.includes(`--role ${role}`)
   );
-}
-
-/** Bootstraps node1 with the standard data plus the bulk table. */
-async function bootstrapWithBulk(cluster: Cluster): Promise<Node> {
-  const n1 = cluster.node(1);
-  cluster.start(n1, { newCluster: true });
-  await cluster.waitSynced(n1, 60_000);
-  await cluster.loadData(n1, { rows: 20_000 });
-  await cluster.sql(
-    n1,
-    "CREATE TABLE e2e.bulk (id INT PRIMARY KEY, b LONGBLOB NOT NULL) ENGINE=InnoDB;\n" +
-      `INSERT INTO e2e.bulk SELECT seq, REPEAT(MD5(seq), 2048) FROM e2e.seq_1_to_${BULK_ROWS}`,
-    120_000,
-  );
-  return n1;
 }
 
 /**
@@ -122,7 +107,7 @@ interface MidSstKill {
 async function killMidSst(cluster: Cluster, victim: Node): Promise<MidSstKill> {
   const lap = stopwatch();
   const n1 = cluster.node(1);
-  await bootstrapWithBulk(cluster);
+  await bootstrapWithBulk(cluster, BULK_ROWS);
   lap("node1 bootstrapped with the bulk table");
   const mid = await startJoinUntilMidTransfer(cluster);
   const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
@@ -316,7 +301,7 @@ Deno.test("our joiner program SIGKILLed mid-SST: the listener's connections and 
   }, async (cluster) => {
     const name = "e2e: joiner program SIGKILLed mid-SST: the next joiner reaps its leftovers";
     const [n1, n2] = cluster.nodes;
-    await bootstrapWithBulk(cluster);
+    await bootstrapWithBulk(cluster, BULK_ROWS);
     const mid = await startJoinUntilMidTransfer(cluster);
     const problems: string[] = [];
     if (mid.joinerSst.length === 0) problems.push("our joiner program was never seen");

@@ -13,7 +13,7 @@
  */
 import { type Cluster, type Node, withCluster } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
-import { stopwatch } from "./support/flows.ts";
+import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
 import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
 import { sleep } from "../../src/proc/process.ts";
 
@@ -91,15 +91,7 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
   }, async (cluster) => {
     const lap = stopwatch();
     const [n1, n2] = cluster.nodes;
-    cluster.start(n1, { newCluster: true });
-    await cluster.waitSynced(n1, 60_000);
-    await cluster.loadData(n1, { rows: 20_000 });
-    await cluster.sql(
-      n1,
-      "CREATE TABLE e2e.bulk (id INT PRIMARY KEY, b LONGBLOB NOT NULL) ENGINE=InnoDB;\n" +
-        `INSERT INTO e2e.bulk SELECT seq, REPEAT(MD5(seq), 2048) FROM e2e.seq_1_to_${BULK_ROWS}`,
-      120_000,
-    );
+    await bootstrapWithBulk(cluster, BULK_ROWS);
     lap("node1 bootstrapped with ~100 MiB");
 
     cluster.start(n2);

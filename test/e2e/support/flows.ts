@@ -149,3 +149,21 @@ export function helperListeners(listeners: Listener[]): Listener[] {
 export function show(listeners: Listener[]): string[] {
   return listeners.map((l) => `${l.name}(pid ${l.pid})@${l.tag ?? "?"} ${l.local}`);
 }
+
+/**
+ * Bootstraps node1 with the standard data plus `e2e.bulk`: `rows` rows of 64 KiB off-page
+ * blobs, so that a transfer lasts long enough to be hit (or written to) mid-way.
+ */
+export async function bootstrapWithBulk(cluster: Cluster, rows: number): Promise<Node> {
+  const n1 = cluster.node(1);
+  cluster.start(n1, { newCluster: true });
+  await cluster.waitSynced(n1, 60_000);
+  await cluster.loadData(n1, { rows: 20_000 });
+  await cluster.sql(
+    n1,
+    "CREATE TABLE e2e.bulk (id INT PRIMARY KEY, b LONGBLOB NOT NULL) ENGINE=InnoDB;\n" +
+      `INSERT INTO e2e.bulk SELECT seq, REPEAT(MD5(seq), 2048) FROM e2e.seq_1_to_${rows}`,
+    120_000,
+  );
+  return n1;
+}
