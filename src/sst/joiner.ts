@@ -93,7 +93,7 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
       // is the more useful cause. The daemon log may be gone by now; the stop itself is then
       // the cause to report.
       if (e instanceof AbortedError) {
-        const failure = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
+        const failure = sessionFailure(await daemon.all(), daemon, ctx.settings.layout);
         if (failure?.exitCode === ExitCode.noSpace) throw failure;
         const text = await Deno.readTextFile(ws.completionFile).catch(() => null);
         let late: DonorRecord | null = null;
@@ -311,7 +311,8 @@ async function waitForCompletion(
     if (failure) {
       // Let the donor's connections end on their own first (bounded): the session that failed
       // still carries our daemon's error to the donor, which names the cause in its own log.
-      await drainConnections(ctx, listener, FAILURE_DRAIN_MS);
+      // mariadbd may abort us meanwhile (the donor fails too): this failure stays the cause.
+      await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
       throw failure;
     }
     // The donor's certificate probe connects before mariadbd has flushed its tables; only

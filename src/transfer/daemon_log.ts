@@ -51,6 +51,7 @@ export class DaemonLogFollower {
   #offset = 0;
   #partial = "";
   readonly #decoder = new TextDecoder();
+  readonly #events: DaemonEvent[] = [];
   readonly #connected = new Set<number>();
   readonly #authenticated = new Set<number>();
 
@@ -66,7 +67,14 @@ export class DaemonLogFollower {
       if (e.kind === "connect") this.#connected.add(e.pid);
       if (e.kind === "authenticated") this.#authenticated.add(e.pid);
     }
+    this.#events.push(...events);
     return events;
+  }
+
+  /** Every event read so far (the last lines too, after one more poll). */
+  async all(): Promise<readonly DaemonEvent[]> {
+    await this.poll();
+    return this.#events;
   }
 
   /**
