@@ -1,38 +1,67 @@
 /**
- * Prints the hardening summary from the ledger the tests wrote (test/support/ledger.ts):
- * faults survived / tried, bad inputs rejected / tried, orphans, plaintext listeners, secrets
- * exposed, world-readable files. `--markdown` prints a table for the README. Exits 1 if any
- * entry is not ok.
+ * Prints the hardening summary from the ledger the tests wrote (test/support/ledger.ts), per
+ * kind: faults handled / tried, configuration refusals, bad inputs rejected / tried, unusual
+ * inputs accepted / tried, orphans, plaintext listeners, plaintext data, secrets exposed,
+ * world-readable files. Entries of one kind and name recorded in one MariaDB version's run are
+ * one case (ok only if every entry was); the same case in another version counts again.
+ * `--markdown` prints a table for the README. Lists every NOT OK case and exits 1 if any.
  *
  * @module
  */
-import { type LedgerEntry, ledgerPath, readLedger } from "../test/support/ledger.ts";
+import {
+  type LedgerCase,
+  ledgerCases,
+  type LedgerKind,
+  ledgerPath,
+  readLedger,
+} from "../test/support/ledger.ts";
 
-const entries = readLedger();
-const of = (kind: LedgerEntry["kind"]) => entries.filter((e) => e.kind === kind);
-const ratio = (kind: LedgerEntry["kind"]) => {
+const cases = ledgerCases(readLedger());
+const versions = [...new Set(cases.map((c) => c.version))].sort();
+const of = (kind: LedgerKind) => cases.filter((c) => c.kind === kind);
+const ratio = (kind: LedgerKind) => {
   const all = of(kind);
-  return `${all.filter((e) => e.ok).length} / ${all.length}`;
+  return `${all.filter((c) => c.ok).length} / ${all.length}`;
 };
-const total = (kind: LedgerEntry["kind"]) => {
+const total = (kind: LedgerKind) => {
   const all = of(kind);
-  return `${all.reduce((n, e) => n + (e.count ?? 0), 0)} (in ${all.length} checks)`;
+  return `${all.reduce((n, c) => n + c.count, 0)} (in ${all.length} checks)`;
 };
 const rows: [string, string][] = [
   ["faults handled / tried", ratio("fault")],
+  ["configuration refusals clean / tried", ratio("config-refusal")],
   ["bad inputs rejected / tried", ratio("bad-input")],
+  ["unusual valid inputs accepted / tried", ratio("accepted-input")],
   ["orphan processes found", total("orphans")],
   ["plaintext listeners found", total("plaintext-listeners")],
-  ["secrets exposed", total("secrets-exposed")],
+  ["bytes of data to a plaintext peer", total("plaintext-data")],
+  ["secrets exposed (`/proc/*/cmdline`, logs)", total("secrets-exposed")],
   ["files readable by others", total("world-readable-files")],
 ];
 if (Deno.args.includes("--markdown")) {
   console.log("| measure | result |\n| --- | --- |");
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+  console.log(`\nMariaDB versions: ${versions.join(", ") || "none"}`);
 } else {
-  console.log(`hardening summary (${ledgerPath()}):`);
-  for (const [k, v] of rows) console.log(`  ${k.padEnd(30)} ${v}`);
+  console.log(`hardening summary (${ledgerPath()}; ${versions.join(", ") || "no entries"}):`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(42)} ${v}`);
+  if (versions.length > 1) {
+    for (const v of versions) {
+      const in_ = cases.filter((c) => c.version === v);
+      const n = (k: LedgerKind) => {
+        const all = in_.filter((c) => c.kind === k);
+        return `${all.filter((c) => c.ok).length}/${all.length}`;
+      };
+      console.log(
+        `  ${v}: faults ${n("fault")}, configuration refusals ${n("config-refusal")}, ` +
+          `bad inputs ${n("bad-input")}, accepted inputs ${n("accepted-input")}`,
+      );
+    }
+  }
 }
-const bad = entries.filter((e) => !e.ok);
-for (const e of bad) console.log(`  NOT OK: ${e.kind} ${e.name} ${e.detail ?? ""}`);
+const bad: LedgerCase[] = cases.filter((c) => !c.ok);
+for (const c of bad) {
+  const count = c.count ? ` (count ${c.count})` : "";
+  console.log(`  NOT OK: ${c.kind} ${c.name} [${c.version}]${count} ${c.details.join(" | ")}`);
+}
 Deno.exit(bad.length > 0 ? 1 : 0);

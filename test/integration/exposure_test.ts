@@ -16,8 +16,7 @@ import { commandLine, commandName } from "../../src/proc/liveness.ts";
 import { socketInodes, tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { COMPLETION_FILE, renderCompletion } from "../../src/transfer/completion.ts";
 
-const ENGINE_FILE = /^(ibdata\d+|ib_logfile0|undo\d+|aria_log_control|aria_log\.\d+)$/;
-const transferred = (rel: string) => isTransferredDatadirFile(rel) || ENGINE_FILE.test(rel);
+const transferred = isTransferredDatadirFile;
 
 async function sameData(f: Fixture): Promise<string[]> {
   return diffDigests(

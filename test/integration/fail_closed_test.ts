@@ -19,7 +19,7 @@ import {
   withFixture,
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+import { type LedgerKind, record, recordCount } from "../support/ledger.ts";
 
 /** A valid-looking per-SST secret (what the joiner's `ready` carries before the `@`). */
 const SECRET = "0123456789abcdef0123456789abcdef";
@@ -38,12 +38,13 @@ function assertStoppedFirst(
   code: number,
   error: RegExp,
   what: string,
+  kind: LedgerKind = "config-refusal",
 ): void {
   const errors = errorLines(side);
   const ok = side.code === code && side.lines.length === 0 && errors.length === 1 &&
     error.test(errors[0]);
   record({
-    kind: "fault",
+    kind,
     name: what,
     ok,
     detail: `exit ${side.code}, stdout ${JSON.stringify(side.lines)}: ${errors.join(" | ")}`
@@ -211,8 +212,8 @@ Deno.test("fail closed: sockopt=verify=0 makes both sides log a WARNING that ver
     const warned = VERIFY_OFF_WARNING.test(r.joiner.stderr) &&
       VERIFY_OFF_WARNING.test(r.donor?.stderr ?? "");
     record({
-      kind: "fault",
-      name: "sockopt=verify=0 warns on both sides",
+      kind: "accepted-input",
+      name: "sockopt=verify=0 (works, with a WARNING on both sides)",
       ok: warned,
       detail: `joiner exit ${r.joiner.code}, donor exit ${r.donor?.code}`,
     });
@@ -236,14 +237,18 @@ Deno.test("fail closed: sockopt=verify=0 still transfers the data identically (w
     assertNothingLeft(f, "sockopt=verify=0 SST");
   }));
 
-/** A plaintext server on `port` that greets like an rsync daemon and records what it got. */
-function plaintextRsyncd(port: number): { received: () => number; close: () => Promise<void> } {
+/** A plaintext server on `port` that greets like an rsync daemon and keeps what it got. */
+function plaintextRsyncd(
+  port: number,
+): { received: () => Uint8Array[]; close: () => Promise<void> } {
   const server = Deno.listen({ hostname: "127.0.0.1", port });
-  let received = 0;
+  const received: number[][] = [];
   const conns: Deno.Conn[] = [];
   const serving = (async () => {
     for await (const conn of server) {
       conns.push(conn);
+      const got: number[] = [];
+      received.push(got);
       (async () => {
         try {
           await conn.write(new TextEncoder().encode("@RSYNCD: 31.0\n"));
@@ -251,7 +256,7 @@ function plaintextRsyncd(port: number): { received: () => number; close: () => P
           for (;;) {
             const n = await conn.read(buf);
             if (n === null) break;
-            received += n;
+            got.push(...buf.subarray(0, n));
           }
         } catch { /* peer gave up */ }
         try {
@@ -261,7 +266,7 @@ function plaintextRsyncd(port: number): { received: () => number; close: () => P
     }
   })().catch(() => {});
   return {
-    received: () => received,
+    received: () => received.map((b) => Uint8Array.from(b)),
     close: async () => {
       server.close();
       for (const c of conns) {
@@ -274,19 +279,50 @@ function plaintextRsyncd(port: number): { received: () => number; close: () => P
   };
 }
 
-async function donorAgainstPlaintext(f: Fixture): Promise<SideResult> {
+/**
+ * Bytes of one connection's stream that are not TLS handshake or alert records (content types
+ * 22 and 21, RFC 8446 §5.1): what a plaintext peer received beyond a TLS client's hello —
+ * application data, an rsync greeting, the secret, file contents. A stream that does not parse
+ * as TLS records from some point on counts from that point.
+ */
+function dataBytesBeyondTlsHandshake(stream: Uint8Array): number {
+  let at = 0;
+  while (at < stream.length) {
+    if (stream.length - at < 5) return stream.length - at;
+    const type = stream[at];
+    const major = stream[at + 1];
+    const len = (stream[at + 3] << 8) | stream[at + 4];
+    if ((type !== 21 && type !== 22) || major !== 3 || at + 5 + len > stream.length) {
+      return stream.length - at;
+    }
+    at += 5 + len;
+  }
+  return 0;
+}
+
+/** The donor's run against a plaintext daemon, and what each of that daemon's connections got. */
+async function donorAgainstPlaintext(
+  f: Fixture,
+): Promise<{ r: SideResult; received: Uint8Array[] }> {
   const server = plaintextRsyncd(f.port);
   try {
-    return await driveDonor({
+    const r = await driveDonor({
       donor: f.donor,
       address: donorAddress(f),
       remoteAuth: SECRET,
       timeoutMs: 30_000,
     });
+    return { r, received: server.received() };
   } finally {
     await server.close();
   }
 }
+
+/** The ledger's case for both tests of a donor against a plaintext daemon (one scenario). */
+const PLAINTEXT_CASE = "donor against a plaintext rsync daemon (exit 71, not speaking TLS)";
+
+/** The donor's one ERROR line for a joiner port answered in plaintext (exit 71). */
+const NOT_TLS = /joiner 127\.0\.0\.1:\d+ is not speaking TLS.*rsync_tunnel SST method/;
 
 /** rsync's own protocol error for a plaintext peer must not reach the user. */
 function assertNoRsyncCode12(r: SideResult): void {
@@ -295,30 +331,43 @@ function assertNoRsyncCode12(r: SideResult): void {
 
 Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon stops before flush tables, sends nothing, leaves nothing", () =>
   withFixture({}, async (f) => {
-    const r = await donorAgainstPlaintext(f);
-    const ok = r.code !== 0 && r.lines.length === 0 && errorLines(r).length === 1;
+    const { r, received } = await donorAgainstPlaintext(f);
+    const data = received.reduce((n, b) => n + dataBytesBeyondTlsHandshake(b), 0);
+    const total = received.reduce((n, b) => n + b.length, 0);
+    recordCount(
+      "plaintext-data",
+      "donor against a plaintext rsync daemon: bytes beyond a TLS hello",
+      data,
+      `${received.length} connection(s), ${total} bytes received, ${data} not TLS handshake/alert`,
+    );
+    const ok = r.code === 71 && r.lines.length === 0 && errorLines(r).length === 1 &&
+      NOT_TLS.test(errorLines(r)[0]);
     record({
       kind: "fault",
-      name: "donor against a plaintext rsync daemon (refused before flush tables)",
+      name: PLAINTEXT_CASE,
       ok,
       detail: `exit ${r.code}: ${errorLines(r).join(" | ")}`.slice(0, 400),
     });
-    assert(r.code !== 0, "the donor must fail");
+    assert(received.length > 0, "the donor must have reached the plaintext daemon");
+    assertEquals(data, 0, "no byte beyond a TLS client hello may reach a plaintext daemon");
+    assertEquals(r.code, 71, r.stderr);
     assertEquals(r.lines, [], "no flush tables: nothing may be copied to a plaintext peer");
     assertEquals(errorLines(r).length, 1, r.stderr);
+    assertMatch(errorLines(r)[0], NOT_TLS);
     assertNoRsyncCode12(r);
     assertNothingLeft(f, "donor against a plaintext rsync daemon");
   }));
 
 Deno.test("fail closed: a donor whose joiner port is answered by a plaintext rsync daemon says the peer is not speaking TLS (exit 71, not rsync's code 12)", () =>
   withFixture({}, async (f) => {
-    const r = await donorAgainstPlaintext(f);
+    const { r } = await donorAgainstPlaintext(f);
     assertStoppedFirst(
       f,
       r,
       71,
-      /joiner 127\.0\.0\.1:\d+ is not speaking TLS.*rsync_tunnel SST method/,
-      "donor against a plaintext rsync daemon (exit 71, not speaking TLS)",
+      NOT_TLS,
+      PLAINTEXT_CASE,
+      "fault",
     );
     assertNoRsyncCode12(r);
   }));

@@ -98,7 +98,10 @@ Deno.test({
           return Promise.resolve();
         },
       });
-      const ok = cutAt > 0 && r.joiner.code === 110 && r.donor?.code === 110;
+      // ok = everything asserted below (the leftovers are recorded by assertNothingLeft).
+      const ok = cutAt > 0 && r.joiner.code === 110 && r.donor?.code === 110 &&
+        /\[ERROR\].*tunnel-idle-timeout=4/.test(r.donor?.stderr ?? "") &&
+        /\[ERROR\].*tunnel-idle-timeout=4 s/.test(r.joiner.stderr) && r.joiner.lines.length === 1;
       record({
         kind: "fault",
         name: "network cut between donor and joiner mid-transfer",

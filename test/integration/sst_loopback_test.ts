@@ -150,11 +150,19 @@ loopbackTest(
       .replace(`tca=${f.ca.cert}`, `tca=${rogueCa.cert}`);
     await Deno.writeTextFile(f.donor.defaultsFile, cnf);
     const r = await sst(f, { timeoutMs: 60_000 });
-    assert(r.donor && r.donor.code !== 0, "donor must fail");
+    // The donor trusts only the rogue CA: it refuses the joiner's certificate (exit 129, with
+    // that cause), not some other failure that happens to exit non-zero.
+    assert(r.donor, "the donor must have run");
+    assertEquals(r.donor.code, 129, r.donor.stderr);
+    const errors = r.donor.stderr.split("\n").filter((l) => l.includes("[ERROR]"));
+    assertEquals(errors.length, 1, r.donor.stderr);
+    assertMatch(
+      errors[0],
+      /certificate of joiner 127\.0\.0\.1:\d+.*(not issued by a CA in our|we rejected).*tca/,
+    );
     assert(r.joiner.code !== 0, "joiner must fail");
     assertEquals(r.joiner.lines.length, 1, "joiner prints no final line");
     assertEquals(leftovers(f.joiner.layout.datadir), [], "nothing may be written");
-    assertMatch(r.donor.stderr, /\[ERROR\].*(certificate|trusted|verify)/i);
   },
 );
 
@@ -167,6 +175,10 @@ loopbackTest(
       timeoutMs: 60_000,
     });
     assertEquals(r.donor?.code, 71, r.donor?.stderr);
+    // 71 is shared (plaintext peer, protocol errors): the ERROR line must name this cause.
+    const errors = (r.donor?.stderr ?? "").split("\n").filter((l) => l.includes("[ERROR]"));
+    assertEquals(errors.length, 1, r.donor?.stderr);
+    assertMatch(errors[0], /joiner refused the transfer \(wrong per-SST secret or module\)/);
     assertEquals(r.joiner.lines.length, 1);
     assertEquals(leftovers(f.joiner.layout.datadir), []);
   },

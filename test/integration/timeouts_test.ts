@@ -52,11 +52,11 @@ function errors(s: SideResult | null | undefined): string {
  * Records the fault and the orphan count in the ledger, then fails the test on any problem,
  * leftover helper process (after a 3 s grace) or leftover private/run file.
  */
-async function conclude(name: string, f: Fixture, o: Outcome): Promise<void> {
+async function conclude(name: string, f: Fixture, o: Outcome, detail?: string): Promise<void> {
   const procs = await waitNoProcesses(f.root, 3000);
   const files = filesLeftBehind(f);
   const ok = o.problems.length === 0 && procs.length === 0 && files.length === 0;
-  record({ kind: "fault", name, ok, detail: [...o.problems, ...files].join("; ") || undefined });
+  record({ kind: "fault", name, ok, detail: [...o.problems, ...files].join("; ") || detail });
   recordCount("orphans", name, procs.length, procs.join("; ") || undefined);
   assertEquals(o.problems, [], `${name}: unexpected outcome`);
   assertEquals(procs, [], `${name}: no helper process may outlive the SST`);
@@ -343,18 +343,37 @@ Deno.test({
         );
         o.expect(r.joiner.lines.length === 1, "joiner prints no final line");
         const donorSecs = (donorClock!.endedAt() - thawedAt) / 1000;
+        // Thawed, the donor finds its joiner gone: its running rsync breaks (exit 32, "rsync
+        // of … failed"), its next connection is refused (exit 111, "nothing listens at"), or
+        // a thawed rsync's own idle timer fires first (exit 110, seen under load: the frozen
+        // rsync counts the freeze as idle time). Each code only with its own line: another
+        // failure with one of these codes fails.
+        const donorError = errors(r.donor);
         o.expect(
-          r.donor !== null && r.donor.code !== 0,
-          `donor exit ${r.donor?.code}, want failure`,
+          (r.donor?.code === TIMEOUT &&
+            /\[ERROR\] rsync of .* failed \(rsync exit 30\): no data moved for 2 s \(\[sst\] tunnel-idle-timeout=2\)/
+              .test(donorError)) ||
+            (r.donor?.code === 32 &&
+              /\[ERROR\] rsync of .* to 127\.0\.0\.1:\d+ failed \(rsync exit \d+\)/.test(
+                donorError,
+              ) &&
+              !/tunnel-idle-timeout|refused|disk/.test(donorError)) ||
+            (r.donor?.code === 111 &&
+              /\[ERROR\] .*nothing listens at 127\.0\.0\.1:\d+ .*is the joiner still waiting/
+                .test(donorError)),
+          `donor exit ${r.donor?.code} with ${donorError}; want 32 (broken rsync), 111 (refused) or 110 (idle)`,
         );
         o.expect(donorSecs < 10, `donor failed ${donorSecs} s after being thawed`);
         o.expect(noDoneLine(r), "no done line");
-        await conclude(name, f, o);
+        await conclude(name, f, o, `donor exit ${r.donor?.code}: ${errors(r.donor)}`);
       } finally {
         signalAll(frozen, "SIGCONT");
       }
     }),
 });
+
+/** The ledger case of an SST whose joiner-side rsync daemons are frozen mid-transfer. */
+const JOINER_FROZEN = "joiner's rsync daemons frozen (SIGSTOP) mid-transfer";
 
 /** An SST whose joiner-side rsync daemons are frozen mid-transfer (thawed once it ended). */
 async function joinerFrozenRun(f: Fixture, big: number) {
@@ -390,11 +409,15 @@ Deno.test({
     "tunnel-idle-timeout: with the joiner's rsync daemons frozen mid-transfer the donor fails within seconds and leaves nothing",
   fn: () =>
     withFixture(FROZEN, async (f) => {
-      const name = "joiner's rsync daemons frozen (SIGSTOP) mid-transfer";
+      const name = JOINER_FROZEN;
       const { r, midway, bytes, donorSecs } = await joinerFrozenRun(f, BIG);
       const o = new Outcome();
       o.expect(midway, `froze mid-transfer (${bytes} B)`);
-      o.expect(r.donor !== null && r.donor.code !== 0, `donor exit ${r.donor?.code}, want failure`);
+      o.expect(r.donor?.code === TIMEOUT, `donor exit ${r.donor?.code}, want 110`);
+      o.expect(
+        /\[ERROR\].*no data moved for 2 s \(\[sst\] tunnel-idle-timeout=2\)/.test(errors(r.donor)),
+        `donor error names the idle timeout: ${errors(r.donor)}`,
+      );
       o.expect(noDoneLine(r), "no done line");
       o.expect(donorSecs >= 1.5 && donorSecs < 15, `donor gave up ${donorSecs} s after freeze`);
       o.expect(r.joiner.code !== 0 && r.joiner.lines.length === 1, "joiner fails, no final line");
@@ -408,10 +431,12 @@ Deno.test({
   fn: () =>
     withFixture(FROZEN, async (f) => {
       const { r, midway, bytes } = await joinerFrozenRun(f, BIG);
+      // The scenario of the test above: the same ledger case, ok only if all asserted holds.
       record({
         kind: "fault",
-        name: "joiner's rsync daemons frozen mid-transfer: the donor names tunnel-idle-timeout",
-        ok: r.donor?.code === TIMEOUT,
+        name: JOINER_FROZEN,
+        ok: midway && r.donor?.code === TIMEOUT &&
+          /\[ERROR\].*tunnel-idle-timeout=2\b/.test(r.donor?.stderr ?? ""),
         detail: errors(r.donor) || undefined,
       });
       assert(midway, `froze mid-transfer (${bytes} B)`);

@@ -129,12 +129,36 @@ export async function treeDigest(
   return out;
 }
 
-const NEVER =
-  /^(grastate\.dat|gvwstate\.dat|galera\.cache|ib_buffer_pool|.*\.err|.*\.pid|sst_in_progress|wsrep_sst\.pid)$/;
+/**
+ * Top-level files of a datadir that the joiner legitimately does not get from the donor, each
+ * by name and why: Galera's own state (grastate.dat, gvwstate.dat, galera.cache), the buffer
+ * pool dump (ib_buffer_pool), each server's error log and pid file (`*.err`, `*.pid`), and the
+ * SST's own markers (`sst_in_progress`, the lock `wsrep_sst.pid`, the completion record
+ * `sst_complete`). The sample's binary logs (`mysql-bin.*`) are not compared here either: only
+ * the last `sst-max-binlogs` of them travel, with an index rebuilt for the joiner, so they are
+ * no copy of the donor's set (the binlog tests check them on their own).
+ */
+export const NOT_DELIVERED_TOP_LEVEL: readonly RegExp[] = [
+  /^grastate\.dat$/,
+  /^gvwstate\.dat$/,
+  /^galera\.cache$/,
+  /^ib_buffer_pool$/,
+  /^[^/]*\.err$/,
+  /^[^/]*\.pid$/,
+  /^sst_in_progress$/,
+  /^sst_complete$/,
+  /^mysql-bin\.(\d+|index)$/,
+];
 
-/** Files of the datadir proper that an SST transfers: every file inside a schema directory. */
+/**
+ * Files of a datadir that an SST delivers: every file in a schema (or engine) subdirectory and
+ * every top-level file — `ibdata*`, `ib_logfile0`, `undo*`, `aria_log_control`, `aria_log.*`,
+ * binary logs — except those named in {@link NOT_DELIVERED_TOP_LEVEL}. A top-level file of
+ * neither kind is compared too: an unexpected one on either side is a difference.
+ */
 export function isTransferredDatadirFile(rel: string): boolean {
-  return rel.includes("/") && !NEVER.test(rel);
+  if (rel.includes("/")) return true;
+  return !NOT_DELIVERED_TOP_LEVEL.some((re) => re.test(rel));
 }
 
 /** Differences between two digests (missing, extra, changed), as readable lines. */
