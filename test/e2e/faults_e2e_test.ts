@@ -234,7 +234,7 @@ async function writeCommits(cluster: Cluster, node: Node, id: number): Promise<s
 async function killJoinerTunnelMidSst(cluster: Cluster, name: string): Promise<string[]> {
   const [n1, n2] = cluster.nodes;
   const lap = stopwatch();
-  await bootstrapWithBulk(cluster);
+  await bootstrapWithBulk(cluster, BULK_ROWS);
   lap("node1 bootstrapped with the bulk table");
   const mid = await startJoinUntilMidTransfer(cluster);
   const donorFull = size(`${n1.datadir}/${BULK_FILE}`);
