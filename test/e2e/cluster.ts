@@ -790,7 +790,7 @@ export class Cluster {
     const roots = new Set<number>(
       targets.flatMap((n) => (n.running && n.pid !== null ? [n.pid] : [])),
     );
-    return findProcs({ marker, sessions, roots });
+    return findProcs({ marker, sessions, roots, mentions: `${node ? node.dir : this.root}/` });
   }
 
   /** The node whose mariadbd started process `pid` (by marker or session), or null. */
@@ -800,6 +800,7 @@ export class Cluster {
     const tag = p.env.get(MARKER_NODE);
     for (const n of this.nodes) {
       if (tag === `${this.id}:${n.name}` || (n.pid !== null && p.sid === n.pid)) return n;
+      if (p.cmdline.includes(`${n.dir}/`) || (n.pid !== null && descendsFrom(p, n.pid))) return n;
     }
     return null;
   }
@@ -952,4 +953,15 @@ function pumpTo(stream: ReadableStream<Uint8Array>, path: string): Pump {
     }
   })();
   return { reader, done };
+}
+
+/** Whether `p` runs below process `ancestor` (parent chain, bounded). */
+function descendsFrom(p: ProcInfo, ancestor: number): boolean {
+  let cur: ProcInfo | null = p;
+  for (let i = 0; cur !== null && i < 64; i++) {
+    if (cur.ppid === ancestor) return true;
+    if (cur.ppid <= 1) return false;
+    cur = readProc(cur.ppid);
+  }
+  return false;
 }

@@ -76,6 +76,12 @@ export interface ProcSelector {
   sessions?: ReadonlySet<number>;
   /** Roots whose descendants (by parent chain) are included, roots too. */
   roots?: ReadonlySet<number>;
+  /**
+   * Text the command line contains (e.g. a node's directory): our helpers get no inherited
+   * marker (the SST program passes children only the variables they need) and run in sessions
+   * of their own, but every one names a file of its node.
+   */
+  mentions?: string;
 }
 
 /** Living (non-zombie) processes matching `sel`, excluding the current process. */
@@ -86,6 +92,7 @@ export function findProcs(sel: ProcSelector, procs: ProcInfo[] = listProcs()): P
     if (p.pid === Deno.pid) continue;
     if (sel.marker && p.env.get(sel.marker.name) === sel.marker.value) hit.add(p.pid);
     else if (sel.sessions?.has(p.sid)) hit.add(p.pid);
+    else if (sel.mentions && p.cmdline.includes(sel.mentions)) hit.add(p.pid);
     else if (sel.roots) {
       // Walk up the parent chain (bounded).
       let cur: ProcInfo | undefined = p;
