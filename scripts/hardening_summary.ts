@@ -4,7 +4,8 @@
  * inputs accepted / tried, orphans, plaintext listeners, plaintext data, secrets exposed,
  * world-readable files. Entries of one kind and name recorded in one MariaDB version's run are
  * one case (ok only if every entry was); the same case in another version counts again.
- * `--markdown` prints a table for the README. Lists every NOT OK case and exits 1 if any.
+ * `--markdown` prints a table for the README, `--version X` counts one version's run only. Lists
+ * every NOT OK case and exits 1 if any.
  *
  * @module
  */
@@ -16,7 +17,9 @@ import {
   readLedger,
 } from "../test/support/ledger.ts";
 
-const cases = ledgerCases(readLedger());
+// `--version X`: only the cases of one MariaDB version's run (the README's host table).
+const only = Deno.args.includes("--version") ? Deno.args[Deno.args.indexOf("--version") + 1] : null;
+const cases = ledgerCases(readLedger()).filter((c) => only === null || c.version === only);
 const versions = [...new Set(cases.map((c) => c.version))].sort();
 const of = (kind: LedgerKind) => cases.filter((c) => c.kind === kind);
 const ratio = (kind: LedgerKind) => {
@@ -35,7 +38,7 @@ const rows: [string, string][] = [
   ["orphan processes found", total("orphans")],
   ["plaintext listeners found", total("plaintext-listeners")],
   ["bytes of data to a plaintext peer", total("plaintext-data")],
-  ["secrets exposed (`/proc/*/cmdline`, logs)", total("secrets-exposed")],
+  ["secrets exposed (`/proc/*/cmdline`, `environ`, logs)", total("secrets-exposed")],
   ["files readable by others", total("world-readable-files")],
 ];
 if (Deno.args.includes("--markdown")) {
