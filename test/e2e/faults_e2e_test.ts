@@ -119,6 +119,20 @@ async function killMidSst(cluster: Cluster, victim: Node): Promise<MidSstKill> {
   return { ...mid, donorFull, donorParent, problems, lap };
 }
 
+/**
+ * node1's log once mariadbd has logged that the SST failed (it does so a moment after our donor
+ * program exits), or after 10 s without that line.
+ */
+async function serverToldOfFailure(cluster: Cluster, n1: Node): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  let log = cluster.logSinceStart(n1);
+  while (!/WSREP: SST sending failed/.test(log) && Date.now() < deadline) {
+    await sleep(200);
+    log = cluster.logSinceStart(n1);
+  }
+  return log;
+}
+
 /** Records the helpers a node left (ledger "orphans"); returns them as problems. */
 function orphans(name: string, node: Node, left: string[]): string[] {
   recordCount("orphans", `${name}: ${node.name}`, left.length, left.join("; ") || undefined);
@@ -187,7 +201,7 @@ async function killJoinerServerMidSst(cluster: Cluster, name: string): Promise<s
   if (donorSecs === null) problems.push("our donor program still runs 30 s after the kill");
   const left1 = (await cluster.waitHelpersGone(n1, 10_000)).map(describe);
   problems.push(...orphans(name, n1, left1), ...orphans(name, n2, left2));
-  const log1 = cluster.logSinceStart(n1);
+  const log1 = await serverToldOfFailure(cluster, n1);
   if (!/WSREP_SST: \[ERROR\]/.test(log1)) problems.push("node1's log has no donor error line");
   if (/WSREP_SST: \[INFO\] SST complete on donor/.test(log1)) {
     problems.push("the donor reports a complete SST to a dead joiner");
@@ -254,7 +268,7 @@ async function killJoinerTunnelMidSst(cluster: Cluster, name: string): Promise<s
   const left1 = (await cluster.waitHelpersGone(n1, 20_000)).map(describe);
   const left2 = (await cluster.waitHelpersGone(n2, 20_000)).map(describe);
   problems.push(...orphans(name, n1, left1), ...orphans(name, n2, left2));
-  const log1 = cluster.logSinceStart(n1);
+  const log1 = await serverToldOfFailure(cluster, n1);
   if (!/WSREP_SST: \[ERROR\]/.test(log1)) problems.push("node1's log has no donor error line");
   if (/SST complete on donor/.test(log1)) problems.push("the donor reports a broken SST complete");
   if (!/WSREP: SST sending failed/.test(log1)) {
