@@ -78,6 +78,7 @@ import {
 import { formatBytes, TransferProgress } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { TreeWalk } from "../transfer/selection.ts";
+import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
 import {
   describeWire,
   parseCompressList,
@@ -120,7 +121,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
-    state = await copyWithLock(ctx, runner);
+    state = await copyWithLock(ctx, runner, dir);
   }
   const record = await dir.write(
     COMPLETION_FILE,
@@ -340,23 +341,24 @@ async function flushTables(ctx: SstContext): Promise<string> {
  * Copies the data set with the server's writes stopped for as short a time as it can: planned
  * and checked before `flush tables`; with a pre-copy, the whole plan first runs while the
  * server still takes writes (a fuzzy copy the joiner never accepts on its own: no completion
- * record yet), then under the lock the same plan again as a delta pass that compares every
- * file's content and sends what differs; without, one locked pass of whole files. `continue`
- * (mariadbd releases the lock) follows the locked pass at once. Returns the locked state.
+ * record yet), then under the lock the same plan again as a delta pass that compares the content
+ * of every file the pre-copy cannot vouch for (precopy_record.ts) and sends what differs;
+ * without, one locked pass of whole files. `continue` (mariadbd releases the lock) follows the
+ * locked pass at once. Returns the locked state.
  */
-async function copyWithLock(ctx: SstContext, runner: RunnerContext): Promise<string> {
+async function copyWithLock(
+  ctx: SstContext,
+  runner: RunnerContext,
+  dir: PrivateDir,
+): Promise<string> {
   const wire = await checkWire(ctx, ctx.settings.wire);
   const walk = new TreeWalk();
   const early = await planCopy(ctx, walk, false);
-  const hot = wantsPrecopy(ctx.settings.precopy, early.total);
-  if (hot) {
-    await runPass(
-      ctx,
-      { ...runner, hot: true },
-      early,
-      wire,
-      "hot pre-copy (the server takes writes)",
-    );
+  let record: PrecopyRecord | null = null;
+  if (wantsPrecopy(ctx.settings.precopy, early.total)) {
+    record = await PrecopyRecord.take(walk, early.jobs.map((j) => j.job));
+    const hot = { ...runner, hot: true, onJobEnd: (j: RsyncJob) => record?.ended(j) };
+    await runPass(ctx, hot, early, wire, "hot pre-copy (the server takes writes)");
   } else if (ctx.settings.precopy === "auto") {
     log.info(
       `[sst] precopy=auto: ${formatBytes(early.total)} to copy, below ` +
@@ -365,19 +367,56 @@ async function copyWithLock(ctx: SstContext, runner: RunnerContext): Promise<str
   }
   const state = await flushTables(ctx);
   const lockedAt = Date.now();
-  // Listed again under the lock (a schema created meanwhile is in it); sizes the walk already
-  // has are not read again.
-  const plan = await planCopy(ctx, walk, true);
-  await runPass(
-    ctx,
-    { ...runner, delta: hot },
-    plan,
-    wire,
-    hot ? "locked delta pass" : "locked pass",
-  );
+  // Listed again under the lock (a schema created meanwhile is in it).
+  let plan = await planCopy(ctx, walk, true);
+  if (record) plan = await skipUnchanged(plan, record, walk, dir);
+  const name = record ? "locked delta pass" : "locked pass";
+  await runPass(ctx, { ...runner, delta: record !== null }, plan, wire, name);
   ctx.protocol.write("continue");
   log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
   return state;
+}
+
+/**
+ * `plan` without the files that `record` vouches did not change since the pre-copy sent them:
+ * each job that leaves files out gets an `--exclude-from` list (in the private directory) ahead
+ * of its own filters, so those files are neither read nor deleted on the joiner.
+ */
+async function skipUnchanged(
+  plan: CopyPlan,
+  record: PrecopyRecord,
+  walk: TreeWalk,
+  dir: PrivateDir,
+): Promise<CopyPlan> {
+  const mapped = await writableMappings();
+  const jobs: SizedJob[] = [];
+  const skipped = { files: 0, bytes: 0 };
+  let compared = 0;
+  for (const { job } of plan.jobs) {
+    const files = await walk.files(job.selection, job.sources);
+    const unchanged = files.filter((f) => record.vouchesFor(f, mapped));
+    const left = unchanged.reduce((n, f) => n + f.info.size, 0);
+    const bytes = files.reduce((n, f) => n + f.info.size, 0) - left;
+    skipped.files += unchanged.length;
+    skipped.bytes += left;
+    compared += files.length - unchanged.length;
+    if (unchanged.length === 0) {
+      jobs.push({ job, bytes });
+      continue;
+    }
+    const rules = unchanged.map((f) => exactRule(f.rel)).join("\n") + "\n";
+    const list = await dir.write(`unchanged.${jobs.length}`, rules);
+    const [first, ...rest] = job.options;
+    const options = first === undefined
+      ? [`--exclude-from=${list}`]
+      : [first, `--exclude-from=${list}`, ...rest];
+    jobs.push({ job: { ...job, options }, bytes });
+  }
+  log.info(
+    `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
+      `since the pre-copy: not read again; ${compared} file(s) to compare`,
+  );
+  return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
 }
 
 /** The jobs of one pass and the bytes they send. */

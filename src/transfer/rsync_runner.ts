@@ -44,6 +44,8 @@ export interface RunnerContext {
   hot?: boolean;
   /** Whether this run logged an rsync command line at INFO already (the first one is). */
   commandLog?: { logged: boolean };
+  /** Called with every job whose rsync ended cleanly (exit 0: every file it sent is whole). */
+  onJobEnd?: (job: RsyncJob) => void;
 }
 
 /** The delta pass's block size: InnoDB's default page, so that a changed page is one block. */
@@ -124,6 +126,7 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
     else if (vanished) log.debug(`rsync: ${l}`);
     else log.warn(`rsync: ${l}`);
   }
+  if (status.code === 0) ctx.onJobEnd?.(job);
   if (status.code === 0 || vanished) {
     const note = vanished
       ? " (files dropped or renamed meanwhile: the locked pass settles them)"

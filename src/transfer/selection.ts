@@ -60,57 +60,84 @@ export interface LinkProblem {
   why: "dangling" | "loop";
 }
 
+/** A regular file a job sends. */
+export interface SentFile {
+  /** Its path on the donor (through links, as the job names it). */
+  path: string;
+  /** Its path in the transfer (what an anchored rsync filter rule names, without the `/`). */
+  rel: string;
+  /** Its stat, links followed. */
+  info: Deno.FileInfo;
+}
+
 /**
  * Walks the donor's files as `--copy-links` sends them: sizes of trees (cached by path, so the
- * planner and the progress meter share one walk) and the link problems met on the way.
+ * planner and the progress meter share one walk), the files a job sends (always read afresh),
+ * and the link problems met on the way.
  */
 export class TreeWalk {
-  readonly problems: LinkProblem[] = [];
+  readonly #problems = new Map<string, LinkProblem>();
   readonly #bytes = new Map<string, number>();
+
+  /** The link problems met so far, each once. */
+  get problems(): LinkProblem[] {
+    return [...this.#problems.values()];
+  }
 
   /** Bytes of the regular files at or below `path`, links followed. */
   async treeBytes(path: string): Promise<number> {
     const cached = this.#bytes.get(path);
     if (cached !== undefined) return cached;
-    const n = await this.#walk(path, new Set());
+    const files: SentFile[] = [];
+    await this.#collect(path, "", new Set(), files);
+    const n = files.reduce((sum, f) => sum + f.info.size, 0);
     this.#bytes.set(path, n);
     return n;
   }
 
-  /** Bytes `s` selects of `sources`. */
+  /** Bytes `s` selects of `sources` (trees from the cache). */
   async bytes(s: Selection, sources: readonly string[]): Promise<number> {
-    let n = 0;
-    for (const src of sources.map((p) => p.replace(/(.)\/+$/, "$1"))) {
+    if (s.kind === "trees") {
+      let n = 0;
+      for (const src of sources) n += await this.treeBytes(trimSlash(src));
+      return n;
+    }
+    return (await this.files(s, sources)).reduce((sum, f) => sum + f.info.size, 0);
+  }
+
+  /** The regular files `s` selects of `sources`, each stat'ed now. */
+  async files(s: Selection, sources: readonly string[]): Promise<SentFile[]> {
+    const out: SentFile[] = [];
+    for (const src of sources.map(trimSlash)) {
+      const base = src.slice(src.lastIndexOf("/") + 1);
       switch (s.kind) {
         case "directories":
           break;
         case "matching":
-          n += await this.#matching(src, s.patterns.map(globToRegExp));
+          await this.#matching(src, s.patterns.map(globToRegExp), out);
           break;
         case "trees":
-          n += await this.treeBytes(src);
+          await this.#collect(src, base, new Set(), out);
           break;
         case "files":
-          n += await this.#fileBytes(src);
+          await this.#file(src, base, out);
           break;
       }
     }
-    return n;
+    return out;
   }
 
-  async #matching(dir: string, res: RegExp[]): Promise<number> {
-    let n = 0;
+  async #matching(dir: string, res: RegExp[], out: SentFile[]): Promise<void> {
     for await (const e of Deno.readDir(dir)) {
       if (!e.isDirectory && res.some((r) => r.test(e.name))) {
-        n += await this.#fileBytes(`${dir}/${e.name}`);
+        await this.#file(`${dir}/${e.name}`, e.name, out);
       }
     }
-    return n;
   }
 
-  async #fileBytes(path: string): Promise<number> {
-    const st = await this.#stat(path);
-    return st?.isFile ? st.size : 0;
+  async #file(path: string, rel: string, out: SentFile[]): Promise<void> {
+    const info = await this.#stat(path);
+    if (info?.isFile) out.push({ path, rel, info });
   }
 
   /** stat through links; a link to nothing is a problem, a file gone meanwhile is not. */
@@ -119,24 +146,32 @@ export class TreeWalk {
       return await Deno.stat(path);
     } catch {
       const l = await Deno.lstat(path).catch(() => null);
-      if (l?.isSymlink) this.problems.push({ path, why: "dangling" });
+      if (l?.isSymlink) this.#problems.set(path, { path, why: "dangling" });
       return null;
     }
   }
 
-  async #walk(path: string, ancestors: Set<string>): Promise<number> {
-    const st = await this.#stat(path);
-    if (!st) return 0;
-    if (st.isFile) return st.size;
-    if (!st.isDirectory) return 0;
-    const id = `${st.dev}:${st.ino}`;
+  async #collect(path: string, rel: string, ancestors: Set<string>, out: SentFile[]) {
+    const info = await this.#stat(path);
+    if (!info) return;
+    if (info.isFile) {
+      out.push({ path, rel, info });
+      return;
+    }
+    if (!info.isDirectory) return;
+    const id = `${info.dev}:${info.ino}`;
     if (ancestors.has(id)) {
-      this.problems.push({ path, why: "loop" });
-      return 0;
+      this.#problems.set(path, { path, why: "loop" });
+      return;
     }
     const inner = new Set(ancestors).add(id);
-    let n = 0;
-    for await (const e of Deno.readDir(path)) n += await this.#walk(`${path}/${e.name}`, inner);
-    return n;
+    const prefix = rel === "" ? "" : `${rel}/`;
+    for await (const e of Deno.readDir(path)) {
+      await this.#collect(`${path}/${e.name}`, `${prefix}${e.name}`, inner, out);
+    }
   }
+}
+
+function trimSlash(p: string): string {
+  return p.replace(/(.)\/+$/, "$1");
 }
