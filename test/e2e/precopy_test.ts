@@ -16,6 +16,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
 import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
 import { sleep } from "../../src/proc/process.ts";
+import { UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
 
 const BULK_ROWS = 1600; // × 64 KiB off-page blobs ≈ 100 MiB, copied hot at the capped rate
 
@@ -90,6 +91,28 @@ async function busyDonor(cluster: Cluster, n1: Node, done: () => boolean) {
   return { rounds, duringHotPass, renamed: state.renamed, failures };
 }
 
+/**
+ * A schema nobody writes during the SST, its pages on disk and its files dated long before the
+ * pre-copy (as a table last written hours ago): the locked pass may skip its files, and the
+ * checksums prove that skipping them loses nothing.
+ */
+async function coldSchema(cluster: Cluster, n1: Node): Promise<void> {
+  await cluster.sql(
+    n1,
+    [
+      "CREATE DATABASE e2e_cold",
+      "CREATE TABLE e2e_cold.t (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB",
+      "INSERT INTO e2e_cold.t SELECT seq, MD5(seq) FROM e2e.seq_1_to_5000",
+      "FLUSH TABLES e2e_cold.t FOR EXPORT",
+      "UNLOCK TABLES",
+    ].join(";\n"),
+  );
+  const old = new Date(Date.now() - 2 * UNCHANGED_MARGIN_MS);
+  for await (const e of Deno.readDir(`${n1.datadir}/e2e_cold`)) {
+    await Deno.utime(`${n1.datadir}/e2e_cold/${e.name}`, old, old);
+  }
+}
+
 Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node2's tables equal node1's after the join, and node2 restarts cleanly", () =>
   withCluster({
     size: 2,
@@ -106,7 +129,8 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     const lap = stopwatch();
     const [n1, n2] = cluster.nodes;
     await bootstrapWithBulk(cluster, BULK_ROWS);
-    lap("node1 bootstrapped with ~100 MiB");
+    await coldSchema(cluster, n1);
+    lap("node1 bootstrapped with ~100 MiB and a cold schema");
 
     cluster.start(n2);
     let synced = false;
@@ -130,11 +154,20 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     assertEquals(cluster.joinType(n2), "SST", `node2 joined by SST${context}`);
     assert(/locked delta pass: compared/.test(log1), `the donor ran a delta pass${context}`);
     assert(/donor writes blocked for [\d.]+ s/.test(log1), `the lock time is logged${context}`);
+    const skipped = /locked delta pass: (\d+) file\(s\), .* unchanged since the pre-copy/.exec(
+      log1,
+    );
+    assert(
+      skipped && Number(skipped[1]) >= 2,
+      `the cold table is not read under the lock${context}`,
+    );
+
     assert(w.duringHotPass >= 2, `only ${w.duringHotPass} writer rounds in the hot pass`);
 
     const [c1, c2] = [await cluster.checksums(n1), await cluster.checksums(n2)];
     assertEquals(c2, c1, "node2's tables and checksums equal node1's");
     assert("e2e_new.t" in c1, "the schema created during the SST is there");
+    assert("e2e_cold.t" in c1, "the cold table is among the compared ones");
     for (const t of w.renamed) assert(`e2e.${t}` in c2, `renamed table ${t} is there`);
 
     await cluster.stop(n2);
