@@ -75,20 +75,33 @@ export async function growData(cluster: Cluster, node: Node, mib: number, tables
  */
 export type ChangePattern = "runs" | "spread";
 
-/** The WHERE condition selecting the changed rows of a table. */
-export function changedRows(pattern: ChangePattern): string {
-  return pattern === "runs" ? "id % 1280 < 64" : "id % 20 = 0";
+/** Rows changed per transaction: write sets of ~230 KiB, as an application's might be. */
+export const CHANGE_BATCH_ROWS = 16;
+
+/** The primary keys of a table whose rows `pattern` changes. */
+export function changedIds(pattern: ChangePattern): number[] {
+  const ids: number[] = [];
+  for (let id = 1; id <= TABLE_ROWS; id++) {
+    if (pattern === "runs" ? id % 1280 < 64 : id % 20 === 0) ids.push(id);
+  }
+  return ids;
 }
 
 /**
  * Gives 5 % of the rows of every loaded table new random bytes (same length: the rows stay in
- * their pages), one replicated transaction per table, so that the changes are write sets in
- * the donor's gcache and move its seqno (with `wsrep_on=OFF` the joiner would see no gap).
+ * their pages), replicated, in transactions of {@link CHANGE_BATCH_ROWS} rows: write sets that
+ * move the donor's seqno (with `wsrep_on=OFF` the returning node would see no gap at all).
  */
 export async function changeRows(cluster: Cluster, node: Node, tables: Tables, p: ChangePattern) {
   const set = Array.from({ length: COLUMNS }, (_, i) => `c${i} = RANDOM_BYTES(1024)`).join(", ");
+  const ids = changedIds(p);
   for (let t = 0; t < tables.next; t++) {
-    await cluster.sql(node, `UPDATE ${tableName(t)} SET ${set} WHERE ${changedRows(p)}`, 600_000);
+    const stmts: string[] = [];
+    for (let i = 0; i < ids.length; i += CHANGE_BATCH_ROWS) {
+      const batch = ids.slice(i, i + CHANGE_BATCH_ROWS).join(",");
+      stmts.push(`UPDATE ${tableName(t)} SET ${set} WHERE id IN (${batch})`);
+    }
+    await cluster.sql(node, stmts.join(";\n"), 600_000);
   }
 }
 
