@@ -1,5 +1,5 @@
 /**
- * Helpers both benchmarks share (`scripts/bench.ts`, `scripts/bench_loopback.ts`).
+ * Helpers both benchmarks share (`scripts/bench/`, `scripts/bench_loopback.ts`).
  *
  * @module
  */

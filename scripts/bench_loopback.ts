@@ -5,7 +5,7 @@
  * scripts' own overhead and the loopback throughput of our tunnel against MariaDB's stock
  * `/usr/bin/wsrep_sst_rsync` (plain rsync daemon, no TLS). Loopback has no network cost and
  * the stock script's per-directory parallelism is at its worst here, so its ratio flatters us;
- * the real-cluster benchmark is `deno task bench` (scripts/bench.ts).
+ * the real-cluster benchmark is `deno task bench` (scripts/bench/throughput.ts).
  *
  * Both programs run as the `mysql` user (as under mariadbd; as root the stock rsync daemon
  * would switch to `nobody` and could not write the datadir). Run as root, after

@@ -1,0 +1,87 @@
+/**
+ * One join of node2 by SST, measured and checked: the step every scenario repeats.
+ *
+ * @module
+ */
+import { readFrom } from "../../test/e2e/cluster.ts";
+import { type Bench, type BenchSetup, configure } from "./lab.ts";
+import type { Method } from "./methods.ts";
+import { benchBytes, settleWriteback } from "./data.ts";
+import { type RunSample, watchSst } from "./watch.ts";
+
+/** How node2 starts its join. */
+export interface JoinOptions {
+  /** Before the join, with node2 stopped and configured: e.g. wipe or restore its datadir. */
+  prepare: () => Promise<void>;
+  /** How long node2 may take to reach Synced. */
+  timeoutMs: number;
+  /** Run during the join, from just before node2 starts until it is Synced (e.g. a writer). */
+  during?: () => Promise<{ stop(): Promise<void> }>;
+}
+
+/** A join's figures: /proc's, the wall time from node2's start to Synced, node1's log. */
+export interface JoinSample extends RunSample {
+  /** Seconds from starting node2's mariadbd until it is Synced. */
+  joinSeconds: number;
+  /** Error-log text node1 wrote during the join. */
+  donorLog: string;
+}
+
+/**
+ * Stops node2, configures both nodes for `m`, runs `prepare`, lets writeback settle, starts node2
+ * and waits for Synced while {@link watchSst} samples. Throws unless node2 got an SST and holds
+ * as many `bench*` table bytes as node1.
+ */
+export async function joinOnce(
+  b: Bench,
+  m: Method,
+  setup: BenchSetup,
+  opts: JoinOptions,
+): Promise<JoinSample> {
+  const c = b.cluster;
+  await c.stop(b.n2);
+  await configure(b, m, setup);
+  await opts.prepare();
+  await settleWriteback();
+  const logFrom = Deno.statSync(b.n1.errorLog).size;
+  const side = await opts.during?.();
+  const watch = watchSst(b.n2, b.n1);
+  const t0 = performance.now();
+  let sample: RunSample;
+  let joinSeconds = NaN;
+  try {
+    c.start(b.n2);
+    await c.waitSynced(b.n2, opts.timeoutMs);
+    joinSeconds = (performance.now() - t0) / 1000;
+  } finally {
+    sample = await watch.stop();
+    await side?.stop();
+  }
+  checkJoin(b, m);
+  return { ...sample, joinSeconds, donorLog: readFrom(b.n1.errorLog, logFrom) };
+}
+
+function checkJoin(b: Bench, m: Method): void {
+  const expected = benchBytes(b.n1.datadir);
+  const got = benchBytes(b.n2.datadir);
+  const how = b.cluster.joinType(b.n2);
+  if (how !== "SST" || got !== expected) {
+    throw new Error(
+      `${m.label}: node2 did not get a full SST (join ${how}, ${got} of ${expected} table bytes)`,
+    );
+  }
+}
+
+/** The `prepare` step of a join from nothing: node2's datadir emptied. */
+export function wipeNode2(b: Bench): () => Promise<void> {
+  return () => b.cluster.wipe(b.n2);
+}
+
+/**
+ * Our donor's own figure: the last `donor writes blocked for N s` in a log text (seconds), or
+ * NaN (stock methods do not log it).
+ */
+export function donorBlocked(log: string): number {
+  const all = [...log.matchAll(/donor writes blocked for ([\d.]+) s/g)];
+  return all.length > 0 ? Number(all.at(-1)![1]) : NaN;
+}

@@ -1,0 +1,142 @@
+/**
+ * The benchmark's cluster: two MariaDB Galera nodes, each in its own network namespace
+ * (`bench-…`, see test/e2e/netns.ts), standard ports, one test CA. {@link withBench} builds it,
+ * runs a scenario and tears everything down on every exit path (end, error, SIGINT, SIGTERM,
+ * SIGHUP); `--keep` keeps the cluster's files.
+ *
+ * @module
+ */
+import { chownMysql, Cluster, type Node } from "../../test/e2e/cluster.ts";
+import { NetnsLab, probeNetns } from "../../test/e2e/netns.ts";
+import { LAUNCHER_DIR, requireLauncher } from "../../test/e2e/support/launcher.ts";
+import { type Leaf, makeCa, makeLeaf } from "../../test/support/pki.ts";
+import { type Method, METHODS, nodeExtra, type Pki } from "./methods.ts";
+
+/** A running benchmark cluster. */
+export interface Bench {
+  lab: NetnsLab;
+  cluster: Cluster;
+  pki: Pki;
+  /** The donor (holds the data). */
+  n1: Node;
+  /** The joiner. */
+  n2: Node;
+  /** How the link between the nodes is shaped, in words. */
+  linkText: string;
+}
+
+/** What {@link withBench} builds. */
+export interface BenchSetup {
+  link: "fast" | "slow";
+  /** Keep the cluster's files after teardown (`E2E_KEEP`). */
+  keep: boolean;
+  /** Extra `wsrep_provider_options` entries of node1 (e.g. a small gcache). */
+  donorProviderOptions?: string[];
+}
+
+async function makePki(root: string): Promise<Pki> {
+  const dir = `${root}/pki`;
+  await Deno.mkdir(dir, { recursive: true });
+  const ca = await makeCa(dir, "bench-ca");
+  const leaves = new Map<string, Leaf>();
+  for (const n of ["node1", "node2"]) {
+    leaves.set(n, await makeLeaf(dir, ca, n, { cn: n, sans: [`DNS:${n}`] }));
+  }
+  await chownMysql(dir);
+  return { ca, leaves };
+}
+
+/** Shapes both hosts' egress: 200 Mbit/s, plus 5 ms delay each way if netem exists. */
+export async function slowLink(lab: NetnsLab): Promise<string> {
+  const netem = ["root", "netem", "rate", "200mbit", "delay", "5ms", "limit", "10000"];
+  const tbf = ["root", "tbf", "rate", "200mbit", "burst", "256kb", "latency", "50ms"];
+  let how = "netem 200 Mbit/s, 5 ms each way (10 ms RTT)";
+  for (const h of lab.hosts) {
+    let r = await lab.exec(h.name, "tc", ["qdisc", "replace", "dev", "eth0", ...netem]);
+    if (r.code !== 0) {
+      how = "tbf 200 Mbit/s each way (no netem in this kernel: no added delay)";
+      r = await lab.exec(h.name, "tc", ["qdisc", "replace", "dev", "eth0", ...tbf]);
+    }
+    if (r.code !== 0) throw new Error(`tc in ${h.name}: ${r.stderr}`);
+  }
+  return how;
+}
+
+/** Bytes host `name` has sent and received on its `eth0` so far (the kernel's link counters). */
+export async function linkBytes(lab: NetnsLab, name: string): Promise<{ tx: number; rx: number }> {
+  const r = await lab.exec(name, "ip", ["-s", "-j", "link", "show", "dev", "eth0"]);
+  if (r.code !== 0) throw new Error(`ip -s link in ${name}: ${r.stderr}`);
+  const s = JSON.parse(r.stdout)[0].stats64;
+  return { tx: Number(s.tx.bytes), rx: Number(s.rx.bytes) };
+}
+
+/** Writes both nodes' option files for method `m`. */
+export async function configure(b: Bench, m: Method, setup: BenchSetup): Promise<void> {
+  await b.cluster.writeConfig(b.n1, nodeExtra(b.pki, b.n1, m, setup.donorProviderOptions));
+  await b.cluster.writeConfig(b.n2, nodeExtra(b.pki, b.n2, m));
+}
+
+async function buildCluster(lab: NetnsLab, setup: BenchSetup): Promise<[Cluster, Pki]> {
+  let pki: Pki | null = null;
+  const cluster = await Cluster.create({
+    size: 2,
+    sstMethod: "rsync_tunnel",
+    pathPrefix: LAUNCHER_DIR,
+    placement: (name) => ({ host: name, standardPorts: true, wrap: lab.wrap(name) }),
+    configure: async (node, c) => {
+      pki ??= await makePki(c.root);
+      const opts = node.index === 1 ? setup.donorProviderOptions : [];
+      return nodeExtra(pki, node, METHODS.tunnel, opts);
+    },
+  });
+  return [cluster, pki!];
+}
+
+/**
+ * Builds lab and cluster (both nodes started and Synced; the link shaped as asked), runs `fn`
+ * and always tears everything down, also on SIGINT, SIGTERM and SIGHUP (exit 130).
+ */
+export async function withBench<T>(setup: BenchSetup, fn: (b: Bench) => Promise<T>): Promise<T> {
+  const skip = await probeNetns();
+  if (skip) throw new Error(`bench: cannot build network namespaces: ${skip}`);
+  await requireLauncher();
+  if (setup.keep) Deno.env.set("E2E_KEEP", "1"); // the cluster's teardown keeps its files
+  const held: { lab?: NetnsLab; cluster?: Cluster } = {};
+  const cleanup = onceCleanup(held);
+  const onSignal = (sig: Deno.Signal) => () => {
+    console.error(`\n${sig}: cleaning up …`);
+    cleanup().finally(() => Deno.exit(130));
+  };
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    Deno.addSignalListener(sig, onSignal(sig));
+  }
+  try {
+    const lab = held.lab = await NetnsLab.create(["node1", "node2"], { prefix: "bench-" });
+    const linkText = setup.link === "slow" ? await slowLink(lab) : "fast (veth pair over a bridge)";
+    const [cluster, pki] = await buildCluster(lab, setup);
+    held.cluster = cluster;
+    const b: Bench = { lab, cluster, pki, n1: cluster.node(1), n2: cluster.node(2), linkText };
+    console.log(`cluster in ${cluster.root}; link: ${linkText}`);
+    cluster.start(b.n1, { newCluster: true });
+    await cluster.waitSynced(b.n1);
+    cluster.start(b.n2);
+    await cluster.waitSynced(b.n2);
+    return await fn(b);
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Tears down what `held` holds, once (later calls get the same promise). */
+function onceCleanup(held: { lab?: NetnsLab; cluster?: Cluster }): () => Promise<void> {
+  let cleaning: Promise<void> | null = null;
+  return () => {
+    cleaning ??= (async () => {
+      await held.cluster?.teardown().catch((e) => console.error(`cluster teardown: ${e}`));
+      if (!held.lab) return;
+      const killed = await held.lab.teardown().catch((e) => [`lab teardown failed: ${e}`]);
+      if (killed.length > 0) console.error(`lab teardown: ${killed.join("; ")}`);
+    })();
+    return cleaning;
+  };
+}

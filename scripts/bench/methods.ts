@@ -1,0 +1,111 @@
+/**
+ * The SST methods the benchmarks compare, and the option-file lines each needs on both nodes.
+ *
+ * - `plain` — MariaDB's stock `wsrep_sst_rsync`, plaintext;
+ * - `stunnel` — the same script with `[sst] tca/tcert/tkey` and `ssl-mode=VERIFY_CA` (it then
+ *   runs stunnel on both ends; VERIFY_IDENTITY would pin leaf certificates);
+ * - `wan` — stock `wsrep_sst_rsync_wan`, plaintext (rsync's delta transfer instead of whole
+ *   files);
+ * - `mariabackup` — stock `wsrep_sst_mariabackup` streaming through socat with TLS: `[sst]
+ *   encrypt=3` with `tca/tcert/tkey` and `ssl-mode=VERIFY_CA` (the script then runs `socat …
+ *   openssl-listen`/`openssl-connect` with cert, key and cafile, verifying the chain only);
+ * - `tunnel` — this program (mutual TLS through socat, per-SST secret), default `[sst]`;
+ * - `tunnel-precopy-off`, `tunnel-precopy-on` — this program with `[sst] precopy=off|on`;
+ * - variants of `rsync_tunnel` with extra `[sst]` keys (`--variant label:key=value;…`).
+ *
+ * @module
+ */
+import type { Node, NodeExtra } from "../../test/e2e/cluster.ts";
+import type { Ca, Leaf } from "../../test/support/pki.ts";
+import { sstLines } from "./options.ts";
+
+/** One SST method as the benchmark configures it. */
+export interface Method {
+  /** Short name on the command line (`--methods`). */
+  key: string;
+  /** Name in the tables. */
+  label: string;
+  /** `wsrep_sst_method` of both nodes. */
+  sstMethod: string;
+  /** `[sst]` lines of both nodes (the TLS files are added when `tls`). */
+  sst: string[];
+  /** Whether both nodes get `[sst] tca/tcert/tkey`. */
+  tls: boolean;
+}
+
+/** The certificates of the benchmark: one CA, one leaf per node (CN and SAN = node name). */
+export interface Pki {
+  ca: Ca;
+  leaves: Map<string, Leaf>;
+}
+
+const tunnel = (key: string, label: string, sst: string[]): Method => ({
+  key,
+  label,
+  sstMethod: "rsync_tunnel",
+  sst,
+  tls: true,
+});
+
+/** Every method known by key. */
+export const METHODS: Readonly<Record<string, Method>> = {
+  plain: { key: "plain", label: "rsync (plaintext)", sstMethod: "rsync", sst: [], tls: false },
+  stunnel: {
+    key: "stunnel",
+    label: "rsync+stunnel (TLS)",
+    sstMethod: "rsync",
+    sst: ["ssl-mode=VERIFY_CA"],
+    tls: true,
+  },
+  wan: { key: "wan", label: "rsync_wan (plaintext)", sstMethod: "rsync_wan", sst: [], tls: false },
+  mariabackup: {
+    key: "mariabackup",
+    label: "mariabackup+TLS",
+    sstMethod: "mariabackup",
+    sst: ["encrypt=3", "ssl-mode=VERIFY_CA"],
+    tls: true,
+  },
+  tunnel: tunnel("tunnel", "rsync_tunnel (TLS)", []),
+  "tunnel-precopy-off": tunnel("tunnel-precopy-off", "tunnel precopy=off", ["precopy=off"]),
+  "tunnel-precopy-on": tunnel("tunnel-precopy-on", "tunnel precopy=on", ["precopy=on"]),
+};
+
+/** The methods named by `keys`, then one `rsync_tunnel` method per `--variant` spec. */
+export function pickMethods(keys: string[], variants: string[]): Method[] {
+  const out = keys.map((k) => {
+    const m = METHODS[k];
+    if (!m) throw new Error(`unknown method '${k}' (${Object.keys(METHODS).join(", ")})`);
+    return m;
+  });
+  return [...out, ...variants.map(variantMethod)];
+}
+
+/** `label:key=value[;key=value]` → an `rsync_tunnel` method with these `[sst]` lines. */
+export function variantMethod(spec: string): Method {
+  const colon = spec.indexOf(":");
+  if (colon < 1) throw new Error(`--variant '${spec}': write label:key=value[;key=value]`);
+  const label = spec.slice(0, colon);
+  return tunnel(`tunnel-${label}`, `rsync_tunnel ${label}`, sstLines(spec.slice(colon + 1)));
+}
+
+/** `m` with other `[sst]` lines (and a label saying so). */
+export function withSst(m: Method, sst: string[]): Method {
+  const label = sst.length > 0 ? `${m.label.replace(/ \(TLS\)$/, "")} ${sst.join(";")}` : m.label;
+  return { ...m, sst, label };
+}
+
+/** Option-file content of `node` for method `m` (plus `providerOptions` for Galera). */
+export function nodeExtra(
+  pki: Pki,
+  node: Node,
+  m: Method,
+  providerOptions: string[] = [],
+): NodeExtra {
+  const leaf = pki.leaves.get(node.name)!;
+  const tls = m.tls ? [`tca=${pki.ca.cert}`, `tcert=${leaf.cert}`, `tkey=${leaf.key}`] : [];
+  return {
+    mysqld: [`wsrep_sst_method=${m.sstMethod}`],
+    providerOptions,
+    groups: { sst: [...tls, ...m.sst] },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The stall scenario's writer: one client connection to the donor inserting one row into a
+ * small table of its own (`stall.ticks`, outside the `bench*` schemas) every 50 ms with
+ * autocommit, and noting client-side when each commit returned. A commit that blocks (the
+ * donor's writes locked for the SST) shows as a gap between two commit times; the longest gap is
+ * how long the donor could not write.
+ *
+ * The connection is the `mariadb` client with `--unbuffered`; after each INSERT it selects the
+ * row's number, so the line arriving on its stdout marks the commit's return.
+ *
+ * @module
+ */
+import type { Cluster, Node } from "../../test/e2e/cluster.ts";
+import { sleep } from "../../src/proc/process.ts";
+
+/** Milliseconds between two inserts when the donor is not blocked. */
+export const WRITER_PERIOD_MS = 50;
+
+/** What one writer saw. */
+export interface WriterResult {
+  /** Rows committed. */
+  rows: number;
+  /** The longest time between two consecutive commits, in seconds. */
+  longestGap: number;
+  /** Whether the writer failed (its error), or null. */
+  error: string | null;
+}
+
+/** Creates the writer's table on `node` (replicated, tiny). */
+export async function createWriterTable(cluster: Cluster, node: Node): Promise<void> {
+  await cluster.sql(
+    node,
+    "CREATE DATABASE IF NOT EXISTS stall; CREATE TABLE IF NOT EXISTS stall.ticks " +
+      "(id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB",
+  );
+}
+
+function clientCommand(node: Node): Deno.Command {
+  const [cmd, ...pre] = [...(node.placement.wrap ?? []), "mariadb"];
+  const args = ["--no-defaults", "--batch", "--skip-column-names", "--unbuffered"];
+  return new Deno.Command(cmd, {
+    args: [...pre, ...args, "-S", node.socket, "-u", "root"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Reads lines of `stream` (the client's output), one per call. */
+function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string | null> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  return async () => {
+    while (!buf.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) return null;
+      buf += value;
+    }
+    const i = buf.indexOf("\n");
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    return line;
+  };
+}
+
+/**
+ * Starts the writer on `node`; `stop()` ends it (after the commit in flight, bounded by 60 s,
+ * then the client is killed) and returns the figures.
+ */
+export function startWriter(node: Node): { stop(): Promise<WriterResult> } {
+  const child = clientCommand(node).spawn();
+  const stdin = child.stdin.getWriter();
+  const nextLine = lineReader(child.stdout);
+  const enc = new TextEncoder();
+  let running = true;
+  const commits: number[] = [];
+  const loop = (async () => {
+    for (let i = 1; running; i++) {
+      const sent = performance.now();
+      await stdin.write(enc.encode(`INSERT INTO stall.ticks (at) VALUES (NOW(6)); SELECT ${i};\n`));
+      const line = await nextLine();
+      if (line === null) throw new Error("the writer's client ended");
+      if (line.trim() !== String(i)) throw new Error(`the writer's client said: ${line}`);
+      commits.push(performance.now());
+      await sleep(Math.max(0, WRITER_PERIOD_MS - (performance.now() - sent)));
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  return {
+    async stop() {
+      running = false;
+      const error = await settle(loop, 60_000);
+      await stdin.close().catch(() => {});
+      if (error !== null) child.kill("SIGKILL");
+      await child.status;
+      const said = (await stderr).trim();
+      return {
+        rows: commits.length,
+        longestGap: longestGap(commits),
+        error: error ?? (said || null),
+      };
+    },
+  };
+}
+
+/** Null once `p` resolved within `ms`; else its error (or a timeout) as text. */
+async function settle(p: Promise<void>, ms: number): Promise<string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<string>((r) =>
+    timer = setTimeout(() => r(`still blocked after ${ms} ms`), ms)
+  );
+  try {
+    return await Promise.race([p.then(() => null, (e) => String(e)), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The longest interval between consecutive times (ms) in seconds (NaN with fewer than 2). */
+export function longestGap(times: number[]): number {
+  let max = NaN;
+  for (let i = 1; i < times.length; i++) {
+    const gap = (times[i] - times[i - 1]) / 1000;
+    if (!(gap <= max)) max = gap;
+  }
+  return max;
+}
