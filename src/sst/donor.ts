@@ -77,6 +77,7 @@ import {
 } from "../transfer/completion.ts";
 import { formatBytes, TransferProgress } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
+import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
 import {
   describeWire,
@@ -349,10 +350,19 @@ async function copyWithLock(ctx: SstContext, runner: RunnerContext): Promise<str
   const walk = new TreeWalk();
   const early = await planCopy(ctx, walk, false);
   const hot = wantsPrecopy(ctx.settings.precopy, early.total);
+  const delta = chooseDelta(ctx.settings.delta, ctx.programName);
+  log.info(
+    `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
+      (delta.on
+        ? "every pass sends only the blocks that differ from the joiner's files"
+        : hot
+        ? "the pre-copy sends whole files, the locked pass after it only differing blocks"
+        : "whole files"),
+  );
   if (hot) {
     await runPass(
       ctx,
-      { ...runner, hot: true },
+      { ...runner, hot: true, delta: delta.on },
       early,
       wire,
       "hot pre-copy (the server takes writes)",
@@ -370,10 +380,10 @@ async function copyWithLock(ctx: SstContext, runner: RunnerContext): Promise<str
   const plan = await planCopy(ctx, walk, true);
   await runPass(
     ctx,
-    { ...runner, delta: hot },
+    { ...runner, delta: hot || delta.on },
     plan,
     wire,
-    hot ? "locked delta pass" : "locked pass",
+    hot || delta.on ? "locked delta pass" : "locked pass",
   );
   ctx.protocol.write("continue");
   log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
@@ -435,9 +445,11 @@ async function runPass(
   });
   log.info(`${name}: ${jobs.length} parts in up to ${streams} parallel streams`);
   const lane = { lead: structureJob(layout), shortBytes: SHORT_JOB_BYTES };
+  let sent = 0;
   await runPool(jobs, streams, {
     ...runner,
     commandLog: { logged: false },
+    onSent: (n) => sent += n,
     onSpawn: (c) => {
       meter.track(c.pid);
       runner.onSpawn?.(c);
@@ -450,7 +462,7 @@ async function runPass(
   meter.finish();
   const verb = runner.delta ? "compared" : "copied";
   log.info(
-    `${name}: ${verb} ${formatBytes(plan.total)} in ${
+    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
       ((Date.now() - started) / 1000).toFixed(1)
     } s`,
   );
