@@ -1,12 +1,14 @@
 /**
  * `deno task build`: bundles src/ with esbuild into dist/wsrep_sst_rsync_tunnel.js (one file,
- * only runtime built-ins `node:*` left as imports) and writes the two-line launcher
- * dist/bin/wsrep_sst_rsync_tunnel that mariadbd finds through PATH.
+ * only runtime built-ins `node:*` left as imports) and writes the three-line launcher
+ * dist/bin/wsrep_sst_rsync_tunnel that mariadbd finds through PATH, with a link per alias
+ * (`wsrep_sst_rsync_tunnel_wan`) beside it.
  *
  * @module
  */
 import * as esbuild from "esbuild";
 import { DENO_RUN_FLAGS } from "../src/proc/self.ts";
+import { ALIASES, NAME_EXPORT } from "./launcher.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
@@ -46,7 +48,12 @@ if (foreign.length > 0) throw new Error(`bundle still imports ${foreign.join(", 
 const launcher = `${root}/dist/bin/wsrep_sst_rsync_tunnel`;
 await Deno.writeTextFile(
   launcher,
-  `#!/bin/sh\nexec deno run ${DENO_RUN_FLAGS.join(" ")} '${bundle}' "$@"\n`,
+  `#!/bin/sh\n${NAME_EXPORT}\nexec deno run ${DENO_RUN_FLAGS.join(" ")} '${bundle}' "$@"\n`,
 );
 await Deno.chmod(launcher, 0o755);
+// The aliases (wsrep_sst_method = rsync_tunnel_wan) as links beside it, as installed.
+for (const alias of ALIASES) {
+  await Deno.remove(`${root}/dist/bin/${alias}`).catch(() => {});
+  await Deno.symlink("wsrep_sst_rsync_tunnel", `${root}/dist/bin/${alias}`);
+}
 console.error(`built ${bundle} and ${launcher}`);

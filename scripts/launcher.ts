@@ -16,15 +16,19 @@
  * @module
  */
 import { DENO_RUN_FLAGS } from "../src/proc/self.ts";
+import { NAME_ENV, WAN_NAME } from "../src/core/program_name.ts";
 
 /** The command mariadbd runs for `wsrep_sst_method = rsync_tunnel`. */
 export const COMMAND = "wsrep_sst_rsync_tunnel";
 
 /**
  * More names installed as links to {@link COMMAND} (with a man page link each): one line per
- * alias, e.g. `"wsrep_sst_rsync_tunnel_wan",` for `wsrep_sst_method = rsync_tunnel_wan`.
+ * alias. `wsrep_sst_rsync_tunnel_wan` is `wsrep_sst_method = rsync_tunnel_wan`: the same program,
+ * whose `[sst] delta=auto` means delta transfer (src/config/delta.ts).
  */
-export const ALIASES: readonly string[] = [];
+export const ALIASES: readonly string[] = [
+  WAN_NAME,
+];
 
 /** The program's private directory below the prefix. */
 export const LIB_SUBDIR = "lib/wsrep_sst_rsync_tunnel";
@@ -45,6 +49,12 @@ export const LAUNCHER_ENV: Readonly<Record<string, string>> = {
   DENO_NO_PACKAGE_JSON: "1",
 };
 
+/**
+ * The shell line that passes on the name the launcher was called by (its link name when run as
+ * an alias): the bundle run by the runtime sees `deno` as its argv[0].
+ */
+export const NAME_EXPORT = `export ${NAME_ENV}="\${0##*/}"`;
+
 /** The launcher's text. */
 export function relativeLauncher(): string {
   const env = Object.entries(LAUNCHER_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
@@ -55,6 +65,7 @@ export function relativeLauncher(): string {
     'self=$(readlink -f -- "$0" 2>/dev/null) || self=$0',
     `lib="\${self%/*}/../${LIB_SUBDIR}"`,
     `export ${env}`,
+    NAME_EXPORT,
     `exec "$lib/deno" run ${DENO_RUN_FLAGS.join(" ")} "$lib/${
       BUNDLE_SUBPATH.slice(LIB_SUBDIR.length + 1)
     }" "$@"`,

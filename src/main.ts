@@ -15,6 +15,20 @@ import { isSstInvocation, runCli } from "./cli/cli.ts";
 import * as log from "./core/log.ts";
 import { RESPONDER_FLAG } from "./cli/check_wire.ts";
 import { runCheckResponder } from "./cli/check_responder.ts";
+import { NAME_ENV, type ProgramName, resolveProgramName } from "./core/program_name.ts";
+
+/**
+ * The name we were invoked by: the installed launcher's {@link NAME_ENV} (a bundle run by the
+ * Deno runtime has `deno` as its argv[0]), else argv[0] of `/proc/self/cmdline` (a compiled
+ * executable run through a link).
+ */
+function invokedName(): ProgramName {
+  let cmdline: string | undefined;
+  try {
+    cmdline = Deno.readTextFileSync("/proc/self/cmdline");
+  } catch { /* no procfs: the main name */ }
+  return resolveProgramName(Deno.env.get(NAME_ENV), cmdline);
+}
 
 async function main(argv: string[]): Promise<number> {
   // Deno opens a debugger port on SIGUSR1 unless the signal is handled; the SST mode handles
@@ -22,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
   const ignoreUsr1 = () => {};
   Deno.addSignalListener("SIGUSR1", ignoreUsr1);
   if (argv[0] === RESPONDER_FLAG) return await runCheckResponder();
+  const programName = invokedName();
   if (isSstInvocation(argv)) {
     markInheritedCloseOnExec();
     return await runSst(argv, {
@@ -29,9 +44,10 @@ async function main(argv: string[]): Promise<number> {
       env: (n) => Deno.env.get(n),
       cpuCount: navigator.hardwareConcurrency || 1,
       stdin: denoStdin,
+      programName,
     });
   }
-  return await runCli(argv, denoAdapter);
+  return await runCli(argv, denoAdapter, programName);
 }
 
 try {

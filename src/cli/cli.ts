@@ -14,6 +14,7 @@ import { DEFAULT_LISTEN_TIMEOUT, runCheckListen } from "./check_listen.ts";
 import { makeBundle, makeClusterCa, makeNodeCertificate } from "./certs.ts";
 import { versionReport } from "./version_report.ts";
 import { DEFAULT_PORT } from "../core/address.ts";
+import { MAIN_NAME, type ProgramName } from "../core/program_name.ts";
 
 /**
  * True if argv is mariadbd's call: it starts with an option (never a command word) and
@@ -45,8 +46,15 @@ function defaultsOptions(cmd: Command): Command {
     .option("--defaults-group-suffix <suffix>", "also read groups with this suffix");
 }
 
-/** Runs the human-facing CLI; returns the exit status. */
-export async function runCli(argv: string[], adapter: ProcessAdapter): Promise<number> {
+/**
+ * Runs the human-facing CLI; returns the exit status. `name`: the name we were invoked by
+ * (`--version` tells what it makes of `[sst] delta=auto`).
+ */
+export async function runCli(
+  argv: string[],
+  adapter: ProcessAdapter,
+  name: ProgramName = MAIN_NAME,
+): Promise<number> {
   let status = 0;
   const program = new Command()
     .name("wsrep_sst_rsync_tunnel")
@@ -121,7 +129,7 @@ export async function runCli(argv: string[], adapter: ProcessAdapter): Promise<n
     return ExitCode.config;
   }
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-    console.log(await versionReport(adapter));
+    console.log(await versionReport(adapter, name));
     return 0;
   }
   try {

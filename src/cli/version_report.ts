@@ -1,13 +1,16 @@
 /**
  * `wsrep_sst_rsync_tunnel --version`: our version on the first line, then the socat, rsync
  * and openssl this node would use (found through PATH exactly as an SST finds them), or what
- * is missing. Never fails: a missing tool is reported, not thrown.
+ * is missing, then the method the name we were run by stands for and what `[sst] delta=auto`
+ * means for it. Never fails: a missing tool is reported, not thrown.
  *
  * @module
  */
 import { type ProcessAdapter, run, which } from "../proc/process.ts";
 import { parseSocatVersion } from "../proc/tools.ts";
 import { VERSION } from "../core/version.ts";
+import { MAIN_NAME, methodOf, type ProgramName } from "../core/program_name.ts";
+import { chooseDelta } from "../config/delta.ts";
 
 async function firstOutput(
   adapter: ProcessAdapter,
@@ -22,8 +25,11 @@ async function firstOutput(
   }
 }
 
-/** The `--version` text: one line for us, one per tool. */
-export async function versionReport(adapter: ProcessAdapter): Promise<string> {
+/** The `--version` text: one line for us, one per tool, one for the method of `name`. */
+export async function versionReport(
+  adapter: ProcessAdapter,
+  name: ProgramName = MAIN_NAME,
+): Promise<string> {
   const lines = [`wsrep_sst_rsync_tunnel ${VERSION}`];
   const socat = which("socat");
   if (!socat) lines.push("socat: not found in PATH (required)");
@@ -52,5 +58,14 @@ export async function versionReport(adapter: ProcessAdapter): Promise<string> {
     const v = out?.match(/^OpenSSL\s+(\S+)/)?.[1];
     lines.push(v ? `openssl ${v} (${openssl})` : `openssl: ${openssl} version failed`);
   }
+  lines.push(methodLine(name));
   return lines.join("\n");
+}
+
+/** What the name we were run by means: its method and what `[sst] delta=auto` makes of it. */
+export function methodLine(name: ProgramName): string {
+  const delta = chooseDelta("auto", name).on
+    ? "delta transfer against the joiner's files"
+    : "whole files";
+  return `run as ${name} (wsrep_sst_method=${methodOf(name)}): [sst] delta=auto means ${delta}`;
 }

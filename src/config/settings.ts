@@ -11,6 +11,7 @@ import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "./sockopt.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
 import { type Precopy, precopyFrom } from "./precopy.ts";
+import { type Delta, deltaFrom } from "./delta.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 
@@ -64,6 +65,8 @@ export interface Settings {
   wire: WireSettings;
   /** Whether the donor pre-copies while the server takes writes (`[sst] precopy`). */
   precopy: Precopy;
+  /** Whether the donor's passes use delta transfer (`[sst] delta`; see delta.ts). */
+  delta: Delta;
 }
 
 /** Defaults of the `[sst]` timeout keys, in seconds. */
@@ -186,6 +189,7 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     bindAddress: opts.get("--mysqld", "bind-address"),
     wire: wireFrom(opts),
     precopy: precopyFrom(opts),
+    delta: deltaFrom(opts),
   };
 }
 

@@ -240,6 +240,14 @@ export const SST_KEYS = [
       "pass: on, off, or auto (on from 1 GiB of data)",
   },
   {
+    name: "delta",
+    groups: "sst",
+    role: "donor",
+    default: "auto",
+    meaning: "send only the blocks that differ from the joiner's existing files (delta transfer) " +
+      "instead of whole files: on, off, or auto (on when run as wsrep_sst_rsync_tunnel_wan)",
+  },
+  {
     name: "bwlimit",
     groups: "sst",
     role: "donor",

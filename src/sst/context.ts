@@ -14,6 +14,7 @@ import type { Scope } from "./scope.ts";
 import type { ProtocolWriter } from "./protocol.ts";
 import type { InstanceLock } from "./instance_lock.ts";
 import type { StdinSource } from "./donor_credentials.ts";
+import type { ProgramName } from "../core/program_name.ts";
 import { isAlive, watchedAncestors } from "../proc/liveness.ts";
 import { AbortedError, ExitCode, type SstError, TimeoutError } from "../core/errors.ts";
 
@@ -30,6 +31,8 @@ export interface SstContext {
   env: (name: string) => string | undefined;
   /** The process's stdin (the donor reads mariadbd 11.8's credential lines from it). */
   stdin?: StdinSource;
+  /** The name mariadbd ran us by (`wsrep_sst_rsync_tunnel_wan` changes `[sst] delta=auto`). */
+  programName: ProgramName;
 }
 
 /**

@@ -77,6 +77,7 @@ import {
 } from "../transfer/completion.ts";
 import { formatBytes, TransferProgress } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
+import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
 import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
 import {
@@ -354,10 +355,25 @@ async function copyWithLock(
   const wire = await checkWire(ctx, ctx.settings.wire);
   const walk = new TreeWalk();
   const early = await planCopy(ctx, walk, false);
+  const precopy = wantsPrecopy(ctx.settings.precopy, early.total);
+  const delta = chooseDelta(ctx.settings.delta, ctx.programName);
+  log.info(
+    `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
+      (delta.on
+        ? "every pass sends only the blocks that differ from the joiner's files"
+        : precopy
+        ? "the pre-copy sends whole files, the locked pass after it only differing blocks"
+        : "whole files"),
+  );
   let record: PrecopyRecord | null = null;
-  if (wantsPrecopy(ctx.settings.precopy, early.total)) {
+  if (precopy) {
     record = await PrecopyRecord.take(walk, early.jobs.map((j) => j.job));
-    const hot = { ...runner, hot: true, onJobEnd: (j: RsyncJob) => record?.ended(j) };
+    const hot = {
+      ...runner,
+      hot: true,
+      delta: delta.on,
+      onJobEnd: (j: RsyncJob) => record?.ended(j),
+    };
     await runPass(ctx, hot, early, wire, "hot pre-copy (the server takes writes)");
   } else if (ctx.settings.precopy === "auto") {
     log.info(
@@ -370,8 +386,9 @@ async function copyWithLock(
   // Listed again under the lock (a schema created meanwhile is in it).
   let plan = await planCopy(ctx, walk, true);
   if (record) plan = await skipUnchanged(plan, record, walk, dir);
-  const name = record ? "locked delta pass" : "locked pass";
-  await runPass(ctx, { ...runner, delta: record !== null }, plan, wire, name);
+  const locked = record !== null || delta.on;
+  const name = locked ? "locked delta pass" : "locked pass";
+  await runPass(ctx, { ...runner, delta: locked }, plan, wire, name);
   ctx.protocol.write("continue");
   log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
   return state;
@@ -474,9 +491,11 @@ async function runPass(
   });
   log.info(`${name}: ${jobs.length} parts in up to ${streams} parallel streams`);
   const lane = { lead: structureJob(layout), shortBytes: SHORT_JOB_BYTES };
+  let sent = 0;
   await runPool(jobs, streams, {
     ...runner,
     commandLog: { logged: false },
+    onSent: (n) => sent += n,
     onSpawn: (c) => {
       meter.track(c.pid);
       runner.onSpawn?.(c);
@@ -489,7 +508,7 @@ async function runPass(
   meter.finish();
   const verb = runner.delta ? "compared" : "copied";
   log.info(
-    `${name}: ${verb} ${formatBytes(plan.total)} in ${
+    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
       ((Date.now() - started) / 1000).toFixed(1)
     } s`,
   );

@@ -19,6 +19,7 @@ import * as log from "../core/log.ts";
 import { runJoiner } from "./joiner.ts";
 import { runDonor } from "./donor.ts";
 import type { StdinSource } from "./donor_credentials.ts";
+import { MAIN_NAME, type ProgramName } from "../core/program_name.ts";
 
 /** What a run needs from the outside world. */
 export interface RunDeps {
@@ -28,6 +29,8 @@ export interface RunDeps {
   cpuCount: number;
   /** The process's stdin; the donor reads MariaDB 11.8's credential lines from a pipe there. */
   stdin?: StdinSource;
+  /** The name we were invoked by (main.ts resolves it; default the main name). */
+  programName?: ProgramName;
 }
 
 const SIGNALS: [Deno.Signal, number][] = [
@@ -68,8 +71,10 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
     );
     removeSignals = onSignals(stopper);
     const tools = await findTools(deps.adapter);
+    const programName = deps.programName ?? MAIN_NAME;
+    const as = programName === MAIN_NAME ? "" : `, as ${programName}`;
     log.info(
-      `wsrep_sst_rsync_tunnel ${VERSION} ${args.role} (${programPath()}): ` +
+      `wsrep_sst_rsync_tunnel ${VERSION} ${args.role} (${programPath()}${as}): ` +
         `socat ${tools.socatVersion}, rsync ${tools.rsyncVersion}`,
     );
     const lock = await acquireInstanceLock(settings.layout.datadir, scope);
@@ -84,6 +89,7 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
       stopper,
       env: deps.env,
       stdin: deps.stdin,
+      programName,
     };
     switch (args.role) {
       case "joiner":

@@ -46,6 +46,8 @@ export interface RunnerContext {
   commandLog?: { logged: boolean };
   /** Called with every job whose rsync ended cleanly (exit 0: every file it sent is whole). */
   onJobEnd?: (job: RsyncJob) => void;
+  /** Called with the bytes each rsync that ended says it sent (its `--info=stats1` summary). */
+  onSent?: (bytes: number) => void;
 }
 
 /** The delta pass's block size: InnoDB's default page, so that a changed page is one block. */
@@ -77,7 +79,9 @@ export function commonOptions(ctx: RunnerContext): string[] {
     "--ignore-times",
     "--inplace",
     ...(ctx.delta ? ["--no-whole-file", `--block-size=${DELTA_BLOCK_SIZE}`] : ["--whole-file"]),
-    "--quiet",
+    // Nothing on stdout but the summary ("sent N bytes  received M bytes …"), which runJob
+    // takes for the bytes sent (--quiet would silence it too).
+    "--info=NONE,STATS1",
     `--timeout=${ctx.idleTimeoutSec}`,
     `--rsh=${ctx.rsh.rsh}`,
     `--password-file=${ctx.passwordFile}`,
@@ -119,7 +123,9 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   }
   const [out, err] = await output;
   const status = await child.status;
-  const lines = (out + err).split("\n").filter((l) => l.trim());
+  const stats = takeStats(out);
+  if (stats.sent !== null) ctx.onSent?.(stats.sent);
+  const lines = (stats.rest + err).split("\n").filter((l) => l.trim());
   const vanished = ctx.hot === true && onlyVanished(status.code, lines);
   for (const l of lines) {
     if (l.startsWith("WSREP_SST: ")) log.passThrough(l);
@@ -136,6 +142,17 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   }
   ctx.check?.();
   throw await explainFailure(job, ctx, status.code, status.signal, err);
+}
+
+/** rsync's `--info=stats1` summary lines; digits may be grouped (`1,234,567`). */
+const STATS_SENT_RE = /^sent ([\d,.']+) bytes\s+received [\d,.']+ bytes.*$/m;
+const STATS_TOTAL_RE = /^total size is [\d,.']+\s+speedup is .*$/m;
+
+/** The bytes rsync's summary in `out` says were sent (null: no summary), and the other lines. */
+export function takeStats(out: string): { sent: number | null; rest: string } {
+  const m = out.match(STATS_SENT_RE);
+  const sent = m ? Number(m[1].replace(/\D/g, "")) : null;
+  return { sent, rest: out.replace(STATS_SENT_RE, "").replace(STATS_TOTAL_RE, "") };
 }
 
 async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {

@@ -58,6 +58,8 @@ Deno.test("deno task deb builds an amd64 package of the bundle and its private r
       "./usr/lib/wsrep_sst_rsync_tunnel/wsrep_sst_rsync_tunnel.js",
       "./usr/lib/wsrep_sst_rsync_tunnel/deno",
       "./usr/share/man/man1/wsrep_sst_rsync_tunnel.1.gz",
+      "./usr/bin/wsrep_sst_rsync_tunnel_wan -> wsrep_sst_rsync_tunnel",
+      "./usr/share/man/man1/wsrep_sst_rsync_tunnel_wan.1.gz -> wsrep_sst_rsync_tunnel.1.gz",
       "./usr/share/doc/wsrep-sst-rsync-tunnel/copyright",
       "./usr/share/doc/wsrep-sst-rsync-tunnel/changelog.Debian.gz",
     ]
@@ -117,6 +119,12 @@ Deno.test("the extracted copy runs with no deno on PATH, no network, and writes 
   assertEquals(v.code, 0, v.stderr);
   assertEquals(v.stdout.split("\n")[0], `wsrep_sst_rsync_tunnel ${VERSION}`);
   assertEquals(v.stderr, "", "nothing on stderr (no download, cache or update message)");
+  const wan = await sh("unshare", ["--net", `${exe}_wan`, "--version"], env);
+  assertEquals(wan.code, 0, wan.stderr);
+  assertMatch(
+    wan.stdout,
+    /^run as wsrep_sst_rsync_tunnel_wan \(wsrep_sst_method=rsync_tunnel_wan\)/m,
+  );
   const c = await sh("unshare", ["--net", exe, "check", "--defaults-file", "/dev/null"], env);
   const foreign = c.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("WSREP_SST: "));
   assertEquals(foreign, [], "only our own log lines (no download, cache or update message)");

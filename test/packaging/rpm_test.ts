@@ -71,6 +71,8 @@ Deno.test("deno task rpm builds an x86_64 RPM of the bundle and its private runt
         "/usr/lib/wsrep_sst_rsync_tunnel/wsrep_sst_rsync_tunnel.js",
         "/usr/lib/wsrep_sst_rsync_tunnel/deno",
         "/usr/share/man/man1/wsrep_sst_rsync_tunnel.1.gz",
+        "/usr/bin/wsrep_sst_rsync_tunnel_wan",
+        "/usr/share/man/man1/wsrep_sst_rsync_tunnel_wan.1.gz",
       ]
     ) assert(files.includes(f), `${f} in ${files.join(", ")}`);
     for (const l of ["LICENSE", "copyright", "deno.LICENSE", "commander.LICENSE"]) {
@@ -109,6 +111,12 @@ Deno.test("deno task rpm builds an x86_64 RPM of the bundle and its private runt
     assertMatch(v.stdout, /^socat \S+ .*with OpenSSL/m);
     assertMatch(v.stdout, /^rsync \S+ /m);
     assertMatch(v.stdout, /^openssl \S+ /m);
+    const wan = await sh(`${exe}_wan`, ["--version"], env);
+    assertEquals(wan.code, 0, wan.stderr);
+    assertMatch(
+      wan.stdout,
+      /^run as wsrep_sst_rsync_tunnel_wan \(wsrep_sst_method=rsync_tunnel_wan\)/m,
+    );
 
     const pki = `${top}/pki`;
     assertEquals((await sh(exe, ["certs", "ca", "--out", `${pki}/ca`], env)).code, 0);
