@@ -11,23 +11,16 @@
  *
  * @module
  */
-import { ConfigError } from "../core/errors.ts";
 import { type ProgramName, WAN_NAME } from "../core/program_name.ts";
 import type { OptionLookup } from "./option_lookup.ts";
-import { sstOrigin, sstValue } from "./sst_keys.ts";
+import { type AutoSwitch, autoSwitchFrom } from "./auto_switch.ts";
 
 /** The values of `[sst] delta`. */
-export type Delta = "auto" | "on" | "off";
+export type Delta = AutoSwitch;
 
 /** Reads and validates `[sst] delta` (default `auto`). */
 export function deltaFrom(opts: OptionLookup): Delta {
-  const raw = sstValue(opts, "delta")?.trim().toLowerCase();
-  if (raw === undefined || raw === "" || raw === "auto") return "auto";
-  if (["on", "1", "yes", "true"].includes(raw)) return "on";
-  if (["off", "0", "no", "false"].includes(raw)) return "off";
-  throw new ConfigError(
-    `[sst] delta=${raw} (${sstOrigin(opts, "delta") ?? "[sst]"}) is not auto, on or off`,
-  );
+  return autoSwitchFrom(opts, "delta");
 }
 
 /** What the donor does, and why (for its log). */

@@ -4,12 +4,11 @@
  *
  * @module
  */
-import { ConfigError } from "../core/errors.ts";
 import type { OptionLookup } from "./option_lookup.ts";
-import { sstOrigin, sstValue } from "./sst_keys.ts";
+import { type AutoSwitch, autoSwitchFrom } from "./auto_switch.ts";
 
 /** The values of `[sst] precopy`. */
-export type Precopy = "auto" | "on" | "off";
+export type Precopy = AutoSwitch;
 
 /**
  * With `auto`, the data set from which a hot pre-copy is made. Below it the single locked pass
@@ -19,13 +18,7 @@ export const PRECOPY_AUTO_BYTES = 1024 ** 3;
 
 /** Reads and validates `[sst] precopy` (default `auto`). */
 export function precopyFrom(opts: OptionLookup): Precopy {
-  const raw = sstValue(opts, "precopy")?.trim().toLowerCase();
-  if (raw === undefined || raw === "" || raw === "auto") return "auto";
-  if (["on", "1", "yes", "true"].includes(raw)) return "on";
-  if (["off", "0", "no", "false"].includes(raw)) return "off";
-  throw new ConfigError(
-    `[sst] precopy=${raw} (${sstOrigin(opts, "precopy") ?? "[sst]"}) is not auto, on or off`,
-  );
+  return autoSwitchFrom(opts, "precopy");
 }
 
 /** Whether to pre-copy `bytes` of data under setting `p`. */
