@@ -19,14 +19,14 @@
  * force SST too, but would make node2 a node of unknown state instead. Each run checks that the
  * join was an SST and that both nodes' `bench*` tables have equal checksums.
  *
- * Every run starts from the same state: node2's old datadir is restored from a copy (`cp -a`)
- * made right after the first SST; node1's binary logs are rotated and purged, so the donor holds
- * only this run's changes in its binary log; the same rows change (new random bytes, same sizes).
+ * Every run starts from the same state on both nodes: both datadirs are restored from copies
+ * (`cp -a`) made right after the first SST (both nodes stopped), node1 is bootstrapped on its
+ * copy, and the same rows change (new random bytes, same sizes). Without node1's copy its redo,
+ * undo and binary logs drifted from run to run, and whichever method ran later in a round had
+ * more to send (a first run put ours, always last, 3 % above rsync_wan for that reason).
  *
  * Methods (default `plain,wan,tunnel`): stock `rsync`, stock `rsync_wan`, and ours with the
- * `[sst]` lines of `--tunnel-sst` (default `delta=on`; this tree does not know `delta` yet and
- * ignores it, as it ignores any key it does not read — `precopy=off` or others can be given
- * instead, or more variants with `--variant`).
+ * `[sst]` lines of `--tunnel-sst` (default `delta=on`; more variants with `--variant`).
  *
  *     deno task bench:rejoin                                   # 768 MiB, slow link, 1 run
  *     deno task bench:rejoin --size 128M                       # quick check
@@ -43,6 +43,7 @@ import { treeBytes } from "../bench_common.ts";
 import { BenchArgs, parseSize, sstLines } from "./options.ts";
 import { type Method, METHODS, pickMethods, withSst } from "./methods.ts";
 import { type Bench, type BenchSetup, linkBytes, slowLink, withBench } from "./lab.ts";
+import type { Node } from "../../test/e2e/cluster.ts";
 import { type ChangePattern, changeRows, growData, type Tables, warmCache } from "./data.ts";
 import { joinOnce, type JoinSample, wipeNode2 } from "./join.ts";
 import { fmt, median, printTable, printVersions, summaryLine } from "./report.ts";
@@ -86,18 +87,27 @@ interface Row {
   received: number;
 }
 
-/** Where node2's old datadir is kept between runs. */
-const savedDir = (b: Bench) => `${b.n2.dir}/data.saved`;
+/** Where a node's datadir as it was after the first SST is kept between runs. */
+const savedDir = (n: Node) => `${n.dir}/data.saved`;
 
 async function sh(cmd: string, args: string[]): Promise<void> {
   const r = await run(denoAdapter, { cmd, args }, { timeoutMs: 600_000 });
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
 }
 
-/** node2's datadir as it was after the first SST. */
-async function restoreNode2(b: Bench): Promise<void> {
-  await b.cluster.wipe(b.n2);
-  await sh("cp", ["-a", `${savedDir(b)}/.`, b.n2.datadir]);
+/**
+ * Both datadirs as they were after the first SST, node1 running again: every run starts from
+ * the same state on both nodes (node1's redo log, undo and binary logs would otherwise drift
+ * from run to run, and the later methods of a round would have more to send).
+ */
+async function restoreBoth(b: Bench): Promise<void> {
+  await b.cluster.stop(b.n1);
+  for (const n of [b.n1, b.n2]) {
+    await b.cluster.wipe(n);
+    await sh("cp", ["-a", `${savedDir(n)}/.`, n.datadir]);
+  }
+  b.cluster.start(b.n1, { newCluster: true });
+  await b.cluster.waitSynced(b.n1);
 }
 
 /**
@@ -143,7 +153,7 @@ async function rejoinRun(b: Bench, m: Method, tables: Tables, pattern: ChangePat
   const link = { sent: NaN, received: NaN };
   const sst = await joinOnce(b, m, setup, {
     prepare: async () => {
-      await restoreNode2(b);
+      await restoreBoth(b);
       await changeDonor(b, tables, pattern);
     },
     timeoutMs: 120_000 + sizeMiB * 1000,
@@ -163,7 +173,10 @@ async function prepareOldCopy(b: Bench, tables: Tables): Promise<string> {
   });
   console.log(`  node2's old copy made by ${METHODS.tunnel.label}: ${fmt(first.sstSeconds)} s`);
   await b.cluster.stop(b.n2);
-  await sh("cp", ["-a", b.n2.datadir, savedDir(b)]);
+  await b.cluster.stop(b.n1);
+  for (const n of [b.n1, b.n2]) await sh("cp", ["-a", n.datadir, savedDir(n)]);
+  b.cluster.start(b.n1, { newCluster: true });
+  await b.cluster.waitSynced(b.n1);
   return link === "slow" ? await slowLink(b.lab) : b.linkText;
 }
 
