@@ -22,8 +22,8 @@
  * Every run starts from the same state on both nodes: both datadirs are restored from copies
  * (`cp -a`) made right after the first SST (both nodes stopped), node1 is bootstrapped on its
  * copy, and the same rows change (new random bytes, same sizes). Without node1's copy its redo,
- * undo and binary logs drifted from run to run, and whichever method ran later in a round had
- * more to send (a first run put ours, always last, 3 % above rsync_wan for that reason).
+ * undo and binary logs drifted from run to run, so the runs of one method did not start from the
+ * same state as those of another.
  *
  * Methods (default `plain,wan,tunnel`): stock `rsync`, stock `rsync_wan`, and ours with the
  * `[sst]` lines of `--tunnel-sst` (default `delta=on`; more variants with `--variant`).
