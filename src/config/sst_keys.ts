@@ -237,7 +237,7 @@ export const SST_KEYS = [
     role: "donor",
     default: "auto",
     meaning: "copy the data set once while the server takes writes, then lock only for a delta " +
-      "pass: on, off, or auto (on from 1 GiB of data)",
+      "pass: on, off, or auto (on from 256 MiB of data)",
   },
   {
     name: "delta",

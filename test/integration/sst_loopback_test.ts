@@ -531,7 +531,7 @@ loopbackTest(
       assert(!/hot pre-copy/.test(log), "a pre-copy ran");
       assertMatch(log, /locked pass: copied .* in [\d.]+ s/);
       assert(/--whole-file/.test(log) && !/--no-whole-file/.test(log), "not whole files");
-      if (!line) assertMatch(log, /precopy=auto: .* below 1\.00 GiB: one locked pass/);
+      if (!line) assertMatch(log, /precopy=auto: .* below 256\.0 MiB: one locked pass/);
     }
   },
 );
