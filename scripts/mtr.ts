@@ -1,0 +1,114 @@
+/**
+ * `deno task mtr`: MariaDB's own galera rsync tests (mariadb-test-run, package `mariadb-test`)
+ * with `wsrep_sst_method = rsync_tunnel` instead of `rsync`. Not part of CI (it needs the test
+ * package and takes minutes per test).
+ *
+ * A copy of the installed `mysql-test` directory is made (the installed one is left alone); in
+ * the copy, each chosen test's `.cnf` gets our method and an `[sst]` group with a CA, a
+ * certificate for 127.0.0.1/localhost and its key, and `ssl-mode=VERIFY_IDENTITY` (the suite
+ * sets `ssl-mode=DISABLED`, which we refuse: there is no plaintext mode). Our launcher
+ * (`dist/bin`, made by `deno task build`) comes first in the servers' PATH.
+ *
+ *     deno task mtr                                    # the default tests below
+ *     deno task mtr galera.galera_sst_rsync2           # chosen tests
+ *     deno task mtr --mtr-dir /usr/share/mariadb/mariadb-test galera.galera_sst_rsync
+ *
+ * @module
+ */
+import { makeCa, makeLeaf } from "../test/support/pki.ts";
+
+/** The suite's rsync SST tests that take no stock-only `[sst]` keys (`encrypt`, `tkey` …). */
+const DEFAULT_TESTS = [
+  "galera.galera_sst_rsync",
+  "galera.galera_sst_rsync2",
+  "galera.galera_sst_rsync_data_dir",
+  "galera.galera_sst_rsync_binlogname",
+  "galera.galera_ist_rsync",
+];
+const METHOD_RE = /^(\s*wsrep[-_]sst[-_]method\s*=\s*)rsync\s*$/gm;
+
+function parseArgs(argv: string[]): { mtrDir: string; tests: string[] } {
+  let mtrDir = "/usr/share/mysql/mysql-test";
+  const tests: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--mtr-dir") mtrDir = argv[++i];
+    else if (argv[i] === "--keep") continue;
+    else tests.push(argv[i]);
+  }
+  return { mtrDir, tests: tests.length > 0 ? tests : DEFAULT_TESTS };
+}
+
+async function must(cmd: string, args: string[], opts: Deno.CommandOptions = {}): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, ...opts }).output();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(r.stderr)}`);
+  }
+}
+
+/** The `[sst]` group that makes a test use our method with verified TLS. */
+async function sstGroup(dir: string): Promise<string> {
+  await Deno.mkdir(`${dir}/pki`, { recursive: true });
+  const ca = await makeCa(`${dir}/pki`, "mtr-ca");
+  const leaf = await makeLeaf(`${dir}/pki`, ca, "node", {
+    cn: "localhost",
+    sans: ["IP:127.0.0.1", "DNS:localhost"],
+  });
+  return [
+    "",
+    "# added by scripts/mtr.ts",
+    "[sst]",
+    "ssl-mode=VERIFY_IDENTITY",
+    `tca=${ca.cert}`,
+    `tcert=${leaf.cert}`,
+    `tkey=${leaf.key}`,
+    "",
+  ].join("\n");
+}
+
+/** Points one test's `.cnf` at our method; fails if it does not name `rsync`. */
+async function rewriteCnf(suiteDir: string, test: string, group: string): Promise<void> {
+  const [suite, name] = test.split(".");
+  const cnf = `${suiteDir}/${suite}/t/${name}.cnf`;
+  const text = await Deno.readTextFile(cnf);
+  if (!new RegExp(METHOD_RE.source, "m").test(text)) {
+    throw new Error(`${cnf} does not set wsrep_sst_method=rsync`);
+  }
+  await Deno.writeTextFile(cnf, text.replace(METHOD_RE, "$1rsync_tunnel") + group);
+}
+
+async function main(): Promise<number> {
+  const { mtrDir, tests } = parseArgs(Deno.args);
+  const launcherDir = new URL("../dist/bin", import.meta.url).pathname;
+  await Deno.stat(`${launcherDir}/wsrep_sst_rsync_tunnel`).catch(() => {
+    throw new Error(`no ${launcherDir}/wsrep_sst_rsync_tunnel: run deno task build first`);
+  });
+  const dir = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "mtr-rsync-tunnel-" });
+  try {
+    await must("cp", ["-a", mtrDir, `${dir}/mysql-test`]);
+    const group = await sstGroup(dir);
+    for (const t of tests) await rewriteCnf(`${dir}/mysql-test/suite`, t, group);
+    const path = `${launcherDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
+    const mtr = new Deno.Command("perl", {
+      args: [
+        "mariadb-test-run.pl",
+        "--big-test",
+        "--force",
+        "--retry=0",
+        "--parallel=1",
+        `--vardir=${dir}/var`,
+        ...tests,
+      ],
+      cwd: `${dir}/mysql-test`,
+      env: { PATH: path },
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    const r = await mtr.output();
+    console.log(`mariadb-test-run exit ${r.code}; logs were in ${dir}/var (removed)`);
+    return r.code;
+  } finally {
+    if (!Deno.args.includes("--keep")) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.exit(await main());
