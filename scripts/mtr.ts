@@ -61,6 +61,9 @@ async function sstGroup(dir: string): Promise<string> {
     `tca=${ca.cert}`,
     `tcert=${leaf.cert}`,
     `tkey=${leaf.key}`,
+    // As root, mariadb-test-run starts its servers with --user=root, but the suite's own
+    // `mariadbd --wsrep-recover` runs read only the option file.
+    ...(Deno.uid() === 0 ? ["[mysqld]", "user=root"] : []),
     "",
   ].join("\n");
 }
@@ -76,6 +79,34 @@ async function rewriteCnf(suiteDir: string, test: string, group: string): Promis
   await Deno.writeTextFile(cnf, text.replace(METHOD_RE, "$1rsync_tunnel") + group);
 }
 
+/**
+ * mariadb-test-run finds the server, clients and shared files three levels above its own
+ * directory (`/usr` for `/usr/share/mysql/mysql-test`). The copy goes to the same place below
+ * `dir`, beside links to everything else of that prefix; returns the copy's path.
+ */
+async function mirrorPrefix(mtrDir: string, dir: string): Promise<string> {
+  const parts = mtrDir.replace(/\/+$/, "").split("/"); // ["", "usr", "share", "mysql", "mysql-test"]
+  let real = "";
+  let mirror = dir;
+  for (const name of parts.slice(1, -1)) {
+    const next = `${real}/${name}`;
+    for await (const e of Deno.readDir(real || "/")) {
+      if (e.name !== name && real !== "") {
+        await Deno.symlink(`${real}/${e.name}`, `${mirror}/${e.name}`);
+      }
+    }
+    real = next;
+    mirror = `${mirror}/${name}`;
+    await Deno.mkdir(mirror);
+  }
+  for await (const e of Deno.readDir(real)) {
+    if (e.name !== parts.at(-1)) await Deno.symlink(`${real}/${e.name}`, `${mirror}/${e.name}`);
+  }
+  const copy = `${mirror}/${parts.at(-1)}`;
+  await must("cp", ["-a", mtrDir, copy]);
+  return copy;
+}
+
 async function main(): Promise<number> {
   const { mtrDir, tests } = parseArgs(Deno.args);
   const launcherDir = new URL("../dist/bin", import.meta.url).pathname;
@@ -84,9 +115,9 @@ async function main(): Promise<number> {
   });
   const dir = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "mtr-rsync-tunnel-" });
   try {
-    await must("cp", ["-a", mtrDir, `${dir}/mysql-test`]);
+    const copy = await mirrorPrefix(mtrDir, dir);
     const group = await sstGroup(dir);
-    for (const t of tests) await rewriteCnf(`${dir}/mysql-test/suite`, t, group);
+    for (const t of tests) await rewriteCnf(`${copy}/suite`, t, group);
     const path = `${launcherDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
     const mtr = new Deno.Command("perl", {
       args: [
@@ -98,7 +129,7 @@ async function main(): Promise<number> {
         `--vardir=${dir}/var`,
         ...tests,
       ],
-      cwd: `${dir}/mysql-test`,
+      cwd: copy,
       env: { PATH: path },
       stdout: "inherit",
       stderr: "inherit",
