@@ -62,6 +62,7 @@ import {
   binlogJob,
   completionJob,
   engineFileJobs,
+  excludingFrom,
   listSchemaDirs,
   type RsyncJob,
   schemaJobs,
@@ -396,8 +397,8 @@ async function copyWithLock(
 
 /**
  * `plan` without the files that `record` vouches did not change since the pre-copy sent them:
- * each job that leaves files out gets an `--exclude-from` list (in the private directory) ahead
- * of its own filters, so those files are neither read nor deleted on the joiner.
+ * each job that leaves files out gets an `--exclude-from` list in the private directory
+ * ({@link excludingFrom}).
  */
 async function skipUnchanged(
   plan: CopyPlan,
@@ -423,11 +424,7 @@ async function skipUnchanged(
     }
     const rules = unchanged.map((f) => exactRule(f.rel)).join("\n") + "\n";
     const list = await dir.write(`unchanged.${jobs.length}`, rules);
-    const [first, ...rest] = job.options;
-    const options = first === undefined
-      ? [`--exclude-from=${list}`]
-      : [first, `--exclude-from=${list}`, ...rest];
-    jobs.push({ job: { ...job, options }, bytes });
+    jobs.push({ job: excludingFrom(job, list), bytes });
   }
   log.info(
     `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +

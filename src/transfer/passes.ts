@@ -23,6 +23,17 @@ function job(
   return { label, selection, options, sources, module };
 }
 
+/**
+ * `job` leaving out the files that `list` names (one anchored rule a line, rsync's
+ * `--exclude-from`): the rules go ahead of the job's own filters, so those files are neither
+ * sent nor, on the joiner, deleted.
+ */
+export function excludingFrom(job: RsyncJob, list: string): RsyncJob {
+  const [first, ...rest] = job.options;
+  const exclude = `--exclude-from=${list}`;
+  return { ...job, options: first === undefined ? [exclude] : [first, exclude, ...rest] };
+}
+
 /** One rsync invocation's specific part. */
 export interface RsyncJob {
   /** Short name for logs. */

@@ -10,6 +10,7 @@ import {
   binlogJob,
   completionJob,
   engineFileJobs,
+  excludingFrom,
   listSchemaDirs,
   type SchemaDir,
   schemaJobs,
@@ -621,4 +622,19 @@ Deno.test("passes: the completion record is sent with --no-inplace after the com
   const inplace = args.indexOf("--inplace");
   const noInplace = args.indexOf("--no-inplace");
   if (!(inplace >= 0 && noInplace > inplace)) throw new Error(`argv order: ${args.join(" ")}`);
+});
+
+Deno.test("excludingFrom: the exclude list comes before the job's own filters (first match wins)", () => {
+  const layout = defaultLayout();
+  for (const job of engineFileJobs(layout)) {
+    const out = excludingFrom(job, "/tmp/p/unchanged.0");
+    assertEquals(out.options[0], job.options[0]);
+    assertEquals(out.options[1], "--exclude-from=/tmp/p/unchanged.0");
+    const firstFilter = out.options.findIndex((o) => /^--(include|exclude)=/.test(o));
+    assert(firstFilter > 1, "the list precedes every include/exclude rule");
+    assertEquals(out.options.slice(2), job.options.slice(1));
+  }
+  assertEquals(excludingFrom(binlogJob(["/b/mysql-bin.000001"])!, "/l").options, [
+    "--exclude-from=/l",
+  ]);
 });
