@@ -68,6 +68,7 @@ import {
   schemaJobs,
   streamLoads,
   structureJob,
+  withDeltaBlock,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
 import {
@@ -515,7 +516,9 @@ async function runPass(
 async function sized(jobs: readonly (RsyncJob | null)[], walk: TreeWalk): Promise<SizedJob[]> {
   const out: SizedJob[] = [];
   for (const job of jobs) {
-    if (job) out.push({ job, bytes: await walk.bytes(job.selection, job.sources) });
+    if (!job) continue;
+    const bytes = await walk.bytes(job.selection, job.sources);
+    out.push({ job: withDeltaBlock(job, bytes), bytes });
   }
   return out;
 }

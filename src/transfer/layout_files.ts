@@ -34,6 +34,11 @@ export interface EngineFileSet {
   dir: string;
   module: EngineModule;
   patterns: string[];
+  /**
+   * Whether its files change a few bytes at a time inside pages (undo records, page headers),
+   * so that a delta pass sends less with blocks finer than a page (see `deltaBlockSize`).
+   */
+  changesInsidePages: boolean;
 }
 
 /** The engine file sets of spec §5 passes 2–5 in `layout`. */
@@ -45,6 +50,7 @@ export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
       dir: layout.innodbDataHomeDir,
       module: "dataHome",
       patterns: ["ibdata*", "ib_lru_dump"],
+      changesInsidePages: true,
     },
     {
       label: "InnoDB redo log",
@@ -52,6 +58,7 @@ export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
       dir: layout.innodbLogGroupHomeDir,
       module: "logDir",
       patterns: ["ib_logfile0"],
+      changesInsidePages: false,
     },
     {
       label: "InnoDB undo tablespaces",
@@ -59,6 +66,7 @@ export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
       dir: layout.innodbUndoDirectory,
       module: "undoDir",
       patterns: ["undo*"],
+      changesInsidePages: true,
     },
     {
       label: "Aria logs",
@@ -66,6 +74,7 @@ export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
       dir: layout.ariaLogDirPath,
       module: "ariaDir",
       patterns: ["aria_log_control", "aria_log.*"],
+      changesInsidePages: false,
     },
   ];
 }

@@ -47,6 +47,13 @@ export interface RsyncJob {
   /** Joiner module and path inside it. */
   module: string;
   path?: string;
+  /**
+   * Whether its files change a few bytes at a time inside pages (the engine file set says so):
+   * their delta block is then finer than a page, see {@link withDeltaBlock}.
+   */
+  changesInsidePages?: boolean;
+  /** Block size of a delta transfer of this job; without, {@link DELTA_BLOCK_SIZE}. */
+  blockSize?: number;
 }
 
 /**
@@ -76,15 +83,50 @@ export function structureJob(layout: ServerLayout): RsyncJob {
  * old `undo004`), nothing else.
  */
 export function engineFileJobs(layout: ServerLayout): RsyncJob[] {
-  return engineFileSets(layout).map((s) =>
-    job(
+  return engineFileSets(layout).map((s) => ({
+    ...job(
       s.label,
       { kind: "matching", patterns: s.patterns },
       ["--delete"],
       [`${s.dir}/`],
       Modules[s.module],
-    )
-  );
+    ),
+    changesInsidePages: s.changesInsidePages,
+  }));
+}
+
+/**
+ * The delta pass's block size: InnoDB's default page, so that a changed page is one block and a
+ * page rewritten whole costs no more than itself.
+ */
+export const DELTA_BLOCK_SIZE = 16384;
+
+/** The finest delta block: for files that change a few bytes at a time inside pages. */
+export const FINE_BLOCK_SIZE = 1024;
+
+/** Most blocks per file: rsync keeps a checksum record (about 40 bytes) per block in memory. */
+const MAX_BLOCKS = 1 << 20;
+
+/**
+ * Block size of a delta transfer of `bytes` of files that change inside pages (the InnoDB
+ * system tablespace, undo tablespaces): {@link FINE_BLOCK_SIZE}, doubled while a file of that
+ * size would have more than 2^20 blocks, at most a page. Measured by rsync between the two
+ * copies of ibdata1 (76 MiB) of a re-join after 5 % of the rows were updated: it sent 12.8 MB
+ * with 1 KiB blocks, 14.0 with 2 KiB, 16.0 with 4 KiB, 17.1 with 16 KiB; with rsync's default
+ * block (8,920 bytes there) its literal data alone was 14.8 MB.
+ */
+export function deltaBlockSize(bytes: number): number {
+  let size = FINE_BLOCK_SIZE;
+  while (size < DELTA_BLOCK_SIZE && bytes / size > MAX_BLOCKS) size *= 2;
+  return size;
+}
+
+/**
+ * `job` with its delta block size when its files change inside pages; `bytes` is the sum of its
+ * files, so at least the largest one.
+ */
+export function withDeltaBlock(job: RsyncJob, bytes: number): RsyncJob {
+  return job.changesInsidePages ? { ...job, blockSize: deltaBlockSize(bytes) } : job;
 }
 
 /** A schema directory and its size in bytes. */

@@ -8,7 +8,7 @@
 import { ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
 import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
-import type { RsyncJob } from "./passes.ts";
+import { DELTA_BLOCK_SIZE, type RsyncJob } from "./passes.ts";
 import { RSYNC_USER } from "./rsyncd_config.ts";
 import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
 import { type RshSetup, SOCAT_LOG_RE } from "../tunnel/rsh_command.ts";
@@ -50,9 +50,6 @@ export interface RunnerContext {
   onSent?: (bytes: number) => void;
 }
 
-/** The delta pass's block size: InnoDB's default page, so that a changed page is one block. */
-export const DELTA_BLOCK_SIZE = 16384;
-
 /** For runs without their own {@link RunnerContext.commandLog}. */
 const commandLogged = { logged: false };
 
@@ -66,7 +63,7 @@ function onlyVanished(code: number, lines: readonly string[]): boolean {
 }
 
 /** Options every data pass uses (spec §5), plus the tunnel. */
-export function commonOptions(ctx: RunnerContext): string[] {
+export function commonOptions(ctx: RunnerContext, blockSize = DELTA_BLOCK_SIZE): string[] {
   return [
     "--owner",
     "--group",
@@ -78,7 +75,7 @@ export function commonOptions(ctx: RunnerContext): string[] {
     // Every file is compared by content, never skipped for an equal size and time.
     "--ignore-times",
     "--inplace",
-    ...(ctx.delta ? ["--no-whole-file", `--block-size=${DELTA_BLOCK_SIZE}`] : ["--whole-file"]),
+    ...(ctx.delta ? ["--no-whole-file", `--block-size=${blockSize}`] : ["--whole-file"]),
     // Nothing on stdout but the summary ("sent N bytes  received M bytes …"), which runJob
     // takes for the bytes sent (--quiet would silence it too).
     "--info=NONE,STATS1",
@@ -91,7 +88,7 @@ export function commonOptions(ctx: RunnerContext): string[] {
 /** The full argv of one job. */
 export function rsyncArgs(job: RsyncJob, ctx: RunnerContext): string[] {
   const dest = `${RSYNC_USER}@joiner::${job.module}/${job.path ?? ""}`;
-  return [...commonOptions(ctx), ...job.options, "--", ...job.sources, dest];
+  return [...commonOptions(ctx, job.blockSize), ...job.options, "--", ...job.sources, dest];
 }
 
 /** Runs one job; throws an {@link SstError} explaining a failure. */

@@ -128,3 +128,29 @@ Deno.test("delta re-join: a joiner holding an older copy receives only the chang
     assertEquals(processesMentioning(f.root), [], "no helper process may outlive the SSTs");
   });
 });
+
+/** Writes 64 random bytes into each of `pages` of `file`, 4,196 bytes into the page. */
+async function changeInsidePages(file: string, pages: readonly number[]): Promise<void> {
+  const f = await Deno.open(file, { write: true });
+  try {
+    for (const p of pages) {
+      await f.seek(p * PAGE + 4196, Deno.SeekMode.Start);
+      await f.write(crypto.getRandomValues(new Uint8Array(64)));
+    }
+  } finally {
+    f.close();
+  }
+}
+
+Deno.test("delta re-join: a few bytes changed inside 16 pages of the system tablespace cost less than one page each (its delta blocks are finer than a page)", async () => {
+  await withFixture({}, async (f) => {
+    await rejoin(f, LAUNCHER);
+    const pages = Array.from({ length: 16 }, (_, i) => 3 + i * 4);
+    await changeInsidePages(`${f.donor.layout.innodbDataHomeDir}/ibdata1`, pages);
+    await setSst(f.donor, { delta: "on" });
+    const { sent } = lockedPass(await rejoin(f, LAUNCHER));
+    // With page-sized blocks every changed page travels whole: at least 16 × 16 KiB.
+    assert(sent > 16 * 64, `sent ${sent} bytes, below the changed ${16 * 64}`);
+    assert(sent < 16 * PAGE / 2, `sent ${sent} bytes for 16 × 64 changed bytes`);
+  });
+});

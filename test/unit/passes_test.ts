@@ -9,13 +9,18 @@ import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import {
   binlogJob,
   completionJob,
+  DELTA_BLOCK_SIZE,
+  deltaBlockSize,
   engineFileJobs,
   excludingFrom,
+  FINE_BLOCK_SIZE,
   listSchemaDirs,
+  type RsyncJob,
   type SchemaDir,
   schemaJobs,
   streamLoads,
   structureJob,
+  withDeltaBlock,
 } from "../../src/transfer/passes.ts";
 import { TreeWalk } from "../../src/transfer/selection.ts";
 import {
@@ -637,4 +642,50 @@ Deno.test("excludingFrom: the exclude list comes before the job's own filters (f
   assertEquals(excludingFrom(binlogJob(["/b/mysql-bin.000001"])!, "/l").options, [
     "--exclude-from=/l",
   ]);
+});
+
+Deno.test("deltaBlockSize: 1 KiB blocks, doubled while a file would have over 2^20 of them, at most a page", () => {
+  const MiB = 1024 * 1024;
+  assertEquals(deltaBlockSize(0), FINE_BLOCK_SIZE);
+  assertEquals(deltaBlockSize(76 * MiB), 1024);
+  assertEquals(deltaBlockSize(1024 * MiB), 1024);
+  assertEquals(deltaBlockSize(1024 * MiB + 1), 2048);
+  assertEquals(deltaBlockSize(10 * 1024 * MiB), 16384);
+  assertEquals(deltaBlockSize(500 * 1024 * MiB), DELTA_BLOCK_SIZE);
+});
+
+Deno.test("withDeltaBlock: the system tablespace and undo tablespaces get fine delta blocks, the redo log, Aria logs and schema directories keep page-sized ones in rsync's argv", async () => {
+  const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
+  const ctx = {
+    adapter: {
+      spawn: () => {
+        throw new Error("unused");
+      },
+    },
+    rsync: "rsync",
+    rsh: { rsh: "helper", env: {} },
+    passwordFile: "/p/pw",
+    idleTimeoutSec: 1,
+    statusDir: "/p/s",
+    peer: "j",
+    delta: true,
+  };
+  const layout = defaultLayout();
+  const blockOf = (j: RsyncJob) =>
+    rsyncArgs(withDeltaBlock(j, 76 * 1024 * 1024), ctx).filter((a) => a.startsWith("--block-size"));
+  const engine = engineFileJobs(layout).map((j) => [j.label, blockOf(j)]);
+  assertEquals(engine, [
+    ["InnoDB system tablespace", ["--block-size=1024"]],
+    ["InnoDB redo log", ["--block-size=16384"]],
+    ["InnoDB undo tablespaces", ["--block-size=1024"]],
+    ["Aria logs", ["--block-size=16384"]],
+  ]);
+  const schemas = schemaJobs(layout, [{ name: "shop", bytes: 1 }], 1);
+  assertEquals(blockOf(schemas[0]), ["--block-size=16384"]);
+  assertEquals(
+    rsyncArgs(engineFileJobs(layout)[0], { ...ctx, delta: false }).filter((a) =>
+      a.startsWith("--block-size")
+    ),
+    [],
+  );
 });
