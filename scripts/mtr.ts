@@ -27,8 +27,25 @@ const DEFAULT_TESTS = [
 ];
 const METHOD_RE = /^(\s*wsrep[-_]sst[-_]method\s*=\s*)rsync\s*$/gm;
 
+/** Where Debian's `mariadb-test` package puts the suite, by release. */
+const MTR_DIRS = ["/usr/share/mysql/mysql-test", "/usr/share/mariadb/mariadb-test"];
+
+/** The test runner script in `dir` (`mysql-test-run.pl` before 10.5's rename). */
+function runnerIn(dir: string): string | undefined {
+  return ["mariadb-test-run.pl", "mysql-test-run.pl"].find((f) => exists(`${dir}/${f}`));
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function parseArgs(argv: string[]): { mtrDir: string; tests: string[] } {
-  let mtrDir = "/usr/share/mysql/mysql-test";
+  let mtrDir = MTR_DIRS.find((d) => runnerIn(d)) ?? MTR_DIRS[0];
   const tests: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--mtr-dir") mtrDir = argv[++i];
@@ -119,9 +136,11 @@ async function main(): Promise<number> {
     const group = await sstGroup(dir);
     for (const t of tests) await rewriteCnf(`${copy}/suite`, t, group);
     const path = `${launcherDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
+    const runner = runnerIn(copy);
+    if (!runner) throw new Error(`no mariadb-test-run.pl in ${mtrDir}: install mariadb-test`);
     const mtr = new Deno.Command("perl", {
       args: [
-        "mariadb-test-run.pl",
+        runner,
         "--big-test",
         "--force",
         "--retry=0",

@@ -5,6 +5,7 @@
  * ```sh
  * deno run -A scripts/roots.ts build bullseye trixie          # build or reuse the roots
  * deno run -A scripts/roots.ts test bullseye [test files…]    # run e2e tests inside one
+ * deno run -A scripts/roots.ts mtr bullseye [tests…]          # deno task mtr inside one
  * deno run -A scripts/roots.ts versions bullseye trixie       # the README's "tested with" rows
  * deno run -A scripts/roots.ts check-readme bullseye trixie   # fail if the README differs
  * ```
@@ -178,10 +179,44 @@ async function rootTestFiles(): Promise<string[]> {
 }
 
 /**
- * Runs `deno test` on e2e test files inside `suite`'s root, with the repository and the Deno
- * cache bind-mounted at their host paths, in a private mount namespace. Returns the exit code.
+ * Runs `deno test` on e2e test files inside `suite`'s root (all that can run there by default).
+ * Returns the exit code.
  */
 export async function testInRoot(suite: string, files: string[]): Promise<number> {
+  const tests = files.length > 0 ? files : await rootTestFiles();
+  return await runInRoot(suite, ["deno", "test", "-A", ...tests]);
+}
+
+/**
+ * `deno task mtr` inside `suite`'s root: MariaDB's galera rsync tests with that release's
+ * server. Installs the release's `mariadb-test` package into the root first when it is missing
+ * (from the root's Debian mirror: a developer's command, not CI's).
+ */
+async function mtrInRoot(suite: string, tests: string[]): Promise<number> {
+  const root = await ensureRoot(suite);
+  const has = await run(denoAdapter, {
+    cmd: "chroot",
+    args: [root, "dpkg-query", "-W", "-f=${Status}", "mariadb-test"],
+  }, { timeoutMs: 20_000 });
+  if (!has.stdout.includes("install ok installed")) {
+    console.error(`roots: ${suite}: installing mariadb-test into the root`);
+    const env = ["DEBIAN_FRONTEND=noninteractive"];
+    for (const args of [["update"], ["install", "-y", "--no-install-recommends", "mariadb-test"]]) {
+      const r = await run(denoAdapter, {
+        cmd: "chroot",
+        args: [root, "env", ...env, "apt-get", ...args],
+      }, { timeoutMs: BUILD_TIMEOUT_MS });
+      if (r.code !== 0) throw new Error(`apt-get ${args.join(" ")} in ${root}: ${r.stderr}`);
+    }
+  }
+  return await runInRoot(suite, ["deno", "run", "-A", "scripts/mtr.ts", ...tests]);
+}
+
+/**
+ * Runs `command` inside `suite`'s root, with the repository and the Deno cache bind-mounted at
+ * their host paths, in a private mount namespace. Returns the exit code.
+ */
+async function runInRoot(suite: string, command: string[]): Promise<number> {
   const root = await ensureRoot(suite);
   const denoDir = Deno.env.get("DENO_DIR") ??
     `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
@@ -194,7 +229,6 @@ export async function testInRoot(suite: string, files: string[]): Promise<number
     `roots: ${suite}: MariaDB ${v.mariadb}, galera ${v.galera}, socat ${v.socat}, ` +
       `rsync ${v.rsync}, OpenSSL ${v.openssl}`,
   );
-  const tests = files.length > 0 ? files : await rootTestFiles();
   // The mounts happen in the new mount namespace only; every value is a positional argument.
   const script = [
     'root="$1"; repo="$2"; denodir="$3"; shift 3',
@@ -221,10 +255,7 @@ export async function testInRoot(suite: string, files: string[]): Promise<number
       "DENO_NO_UPDATE_CHECK=1",
       `SST_TEST_ROOT=${suite}`,
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      "deno",
-      "test",
-      "-A",
-      ...tests,
+      ...command,
     ],
     stdin: "null",
     stdout: "inherit",
@@ -281,10 +312,15 @@ async function main(args: string[]): Promise<number> {
       if (!suite) break;
       return await testInRoot(suite, files);
     }
+    case "mtr": {
+      const [suite, ...tests] = rest;
+      if (!suite) break;
+      return await mtrInRoot(suite, tests);
+    }
   }
   console.error(
     "usage: roots.ts build <suite…> | versions <suite…> | check-readme <suite…> | " +
-      "test <suite> [test files…]\n" +
+      "test <suite> [test files…] | mtr <suite> [tests…]\n" +
       `suites: ${Object.keys(SUITES).join(", ")}`,
   );
   return 2;
