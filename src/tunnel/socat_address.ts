@@ -93,7 +93,16 @@ const ALIASES: Record<string, string> = {
   "openssl-capath": "capath",
   "openssl-no-sni": "no-sni",
   "nosni": "no-sni",
+  "tcp-nodelay": "nodelay",
 };
+
+/**
+ * TCP_NODELAY on both ends. Without it, the short TLS records of rsync's start-up and goodbye
+ * wait for the peer's delayed ACK (40 ms on Linux) several times per connection: measured over
+ * loopback, one small rsync through the tunnel took 0.20–0.28 s without, 0.11–0.13 s with (a
+ * plain rsync daemon: 0.11 s); a pass opens one connection per job.
+ */
+const NODELAY = "nodelay";
 
 function canonical(name: string): string {
   return ALIASES[name] ?? name;
@@ -133,7 +142,7 @@ export function listenerNeedsEmptyCommonName(socatVersion: string): boolean {
 
 /** `OPENSSL-LISTEN:…` for the joiner: mutual TLS, one forked child per connection. */
 export function listenAddress(spec: ListenSpec): string {
-  const opts = ["reuseaddr", "fork", `max-children=${spec.maxChildren}`];
+  const opts = ["reuseaddr", "fork", `max-children=${spec.maxChildren}`, NODELAY];
   opts.push(spec.ipv6 ? "pf=ip6" : "pf=ip4");
   if (spec.bind) opts.push(`bind=${socatHost("bind address", spec.bind)}`);
   opts.push(...tlsOptions(spec.tls));
@@ -187,6 +196,7 @@ export function connectAddress(spec: ConnectSpec): string {
     `commonname=${spec.peerName === null ? "" : socatPeerName(spec.peerName)}`,
     "no-sni=1",
     `connect-timeout=${spec.connectTimeoutSec}`,
+    NODELAY,
     spec.host.kind === "ipv6" ? "pf=ip6" : spec.host.kind === "ipv4" ? "pf=ip4" : "",
   ].filter((o) => o !== "");
   return `OPENSSL:${target}:${spec.port},${withSockopt(opts, spec.sockopt).join(",")}`;

@@ -129,7 +129,7 @@ function listen(over: Partial<ListenSpec>): ListenSpec {
   };
 }
 
-Deno.test("socat: listenAddress for an IPv4 bind, with sockopt appended last", () => {
+Deno.test("socat: listenAddress for an IPv4 bind, with sockopt appended last (an operator's nodelay replaces ours)", () => {
   assertEquals(
     listenAddress(listen({
       bind: { kind: "ipv4", address: "192.168.1.10" },
@@ -143,11 +143,11 @@ Deno.test("socat: listenAddress for an IPv4 bind, with sockopt appended last", (
 Deno.test("socat: listenAddress on all interfaces has no bind (IPv4 and IPv6)", () => {
   assertEquals(
     listenAddress(listen({ port: 4567, maxChildren: 32 })),
-    `OPENSSL-LISTEN:4567,reuseaddr,fork,max-children=32,pf=ip4,${TLS_TEXT}`,
+    `OPENSSL-LISTEN:4567,reuseaddr,fork,max-children=32,nodelay,pf=ip4,${TLS_TEXT}`,
   );
   assertEquals(
     listenAddress(listen({ ipv6: true })),
-    `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,${TLS_TEXT}`,
+    `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,nodelay,pf=ip6,${TLS_TEXT}`,
   );
 });
 
@@ -156,7 +156,7 @@ Deno.test("socat: listenAddress with a CA directory adds capath before verify=1"
     listenAddress(listen({
       tls: { certFile: "/c.pem", keyFile: "/k.pem", caPath: "/etc/ssl/certs" },
     })),
-    "OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4," +
+    "OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,nodelay,pf=ip4," +
       "cert=/c.pem,key=/k.pem,capath=/etc/ssl/certs,verify=1",
   );
 });
@@ -184,7 +184,7 @@ Deno.test({
   fn: () => {
     assertEquals(
       listenAddress(listen({ bind: { kind: "ipv6", address: "fe80::1" }, ipv6: true })),
-      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip6,bind=[fe80::1],${TLS_TEXT}`,
+      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,nodelay,pf=ip6,bind=[fe80::1],${TLS_TEXT}`,
     );
   },
 });
@@ -205,7 +205,7 @@ Deno.test("socat: connectAddress for IPv4: TLS, commonname, no-sni, timeout, pf,
   assertEquals(
     connectAddress(connect({ sockopt: parseSockopt("cipher=HIGH") })),
     `OPENSSL:192.168.1.11:4444,${TLS_TEXT},commonname=node2.example.com,no-sni=1,` +
-      "connect-timeout=30,pf=ip4,cipher=HIGH",
+      "connect-timeout=30,nodelay,pf=ip4,cipher=HIGH",
   );
 });
 
@@ -217,7 +217,7 @@ Deno.test("socat: connectAddress for a host name has no pf option", () => {
       connectTimeoutSec: 5,
     })),
     `OPENSSL:node2.example.com:4567,${TLS_TEXT},commonname=node2.example.com,no-sni=1,` +
-      "connect-timeout=5",
+      "connect-timeout=5,nodelay",
   );
 });
 
@@ -237,7 +237,7 @@ Deno.test({
     assertEquals(
       connectAddress(connect({ host: { kind: "ipv6", address: "fe80::1" } })),
       `OPENSSL:[fe80::1]:4444,${TLS_TEXT},commonname=node2.example.com,no-sni=1,` +
-        "connect-timeout=30,pf=ip6",
+        "connect-timeout=30,nodelay,pf=ip6",
     );
   },
 });
@@ -298,7 +298,7 @@ Deno.test("socat: listenAddress adds an empty commonname= only for socat 1.7.4.0
   ) {
     assertEquals(
       listenAddress(listen({ socatVersion: version })),
-      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,pf=ip4,${TLS_TEXT}${extra}`,
+      `OPENSSL-LISTEN:4444,reuseaddr,fork,max-children=16,nodelay,pf=ip4,${TLS_TEXT}${extra}`,
       `socat ${version}`,
     );
   }
