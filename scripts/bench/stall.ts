@@ -16,7 +16,9 @@
  *     deno task bench:stall --sizes 4G --runs 2
  *
  * Options: `--sizes 1G,4G`, `--runs N` (default 1), `--methods …`, `--variant
- * label:key=value[;…]`, `--link fast|slow`, `--keep`, as in the throughput scenario.
+ * label:key=value[;…]`, `--link fast|slow`, `--keep`, as in the throughput scenario; `--fresh`
+ * measures right after loading the tables, without letting them cool first (see
+ * {@link letDataCool}).
  *
  * The table gives, per method and size: SST seconds (joiner's script), join seconds (node2's
  * start to Synced), the longest gap (median over runs), the donor's own figure, and the ratios
@@ -33,7 +35,7 @@ import { donorBlocked, joinOnce, type JoinSample, wipeNode2 } from "./join.ts";
 import { createWriterTable, startWriter, type WriterResult } from "./writer.ts";
 import { fmt, median, printTable, printVersions, summaryLine } from "./report.ts";
 
-const KNOWN = ["--sizes", "--runs", "--methods", "--variant", "--link", "--keep"];
+const KNOWN = ["--sizes", "--runs", "--methods", "--variant", "--link", "--keep", "--fresh"];
 const DEFAULT_METHODS = "plain,stunnel,mariabackup,tunnel-precopy-off,tunnel-precopy-on";
 const args = new BenchArgs(Deno.args, KNOWN, "scripts/bench/stall.ts");
 const sizesMiB = args.sizes("1G,4G");
@@ -80,6 +82,7 @@ function logRun(round: number, m: Method, r: Omit<Row, "sizeMiB" | "datadirMiB" 
 async function benchSize(b: Bench, size: number, tables: Tables, rows: Row[]): Promise<void> {
   console.log(`\n== ${size} MiB ==`);
   await growData(b.cluster, b.n1, size, tables);
+  if (!args.flag("--fresh")) await letDataCool(b);
   warmCache(b.n1.datadir);
   const datadirMiB = treeBytes(b.n1.datadir) / 1048576;
   const warm = await joinOnce(b, methods[0], setup, {
@@ -95,6 +98,38 @@ async function benchSize(b: Bench, size: number, tables: Tables, rows: Row[]): P
       logRun(round, m, r);
     }
   }
+}
+
+/** Longer than the pre-copy record's margin for writes in flight (precopy_record.ts). */
+const COOL_MS = 61_000;
+
+/**
+ * Lets the loaded tables go cold, as most tables of a production donor are: InnoDB writes out
+ * its dirty pages (innodb_max_dirty_pages_pct=0 until none is left, bounded), then 61 s pass.
+ * A file written in the last 60 s is always compared by the locked pass after a pre-copy, so
+ * without this every table just loaded would be (`--fresh` measures that case).
+ */
+async function letDataCool(b: Bench): Promise<void> {
+  const c = b.cluster;
+  const t0 = Date.now();
+  const [[pct]] = await c.sql(b.n1, "SELECT @@GLOBAL.innodb_max_dirty_pages_pct");
+  await c.sql(b.n1, "SET GLOBAL innodb_max_dirty_pages_pct = 0");
+  try {
+    for (let dirty = Infinity; dirty > 0;) {
+      if (Date.now() - t0 > 300_000) throw new Error("InnoDB kept dirty pages for 300 s");
+      await new Promise((r) => setTimeout(r, 500));
+      const [[, n]] = await c.sql(b.n1, "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
+      dirty = Number(n);
+    }
+  } finally {
+    await c.sql(b.n1, `SET GLOBAL innodb_max_dirty_pages_pct = ${Number(pct)}`);
+  }
+  await new Promise((r) => setTimeout(r, COOL_MS));
+  console.log(
+    `  tables cooled: dirty pages written, then ${COOL_MS / 1000} s (${
+      fmt((Date.now() - t0) / 1000)
+    } s)`,
+  );
 }
 
 /** Medians of one method at one size. */
