@@ -607,11 +607,9 @@ Deno.test({
   },
 });
 
-Deno.test("passes: the completion record is sent with --no-inplace after the common --inplace, so it lands by rename", async () => {
-  const { completionJob } = await import("../../src/transfer/passes.ts");
-  const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
-  const job = completionJob("/p/sst_complete");
-  const args = rsyncArgs(job, {
+/** A runner context for building rsync's argv only: spawning through it fails. */
+function argvOnlyContext() {
+  return {
     adapter: {
       spawn: () => {
         throw new Error("unused");
@@ -623,7 +621,14 @@ Deno.test("passes: the completion record is sent with --no-inplace after the com
     idleTimeoutSec: 1,
     statusDir: "/p/s",
     peer: "j",
-  });
+  };
+}
+
+Deno.test("passes: the completion record is sent with --no-inplace after the common --inplace, so it lands by rename", async () => {
+  const { completionJob } = await import("../../src/transfer/passes.ts");
+  const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
+  const job = completionJob("/p/sst_complete");
+  const args = rsyncArgs(job, argvOnlyContext());
   const inplace = args.indexOf("--inplace");
   const noInplace = args.indexOf("--no-inplace");
   if (!(inplace >= 0 && noInplace > inplace)) throw new Error(`argv order: ${args.join(" ")}`);
@@ -656,20 +661,7 @@ Deno.test("deltaBlockSize: 1 KiB blocks, doubled while a file would have over 2^
 
 Deno.test("withDeltaBlock: the system tablespace and undo tablespaces get fine delta blocks, the redo log, Aria logs and schema directories keep page-sized ones in rsync's argv", async () => {
   const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
-  const ctx = {
-    adapter: {
-      spawn: () => {
-        throw new Error("unused");
-      },
-    },
-    rsync: "rsync",
-    rsh: { rsh: "helper", env: {} },
-    passwordFile: "/p/pw",
-    idleTimeoutSec: 1,
-    statusDir: "/p/s",
-    peer: "j",
-    delta: true,
-  };
+  const ctx = { ...argvOnlyContext(), delta: true };
   const layout = defaultLayout();
   const blockOf = (j: RsyncJob) =>
     rsyncArgs(withDeltaBlock(j, 76 * 1024 * 1024), ctx).filter((a) => a.startsWith("--block-size"));
