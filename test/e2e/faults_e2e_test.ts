@@ -10,7 +10,7 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import { type Cluster, type Node, withCluster } from "./cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
 import { describe, type ProcInfo, readProc } from "./support/procfs.ts";
@@ -353,25 +353,15 @@ const CASES: FaultCase[] = [
   },
 ];
 
-/**
- * The TLS keys and one locked pass of whole files: the faults strike "mid-transfer" of that
- * pass, whatever `precopy=auto` would choose for the ~250 MiB data set.
- */
-function singlePassTls(): (node: Node, cluster: Cluster) => Promise<NodeExtra> {
-  const tls = localhostTls();
-  return async (node, cluster) => {
-    const t = await tls(node, cluster);
-    return { groups: { sst: [...t.groups!.sst, "precopy=off"] } };
-  };
-}
-
 for (const c of CASES) {
   Deno.test(c.name, () =>
     withCluster({
       size: 2,
       sstMethod: "rsync_tunnel",
       pathPrefix: LAUNCHER_DIR,
-      configure: singlePassTls(),
+      // One locked pass of whole files: the faults strike "mid-transfer" of that pass, whatever
+      // precopy=auto would choose for the ~250 MiB data set.
+      configure: localhostTls(["precopy=off"]),
     }, (cluster) => c.run(cluster, c.ledger)));
 }
 
@@ -392,20 +382,13 @@ async function exitsWithin(node: Node, ms: number): Promise<boolean> {
   return !node.running;
 }
 
-const tlsForReap = localhostTls();
-
 Deno.test("our joiner program SIGKILLed mid-SST: the listener's connections and rsync daemons it leaves are killed by node2's next joiner before it listens, and the SST then completes with equal checksums", () =>
   withCluster({
     size: 2,
     sstMethod: "rsync_tunnel",
     pathPrefix: LAUNCHER_DIR,
     // One capped stream keeps the old transfer running for a while, as a large table does.
-    configure: async (node, cluster) => {
-      const tls = await tlsForReap(node, cluster);
-      return {
-        groups: { sst: [...tls.groups!.sst, "backup-threads=1", "bwlimit=24M", "precopy=off"] },
-      };
-    },
+    configure: localhostTls(["backup-threads=1", "bwlimit=24M", "precopy=off"]),
   }, async (cluster) => {
     const name = "e2e: joiner program SIGKILLed mid-SST: the next joiner reaps its leftovers";
     const [n1, n2] = cluster.nodes;

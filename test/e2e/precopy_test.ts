@@ -118,13 +118,7 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     size: 2,
     sstMethod: "rsync_tunnel",
     pathPrefix: LAUNCHER_DIR,
-    configure: (() => {
-      const tls = localhostTls();
-      return async (node: Node, cluster: Cluster) => {
-        const t = await tls(node, cluster);
-        return { groups: { sst: [...t.groups!.sst, "precopy=on", "bwlimit=32M"] } };
-      };
-    })(),
+    configure: localhostTls(["precopy=on", "bwlimit=32M"]),
   }, async (cluster) => {
     const lap = stopwatch();
     const [n1, n2] = cluster.nodes;

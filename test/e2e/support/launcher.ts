@@ -37,9 +37,12 @@ export async function requireLauncher(): Promise<void> {
 
 /**
  * A `configure` hook giving every node a certificate from one CA (CN=localhost, SAN
- * DNS:localhost, IP:127.0.0.1) in its `[sst]` group, readable by the mysql user.
+ * DNS:localhost, IP:127.0.0.1) in its `[sst]` group, readable by the mysql user, followed by
+ * the `extraSst` lines.
  */
-export function localhostTls(): (node: Node, cluster: Cluster) => Promise<NodeExtra> {
+export function localhostTls(
+  extraSst: readonly string[] = [],
+): (node: Node, cluster: Cluster) => Promise<NodeExtra> {
   let ca: Ca | null = null;
   return async (node, cluster) => {
     const dir = `${cluster.root}/pki`;
@@ -52,6 +55,8 @@ export function localhostTls(): (node: Node, cluster: Cluster) => Promise<NodeEx
       sans: ["DNS:localhost", "IP:127.0.0.1"],
     });
     await chownMysql(dir); // files are 0600: the SST program runs as mysql
-    return { groups: { sst: [`tca=${ca.cert}`, `tcert=${leaf.cert}`, `tkey=${leaf.key}`] } };
+    return {
+      groups: { sst: [`tca=${ca.cert}`, `tcert=${leaf.cert}`, `tkey=${leaf.key}`, ...extraSst] },
+    };
   };
 }
