@@ -108,7 +108,7 @@ function splitPartition(base: string): { table: string; partition: string | null
 /** Control characters flattened: a path from a file goes into one log line. */
 function printable(s: string): string {
   // deno-lint-ignore no-control-regex -- flattening control characters is the point
-  return s.replace(/[\x00-\x1f\x7f]+/g, "?").trim();
+  return s.trim().replace(/[\x00-\x1f\x7f]+/g, "?");
 }
 
 function compare(a: string, b: string): number {
