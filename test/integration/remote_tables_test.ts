@@ -91,6 +91,22 @@ for (
     }));
 }
 
+Deno.test("DATA DIRECTORY: an InnoDB table created outside the datadir between the plan and the lock is refused under the lock (exit 95): no continue, no done, the joiner fails with the reason", () =>
+  withFixture({}, async (f) => {
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      onFlush: async () => void await remoteInnodbTable(f),
+    });
+    assertEquals(r.donor?.code, ExitCode.unsupportedPair, r.donor?.stderr);
+    assertEquals(r.donor?.lines, ["flush tables"], "nothing after flush tables");
+    assertMatch(errors(r.donor?.stderr)[0] ?? "", /DATA DIRECTORY.*shop\.remote \(/);
+    assertEquals(r.joiner.code, ExitCode.unsupportedPair, r.joiner.stderr);
+    assertMatch(r.joiner.stderr, /the donor refused this SST: InnoDB table\(s\).*shop\.remote/);
+    assertNothingLeft(f, "donor: InnoDB table with DATA DIRECTORY created before the lock");
+  }));
+
 Deno.test("DATA DIRECTORY: a partition of an InnoDB table outside the datadir is named with its partition", () =>
   withFixture({}, async (f) => {
     const ibd = `${f.root}/remote-disk/shop/parts#P#p0.ibd`;
