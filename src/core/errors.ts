@@ -30,7 +30,9 @@ export const ExitCode = {
   protocol: 71,
   /**
    * EOPNOTSUPP: the joiner's server cannot start on the donor's files (MariaDB versions on
-   * different sides of the 10.8 redo log change); refused before anything is copied.
+   * different sides of the 10.8 redo log change), or the donor's data set has tables this
+   * method cannot copy (InnoDB `DATA DIRECTORY`); refused before `flush tables`, the joiner told
+   * why.
    */
   unsupportedPair: 95,
   /** EKEYREJECTED-like: the peer's certificate was refused (chain or name). */
@@ -64,6 +66,16 @@ export class SstError extends Error {
 export class ConfigError extends SstError {
   constructor(message: string, options?: ErrorOptions) {
     super(ExitCode.config, message, options);
+  }
+}
+
+/**
+ * The donor's data set has something an SST cannot carry to the joiner whole (InnoDB tables in
+ * other directories): exit 95, as for a pair of servers that cannot work together.
+ */
+export class UnsupportedDataError extends SstError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ExitCode.unsupportedPair, message, options);
   }
 }
 

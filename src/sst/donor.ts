@@ -24,7 +24,14 @@ import {
   parseEndpoint,
 } from "../core/address.ts";
 import { donorSecret } from "./donor_credentials.ts";
-import { ConfigError, ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
+import {
+  ConfigError,
+  ExitCode,
+  SstError,
+  TimeoutError,
+  TransferError,
+  UnsupportedDataError,
+} from "../core/errors.ts";
 import {
   type Compatibility,
   compatibility,
@@ -74,9 +81,15 @@ import { selectBinlogs } from "../transfer/binlogs.ts";
 import {
   COMPLETION_FILE,
   isValidState,
+  type RefusalRecord,
   renderCompletion,
   renderRefusal,
 } from "../transfer/completion.ts";
+import {
+  findRemoteTableFiles,
+  linkedFilesMessage,
+  remoteTablespaceMessage,
+} from "../transfer/remote_tables.ts";
 import { formatBytes, TransferProgress } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { chooseDelta } from "../config/delta.ts";
@@ -101,13 +114,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   const pair = await checkServerVersions(ctx, joiner);
   if (pair.verdict.kind === "refuse") {
     const refusal = new SstError(ExitCode.unsupportedPair, pair.verdict.message);
-    await tellJoinerRefusal(ctx, joiner, secret, pair.donor, refusal.message).catch((e) =>
-      log.warn(
-        `could not tell the joiner why this SST is refused (${
-          e instanceof Error ? e.message : String(e)
-        }); its log will only show that the SST failed`,
-      )
-    );
+    await tellJoinerRefusal(ctx, joiner, secret, pair.donor, refusal.message).catch(notTold);
     throw refusal;
   }
   const { runner, dir, peerName } = await openTunnel(ctx, joiner, secret);
@@ -124,7 +131,13 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
-    state = await copyWithLock(ctx, runner, dir);
+    state = await copyWithLock(ctx, runner, dir).catch(async (e) => {
+      if (e instanceof UnsupportedDataError) {
+        const refusal = { secret, server: recordVersion(pair.donor), reason: e.message };
+        await sendRefusal(runner, dir, refusal).catch(notTold);
+      }
+      throw e;
+    });
   }
   const record = await dir.write(
     COMPLETION_FILE,
@@ -175,12 +188,27 @@ async function tellJoinerRefusal(
   reason: string,
 ): Promise<void> {
   const { runner, dir } = await openTunnel(ctx, joiner, secret);
-  const file = await dir.write(
-    COMPLETION_FILE,
-    renderRefusal({ secret, server: recordVersion(donor), reason }),
-  );
+  await sendRefusal(runner, dir, { secret, server: recordVersion(donor), reason });
+}
+
+/** Sends `refusal` where the completion record would go, through an open tunnel. */
+async function sendRefusal(
+  runner: RunnerContext,
+  dir: PrivateDir,
+  refusal: RefusalRecord,
+): Promise<void> {
+  const file = await dir.write(COMPLETION_FILE, renderRefusal(refusal));
   await runJob(completionJob(file), runner);
   log.info(`told the joiner ${runner.peer} that this SST is refused`);
+}
+
+/** The refusal stays the cause when the joiner could not be told about it. */
+function notTold(e: unknown): void {
+  log.warn(
+    `could not tell the joiner why this SST is refused (${
+      e instanceof Error ? e.message : String(e)
+    }); its log will only show that the SST failed`,
+  );
 }
 
 /**
@@ -443,19 +471,20 @@ interface CopyPlan {
 /**
  * The transfer plan: the engine file sets, the schema directories in streams, and (under the
  * lock only: they are appended to until then) the binary logs. Fails on a link that cannot be
- * copied.
+ * copied and on tables it cannot copy whole ({@link checkRemoteTables}).
  */
-async function planCopy(ctx: SstContext, walk: TreeWalk, binlogs: boolean): Promise<CopyPlan> {
+async function planCopy(ctx: SstContext, walk: TreeWalk, locked: boolean): Promise<CopyPlan> {
   const layout = ctx.settings.layout;
   const streams = ctx.settings.backupThreads;
   const engine = await sized(engineFileJobs(layout), walk);
   const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
   const dirs = await listSchemaDirs(layout, walk);
   const schemas = await sized(schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)), walk);
-  const logs = binlogs
+  const logs = locked
     ? await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))], walk)
     : [];
   checkLinks(walk);
+  await checkRemoteTables(layout.datadir, dirs.map((d) => d.name), locked);
   const jobs = [...engine, ...schemas, ...logs];
   return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
 }
@@ -537,6 +566,25 @@ function checkLinks(walk: TreeWalk): void {
     `symbolic link(s) in the data set cannot be copied: ${shown.join("; ")}${more}; the joiner ` +
       "receives what every link points to: remove the link or restore its target",
   );
+}
+
+/**
+ * Refuses (exit 95, {@link UnsupportedDataError}) a data set with InnoDB tables in other
+ * directories: only their `.isl` would arrive, and the joiner would start without them. Run for
+ * the first plan (before any pre-copy and `flush tables`: the donor's server is never locked
+ * for nothing) and again under the lock (a table created meanwhile). MyISAM/Aria files linked
+ * elsewhere arrive whole as regular files: one WARNING, with the first plan.
+ */
+async function checkRemoteTables(
+  datadir: string,
+  schemas: readonly string[],
+  locked: boolean,
+): Promise<void> {
+  const found = await findRemoteTableFiles(datadir, schemas);
+  const refusal = remoteTablespaceMessage(found);
+  if (refusal !== null) throw new UnsupportedDataError(refusal);
+  const linked = linkedFilesMessage(found);
+  if (linked !== null && !locked) log.warn(linked);
 }
 
 /** Fails with the key's name when the local rsync cannot use the configured compression. */
