@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { VERSION } from "../src/core/version.ts";
 import { COMMAND, RUNTIME_SUBPATH, stage } from "./launcher.ts";
 import { libraryDepends } from "./elf_depends.ts";
+import { makeDirs, normalizeModes, runTask, TaskFailure, withStagingDir } from "./staging.ts";
 
 /** The Debian package name (no underscores allowed there). */
 export const DEB_NAME = "wsrep-sst-rsync-tunnel";
@@ -28,8 +29,7 @@ const { values } = parseArgs({
 });
 
 function fail(message: string, code = 1): never {
-  console.error(`deno task deb: ${message}`);
-  Deno.exit(code);
+  throw new TaskFailure(message, code);
 }
 
 async function output(cmd: string, args: string[], cwd?: string): Promise<string> {
@@ -40,110 +40,112 @@ async function output(cmd: string, args: string[], cwd?: string): Promise<string
   return d.decode(r.stdout);
 }
 
-const changelog = await Deno.readTextFile(`${root}/packaging/debian.changelog`);
-const debVersion = changelog.match(/^\S+ \(([^)]+)\)/)?.[1] ?? "";
-if (debVersion.replace(/-[^-]+$/, "") !== VERSION) {
-  fail(
-    `packaging/debian.changelog's first entry is ${debVersion}, src/core/version.ts says ` +
-      `${VERSION}; add an entry for ${VERSION}-1`,
-  );
-}
-
-let executable = values.executable;
-if (!executable && Deno.env.get("DENORT_BIN")) {
-  const c = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}/scripts/compile.ts`],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (c.code !== 0) fail("deno compile failed (see above)");
-  executable = `${root}/dist/${COMMAND}`;
-}
-const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
-if (!executable && !(await Deno.stat(bundle).then(() => true, () => false))) {
-  fail(`${bundle} is missing: run deno task build`, 2);
-}
-
-const arch = (await output("dpkg", ["--print-architecture"])).trim();
-const out = values.out ?? `${root}/dist/deb`;
-await Deno.mkdir(out, { recursive: true });
-const work = await Deno.makeTempDir({ prefix: "wsrep-deb-" });
-try {
-  const tree = `${work}/${DEB_NAME}`;
-  const files = await stage({
-    destdir: tree,
-    prefix: "/usr",
-    ...(executable ? { executable } : { bundle }),
-    manPage: `${root}/man/${COMMAND}.1`,
-    gzipMan: true,
-  });
-  const doc = `${tree}/usr/share/doc/${DEB_NAME}`;
-  await Deno.mkdir(doc, { recursive: true });
-  await Deno.copyFile(`${root}/packaging/copyright`, `${doc}/copyright`);
-  await Deno.chmod(`${doc}/copyright`, 0o644);
-  const gz = await new Deno.Command("gzip", { args: ["-9n"], stdin: "piped", stdout: "piped" })
-    .spawn();
-  const w = gz.stdin.getWriter();
-  await w.write(new TextEncoder().encode(changelog));
-  await w.close();
-  await Deno.writeFile(`${doc}/changelog.Debian.gz`, (await gz.output()).stdout, { mode: 0o644 });
-  await Deno.chmod(`${doc}/changelog.Debian.gz`, 0o644);
-
-  // The C libraries of the ELF file we ship (the runtime or the single executable).
-  const elf = executable ? `${tree}/usr/bin/${COMMAND}` : `${tree}/usr/${RUNTIME_SUBPATH}`;
-  const depends = [...libraryDepends(await Deno.readFile(elf)), ...RUN_DEPENDS];
-
-  // Lintian tags about the Deno build, which we ship as released (README: Lintian).
-  const overrides = `${tree}/usr/share/lintian/overrides/${DEB_NAME}`;
-  await Deno.mkdir(overrides.slice(0, overrides.lastIndexOf("/")), { recursive: true });
-  await Deno.writeTextFile(overrides, lintianOverrides(elf.slice(tree.length + 1)), {
-    mode: 0o644,
-  });
-  await Deno.chmod(overrides, 0o644);
-
-  // md5sums of regular files, as dpkg records them.
-  const sums: string[] = [];
-  for (const f of files.filter((f) => f.kind === "file")) {
-    sums.push(`${await md5(`${tree}${f.path}`)}  ${f.path.slice(1)}`);
+await runTask("deb", async () => {
+  const changelog = await Deno.readTextFile(`${root}/packaging/debian.changelog`);
+  const debVersion = changelog.match(/^\S+ \(([^)]+)\)/)?.[1] ?? "";
+  if (debVersion.replace(/-[^-]+$/, "") !== VERSION) {
+    fail(
+      `packaging/debian.changelog's first entry is ${debVersion}, src/core/version.ts says ` +
+        `${VERSION}; add an entry for ${VERSION}-1`,
+    );
   }
-  for (const n of ["copyright", "changelog.Debian.gz"]) {
-    sums.push(`${await md5(`${doc}/${n}`)}  usr/share/doc/${DEB_NAME}/${n}`);
+
+  let executable = values.executable;
+  if (!executable && Deno.env.get("DENORT_BIN")) {
+    const c = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}/scripts/compile.ts`],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (c.code !== 0) fail("deno compile failed (see above)");
+    executable = `${root}/dist/${COMMAND}`;
   }
-  sums.push(`${await md5(overrides)}  usr/share/lintian/overrides/${DEB_NAME}`);
-  const sizeKiB = Number((await output("du", ["-sk", "--apparent-size", tree])).split(/\s/)[0]);
-  await Deno.mkdir(`${tree}/DEBIAN`, { mode: 0o755 });
-  await Deno.writeTextFile(`${tree}/DEBIAN/md5sums`, sums.join("\n") + "\n");
-  await Deno.writeTextFile(
-    `${tree}/DEBIAN/control`,
-    [
-      `Package: ${DEB_NAME}`,
-      `Version: ${debVersion}`,
-      `Architecture: ${arch}`,
-      "Maintainer: wsrep_sst_rsync_tunnel developers <wsrep-sst-rsync-tunnel@example.invalid>",
-      `Installed-Size: ${sizeKiB}`,
-      `Depends: ${depends.join(", ")}`,
-      "Section: database",
-      "Priority: optional",
-      "Homepage: https://example.invalid/wsrep_sst_rsync_tunnel",
-      "Description: encrypted rsync State Snapshot Transfer method for MariaDB Galera",
-      " wsrep_sst_rsync_tunnel is a State Snapshot Transfer (SST) method for",
-      " MariaDB Galera (wsrep_sst_method = rsync_tunnel). The donor's data",
-      " directory is copied to the joiner by rsync through socat OpenSSL tunnels",
-      " with mutual certificate verification; no plaintext port is opened, and",
-      " every connection is bound to a per-SST secret.",
-      " .",
-      " The package also holds the operator commands: check (a node, or the TLS",
-      " link between two nodes) and certs (a CA and node certificates made with",
-      " openssl). It ships its own copy of the Deno runtime that runs it.",
-      "",
-    ].join("\n"),
-  );
-  const deb = `${out}/${DEB_NAME}_${debVersion}_${arch}.deb`;
-  await output("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, deb]);
-  console.log(deb);
-} finally {
-  await Deno.remove(work, { recursive: true }).catch(() => {});
-}
+  const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
+  if (!executable && !(await Deno.stat(bundle).then(() => true, () => false))) {
+    fail(`${bundle} is missing: run deno task build`, 2);
+  }
+
+  const arch = (await output("dpkg", ["--print-architecture"])).trim();
+  const out = values.out ?? `${root}/dist/deb`;
+  await makeDirs(out);
+  await withStagingDir("wsrep-deb-", async (work) => {
+    const tree = `${work}/${DEB_NAME}`;
+    const files = await stage({
+      destdir: tree,
+      prefix: "/usr",
+      ...(executable ? { executable } : { bundle }),
+      manPage: `${root}/man/${COMMAND}.1`,
+      gzipMan: true,
+    });
+    const doc = `${tree}/usr/share/doc/${DEB_NAME}`;
+    await makeDirs(doc);
+    await Deno.copyFile(`${root}/packaging/copyright`, `${doc}/copyright`);
+    await Deno.chmod(`${doc}/copyright`, 0o644);
+    const gz = await new Deno.Command("gzip", { args: ["-9n"], stdin: "piped", stdout: "piped" })
+      .spawn();
+    const w = gz.stdin.getWriter();
+    await w.write(new TextEncoder().encode(changelog));
+    await w.close();
+    await Deno.writeFile(`${doc}/changelog.Debian.gz`, (await gz.output()).stdout, { mode: 0o644 });
+    await Deno.chmod(`${doc}/changelog.Debian.gz`, 0o644);
+
+    // The C libraries of the ELF file we ship (the runtime or the single executable).
+    const elf = executable ? `${tree}/usr/bin/${COMMAND}` : `${tree}/usr/${RUNTIME_SUBPATH}`;
+    const depends = [...libraryDepends(await Deno.readFile(elf)), ...RUN_DEPENDS];
+
+    // Lintian tags about the Deno build, which we ship as released (README: Lintian).
+    const overrides = `${tree}/usr/share/lintian/overrides/${DEB_NAME}`;
+    await makeDirs(overrides.slice(0, overrides.lastIndexOf("/")));
+    await Deno.writeTextFile(overrides, lintianOverrides(elf.slice(tree.length + 1)), {
+      mode: 0o644,
+    });
+    await Deno.chmod(overrides, 0o644);
+
+    // md5sums of regular files, as dpkg records them.
+    const sums: string[] = [];
+    for (const f of files.filter((f) => f.kind === "file")) {
+      sums.push(`${await md5(`${tree}${f.path}`)}  ${f.path.slice(1)}`);
+    }
+    for (const n of ["copyright", "changelog.Debian.gz"]) {
+      sums.push(`${await md5(`${doc}/${n}`)}  usr/share/doc/${DEB_NAME}/${n}`);
+    }
+    sums.push(`${await md5(overrides)}  usr/share/lintian/overrides/${DEB_NAME}`);
+    const sizeKiB = Number((await output("du", ["-sk", "--apparent-size", tree])).split(/\s/)[0]);
+    await makeDirs(`${tree}/DEBIAN`);
+    await Deno.writeTextFile(`${tree}/DEBIAN/md5sums`, sums.join("\n") + "\n");
+    await Deno.writeTextFile(
+      `${tree}/DEBIAN/control`,
+      [
+        `Package: ${DEB_NAME}`,
+        `Version: ${debVersion}`,
+        `Architecture: ${arch}`,
+        "Maintainer: wsrep_sst_rsync_tunnel developers <wsrep-sst-rsync-tunnel@example.invalid>",
+        `Installed-Size: ${sizeKiB}`,
+        `Depends: ${depends.join(", ")}`,
+        "Section: database",
+        "Priority: optional",
+        "Homepage: https://example.invalid/wsrep_sst_rsync_tunnel",
+        "Description: encrypted rsync State Snapshot Transfer method for MariaDB Galera",
+        " wsrep_sst_rsync_tunnel is a State Snapshot Transfer (SST) method for",
+        " MariaDB Galera (wsrep_sst_method = rsync_tunnel). The donor's data",
+        " directory is copied to the joiner by rsync through socat OpenSSL tunnels",
+        " with mutual certificate verification; no plaintext port is opened, and",
+        " every connection is bound to a per-SST secret.",
+        " .",
+        " The package also holds the operator commands: check (a node, or the TLS",
+        " link between two nodes) and certs (a CA and node certificates made with",
+        " openssl). It ships its own copy of the Deno runtime that runs it.",
+        "",
+      ].join("\n"),
+    );
+    // Every directory 0755, every file 0644 or 0755, whatever the umask (dpkg-deb refuses a
+    // control directory of mode 0750, and the modes are the installed ones).
+    await normalizeModes(tree);
+    const deb = `${out}/${DEB_NAME}_${debVersion}_${arch}.deb`;
+    await output("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, deb]);
+    console.log(deb);
+  });
+});
 
 /**
  * The lintian overrides: what lintian says about the Deno runtime (built by the Deno project

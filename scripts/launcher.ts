@@ -17,6 +17,7 @@
  */
 import { DENO_RUN_FLAGS } from "../src/proc/self.ts";
 import { NAME_ENV, WAN_NAME } from "../src/core/program_name.ts";
+import { makeDirs } from "./staging.ts";
 
 /** The command mariadbd runs for `wsrep_sst_method = rsync_tunnel`. */
 export const COMMAND = "wsrep_sst_rsync_tunnel";
@@ -100,7 +101,7 @@ export interface StagedFile {
 }
 
 async function put(src: string | Uint8Array, dest: string, mode: number): Promise<void> {
-  await Deno.mkdir(dest.slice(0, dest.lastIndexOf("/")), { recursive: true, mode: 0o755 });
+  await makeDirs(dest.slice(0, dest.lastIndexOf("/"))); // 0755 whatever the umask
   const tmp = `${dest}.new-${Deno.pid}`;
   if (typeof src === "string") await Deno.copyFile(src, tmp);
   else await Deno.writeFile(tmp, src);

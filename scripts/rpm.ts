@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { VERSION } from "../src/core/version.ts";
 import { COMMAND, stage } from "./launcher.ts";
+import { makeDirs, normalizeModes, runTask, TaskFailure, withStagingDir } from "./staging.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const spec = `${root}/packaging/wsrep_sst_rsync_tunnel.spec`;
@@ -28,8 +29,7 @@ const { values } = parseArgs({
 });
 
 function fail(message: string, code = 1): never {
-  console.error(`deno task rpm: ${message}`);
-  Deno.exit(code);
+  throw new TaskFailure(message, code);
 }
 
 async function runOk(cmd: string, args: string[], env?: Record<string, string>): Promise<void> {
@@ -38,85 +38,87 @@ async function runOk(cmd: string, args: string[], env?: Record<string, string>):
   if (r.code !== 0) fail(`${cmd} ${args.join(" ")} exited ${r.code}`);
 }
 
-const specVersion = (await Deno.readTextFile(spec)).match(/^Version:\s*(\S+)/m)?.[1];
-if (specVersion !== VERSION) {
-  fail(
-    `the spec says Version: ${specVersion}, src/core/version.ts says ${VERSION}; make them equal`,
-  );
-}
-
-let executable = values.executable;
-const denort = Deno.env.get("DENORT_BIN");
-if (!executable && denort) {
-  await runOk(Deno.execPath(), ["run", "-A", `${root}/scripts/compile.ts`]);
-  executable = `${root}/dist/wsrep_sst_rsync_tunnel`;
-}
-const compiled = executable !== undefined;
-
-/** Licence texts of what the bundle and the runtime contain, from packaging/licenses/. */
-const LICENSE_TEXTS = ["deno.LICENSE", "commander.LICENSE"];
-
-const top = values.out ?? `${root}/dist/rpm`;
-await Deno.remove(`${top}/BUILD`, { recursive: true }).catch(() => {});
-await Deno.remove(`${top}/BUILDROOT`, { recursive: true }).catch(() => {});
-for (const d of ["SOURCES", "SPECS", "BUILD", "RPMS", "SRPMS"]) {
-  await Deno.mkdir(`${top}/${d}`, { recursive: true });
-}
-const name = `wsrep_sst_rsync_tunnel-${VERSION}`;
-const work = await Deno.makeTempDir({ prefix: "wsrep-rpm-" });
-try {
-  const src = `${work}/${name}`;
-  await Deno.mkdir(src);
-  const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
-  if (!compiled && !(await Deno.stat(bundle).then(() => true, () => false))) {
-    fail(`${bundle} is missing: run deno task build`, 2);
+await runTask("rpm", async () => {
+  const specVersion = (await Deno.readTextFile(spec)).match(/^Version:\s*(\S+)/m)?.[1];
+  if (specVersion !== VERSION) {
+    fail(
+      `the spec says Version: ${specVersion}, src/core/version.ts says ${VERSION}; make them equal`,
+    );
   }
-  const files = await stage({
-    destdir: `${src}/root`,
-    prefix: "/usr",
-    ...(compiled ? { executable: executable! } : { bundle }),
-    manPage: `${root}/man/${COMMAND}.1`,
-    gzipMan: true,
+
+  let executable = values.executable;
+  const denort = Deno.env.get("DENORT_BIN");
+  if (!executable && denort) {
+    await runOk(Deno.execPath(), ["run", "-A", `${root}/scripts/compile.ts`]);
+    executable = `${root}/dist/wsrep_sst_rsync_tunnel`;
+  }
+  const compiled = executable !== undefined;
+
+  /** Licence texts of what the bundle and the runtime contain, from packaging/licenses/. */
+  const LICENSE_TEXTS = ["deno.LICENSE", "commander.LICENSE"];
+
+  const top = values.out ?? `${root}/dist/rpm`;
+  await Deno.remove(`${top}/BUILD`, { recursive: true }).catch(() => {});
+  await Deno.remove(`${top}/BUILDROOT`, { recursive: true }).catch(() => {});
+  for (const d of ["SOURCES", "SPECS", "BUILD", "RPMS", "SRPMS"]) {
+    await makeDirs(`${top}/${d}`);
+  }
+  const name = `wsrep_sst_rsync_tunnel-${VERSION}`;
+  await withStagingDir("wsrep-rpm-", async (work) => {
+    const src = `${work}/${name}`;
+    await makeDirs(src);
+    const bundle = `${root}/dist/wsrep_sst_rsync_tunnel.js`;
+    if (!compiled && !(await Deno.stat(bundle).then(() => true, () => false))) {
+      fail(`${bundle} is missing: run deno task build`, 2);
+    }
+    const files = await stage({
+      destdir: `${src}/root`,
+      prefix: "/usr",
+      ...(compiled ? { executable: executable! } : { bundle }),
+      manPage: `${root}/man/${COMMAND}.1`,
+      gzipMan: true,
+    });
+    const dirs = compiled ? [] : ["%dir /usr/lib/wsrep_sst_rsync_tunnel"];
+    await Deno.writeTextFile(
+      `${src}/files.list`,
+      [...dirs, ...files.map((f) => f.path)].join("\n") + "\n",
+    );
+    await Deno.copyFile(`${root}/README.md`, `${src}/README.md`);
+    await Deno.copyFile(`${root}/LICENSE`, `${src}/LICENSE`);
+    await Deno.copyFile(`${root}/packaging/copyright`, `${src}/copyright`);
+    for (const l of LICENSE_TEXTS) {
+      await Deno.copyFile(`${root}/packaging/licenses/${l}`, `${src}/${l}`);
+    }
+    // Every directory 0755, every file 0644 or 0755, whatever the umask: `cp -a` in the spec
+    // and %files keep the modes of the tarball.
+    await normalizeModes(src);
+    await runOk("tar", [
+      "-C",
+      work,
+      "--owner=0",
+      "--group=0",
+      "-czf",
+      `${top}/SOURCES/${name}.tar.gz`,
+      name,
+    ]);
+    await Deno.copyFile(spec, `${top}/SPECS/wsrep_sst_rsync_tunnel.spec`);
+    const args = [
+      "-bb",
+      "--define",
+      `_topdir ${top}`,
+      // Debian's rpm has no RPM database of the build host's packages.
+      "--nodeps",
+      `${top}/SPECS/wsrep_sst_rsync_tunnel.spec`,
+    ]; // deno-fmt-ignore
+    await runOk("rpmbuild", args);
   });
-  const dirs = compiled ? [] : ["%dir /usr/lib/wsrep_sst_rsync_tunnel"];
-  await Deno.writeTextFile(
-    `${src}/files.list`,
-    [...dirs, ...files.map((f) => f.path)].join("\n") + "\n",
-  );
-  await Deno.copyFile(`${root}/README.md`, `${src}/README.md`);
-  await Deno.copyFile(`${root}/LICENSE`, `${src}/LICENSE`);
-  await Deno.copyFile(`${root}/packaging/copyright`, `${src}/copyright`);
-  for (const l of LICENSE_TEXTS) {
-    await Deno.copyFile(`${root}/packaging/licenses/${l}`, `${src}/${l}`);
-  }
-  await runOk("tar", [
-    "-C",
-    work,
-    "--owner=0",
-    "--group=0",
-    "-czf",
-    `${top}/SOURCES/${name}.tar.gz`,
-    name,
-  ]);
-  await Deno.copyFile(spec, `${top}/SPECS/wsrep_sst_rsync_tunnel.spec`);
-  const args = [
-    "-bb",
-    "--define",
-    `_topdir ${top}`,
-    // Debian's rpm has no RPM database of the build host's packages.
-    "--nodeps",
-    `${top}/SPECS/wsrep_sst_rsync_tunnel.spec`,
-  ]; // deno-fmt-ignore
-  await runOk("rpmbuild", args);
-} finally {
-  await Deno.remove(work, { recursive: true }).catch(() => {});
-}
-const arch = new TextDecoder().decode(
-  (await new Deno.Command("rpm", { args: ["--eval", "%{_arch}"], stdout: "piped" }).output())
-    .stdout,
-).trim();
-const dir = `${top}/RPMS/${arch}`;
-const rpm = [...Deno.readDirSync(dir)].map((e) => e.name)
-  .find((n) => n.startsWith(`${name}-`) && n.endsWith(`.${arch}.rpm`));
-if (!rpm) fail(`rpmbuild produced no ${name}-*.${arch}.rpm in ${dir}`);
-console.log(`${dir}/${rpm}`);
+  const arch = new TextDecoder().decode(
+    (await new Deno.Command("rpm", { args: ["--eval", "%{_arch}"], stdout: "piped" }).output())
+      .stdout,
+  ).trim();
+  const dir = `${top}/RPMS/${arch}`;
+  const rpm = [...Deno.readDirSync(dir)].map((e) => e.name)
+    .find((n) => n.startsWith(`${name}-`) && n.endsWith(`.${arch}.rpm`));
+  if (!rpm) fail(`rpmbuild produced no ${name}-*.${arch}.rpm in ${dir}`);
+  console.log(`${dir}/${rpm}`);
+});

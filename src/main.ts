@@ -3,6 +3,7 @@
  *
  * - mariadbd's calls (`--role …`) run an SST;
  * - `--check-responder` answers one connection of `check --listen` (started by its socat);
+ * - `--donor-gate` checks one donor connection against `[sst] donor-names`, then runs rsync;
  * - anything else is the human-facing command line (`--help`, `check`, `certs`, `--version`).
  *
  * @module
@@ -15,6 +16,7 @@ import { isSstInvocation, runCli } from "./cli/cli.ts";
 import * as log from "./core/log.ts";
 import { RESPONDER_FLAG } from "./cli/check_wire.ts";
 import { runCheckResponder } from "./cli/check_responder.ts";
+import { DONOR_GATE_FLAG, runDonorGate } from "./tunnel/donor_gate.ts";
 import { NAME_ENV, type ProgramName, resolveProgramName } from "./core/program_name.ts";
 
 /**
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
   const ignoreUsr1 = () => {};
   Deno.addSignalListener("SIGUSR1", ignoreUsr1);
   if (argv[0] === RESPONDER_FLAG) return await runCheckResponder();
+  if (argv[0] === DONOR_GATE_FLAG) return await runDonorGate(argv.slice(1), denoAdapter);
   const programName = invokedName();
   if (isSstInvocation(argv)) {
     markInheritedCloseOnExec();

@@ -14,6 +14,8 @@ import { type Precopy, precopyFrom } from "./precopy.ts";
 import { type Delta, deltaFrom } from "./delta.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
+import { type DonorName, donorNamesFrom } from "./donor_names.ts";
+import { type GaleraTls, galeraTlsFrom } from "./galera_tls.ts";
 
 export type { TlsSettings } from "./tls_settings.ts";
 
@@ -67,6 +69,10 @@ export interface Settings {
   precopy: Precopy;
   /** Whether the donor's passes use delta transfer (`[sst] delta`; see delta.ts). */
   delta: Delta;
+  /** Joiner: the donor certificate names accepted (`[sst] donor-names`); null: any of the CA. */
+  donorNames: DonorName[] | null;
+  /** Whether Galera's group channel (which carries the per-SST secret) is encrypted. */
+  galeraTls: GaleraTls;
 }
 
 /** Defaults of the `[sst]` timeout keys, in seconds. */
@@ -190,6 +196,8 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     wire: wireFrom(opts),
     precopy: precopyFrom(opts),
     delta: deltaFrom(opts),
+    donorNames: donorNamesFrom(opts),
+    galeraTls: galeraTlsFrom(opts),
   };
 }
 

@@ -162,6 +162,14 @@ export const SST_KEYS = [
     meaning: "extra comma-separated socat OpenSSL options (validated; verify=0 logs a WARNING)",
   },
   {
+    name: "donor-names",
+    groups: "sst",
+    role: "joiner",
+    default: "none (any donor certificate of the CA)",
+    meaning: "comma-separated DNS names or IP addresses: a donor connection is accepted only " +
+      "if its certificate is issued for one of them (subjectAltName DNS/IP; CN without SAN)",
+  },
+  {
     name: "backup-threads",
     groups: "--mysqld|sst",
     role: "donor",

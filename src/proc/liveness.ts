@@ -66,6 +66,29 @@ export function processesInGroups(groups: ReadonlySet<number>): number[] {
   return out;
 }
 
+/**
+ * The value of variable `name` in the environment `pid` started with, or null (not set, or not
+ * readable: procfs shows another user's environment only to root).
+ */
+export function environmentValue(pid: number, name: string): string | null {
+  try {
+    const raw = Deno.readTextFileSync(`/proc/${pid}/environ`);
+    const entry = raw.split("\0").find((e) => e.startsWith(`${name}=`));
+    return entry === undefined ? null : entry.slice(name.length + 1);
+  } catch {
+    return null;
+  }
+}
+
+/** The user id `pid` runs as (the owner of its procfs directory: its effective uid), or null. */
+export function processUid(pid: number): number | null {
+  try {
+    return Deno.statSync(`/proc/${pid}`).uid;
+  } catch {
+    return null;
+  }
+}
+
 /** The command name (`comm`) of `pid`, or null. */
 export function commandName(pid: number): string | null {
   try {

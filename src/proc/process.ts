@@ -87,7 +87,38 @@ export const INHERITED_ENV = [
   "NO_COLOR",
 ] as const;
 
-/** The whole environment of a child: the inherited variables of `from`, then `own`. */
+/**
+ * The variable every child carries with this run's id ({@link runId}): a successor's reaper
+ * (src/sst/instance_lock.ts) kills a dead run's leftovers only if they carry its id, never a
+ * process that merely sits in a process group the dead run once used. Children inherit it to
+ * their own children (socat's forks, the rsync daemons it runs, our donor gate).
+ */
+export const RUN_ID_ENV = "WSREP_SST_RUN";
+
+const RUN_ID_RE = /^[0-9a-f]{32}$/;
+
+/** A fresh id, unless we are a helper of a run (our donor gate) and carry its id already. */
+function initialRunId(): string {
+  let inherited: string | undefined;
+  try {
+    inherited = Deno.env.get(RUN_ID_ENV);
+  } catch { /* no env permission: a new id */ }
+  if (inherited !== undefined && RUN_ID_RE.test(inherited)) return inherited;
+  return [...crypto.getRandomValues(new Uint8Array(16))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const RUN_ID = initialRunId();
+
+/** This run's id (32 hex digits), set in every child's environment as {@link RUN_ID_ENV}. */
+export function runId(): string {
+  return RUN_ID;
+}
+
+/**
+ * The whole environment of a child: the inherited variables of `from`, then `own`, then the
+ * run's id ({@link RUN_ID_ENV}).
+ */
 export function childEnv(
   own: Record<string, string> | undefined,
   from: (name: string) => string | undefined = (n) => Deno.env.get(n),
@@ -97,7 +128,7 @@ export function childEnv(
     const v = from(name);
     if (v !== undefined) env[name] = v;
   }
-  return { ...env, ...own };
+  return { ...env, ...own, [RUN_ID_ENV]: RUN_ID };
 }
 
 class DenoChild implements Child {

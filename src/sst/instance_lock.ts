@@ -1,7 +1,10 @@
 /**
- * One SST per datadir (spec §11 item 15): `<datadir>/wsrep_sst.pid` holds our PID and the
- * process groups of the helpers we started. A live holder makes us wait up to 30 s (then exit
- * 114); a dead holder's file is stale: its leftover helpers are killed and the file replaced.
+ * One SST per datadir (spec §11 item 15): `<datadir>/wsrep_sst.pid` holds our PID, our start
+ * time, our run id (the {@link RUN_ID_ENV} every child of ours carries) and the process groups
+ * of the helpers we started. A live holder makes us wait up to 30 s (then exit 114); a dead
+ * holder's file is stale: its leftover helpers are killed and the file replaced. A group number
+ * alone proves nothing (the kernel reuses it): a leftover must also carry the dead run's id,
+ * run as our user and have started after the holder.
  *
  * @module
  */
@@ -9,12 +12,14 @@ import { BusyError, ExitCode } from "../core/errors.ts";
 import {
   commandLine,
   commandName,
+  environmentValue,
   isAlive,
   isSameProcessAlive,
   processesInGroups,
   processStartTime,
+  processUid,
 } from "../proc/liveness.ts";
-import { sleep } from "../proc/process.ts";
+import { RUN_ID_ENV, runId, sleep } from "../proc/process.ts";
 import * as log from "../core/log.ts";
 import type { Scope } from "./scope.ts";
 
@@ -55,13 +60,19 @@ export interface Holder {
   pid: number;
   /** The holder's start time (`started` line), absent in files of earlier versions. */
   started?: string;
+  /** The holder's run id (`run` line), absent in files of earlier versions. */
+  run?: string;
   groups: number[];
 }
 
-/** Our PID, then `started <clock ticks>` identifying this process beyond PID reuse. */
+/**
+ * Our PID, then `started <clock ticks>` identifying this process beyond PID reuse, then
+ * `run <id>`, the id every child of ours carries in its environment.
+ */
 function ownerLines(): string {
   const started = processStartTime(Deno.pid);
-  return started ? `${Deno.pid}\nstarted ${started}` : String(Deno.pid);
+  return [String(Deno.pid), ...(started ? [`started ${started}`] : []), `run ${runId()}`]
+    .join("\n");
 }
 
 function readHolder(file: string): Holder | null {
@@ -75,7 +86,8 @@ function readHolder(file: string): Holder | null {
   const groups = rest.map((l) => l.match(/^group (\d+)$/)?.[1]).filter((g) => g !== undefined)
     .map(Number);
   const started = rest.map((l) => l.match(/^started (\d+)$/)?.[1]).find((t) => t !== undefined);
-  return { pid: Number(first.trim()) || 0, started, groups };
+  const run = rest.map((l) => l.match(/^run ([0-9a-f]{32})$/)?.[1]).find((t) => t !== undefined);
+  return { pid: Number(first.trim()) || 0, started, run, groups };
 }
 
 function looksLikeSst(pid: number): boolean {
@@ -94,22 +106,75 @@ function holderAlive(h: Holder): boolean {
     looksLikeSst(h.pid);
 }
 
+/** What procfs says about one process in a recorded group (see {@link isLeftover}). */
+export interface ProcessFacts {
+  pid: number;
+  /** Command name (`comm`), or null when gone. */
+  comm: string | null;
+  /** Start time in clock ticks since boot, or null. */
+  started: string | null;
+  /** User id it runs as, or null. */
+  uid: number | null;
+  /** Its {@link RUN_ID_ENV} value, or null (unset, or its environment is not readable). */
+  run: string | null;
+}
+
 /**
- * The processes a dead holder left running: every socat and rsync in one of its recorded
- * process groups that started after the holder did (a PID reused since is not ours). Not only
- * the group leaders: socat's listener forks one process per connection, which execs an rsync
- * daemon, and those outlive a leader killed with the holder.
+ * Whether a process of a dead holder's recorded groups is the holder's leftover: a socat or
+ * rsync of our own user, started no earlier than the holder, carrying the holder's run id. A
+ * holder written by an earlier version (no run id) has no provable leftovers.
  */
-export function leftoversOf(holder: Holder): number[] {
+export function isLeftover(holder: Holder, p: ProcessFacts, ourUid: number): boolean {
+  if (holder.run === undefined || p.run !== holder.run) return false;
+  if (p.uid === null || p.uid !== ourUid) return false;
+  if (!HELPERS.has(p.comm ?? "")) return false;
   const since = holder.started === undefined ? 0 : Number(holder.started);
-  return processesInGroups(new Set(holder.groups)).filter((pid) =>
-    HELPERS.has(commandName(pid) ?? "") && Number(processStartTime(pid) ?? 0) >= since
-  );
+  return p.started !== null && Number(p.started) >= since;
+}
+
+/** The facts of `pid` from procfs. */
+export function processFacts(pid: number): ProcessFacts {
+  return {
+    pid,
+    comm: commandName(pid),
+    started: processStartTime(pid),
+    uid: processUid(pid),
+    run: environmentValue(pid, RUN_ID_ENV),
+  };
+}
+
+/**
+ * The processes a dead holder left running: every process of its recorded process groups that
+ * {@link isLeftover} proves to be its own. Not only the group leaders: socat's listener forks
+ * one process per connection, which execs an rsync daemon, and those outlive a leader killed
+ * with the holder.
+ */
+export function leftoversOf(
+  holder: Holder,
+  facts = processFacts,
+  ourUid = Deno.uid() ?? 0,
+): number[] {
+  return processesInGroups(new Set(holder.groups)).map(facts)
+    .filter((p) => isLeftover(holder, p, ourUid)).map((p) => p.pid);
+}
+
+/** Helpers in the recorded groups that are not provably the holder's: named, never killed. */
+function strangersIn(holder: Holder, killed: readonly number[]): string[] {
+  return processesInGroups(new Set(holder.groups)).filter((pid) => !killed.includes(pid))
+    .filter((pid) => HELPERS.has(commandName(pid) ?? "")).map((p) => `${commandName(p)} ${p}`);
 }
 
 /** Kills what a dead holder left running and waits (bounded) until it is gone. */
 async function reapLeftovers(holder: Holder): Promise<void> {
   const pids = leftoversOf(holder);
+  const strangers = strangersIn(holder, pids);
+  if (strangers.length > 0) {
+    log.info(
+      `left running in process group(s) ${holder.groups.join(", ")} once used by a previous SST ` +
+        `(pid ${holder.pid}): ${strangers.join(", ")}; not started by that SST (no ` +
+        `${RUN_ID_ENV}=<its run id>, another user, or started earlier), so not ours to kill`,
+    );
+  }
   if (pids.length === 0) return;
   const names = pids.map((p) => `${commandName(p)} ${p}`).join(", ");
   log.warn(

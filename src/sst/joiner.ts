@@ -23,6 +23,8 @@ import type { CheckedTls } from "../tunnel/certificates.ts";
 import { certificateMatchesHost } from "../tunnel/host_names.ts";
 import { listenAddress, rsyncServerExec, SOCAT_TRANSFER_BUFFER } from "../tunnel/socat_address.ts";
 import { startListener, type TunnelListener } from "../tunnel/listener.ts";
+import { donorNamesEnv, gatedRsyncServerExec } from "../tunnel/donor_gate.ts";
+import { donorNameText } from "../config/donor_names.ts";
 import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
 import { renderRsyncdConf, renderSecrets } from "../transfer/rsyncd_config.ts";
 import {
@@ -62,6 +64,7 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   const endpoint = parseEndpoint(ctx.args.address);
   const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
   if (tls.mode === "VERIFY_IDENTITY") warnIfNotOurName(tls, endpoint.host);
+  logDonorPinning(ctx.settings);
   const bind = await chooseBindAddress(ctx, endpoint.host);
   const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
   log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);
@@ -230,14 +233,39 @@ async function startTunnel(
       "-T",
       String(s.timeouts.idle + 5), // above rsync's own idle timeout
       listen,
-      rsyncServerExec(ctx.tools.rsync, config),
+      s.donorNames
+        ? gatedRsyncServerExec(ctx.tools.rsync, config)
+        : rsyncServerExec(ctx.tools.rsync, config),
     ],
     port,
     where,
+    env: s.donorNames ? donorNamesEnv(s.donorNames) : undefined,
   });
   ctx.lock.recordGroup(listener.child.pid);
   ctx.scope.defer("stop TLS listener", () => stop(listener.child));
   return listener;
+}
+
+/**
+ * Says which donors are accepted, and warns (once per SST) when the per-SST secret crosses
+ * Galera's group channel in plaintext: then the secret protects only against those who cannot
+ * read Galera traffic, and `donor-names` is what keeps other certificates of the CA out.
+ */
+function logDonorPinning(s: SstContext["settings"]): void {
+  if (s.donorNames) {
+    log.info(
+      `donor connections are accepted only from certificates issued for one of: ` +
+        `${s.donorNames.map(donorNameText).join(", ")} ([sst] donor-names)`,
+    );
+  }
+  if (s.galeraTls.kind === "on") return;
+  log.warn(
+    `Galera's group channel is not encrypted (${s.galeraTls.why}): the per-SST secret crosses ` +
+      "it in plaintext, so whoever can read Galera traffic and holds a certificate of the CA " +
+      'could send this node a datadir. Encrypt it with wsrep_provider_options="socket.ssl_cert=' +
+      '…;socket.ssl_key=…;socket.ssl_ca=…" on every node' +
+      (s.donorNames ? "" : ", and set [sst] donor-names to the donors' certificate names"),
+  );
 }
 
 /** The donor will check our certificate for the address's host: say so early if it won't match. */

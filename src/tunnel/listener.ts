@@ -34,6 +34,8 @@ export interface ListenerOptions {
   where: string;
   /** Bound on the wait for the socket to appear. */
   readyTimeoutMs?: number;
+  /** Variables for socat and the program it runs per connection (e.g. the donor gate's). */
+  env?: Record<string, string>;
 }
 
 /** Starts socat and resolves once it listens; fails with exit 16 when the port is taken. */
@@ -45,6 +47,7 @@ export async function startListener(
   const child = adapter.spawn({
     cmd: opts.socat,
     args: opts.args,
+    env: opts.env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

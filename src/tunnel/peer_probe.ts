@@ -118,6 +118,14 @@ export function probeFailure(output: string, peer: string): SstError {
     const code = failure.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected;
     return new SstError(code, describeTlsFailure(failure, who));
   }
+  if (/-----BEGIN CERTIFICATE-----/.test(output) && /Verify return code: 0 \(ok\)/.test(output)) {
+    return new SstError(
+      ExitCode.peerRejected,
+      `${who} completed the TLS handshake and closed the connection before its rsync daemon ` +
+        "answered: it accepts only some donor certificates ([sst] donor-names on the joiner; " +
+        "its error log names the certificate names it was shown), or it is not an SST joiner",
+    );
+  }
   const first = output.split("\n").find((l) => /error|errno/i.test(l))?.trim() ?? "no details";
   return new SstError(ExitCode.transfer, `TLS handshake with ${who} failed: ${first}`);
 }

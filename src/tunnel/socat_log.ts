@@ -21,6 +21,8 @@ const NOT_ACTIONABLE =
 
 /** Turns one socat stderr line into a log event. */
 export function relayLine(line: string, peer: string): void {
+  // Our own donor gate (donor_gate.ts) runs under socat and writes formatted lines.
+  if (line.startsWith("WSREP_SST: [")) return log.passThrough(line);
   const m = line.match(/ ([EWNID]) (.*)$/);
   const level = m?.[1] ?? "E";
   const text = m?.[2] ?? line;

@@ -32,6 +32,7 @@ import {
 } from "./support/scenario_kit.ts";
 import { type Ca, type Leaf, makeCa, makeCaDir, makeLeaf } from "../support/pki.ts";
 import { settlesWithin } from "../../src/proc/process.ts";
+import { GALERA_PLAINTEXT } from "../support/log_lines.ts";
 
 /** The test PKI: one CA, a certificate per node for localhost/127.0.0.1, one for another name. */
 interface Pki {
@@ -77,7 +78,9 @@ function tlsExtra(mysqld: string[], sst: string[]): NodeExtra {
 }
 
 function warningsOf(log: string): string[] {
-  return log.split("\n").filter((l) => /WSREP_SST: \[WARNING\]/.test(l));
+  return log.split("\n").filter((l) =>
+    /WSREP_SST: \[WARNING\]/.test(l) && !GALERA_PLAINTEXT.test(l)
+  );
 }
 
 function errorsOf(log: string): string[] {

@@ -13,6 +13,7 @@ import {
 } from "../../src/transfer/binlogs.ts";
 import type { ServerLayout } from "../../src/config/settings.ts";
 import { acquireInstanceLock, PID_FILE } from "../../src/sst/instance_lock.ts";
+import { runId } from "../../src/proc/process.ts";
 import { BusyError } from "../../src/core/errors.ts";
 import { Scope } from "../../src/sst/scope.ts";
 import { isAlive, processStartTime } from "../../src/proc/liveness.ts";
@@ -235,10 +236,10 @@ Deno.test({
 // ---------------------------------------------------------------------------------------------
 // instance lock
 
-/** What our lock file starts with: our PID and our start time. */
-const OURS = `${Deno.pid}\nstarted ${processStartTime(Deno.pid)}\n`;
+/** What our lock file starts with: our PID, our start time and our run id. */
+const OURS = `${Deno.pid}\nstarted ${processStartTime(Deno.pid)}\nrun ${runId()}\n`;
 
-Deno.test("lock: acquireInstanceLock creates wsrep_sst.pid with our pid and start time; close releases it", async () => {
+Deno.test("lock: acquireInstanceLock creates wsrep_sst.pid with our pid, start time and run id; close releases it", async () => {
   await withTemp(async (dd) => {
     const scope = new Scope();
     const lock = await acquireInstanceLock(dd, scope, 1);

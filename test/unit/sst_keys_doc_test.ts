@@ -59,6 +59,7 @@ const CONFIGS = [
   "[sst]\ntca=/x/ca.pem\ntcert=/x/c.pem\ntkey=/x/k.pem\n",
   "[mysqld]\nssl-ca=/x/ca.pem\nssl-cert=/x/c.pem\nssl-key=/x/k.pem\n",
   "[sst]\ncompress=zstd\ncompress-level=3\nbwlimit=10M\nsockopt=cipher=HIGH\n",
+  "[sst]\ndonor-names=node1.example.com,192.0.2.3\n",
 ];
 
 async function allLookups(): Promise<Set<string>> {
