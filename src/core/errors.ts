@@ -51,6 +51,11 @@ export const ExitCode = {
   already: 114,
   /** ECONNREFUSED: nothing listens at the joiner's address. */
   refused: 111,
+  /**
+   * EHOSTUNREACH: the joiner's name does not resolve, or no route leads to it (the stock
+   * scripts have no code of their own for it; mariadbd prints "No route to host").
+   */
+  unreachable: 113,
 } as const;
 
 /** One of the exit codes above. */

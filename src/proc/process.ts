@@ -87,7 +87,11 @@ export const INHERITED_ENV = [
   "NO_COLOR",
 ] as const;
 
-/** The whole environment of a child: the inherited variables of `from`, then `own`. */
+/**
+ * The whole environment of a child: the inherited variables of `from`, `LC_ALL=C` (we classify
+ * what socat, rsync and openssl print: their messages must be the C locale's English, and
+ * rsync's figures without thousands separators of another locale), then `own`.
+ */
 export function childEnv(
   own: Record<string, string> | undefined,
   from: (name: string) => string | undefined = (n) => Deno.env.get(n),
@@ -97,7 +101,7 @@ export function childEnv(
     const v = from(name);
     if (v !== undefined) env[name] = v;
   }
-  return { ...env, ...own };
+  return { ...env, LC_ALL: "C", ...own };
 }
 
 class DenoChild implements Child {
