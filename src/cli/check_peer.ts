@@ -20,11 +20,11 @@ import {
   choosePeerName,
   peerNameCandidates,
   probeArgs,
-  probeFailure,
 } from "../tunnel/peer_probe.ts";
+import { classifyConnectionFailure, connectionError } from "../tunnel/connection_failures.ts";
 import { describeCertificate } from "../tunnel/certificate_info.ts";
 import { opensslCli } from "../tunnel/openssl_cli.ts";
-import { classifySocatTlsError, describeTlsFailure, oneLine } from "../tunnel/tls_failures.ts";
+import { oneLine } from "../tunnel/tls_failures.ts";
 import { ConfigError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import { hostForAddress } from "../core/address.ts";
 import * as log from "../core/log.ts";
@@ -175,7 +175,11 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   return 0;
 }
 
-/** One error for a failed handshake; says which direction failed and logs the other. */
+/**
+ * One error for a failed connection, with the exit code the donor of an SST would end with
+ * (connection_failures.ts judges both); for a handshake, says which direction failed and logs
+ * the other.
+ */
 function handshakeFailure(output: string, who: string, ourLine: string): SstError {
   if (output.includes("@RSYNCD:")) {
     return new SstError(
@@ -184,23 +188,16 @@ function handshakeFailure(output: string, who: string, ourLine: string): SstErro
         "when no SST is running there",
     );
   }
-  const meaningful = output.split("\n").filter((l) => !/no peer certificate available/i.test(l))
-    .join("\n");
-  const verify = meaningful.match(/verify error:num=\d+:([^\n]+)/)?.[1]?.trim();
-  const f = classifySocatTlsError(verify ?? meaningful);
-  if (f && f.kind !== "not-tls" && f.origin === "remote") {
+  const f = classifyConnectionFailure(output);
+  const e = connectionError(output, who.replace(/^joiner /, ""));
+  if (f?.layer === "network") return new SstError(e.exitCode, `check --peer: FAIL ${e.message}`);
+  if (f && f.failure.kind !== "not-tls" && f.failure.origin === "remote") {
     log.info(`check --peer: OK certificate of ${who}: its chain verified against our [sst] tca`);
     return new SstError(
-      ExitCode.peerRejected,
+      e.exitCode,
       `check --peer: FAIL our certificate, as ${who} verified it: it rejected ${ourLine}: ` +
-        describeTlsFailure(f, who),
+        e.message,
     );
   }
-  const e = f
-    ? new SstError(
-      f.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected,
-      describeTlsFailure(f, who),
-    )
-    : probeFailure(output, who.replace(/^joiner /, ""));
   return new SstError(e.exitCode, `check --peer: FAIL certificate of ${who}: ${e.message}`);
 }

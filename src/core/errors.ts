@@ -12,20 +12,28 @@ export const ExitCode = {
   ok: 0,
   /** ENOENT: a tool we need (socat, rsync, openssl) is missing. */
   missingTool: 2,
+  /** ENOENT: one of our paths (datadir, a server directory, tmpdir) does not exist. */
+  notFound: 2,
   /** Interrupted by SIGINT/SIGQUIT/SIGTERM (as the stock scripts do). */
   interrupted: 3,
   /** EIO: reading or writing a local file failed. */
   io: 5,
-  /** EACCES: a certificate, key or CA file cannot be read. */
+  /** EACCES: a certificate, key or CA file, or one of our paths, is not ours to read or write. */
   access: 13,
   /** EBUSY: the SST port is taken or the listener died before listening. */
   busy: 16,
+  /** ENOTDIR: a component of one of our paths is a file. */
+  notDirectory: 20,
   /** EINVAL: bad configuration, argument or certificate. */
   config: 22,
-  /** ENOSPC: the joiner ran out of disk space. */
+  /** ENOSPC: the joiner ran out of disk space, or a filesystem we write is full. */
   noSpace: 28,
+  /** EROFS: one of our paths is on a read-only filesystem. */
+  readOnly: 30,
   /** EPIPE: transfer failed, peer vanished, parent died, bad completion record. */
   transfer: 32,
+  /** ELOOP: one of our paths goes through a loop of symbolic links. */
+  loop: 40,
   /** EPROTO: the peer does not speak our protocol (TLS on one side only, rsync mismatch). */
   protocol: 71,
   /**
@@ -39,10 +47,17 @@ export const ExitCode = {
   peerRejected: 129,
   /** ETIMEDOUT: a bounded wait expired. */
   timeout: 110,
+  /** EDQUOT: the disk quota of the user we run as is exhausted. */
+  quota: 122,
   /** EALREADY: another SST is still running on this datadir. */
   already: 114,
   /** ECONNREFUSED: nothing listens at the joiner's address. */
   refused: 111,
+  /**
+   * EHOSTUNREACH: the joiner's name does not resolve, or no route leads to it (the stock
+   * scripts have no code of their own for it; mariadbd prints "No route to host").
+   */
+  unreachable: 113,
 } as const;
 
 /** One of the exit codes above. */

@@ -116,8 +116,10 @@ export function runId(): string {
 }
 
 /**
- * The whole environment of a child: the inherited variables of `from`, then `own`, then the
- * run's id ({@link RUN_ID_ENV}).
+ * The whole environment of a child: the inherited variables of `from`, `LC_ALL=C` (we classify
+ * what socat, rsync and openssl print: their messages must be the C locale's English, and
+ * rsync's figures without thousands separators of another locale), then `own`, then the run's
+ * id ({@link RUN_ID_ENV}).
  */
 export function childEnv(
   own: Record<string, string> | undefined,
@@ -128,7 +130,7 @@ export function childEnv(
     const v = from(name);
     if (v !== undefined) env[name] = v;
   }
-  return { ...env, ...own, [RUN_ID_ENV]: RUN_ID };
+  return { ...env, LC_ALL: "C", ...own, [RUN_ID_ENV]: RUN_ID };
 }
 
 class DenoChild implements Child {

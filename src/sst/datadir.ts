@@ -8,6 +8,7 @@ import type { ServerLayout } from "../config/settings.ts";
 import { BINLOG_STAGING, binlogDir, strayEngineFiles } from "../transfer/layout_files.ts";
 import type { Scope } from "./scope.ts";
 import * as log from "../core/log.ts";
+import { onPath } from "../core/fs_errors.ts";
 
 /** Name of the informational marker (the stock scripts use the same). */
 export const IN_PROGRESS = "sst_in_progress";
@@ -15,8 +16,12 @@ export const IN_PROGRESS = "sst_in_progress";
 /** Creates `<datadir>/sst_in_progress` and registers its removal. */
 export async function markSstInProgress(datadir: string, scope: Scope): Promise<void> {
   const file = `${datadir}/${IN_PROGRESS}`;
-  await Deno.writeTextFile(file, `${Deno.pid}\n`, { mode: 0o600 });
+  // Registered first: a write that fails on a full disk leaves the file created.
   scope.defer(`remove ${file}`, () => Deno.remove(file).catch(() => {}));
+  await onPath(
+    { path: datadir, doing: `create ${IN_PROGRESS} in`, setting: "[mysqld] datadir" },
+    () => Deno.writeTextFile(file, `${Deno.pid}\n`, { mode: 0o600 }),
+  );
 }
 
 /**
@@ -28,25 +33,37 @@ export async function prepareDirectories(
   layout: ServerLayout,
   scope: Scope,
 ): Promise<string | null> {
-  for (
-    const d of [
-      layout.datadir,
-      layout.innodbDataHomeDir,
-      layout.innodbLogGroupHomeDir,
-      layout.innodbUndoDirectory,
-      layout.ariaLogDirPath,
-    ]
-  ) {
-    await Deno.mkdir(d, { recursive: true, mode: 0o750 });
-  }
+  const dirs: [string, string][] = [
+    [layout.datadir, "datadir"],
+    [layout.innodbDataHomeDir, "innodb_data_home_dir"],
+    [layout.innodbLogGroupHomeDir, "innodb_log_group_home_dir"],
+    [layout.innodbUndoDirectory, "innodb_undo_directory"],
+    [layout.ariaLogDirPath, "aria_log_dir_path"],
+  ];
+  for (const [d, option] of dirs) await makeServerDir(d, `[mysqld] ${option}`);
   if (!layout.binlogBase) return null;
   const dir = binlogDir(layout)!;
-  await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
+  await makeServerDir(dir, "[mysqld] log_bin");
   const staging = `${dir}/${BINLOG_STAGING}`;
   await Deno.remove(staging, { recursive: true }).catch(() => {});
-  await Deno.mkdir(staging, { mode: 0o700 });
+  await onPath(
+    {
+      path: staging,
+      doing: "create the binary log staging directory",
+      setting: "[mysqld] log_bin",
+    },
+    () => Deno.mkdir(staging, { mode: 0o700 }),
+  );
   scope.defer(`remove ${staging}`, () => Deno.remove(staging, { recursive: true }).catch(() => {}));
   return staging;
+}
+
+/** Creates one of the server's directories (and its parents) if missing. */
+function makeServerDir(dir: string, setting: string): Promise<void> {
+  return onPath(
+    { path: dir, doing: "create the server directory", setting },
+    () => Deno.mkdir(dir, { recursive: true, mode: 0o750 }),
+  );
 }
 
 /**
@@ -55,7 +72,10 @@ export async function prepareDirectories(
  * leaves stale top-level files too) and the server does not read them.
  */
 export async function warnStrayEngineFiles(layout: ServerLayout): Promise<void> {
-  const strays = await strayEngineFiles(layout);
+  const strays = await onPath(
+    { path: layout.datadir, doing: "list", access: "read", setting: "[mysqld] datadir" },
+    () => strayEngineFiles(layout),
+  );
   for (const opt of new Set(strays.map((s) => s.set.option))) {
     const mine = strays.filter((s) => s.set.option === opt);
     log.warn(
@@ -72,7 +92,11 @@ export async function warnStrayEngineFiles(layout: ServerLayout): Promise<void> 
  * stands where the donor has a schema directory with a real directory holding the donor's copy.
  */
 export async function warnLinkedDirs(layout: ServerLayout): Promise<void> {
-  for await (const e of Deno.readDir(layout.datadir)) {
+  const entries = await onPath(
+    { path: layout.datadir, doing: "list", access: "read", setting: "[mysqld] datadir" },
+    () => Array.fromAsync(Deno.readDir(layout.datadir)),
+  );
+  for (const e of entries) {
     if (!e.isSymlink) continue;
     const path = `${layout.datadir}/${e.name}`;
     if (!(await Deno.stat(path).catch(() => null))?.isDirectory) continue;

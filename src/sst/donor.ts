@@ -102,6 +102,7 @@ import {
   type WireSettings,
 } from "../config/wire_options.ts";
 import { run } from "../proc/process.ts";
+import { fsFailure } from "../core/fs_errors.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -241,7 +242,7 @@ async function prepareTunnel(
   const peer = `${hostForAddress(joiner.host)}:${joiner.port}`;
   const statusDir = `${dir.path}/status`;
   await Deno.mkdir(statusDir, { mode: 0o700 }).catch((e) => {
-    throw privateDirError(dir.path, `cannot create ${statusDir}`, e);
+    throw privateDirError(dir.path, { doing: "create", path: statusDir }, e);
   });
   const connect = connectAddress({
     host: joiner.host,
@@ -349,7 +350,10 @@ async function flushTables(ctx: SstContext): Promise<string> {
         "mariadbd could not flush and lock the tables (it wrote sst_error); see the server log above",
       );
     }
-    const text = await Deno.readTextFile(flushed).catch(() => "");
+    const text = await Deno.readTextFile(flushed).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return "";
+      throw fsFailure(e, { path: flushed, doing: "read", access: "read" });
+    });
     if (text.includes(":")) {
       await Deno.remove(flushed).catch(() => {});
       const state = text.trim().split("\n")[0];

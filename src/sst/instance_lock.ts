@@ -22,6 +22,10 @@ import {
 import { RUN_ID_ENV, runId, sleep } from "../proc/process.ts";
 import * as log from "../core/log.ts";
 import type { Scope } from "./scope.ts";
+import { fsErrorKind, fsFailure, onPathSync } from "../core/fs_errors.ts";
+
+/** The setting that chose the lock file's directory, named in environment errors. */
+const DATADIR = "[mysqld] datadir";
 
 /** Name of the lock file inside the datadir (the stock scripts use the same). */
 export const PID_FILE = "wsrep_sst.pid";
@@ -42,7 +46,10 @@ export class InstanceLock {
 
   #write(): void {
     const lines = [ownerLines(), ...this.#groups.map((g) => `group ${g}`)];
-    Deno.writeTextFileSync(this.file, lines.join("\n") + "\n", { mode: 0o600 });
+    onPathSync(
+      { path: this.file, doing: "record a helper process in", setting: DATADIR },
+      () => Deno.writeTextFileSync(this.file, lines.join("\n") + "\n", { mode: 0o600 }),
+    );
   }
 
   /** Removes the file if it is still ours. */
@@ -230,7 +237,13 @@ export async function acquireInstanceLock(
       Deno.writeTextFileSync(file, `${ownerLines()}\n`, { createNew: true, mode: 0o600 });
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) continue;
-      throw e;
+      // Created, then the write failed (a full disk): the empty file is ours to remove.
+      if (["ENOSPC", "EDQUOT"].includes(fsErrorKind(e) ?? "")) {
+        try {
+          Deno.removeSync(file);
+        } catch { /* not created */ }
+      }
+      throw fsFailure(e, { path: datadir, doing: `create ${PID_FILE} in`, setting: DATADIR });
     }
     const lock = new InstanceLock(file);
     scope.defer(`release ${file}`, () => lock.release());

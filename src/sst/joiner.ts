@@ -16,7 +16,7 @@ import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
 import { AbortedError, ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
-import { makePrivateDir } from "./private_dir.ts";
+import { makePrivateDir, privateDirError } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
 import type { CheckedTls } from "../tunnel/certificates.ts";
@@ -44,6 +44,8 @@ import {
 } from "../core/server_version.ts";
 import { candidatePids, serverVersion } from "../proc/server_process.ts";
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
+import { binlogDir } from "../transfer/layout_files.ts";
+import { onPath } from "../core/fs_errors.ts";
 import { newSecret } from "./secret.ts";
 import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
 import {
@@ -179,10 +181,14 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
   await warnLinkedDirs(ctx.settings.layout);
   const binlogStaging = await prepareDirectories(ctx.settings.layout, ctx.scope);
   const completionDir = `${dir.path}/complete`;
-  await Deno.mkdir(completionDir, { mode: 0o700 });
+  const privateMkdir = (d: string) =>
+    Deno.mkdir(d, { mode: 0o700 }).catch((e) => {
+      throw privateDirError(dir.path, { doing: "create", path: d }, e);
+    });
+  await privateMkdir(completionDir);
   // Without binary logging the binlog module points at an empty private directory.
   const binlogDir = binlogStaging ?? `${dir.path}/no-binlogs`;
-  if (!binlogStaging) await Deno.mkdir(binlogDir, { mode: 0o700 });
+  if (!binlogStaging) await privateMkdir(binlogDir);
   const rsyncdLog = await dir.write("rsyncd.log", ""); // 0600 before rsync opens it
   const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
   const datadirExcludeFile = await dir.write(
@@ -396,7 +402,14 @@ async function finishBinlogs(
   const layout = ctx.settings.layout;
   if (record.bypass || !layout.binlogBase || staging === null) return;
   const removed = await removeOldBinlogs(layout);
-  const installed = await installBinlogs(layout, staging);
+  const installed = await onPath(
+    {
+      path: binlogDir(layout)!,
+      doing: "install the received binary logs",
+      setting: "[mysqld] log_bin",
+    },
+    () => installBinlogs(layout, staging),
+  );
   log.info(
     `binary logs: removed ${removed} old file(s), installed ${installed.length} from the donor`,
   );

@@ -9,6 +9,10 @@ import type { Scope } from "./scope.ts";
 import { socatSafe } from "../tunnel/socat_address.ts";
 import { isAlive, isSameProcessAlive, processStartTime } from "../proc/liveness.ts";
 import * as log from "../core/log.ts";
+import { fsErrorKind, fsFailure, onPath } from "../core/fs_errors.ts";
+
+/** The setting that chooses where private directories go, named in environment errors. */
+const TMPDIR = "[sst] tmpdir";
 
 /** A created private directory. */
 export interface PrivateDir {
@@ -68,14 +72,22 @@ export function ownPrefix(): string {
 }
 
 /**
- * A file of the private directory could not be written or read (exit 5): most likely the
- * directory was removed under us (another program cleaning the tmpdir).
+ * A file of the private directory could not be written or read: most likely the directory was
+ * removed under us (another program cleaning the tmpdir; exit 5); a full or read-only tmpdir is
+ * an environment error ({@link fsFailure}).
  */
-export function privateDirError(dir: string, what: string, e: unknown): SstError {
+export function privateDirError(
+  dir: string,
+  op: { doing: string; path: string },
+  e: unknown,
+): SstError {
   const gone = e instanceof Deno.errors.NotFound;
+  if (!gone && fsErrorKind(e) !== null) {
+    return fsFailure(e, { ...op, setting: TMPDIR }) as SstError;
+  }
   return new SstError(
     ExitCode.io,
-    `${what} (${e instanceof Error ? e.message : String(e)})` +
+    `cannot ${op.doing} ${op.path} (${e instanceof Error ? e.message : String(e)})` +
       (gone
         ? `: the private directory ${dir} was removed while this SST ran; keep programs that ` +
           "clean the tmpdir away from wsrep_sst_rsync_tunnel.* directories, or set [sst] tmpdir"
@@ -92,13 +104,22 @@ export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<Priv
   try {
     path = await Deno.makeTempDir({ dir: tmpdir, prefix: ownPrefix() });
   } catch (e) {
+    const failure = fsFailure(e, {
+      path: tmpdir,
+      doing: "create a private directory in",
+      setting: TMPDIR,
+    });
+    if (failure instanceof SstError) throw failure;
     throw new ConfigError(
       `cannot create a private directory in tmpdir ${tmpdir} (${(e as Error).message}); ` +
         "set tmpdir in [sst] to a writable directory",
     );
   }
   scope.defer(`remove ${path}`, () => Deno.remove(path, { recursive: true }));
-  await Deno.chmod(path, 0o700);
+  await onPath(
+    { path, doing: "chmod 0700", setting: TMPDIR },
+    () => Deno.chmod(path, 0o700),
+  );
   socatSafe("tmpdir", path);
   return {
     path,
@@ -109,7 +130,7 @@ export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<Priv
         await Deno.writeTextFile(file, content, { createNew: true, mode: 0o600 });
         await Deno.chmod(file, 0o600);
       } catch (e) {
-        throw privateDirError(path, `cannot write ${file}`, e);
+        throw privateDirError(path, { doing: "write", path: file }, e);
       }
       return file;
     },

@@ -8,6 +8,7 @@ import type { ServerLayout } from "../config/settings.ts";
 import { Modules } from "./rsyncd_config.ts";
 import { engineFileSets, specialTopLevelDirs, TOP_LEVEL_EXCLUDES } from "./layout_files.ts";
 import { type Selection, selectionOptions, type TreeWalk } from "./selection.ts";
+import { onPath } from "../core/fs_errors.ts";
 
 /** A job sending `selection` of `sources` to `module`, with `extra` options after its filters. */
 function job(
@@ -187,7 +188,11 @@ export function streamLoads(sizes: readonly number[], streams: number): number[]
 export async function listSchemaDirs(layout: ServerLayout, walk: TreeWalk): Promise<SchemaDir[]> {
   const skip = new Set([...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]);
   const out: SchemaDir[] = [];
-  for await (const e of Deno.readDir(layout.datadir)) {
+  const entries = await onPath(
+    { path: layout.datadir, doing: "list", access: "read", setting: "[mysqld] datadir" },
+    () => Array.fromAsync(Deno.readDir(layout.datadir)),
+  );
+  for (const e of entries) {
     if (skip.has(e.name)) continue;
     const path = `${layout.datadir}/${e.name}`;
     const isDir = e.isDirectory ||

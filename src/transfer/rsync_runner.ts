@@ -10,7 +10,7 @@ import * as log from "../core/log.ts";
 import { type Child, type ProcessAdapter, stop } from "../proc/process.ts";
 import { DELTA_BLOCK_SIZE, type RsyncJob } from "./passes.ts";
 import { RSYNC_USER } from "./rsyncd_config.ts";
-import { classifySocatTlsError, describeTlsFailure } from "../tunnel/tls_failures.ts";
+import { classifyConnectionFailure, connectionError } from "../tunnel/connection_failures.ts";
 import { type RshSetup, SOCAT_LOG_RE } from "../tunnel/rsh_command.ts";
 import { relayLine } from "../tunnel/socat_log.ts";
 import { settlesWithin } from "../proc/process.ts";
@@ -175,20 +175,17 @@ async function socatLogs(ctx: RunnerContext): Promise<string> {
   return texts;
 }
 
-/** The TLS failure the connections' socat logs show, as an error, or null. */
+/**
+ * The network or TLS failure the connections' socat logs show, as an error (judged as the
+ * donor's probe and `check --peer` judge it), or null.
+ */
 async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | null> {
   const texts = await socatLogs(ctx);
   if (!texts) return null;
-  const failure = classifySocatTlsError(texts);
   const peer = `joiner ${ctx.peer}`;
-  if (!failure) {
+  const f = classifyConnectionFailure(texts);
+  if (!f) {
     const first = texts.split("\n").find((l) => l.trim())?.replace(/^.* E /, "") ?? "";
-    if (/refused/i.test(first)) {
-      return new TransferError(
-        `${what}: nothing listens at ${ctx.peer} (${first}); is the joiner still waiting?`,
-        ExitCode.refused,
-      );
-    }
     if (/timed out|timeout/i.test(first)) {
       return new TimeoutError(
         `${what}: connecting to ${ctx.peer} timed out (${first}); check routing and firewalls, [sst] tunnel-connect-timeout`,
@@ -196,8 +193,10 @@ async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | 
     }
     return new TransferError(`${what}: ${peer}: ${first}`);
   }
-  const code = failure.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected;
-  return new SstError(code, `${what}: ${describeTlsFailure(failure, peer)}`);
+  const e = connectionError(texts, ctx.peer);
+  return f.layer === "network"
+    ? new TransferError(`${what}: ${e.message}`, e.exitCode)
+    : new SstError(e.exitCode, `${what}: ${e.message}`);
 }
 
 async function explainFailure(

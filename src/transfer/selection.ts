@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { fsFailure } from "../core/fs_errors.ts";
 
 /** Which files of its sources a job sends. */
 export type Selection =
@@ -128,7 +129,7 @@ export class TreeWalk {
   }
 
   async #matching(dir: string, res: RegExp[], out: SentFile[]): Promise<void> {
-    for await (const e of Deno.readDir(dir)) {
+    for (const e of await listDir(dir)) {
       if (!e.isDirectory && res.some((r) => r.test(e.name))) {
         await this.#file(`${dir}/${e.name}`, e.name, out);
       }
@@ -166,9 +167,22 @@ export class TreeWalk {
     }
     const inner = new Set(ancestors).add(id);
     const prefix = rel === "" ? "" : `${rel}/`;
-    for await (const e of Deno.readDir(path)) {
+    for (const e of await listDir(path)) {
       await this.#collect(`${path}/${e.name}`, `${prefix}${e.name}`, inner, out);
     }
+  }
+}
+
+/**
+ * The entries of a directory the copy reads; one removed meanwhile (a schema dropped) is empty,
+ * one we may not read (or on a broken path) an environment error naming it.
+ */
+async function listDir(dir: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw fsFailure(e, { path: dir, doing: "list", access: "read" });
   }
 }
 

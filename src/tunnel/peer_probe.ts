@@ -14,7 +14,7 @@ import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
 import { ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import { type CertificateInfo, describeCertificate } from "./certificate_info.ts";
 import { certificateMatchesHost } from "./host_names.ts";
-import { classifySocatTlsError, describeTlsFailure } from "./tls_failures.ts";
+import { connectionError } from "./connection_failures.ts";
 import type { TlsOptions } from "./socat_address.ts";
 import type { Host } from "../core/address.ts";
 import { lookupHost, reverseName } from "./resolve.ts";
@@ -99,35 +99,12 @@ export function probeArgs(spec: ProbeSpec, cli: OpensslCli): string[] {
   return args;
 }
 
-/** One actionable error for a failed probe, from s_client's output. */
+/**
+ * One actionable error for a failed probe, from s_client's output: the network (a name that
+ * does not resolve, nothing listening) or TLS, as `check --peer` judges it too.
+ */
 export function probeFailure(output: string, peer: string): SstError {
-  const who = `joiner ${peer}`;
-  if (/Connection refused|connect:errno=111/i.test(output)) {
-    return new SstError(
-      ExitCode.refused,
-      `nothing listens at ${who} (connection refused); the joiner may have given up already`,
-    );
-  }
-  // s_client always adds "no peer certificate available" after a failed handshake: it says
-  // nothing about the cause, so it must not hide the real reason.
-  const meaningful = output.split("\n").filter((l) => !/no peer certificate available/i.test(l))
-    .join("\n");
-  const verify = meaningful.match(/verify error:num=\d+:([^\n]+)/)?.[1]?.trim();
-  const failure = classifySocatTlsError(verify ?? meaningful);
-  if (failure) {
-    const code = failure.kind === "not-tls" ? ExitCode.protocol : ExitCode.peerRejected;
-    return new SstError(code, describeTlsFailure(failure, who));
-  }
-  if (/-----BEGIN CERTIFICATE-----/.test(output) && /Verify return code: 0 \(ok\)/.test(output)) {
-    return new SstError(
-      ExitCode.peerRejected,
-      `${who} completed the TLS handshake and closed the connection before its rsync daemon ` +
-        "answered: it accepts only some donor certificates ([sst] donor-names on the joiner; " +
-        "its error log names the certificate names it was shown), or it is not an SST joiner",
-    );
-  }
-  const first = output.split("\n").find((l) => /error|errno/i.test(l))?.trim() ?? "no details";
-  return new SstError(ExitCode.transfer, `TLS handshake with ${who} failed: ${first}`);
+  return connectionError(output, peer);
 }
 
 /** All names and addresses a certificate is issued for, for messages. */

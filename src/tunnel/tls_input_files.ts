@@ -7,34 +7,13 @@
  */
 import { ConfigError, ExitCode, SstError } from "../core/errors.ts";
 import { errorText, type Key, ref } from "./tls_keys.ts";
+import { fsErrorKind, whoAmI } from "../core/fs_errors.ts";
 
 /** One TLS file as read: its bytes, the same as text, and its mode bits. */
 export interface InputFile {
   bytes: Uint8Array;
   text: string;
   mode: number;
-}
-
-/** "uid 27 (mysql)", for permission messages. */
-function whoAmI(): string {
-  let uid: number | null = null;
-  try {
-    uid = Deno.uid();
-  } catch {
-    return "the user we run as";
-  }
-  if (uid === null) return "the user we run as";
-  return `uid ${uid}${userName(uid)}`;
-}
-
-function userName(uid: number): string {
-  try {
-    const line = Deno.readTextFileSync("/etc/passwd").split("\n")
-      .find((l) => l.split(":")[2] === String(uid));
-    return line ? ` (${line.split(":")[0]})` : "";
-  } catch {
-    return "";
-  }
 }
 
 /** `path` (of setting `key`) may not be read by us; `what` says which permission failed. */
@@ -50,6 +29,12 @@ export function accessError(key: Key, path: string, what: string): SstError {
 
 /** Any other failure to read `path` (of setting `key`). */
 export function ioError(key: Key, path: string, e: unknown): SstError {
+  if (fsErrorKind(e) === "ELOOP") {
+    return new SstError(
+      ExitCode.loop,
+      `${ref(key, path)} goes through a loop of symbolic links; fix the links on the path`,
+    );
+  }
   return new SstError(
     ExitCode.io,
     `${ref(key, path)} cannot be read (${errorText(e)}); fix the file`,

@@ -18,6 +18,11 @@ export interface NodeSpec {
   datadir: string;
   defaultsFile: string;
   binlog?: string;
+  /**
+   * Working directory of this side (default {@link datadir}, as mariadbd runs it): for tests
+   * whose datadir does not exist or cannot be entered.
+   */
+  cwd?: string;
   /** Extra environment (e.g. PATH without socat, for failure tests). */
   env?: Record<string, string>;
   /**
@@ -162,7 +167,7 @@ function spawnSide(
   return denoAdapter.spawn({
     cmd: wrap.length > 0 ? wrap[0] : program,
     args: wrap.length > 0 ? [...wrap.slice(1), program, ...argv] : argv,
-    cwd: node.datadir,
+    cwd: node.cwd ?? node.datadir,
     env: { ...env, ...node.env },
     stdin,
     stdout: "piped",

@@ -1,0 +1,100 @@
+/**
+ * Issue 23 item 8: network failures are not certificate failures. A joiner name that does not
+ * resolve, and a port where nothing listens, must each be named as what they are (never "TLS
+ * handshake failed … check [sst] tca, tcert and tkey", never 129), with their own exit code:
+ * 113 (EHOSTUNREACH: no address for the name) and 111 (ECONNREFUSED). `check --peer` must exit
+ * exactly as the donor of an SST to the same address does (the README promises it), so every
+ * case runs both and asserts the same code. Real openssl and socat; recorded in the ledger.
+ */
+import { assertEquals } from "../support/assert.ts";
+import { driveDonor, LAUNCHER, type SideResult } from "../support/sst_driver.ts";
+import { type Fixture, freePort, waitNoProcesses, withFixture } from "../support/fixture.ts";
+import { record } from "../support/ledger.ts";
+
+/** `check --peer <target>` with the donor's option file, as a DBA runs it. */
+async function checkPeer(f: Fixture, target: string): Promise<SideResult> {
+  const out = await new Deno.Command(LAUNCHER, {
+    args: ["check", "--peer", target, "--timeout", "10", "--defaults-file", f.donor.defaultsFile],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    lines: new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== ""),
+    stderr: new TextDecoder().decode(out.stderr),
+    code: out.code,
+    signal: out.signal,
+  };
+}
+
+/** A donor asked to send to `address` (as mariadbd passes it after the joiner's `ready`). */
+function donorTo(f: Fixture, address: string): Promise<SideResult> {
+  return driveDonor({
+    donor: f.donor,
+    address: `${address}/rsync_tunnel_sst/1`,
+    remoteAuth: "0123456789abcdef0123456789abcdef",
+    timeoutMs: 30_000,
+  });
+}
+
+/** One network failure. */
+interface Case {
+  name: string;
+  /** `host:port` both the donor and check --peer are pointed at. */
+  target: (f: Fixture) => string;
+  exit: number;
+  /** The ERROR line of either. */
+  message: RegExp;
+}
+
+const CASES: Case[] = [
+  {
+    name: "a joiner name that does not resolve",
+    // RFC 2606: .invalid never resolves.
+    target: () => `no-such-joiner.invalid:${freePort()}`,
+    exit: 113,
+    message:
+      /cannot resolve the joiner's name 'no-such-joiner\.invalid' \(Name or service not known\); .*wsrep_sst_receive_address.*DNS or \/etc\/hosts/,
+  },
+  {
+    name: "a port where nothing listens",
+    target: () => `127.0.0.1:${freePort()}`,
+    exit: 111,
+    message: /nothing listens at joiner 127\.0\.0\.1:\d+ \(connection refused\)/,
+  },
+];
+
+/** Problems with one side's end: code, one ERROR line naming the cause, no certificate blame. */
+function problemsOf(what: string, r: SideResult, c: Case): string[] {
+  const out: string[] = [];
+  if (r.code !== c.exit) out.push(`${what} exit ${r.code}, want ${c.exit}`);
+  const errors = r.stderr.split("\n").filter((l) => l.includes("[ERROR]"));
+  if (errors.length !== 1) out.push(`${what}: ${errors.length} ERROR lines: ${errors.join(" | ")}`);
+  else if (!c.message.test(errors[0])) out.push(`${what}: ERROR line: ${errors[0]}`);
+  if (/TLS handshake|tca, tcert|certificate/i.test(errors.join("\n"))) {
+    out.push(`${what} blames the certificates`);
+  }
+  if (r.lines.some((l) => l.startsWith("done"))) out.push(`${what} printed done`);
+  return out;
+}
+
+for (const c of CASES) {
+  Deno.test(`network: ${c.name}: the donor and check --peer both exit ${c.exit} naming the cause, not the certificates`, () =>
+    withFixture({}, async (f) => {
+      const target = c.target(f);
+      const donor = await donorTo(f, target);
+      const check = await checkPeer(f, target);
+      const problems = [...problemsOf("donor", donor, c), ...problemsOf("check --peer", check, c)];
+      if (donor.code !== check.code) {
+        problems.push(`check --peer exits ${check.code}, the donor ${donor.code}`);
+      }
+      const left = await waitNoProcesses(f.root, 3000);
+      problems.push(...left.map((p) => `left running: ${p}`));
+      record({
+        kind: "fault",
+        name: `network: ${c.name} (donor and check --peer)`,
+        ok: problems.length === 0,
+        detail: problems.join("; ") || undefined,
+      });
+      assertEquals(problems, [], c.name);
+    }));
+}
