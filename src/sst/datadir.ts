@@ -100,10 +100,11 @@ export async function warnLinkedDirs(layout: ServerLayout): Promise<void> {
  * A file that cannot be removed fails the SST (exit 13 or 5): the server must not start with it.
  */
 export async function removeStaleServerState(layout: ServerLayout): Promise<void> {
-  const stale = await staleServerState(layout);
-  for (const f of stale) {
+  const removed: string[] = [];
+  for (const f of await staleServerState(layout)) {
     try {
       await Deno.remove(f.path);
+      removed.push(f.path);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) continue;
       const denied = e instanceof Deno.errors.PermissionDenied;
@@ -118,10 +119,10 @@ export async function removeStaleServerState(layout: ServerLayout): Promise<void
       );
     }
   }
-  if (stale.length === 0) return;
+  if (removed.length === 0) return;
   log.info(
-    `removed ${stale.length} file(s) of this node's server state from before the SST ` +
-      `(they describe the old data set): ${stale.map((f) => f.path).join(", ")}`,
+    `removed ${removed.length} file(s) of this node's server state from before the SST ` +
+      `(they describe the old data set): ${removed.join(", ")}`,
   );
 }
 
