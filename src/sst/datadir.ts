@@ -9,6 +9,8 @@ import { BINLOG_STAGING, binlogDir, strayEngineFiles } from "../transfer/layout_
 import type { Scope } from "./scope.ts";
 import * as log from "../core/log.ts";
 import { onPath } from "../core/fs_errors.ts";
+import { ExitCode, SstError } from "../core/errors.ts";
+import { staleServerState } from "../transfer/top_level_state.ts";
 
 /** Name of the informational marker (the stock scripts use the same). */
 export const IN_PROGRESS = "sst_in_progress";
@@ -107,4 +109,47 @@ export async function warnLinkedDirs(layout: ServerLayout): Promise<void> {
         "link it again after the SST if you want it there",
     );
   }
+}
+
+/**
+ * Removes the joiner's server state about its old data set (`ddl_recovery.log`, `tc.log`,
+ * replica coordinates, …: see `TOP_LEVEL_FILES`) and logs one INFO line naming what went.
+ *
+ * Only after a full SST whose completion record arrived and was checked, once every transfer
+ * has ended (the listener is stopped: nothing writes into the datadir any more) and before the
+ * final line lets mariadbd start. Never on IST (the node keeps its own data, so its logs still
+ * describe it) nor on a failed or refused SST: there the datadir may still be the node's own,
+ * consistent with these files, and the DBA needs them as they were.
+ *
+ * A file that cannot be removed fails the SST (exit 13 or 5): the server must not start with it.
+ */
+export async function removeStaleServerState(layout: ServerLayout): Promise<void> {
+  const removed: string[] = [];
+  for (const f of await staleServerState(layout)) {
+    try {
+      await Deno.remove(f.path);
+      removed.push(f.path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      const denied = e instanceof Deno.errors.PermissionDenied;
+      throw new SstError(
+        denied ? ExitCode.access : ExitCode.io,
+        `cannot remove ${f.path} (${f.entry.what}), left from before the SST: ${
+          e instanceof Error ? e.message : String(e)
+        }; the server must not start with it: remove it ${
+          denied ? `(or let uid ${Deno.uid()}, which runs this SST, write ${dirOf(f.path)}) ` : ""
+        }and restart the node`,
+        { cause: e },
+      );
+    }
+  }
+  if (removed.length === 0) return;
+  log.info(
+    `removed ${removed.length} file(s) of this node's server state from before the SST ` +
+      `(they describe the old data set): ${removed.join(", ")}`,
+  );
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
 }

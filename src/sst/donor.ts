@@ -71,10 +71,12 @@ import {
   engineFileJobs,
   excludingFrom,
   listSchemaDirs,
+  otherDirsJob,
   type RsyncJob,
   schemaJobs,
   streamLoads,
   structureJob,
+  undecodableDirs,
   withDeltaBlock,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
@@ -483,7 +485,10 @@ async function planCopy(ctx: SstContext, walk: TreeWalk, locked: boolean): Promi
   const engine = await sized(engineFileJobs(layout), walk);
   const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
   const dirs = await listSchemaDirs(layout, walk);
-  const schemas = await sized(schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)), walk);
+  const schemas = await sized([
+    ...schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)),
+    otherDirsJob(layout, dirs, await undecodableDirs(layout)),
+  ], walk);
   const logs = locked
     ? await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))], walk)
     : [];

@@ -51,6 +51,7 @@ import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
 import {
   markSstInProgress,
   prepareDirectories,
+  removeStaleServerState,
   warnLinkedDirs,
   warnStrayEngineFiles,
 } from "./datadir.ts";
@@ -130,7 +131,10 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   await drainConnections(ctx, listener);
   await stop(listener.child);
   await finishBinlogs(ctx, record, ws.binlogStaging);
-  if (!record.bypass) await warnStrayEngineFiles(ctx.settings.layout);
+  if (!record.bypass) {
+    await removeStaleServerState(ctx.settings.layout);
+    await warnStrayEngineFiles(ctx.settings.layout);
+  }
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   ctx.protocol.final(record.state);
 }

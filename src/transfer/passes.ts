@@ -7,7 +7,8 @@
 import type { ServerLayout } from "../config/settings.ts";
 import { Modules } from "./rsyncd_config.ts";
 import { engineFileSets, specialTopLevelDirs, TOP_LEVEL_EXCLUDES } from "./layout_files.ts";
-import { type Selection, selectionOptions, type TreeWalk } from "./selection.ts";
+import { dirNames, type Selection, selectionOptions, type TreeWalk } from "./selection.ts";
+import { displayName, utf8Name, withRawDir } from "../proc/raw_dir.ts";
 import { onPath } from "../core/fs_errors.ts";
 
 /** A job sending `selection` of `sources` to `module`, with `extra` options after its filters. */
@@ -66,7 +67,7 @@ export interface RsyncJob {
  * streams write only those it has, so the two never touch the same directory.
  */
 export function structureJob(layout: ServerLayout): RsyncJob {
-  const excludes = [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)];
+  const excludes = notSchemaDirs(layout);
   return job(
     "schema directories",
     { kind: "directories", excludes },
@@ -183,23 +184,66 @@ export function streamLoads(sizes: readonly number[], streams: number): number[]
 
 /**
  * Lists the datadir's top-level directories that pass 6 copies (links to directories
- * included: `--copy-links` sends what they point to), with sizes from `walk`.
+ * included: `--copy-links` sends what they point to), with sizes from `walk`. Only names that
+ * are UTF-8: the others go by {@link otherDirsJob}.
  */
 export async function listSchemaDirs(layout: ServerLayout, walk: TreeWalk): Promise<SchemaDir[]> {
-  const skip = new Set([...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)]);
+  const skip = new Set(notSchemaDirs(layout));
   const out: SchemaDir[] = [];
-  const entries = await onPath(
+  const names = await onPath(
     { path: layout.datadir, doing: "list", access: "read", setting: "[mysqld] datadir" },
-    () => Array.fromAsync(Deno.readDir(layout.datadir)),
+    () => dirNames(layout.datadir),
   );
-  for (const e of entries) {
-    if (skip.has(e.name)) continue;
-    const path = `${layout.datadir}/${e.name}`;
-    const isDir = e.isDirectory ||
-      (e.isSymlink && (await Deno.stat(path).catch(() => null))?.isDirectory);
-    if (isDir) out.push({ name: e.name, bytes: await walk.treeBytes(path) });
+  for (const raw of names) {
+    const name = utf8Name(raw);
+    if (name === null || skip.has(name)) continue;
+    const path = `${layout.datadir}/${name}`;
+    if ((await Deno.stat(path).catch(() => null))?.isDirectory) {
+      out.push({ name, bytes: await walk.treeBytes(path) });
+    }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Top-level directories that are no schema directories (never sent, never deleted). */
+function notSchemaDirs(layout: ServerLayout): string[] {
+  return [...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)];
+}
+
+/**
+ * The datadir's top-level directories whose names are not UTF-8 (as rsync shows them: `\ooo`
+ * for such a byte). No argument can carry such a name: {@link otherDirsJob} sends them.
+ */
+export async function undecodableDirs(layout: ServerLayout): Promise<string[]> {
+  const out: string[] = [];
+  for (const raw of await dirNames(layout.datadir)) {
+    if (utf8Name(raw) !== null) continue;
+    if (await withRawDir(layout.datadir, raw, () => Promise.resolve(true))) {
+      out.push(displayName(raw));
+    }
+  }
+  return out.sort();
+}
+
+/**
+ * Pass 6 for the top-level directories whose names are not UTF-8 (`undecodable` as shown in the
+ * log; null when there is none): rsync finds them itself in the datadir, as every directory but
+ * the schema directories `dirs` (sent by {@link schemaJobs}) and those never sent. `--delete`
+ * cleans inside them on the joiner.
+ */
+export function otherDirsJob(
+  layout: ServerLayout,
+  dirs: readonly SchemaDir[],
+  undecodable: readonly string[],
+): RsyncJob | null {
+  if (undecodable.length === 0) return null;
+  return job(
+    `directories ${undecodable.join(", ").slice(0, 60)}`,
+    { kind: "otherTrees", excludes: [...notSchemaDirs(layout), ...dirs.map((d) => d.name)] },
+    ["--delete"],
+    [`${layout.datadir}/`],
+    Modules.datadir,
+  );
 }
 
 /** The binary logs to ship, flat, into the joiner's staging directory. */

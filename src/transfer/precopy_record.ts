@@ -17,7 +17,8 @@
  *   flight for longer than the margin;
  * - no process maps it shared and writable, at T or under the lock: a store through a mapped
  *   page that is already dirty changes the content without touching the times;
- * - its name can be an exact rsync filter rule (no `*`, `?`, `[`, `\`, CR or LF).
+ * - its name can be an exact rsync filter rule (no `*`, `?`, `[`, `\`, CR or LF) and is UTF-8
+ *   (a name that is not reaches us with U+FFFD in place of its bytes).
  *
  * Every other file is compared by content (rsync's delta transfer).
  *
@@ -63,7 +64,8 @@ function sameStamp(a: FileStamp, b: FileStamp): boolean {
 
 /** The anchored rsync filter rule naming exactly `rel`, or null when no rule can. */
 export function exactRule(rel: string): string | null {
-  return /[*?[\\\r\n]/.test(rel) ? null : `/${rel}`;
+  // U+FFFD: a name that is not UTF-8, as Deno shows it; the rule would name another file.
+  return /[*?[\\\r\n\uFFFD]/.test(rel) ? null : `/${rel}`;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function writableMappings(proc = "/proc"): Promise<Set<string>> {
 
 /** The key of a job across passes (the runner hands out copies with more options). */
 function jobKey(job: RsyncJob): string {
-  return `${job.module}\0${job.sources.join("\0")}`;
+  return `${job.module}\0${job.selection.kind}\0${job.sources.join("\0")}`;
 }
 
 /** The stamps taken before a hot pass, and which of its jobs ended cleanly. */

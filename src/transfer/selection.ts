@@ -11,6 +11,7 @@
  * @module
  */
 import { fsFailure } from "../core/fs_errors.ts";
+import { rawDirNames, utf8Name, withRawDir } from "../proc/raw_dir.ts";
 
 /** Which files of its sources a job sends. */
 export type Selection =
@@ -20,6 +21,13 @@ export type Selection =
   | { kind: "matching"; patterns: readonly string[] }
   /** Every source, with everything below it. */
   | { kind: "trees" }
+  /**
+   * The top-level directories of the source directory that `excludes` does not name, with
+   * everything below them: rsync finds them itself, so that directories whose names are not
+   * UTF-8 (no argument can carry them) are sent too. It deletes no top-level entry on the
+   * joiner (the structure pass does), only what is stale inside the directories it sends.
+   */
+  | { kind: "otherTrees"; excludes: readonly string[] }
   /** The source files themselves. */
   | { kind: "files" };
 
@@ -42,9 +50,24 @@ export function selectionOptions(s: Selection): string[] {
       ];
     case "trees":
       return ["--recursive"];
+    case "otherTrees":
+      return [
+        "--recursive",
+        // `***` makes rsync read the escapes of `literal` (it does only in wildcard patterns).
+        ...s.excludes.map((n) => `--exclude=/${literal(n)}/***`),
+        "--filter=P /*",
+        "--include=/*/",
+        "--include=/*/**",
+        "--exclude=/*",
+      ];
     case "files":
       return [];
   }
+}
+
+/** `name` as a literal rsync pattern (wildcards and backslashes escaped). */
+export function literal(name: string): string {
+  return name.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
 }
 
 /** An rsync pattern without `/` (`*`, `?`; nothing else is special) as a RegExp for one name. */
@@ -120,6 +143,9 @@ export class TreeWalk {
         case "trees":
           await this.#collect(src, base, new Set(), out);
           break;
+        case "otherTrees":
+          await this.#otherTrees(src, new Set(s.excludes), out);
+          break;
         case "files":
           await this.#file(src, base, out);
           break;
@@ -133,6 +159,23 @@ export class TreeWalk {
       if (!e.isDirectory && res.some((r) => r.test(e.name))) {
         await this.#file(`${dir}/${e.name}`, e.name, out);
       }
+    }
+  }
+
+  /**
+   * The directories of `dir` but `excludes`, by their names' bytes. Below a directory whose name
+   * is not UTF-8 the files' `path`s go through a descriptor open only during this walk, and
+   * their `rel`s hold U+FFFD: no exact rule names them (see `exactRule`).
+   */
+  async #otherTrees(dir: string, excludes: ReadonlySet<string>, out: SentFile[]): Promise<void> {
+    for (const raw of await dirNames(dir)) {
+      const name = utf8Name(raw);
+      if (name !== null) {
+        if (!excludes.has(name)) await this.#collect(`${dir}/${name}`, name, new Set(), out);
+        continue;
+      }
+      const rel = new TextDecoder().decode(raw);
+      await withRawDir(dir, raw, (path) => this.#collect(path, rel, new Set(), out));
     }
   }
 
@@ -184,6 +227,13 @@ async function listDir(dir: string): Promise<Deno.DirEntry[]> {
     if (e instanceof Deno.errors.NotFound) return [];
     throw fsFailure(e, { path: dir, doing: "list", access: "read" });
   }
+}
+
+/** The names in `dir` as bytes (`Deno.readDir`'s error when it cannot be read). */
+export async function dirNames(dir: string): Promise<Uint8Array[]> {
+  const names = rawDirNames(dir);
+  if (names === null) await Deno.readDir(dir)[Symbol.asyncIterator]().next();
+  return names ?? [];
 }
 
 function trimSlash(p: string): string {
