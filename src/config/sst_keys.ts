@@ -252,7 +252,8 @@ export const SST_KEYS = [
     groups: "sst",
     role: "donor",
     default: "0 (off)",
-    meaning: "cap of the whole transfer in KiB/s, or with a K/M/G unit",
+    meaning:
+      "cap of the whole transfer in KiB/s, or with a K/M/G unit; with a cap, one rsync at a time gets all of it",
   },
 ] as const satisfies readonly SstKeyInfo[];
 

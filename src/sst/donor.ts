@@ -52,6 +52,7 @@ import {
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
 import {
+  type Lanes,
   runJob,
   type RunnerContext,
   runPool,
@@ -84,6 +85,7 @@ import { TreeWalk } from "../transfer/selection.ts";
 import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
 import {
   describeWire,
+  isCapped,
   parseCompressList,
   rsyncWireOptions,
   type WireSettings,
@@ -460,7 +462,10 @@ async function planCopy(ctx: SstContext, walk: TreeWalk, binlogs: boolean): Prom
   return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
 }
 
-/** Runs one pass of `plan` in parallel streams, reporting progress, and logs what it took. */
+/**
+ * Runs one pass of `plan` in parallel streams (one rsync at a time under a bandwidth cap),
+ * reporting progress, and logs what it took.
+ */
 async function runPass(
   ctx: SstContext,
   runner: RunnerContext,
@@ -471,15 +476,14 @@ async function runPass(
   const layout = ctx.settings.layout;
   const streams = ctx.settings.backupThreads;
   const started = Date.now();
-  let jobs = plan.jobs;
-  // The cap is shared by every lane that may copy at once: the streams and the short lane.
-  const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length) + 1);
+  const wireOptions = rsyncWireOptions(wire);
+  const onWire = (job: RsyncJob): RsyncJob => ({
+    ...job,
+    options: [...wireOptions, ...job.options],
+  });
+  const jobs = plan.jobs.map((s) => ({ ...s, job: onWire(s.job) }));
   if (wireOptions.length > 0) {
-    jobs = jobs.map((s) => ({
-      ...s,
-      job: { ...s.job, options: [...wireOptions, ...s.job.options] },
-    }));
-    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")} per stream)`);
+    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")})`);
   }
   // The protocol's progress lines describe the pass that ends the SST.
   const last = name.startsWith("locked");
@@ -487,10 +491,19 @@ async function runPass(
     info: log.info,
     protocol: ctx.args.progress && last ? (l) => ctx.protocol.write(l) : undefined,
   });
-  log.info(`${name}: ${jobs.length} parts in up to ${streams} parallel streams`);
-  const lane = { lead: structureJob(layout), shortBytes: SHORT_JOB_BYTES };
+  const lead = onWire(structureJob(layout));
+  const lanes: Lanes = isCapped(wire)
+    ? { kind: "serial", lead }
+    : { kind: "parallel", streams, short: { lead, shortBytes: SHORT_JOB_BYTES } };
+  log.info(
+    `${name}: ${jobs.length} parts ` +
+      (lanes.kind === "serial"
+        ? `one at a time: [sst] bwlimit caps the whole transfer and rsync cannot change a ` +
+          `running stream's rate, so [sst] backup-threads=${streams} is not used`
+        : `in up to ${streams} parallel streams`),
+  );
   let sent = 0;
-  await runPool(jobs, streams, {
+  await runPool(jobs, lanes, {
     ...runner,
     commandLog: { logged: false },
     onSent: (n) => sent += n,
@@ -502,7 +515,7 @@ async function runPass(
       runner.check?.();
       meter.tick();
     },
-  }, lane);
+  });
   meter.finish();
   const verb = runner.delta ? "compared" : "copied";
   log.info(

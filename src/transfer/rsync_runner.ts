@@ -266,6 +266,15 @@ export interface ShortLane {
 }
 
 /**
+ * How the rsyncs of one pass run: `streams` parallel streams with the short lane beside them,
+ * or one at a time (`serial`, `lead` first): a bandwidth cap is a total, and rsync cannot
+ * change a running stream's `--bwlimit`, so with a cap the one rsync running gets all of it.
+ */
+export type Lanes =
+  | { kind: "parallel"; streams: number; short: ShortLane }
+  | { kind: "serial"; lead?: RsyncJob };
+
+/**
  * The jobs of one pool run, largest first: the streams take from the large end, the short lane
  * from the small end. Its state belongs to one run, so a plan can run twice (a hot pass, then
  * a locked pass).
@@ -298,17 +307,16 @@ export class JobQueue {
 }
 
 /**
- * Runs `jobs` on `streams` parallel streams, largest first, plus one extra lane that runs
- * `lane.lead` and then takes the smallest jobs (up to `lane.shortBytes` each) from the other end
- * of the queue: a short connection is mostly set-up time, which then overlaps the bulk copy
- * instead of trailing it. On the first failure every other job is stopped and that failure is
- * thrown.
+ * Runs `jobs` as `lanes` say. Parallel: `streams` streams take the largest jobs first, and one
+ * extra lane runs `short.lead` and then takes the smallest jobs (up to `short.shortBytes`
+ * each) from the other end of the queue: a short connection is mostly set-up time, which then
+ * overlaps the bulk copy instead of trailing it. Serial: the lead, then every job, one rsync
+ * at a time. On the first failure every other job is stopped and that failure is thrown.
  */
 export async function runPool(
   jobs: readonly SizedJob[],
-  streams: number,
+  lanes: Lanes,
   ctx: RunnerContext,
-  lane: ShortLane = { shortBytes: 0 },
   run: (job: RsyncJob, ctx: RunnerContext) => Promise<void> = runJob,
 ): Promise<void> {
   const running = new Set<Child>();
@@ -333,13 +341,22 @@ export async function runPool(
   const stream = async () => {
     for (let job; failure === null && (job = queue.takeLargest());) await attempt(job);
   };
-  const shortLane = async () => {
+  const shortLane = async (lane: ShortLane) => {
     if (lane.lead) await attempt(lane.lead);
     for (let job; failure === null && (job = queue.takeSmall(lane.shortBytes));) {
       await attempt(job);
     }
   };
-  const lanes = Math.max(1, Math.min(streams, queue.size));
-  await Promise.all([...Array.from({ length: lanes }, stream), shortLane()]);
+  switch (lanes.kind) {
+    case "parallel": {
+      const n = Math.max(1, Math.min(lanes.streams, queue.size));
+      await Promise.all([...Array.from({ length: n }, stream), shortLane(lanes.short)]);
+      break;
+    }
+    case "serial":
+      if (lanes.lead) await attempt(lanes.lead);
+      await stream();
+      break;
+  }
   if (failure !== null) throw failure;
 }
