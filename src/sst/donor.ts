@@ -72,6 +72,7 @@ import {
   withDeltaBlock,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
+import type { RsyncLine } from "../transfer/rsync_failures.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -503,10 +504,12 @@ async function runPass(
         : `in up to ${streams} parallel streams`),
   );
   let sent = 0;
+  const settled: RsyncLine[] = [];
   await runPool(jobs, lanes, {
     ...runner,
     commandLog: { logged: false },
     onSent: (n) => sent += n,
+    onSettled: (lines) => settled.push(...lines),
     onSpawn: (c) => {
       meter.track(c.pid);
       runner.onSpawn?.(c);
@@ -517,11 +520,25 @@ async function runPass(
     },
   });
   meter.finish();
+  if (settled.length > 0) logSettled(name, settled);
   const verb = runner.delta ? "compared" : "copied";
   log.info(
     `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
       ((Date.now() - started) / 1000).toFixed(1)
     } s`,
+  );
+}
+
+/**
+ * One line for the files a hot pass could not send whole because they shrank or vanished
+ * while it ran: how many, and the first rsync line as a sample (the rest at debug level).
+ */
+function logSettled(name: string, lines: readonly RsyncLine[]): void {
+  const shrunk = lines.filter((l) => l.kind === "shrunk").length;
+  log.info(
+    `${name}: ${lines.length} rsync error(s) tolerated (${shrunk} file(s) shrank while read, ` +
+      `${lines.length - shrunk} vanished; first: ${lines[0].text}): the locked pass ` +
+      "compares these files again under the lock",
   );
 }
 
