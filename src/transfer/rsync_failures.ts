@@ -79,6 +79,9 @@ const RULES: readonly Rule[] = [
     kind: "shrunk",
   },
   { re: /^file has vanished: ".+"$/, kind: "vanished" },
+  // --copy-links: the file a link points to is gone (a DATA DIRECTORY table dropped); a link
+  // still dangling under the lock is refused before the locked pass copies anything.
+  { re: /^symlink has no referent: ".+"$/, kind: "vanished" },
   {
     re: new RegExp(`^${SENDER}link_stat ".+" failed: No such file or directory \\(2\\)$`),
     kind: "vanished",

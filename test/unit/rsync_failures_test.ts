@@ -1,13 +1,13 @@
 /**
  * rsync's output, recognised by the rule table of src/transfer/rsync_failures.ts. Every fixture
- * is what a real rsync printed (3.5.0 on the host, 3.2.3 in the bullseye root) when pushing to
- * a daemon: a 16 MiB file truncated to 1 MiB and two files removed while it was sent, a source
- * that was never there, a daemon datadir on a full 1 MiB tmpfs, a module written by a user
- * without permission, a wrong password, an unknown module, a remote shell that is no rsync
- * daemon, nothing listening. And the runner itself (a stand-in rsync printing these lines
- * through the process adapter): a hot-pass rsync whose files shrank or vanished is tolerated
- * and reported, yet never counts as ended cleanly, so the pre-copy record cannot vouch for its
- * files; anything else fails.
+ * is what a real rsync printed (3.5.0 on the host, 3.2.3 in the bullseye root): sending to a
+ * directory or a daemon, a 16 MiB file truncated to 1 MiB and two files removed while it was
+ * sent, a source that was never there, a link whose target was removed; pushing to a daemon, a
+ * datadir on a full 1 MiB tmpfs, a module its user may not write, a wrong password, an unknown
+ * module, a remote shell that is no rsync daemon, nothing listening. And the runner itself (a
+ * stand-in rsync printing these lines through the process adapter): a hot-pass rsync whose
+ * files shrank or vanished is tolerated and reported, yet never counts as ended cleanly, so
+ * the pre-copy record cannot vouch for its files; anything else fails.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import {
@@ -37,6 +37,11 @@ const SHRUNK_323 = [
 /** A source that was gone before rsync started (a schema directory dropped); exit 23. */
 const GONE_SOURCE = [
   'rsync: [sender] link_stat "/tmp/rx/src/nonexist" failed: No such file or directory (2)',
+  "rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]",
+];
+/** A link (--copy-links) whose target was removed; exit 23. */
+const DANGLING = [
+  'symlink has no referent: "/tmp/rl_hp/src/t.MYD"',
   "rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]",
 ];
 /** Only vanished files; exit 24. */
@@ -85,6 +90,7 @@ Deno.test("rsync lines: a file that shrank while read, files that vanished, and 
   assertEquals(kinds(SHRUNK_323), ["shrunk", "vanished", "partial"]);
   assertEquals(kinds(GONE_SOURCE), ["vanished", "partial"]);
   assertEquals(kinds(VANISHED), ["vanished", "partial"]);
+  assertEquals(kinds(DANGLING), ["vanished", "partial"]);
 });
 
 Deno.test("rsync lines: the joiner's disk full or unwritable, refusals, protocol and connection failures", () => {
@@ -127,6 +133,7 @@ Deno.test("hot pass: only shrunk and vanished files with exit 23/24 are settled 
   assertEquals(settledByLockedPass(23, SHRUNK_323)?.length, 2);
   assertEquals(settledByLockedPass(23, GONE_SOURCE)?.length, 1);
   assertEquals(settledByLockedPass(24, VANISHED)?.length, 1);
+  assertEquals(settledByLockedPass(23, DANGLING)?.length, 1);
   for (
     const [code, lines] of [
       [11, NO_SPACE],
