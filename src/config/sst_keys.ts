@@ -166,7 +166,7 @@ export const SST_KEYS = [
     groups: "--mysqld|sst",
     role: "donor",
     default: "the CPU count",
-    meaning: "parallel rsync streams on the donor",
+    meaning: "parallel rsync streams on the donor (one at a time when bwlimit is set)",
   },
   {
     name: "sst-max-binlogs",

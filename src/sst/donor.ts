@@ -497,11 +497,11 @@ async function runPass(
     ? { kind: "serial", lead }
     : { kind: "parallel", streams, short: { lead, shortBytes: SHORT_JOB_BYTES } };
   log.info(
-    `${name}: ${jobs.length} parts ` +
+    `${name}: ${jobs.length} parts` +
       (lanes.kind === "serial"
-        ? `one at a time: [sst] bwlimit caps the whole transfer and rsync cannot change a ` +
-          `running stream's rate, so [sst] backup-threads=${streams} is not used`
-        : `in up to ${streams} parallel streams`),
+        ? `, one rsync at a time: [sst] bwlimit caps the whole transfer and rsync cannot ` +
+          `change a running stream's rate (backup-threads=${streams} not used)`
+        : ` in up to ${streams} parallel streams`),
   );
   let sent = 0;
   const settled: RsyncLine[] = [];

@@ -31,6 +31,10 @@ Deno.test("bwlimit=2M is the total: a full SST of one 16 MiB table and small fil
         Math.abs(rate - CAP_MIB) <= CAP_MIB * 0.1,
         `the SST ran at ${rate.toFixed(2)} MiB/s, want ${CAP_MIB} MiB/s ±10 % (${m[0]})`,
       );
-      assertMatch(log, /\[INFO\] .*bandwidth cap 2\.0 MiB\/s/);
+      assertMatch(log, /\[INFO\] on the wire: bandwidth cap 2\.0 MiB\/s \(--bwlimit=2048\)/);
+      assertMatch(
+        log,
+        /\[INFO\] locked pass: \d+ parts, one rsync at a time: \[sst\] bwlimit caps/,
+      );
     },
   ));
