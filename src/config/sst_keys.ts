@@ -174,7 +174,7 @@ export const SST_KEYS = [
     groups: "--mysqld|sst",
     role: "donor",
     default: "the CPU count",
-    meaning: "parallel rsync streams on the donor",
+    meaning: "parallel rsync streams on the donor (one at a time when bwlimit is set)",
   },
   {
     name: "sst-max-binlogs",
@@ -260,7 +260,8 @@ export const SST_KEYS = [
     groups: "sst",
     role: "donor",
     default: "0 (off)",
-    meaning: "cap of the whole transfer in KiB/s, or with a K/M/G unit",
+    meaning:
+      "cap of the whole transfer in KiB/s, or with a K/M/G unit; with a cap, one rsync at a time gets all of it",
   },
 ] as const satisfies readonly SstKeyInfo[];
 

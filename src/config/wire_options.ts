@@ -1,7 +1,8 @@
 /**
  * Opt-in `[sst]` keys for slow links: compression on the wire (`compress`, `compress-level`:
  * rsync's `--compress-choice` / `--compress-level`, inside the TLS tunnel) and a cap on the
- * bandwidth of the whole transfer (`bwlimit`, split over the parallel rsync streams). Both
+ * bandwidth of the whole transfer (`bwlimit`: with a cap, one rsync runs at a time and gets all
+ * of it, since rsync cannot change a running stream's `--bwlimit`). Both
  * are off by default: on a fast link compression costs more CPU than it saves time, and
  * InnoDB pages that are already compressed or encrypted do not shrink.
  *
@@ -85,19 +86,28 @@ export function wireFrom(opts: OptionLookup): WireSettings {
 }
 
 /**
- * The rsync options of one data pass, with `streams` passes running at once: the cap is the
- * total, so each stream gets its share (at least 1 KiB/s).
+ * The rsync options of every rsync of a data pass. The cap is the whole of `bwlimit`: with a
+ * cap the donor runs one rsync at a time ({@link isCapped}), so the one running is the total.
  */
-export function rsyncWireOptions(w: WireSettings, streams: number): string[] {
+export function rsyncWireOptions(w: WireSettings): string[] {
   const out: string[] = [];
   if (w.compress) {
     out.push("--compress", `--compress-choice=${w.compress}`);
     if (w.compressLevel !== undefined) out.push(`--compress-level=${w.compressLevel}`);
   }
-  if (w.bwlimitKiB > 0) {
-    out.push(`--bwlimit=${Math.max(1, Math.floor(w.bwlimitKiB / Math.max(1, streams)))}`);
-  }
+  if (isCapped(w)) out.push(`--bwlimit=${w.bwlimitKiB}`);
   return out;
+}
+
+/**
+ * Whether `bwlimit` caps the transfer: then the passes run one rsync at a time instead of
+ * `backup-threads` streams beside the short lane. rsync fixes a stream's rate when it starts,
+ * so a cap split between streams would leave the share of every stream that ended unused
+ * (a pass whose last large file keeps one stream busy would run at a fraction of the cap);
+ * on a link slow enough to cap, parallel streams gain nothing.
+ */
+export function isCapped(w: WireSettings): boolean {
+  return w.bwlimitKiB > 0;
 }
 
 /** A short description for the log, or null when neither is set. */

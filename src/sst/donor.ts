@@ -59,6 +59,7 @@ import {
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
 import {
+  type Lanes,
   runJob,
   type RunnerContext,
   runPool,
@@ -80,6 +81,7 @@ import {
   withDeltaBlock,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
+import type { RsyncLine } from "../transfer/rsync_failures.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -99,6 +101,7 @@ import { TreeWalk } from "../transfer/selection.ts";
 import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
 import {
   describeWire,
+  isCapped,
   parseCompressList,
   rsyncWireOptions,
   type WireSettings,
@@ -498,7 +501,10 @@ async function planCopy(ctx: SstContext, walk: TreeWalk, locked: boolean): Promi
   return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
 }
 
-/** Runs one pass of `plan` in parallel streams, reporting progress, and logs what it took. */
+/**
+ * Runs one pass of `plan` in parallel streams (one rsync at a time under a bandwidth cap),
+ * reporting progress, and logs what it took.
+ */
 async function runPass(
   ctx: SstContext,
   runner: RunnerContext,
@@ -509,15 +515,14 @@ async function runPass(
   const layout = ctx.settings.layout;
   const streams = ctx.settings.backupThreads;
   const started = Date.now();
-  let jobs = plan.jobs;
-  // The cap is shared by every lane that may copy at once: the streams and the short lane.
-  const wireOptions = rsyncWireOptions(wire, Math.min(streams, jobs.length) + 1);
+  const wireOptions = rsyncWireOptions(wire);
+  const onWire = (job: RsyncJob): RsyncJob => ({
+    ...job,
+    options: [...wireOptions, ...job.options],
+  });
+  const jobs = plan.jobs.map((s) => ({ ...s, job: onWire(s.job) }));
   if (wireOptions.length > 0) {
-    jobs = jobs.map((s) => ({
-      ...s,
-      job: { ...s.job, options: [...wireOptions, ...s.job.options] },
-    }));
-    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")} per stream)`);
+    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")})`);
   }
   // The protocol's progress lines describe the pass that ends the SST.
   const last = name.startsWith("locked");
@@ -525,13 +530,24 @@ async function runPass(
     info: log.info,
     protocol: ctx.args.progress && last ? (l) => ctx.protocol.write(l) : undefined,
   });
-  log.info(`${name}: ${jobs.length} parts in up to ${streams} parallel streams`);
-  const lane = { lead: structureJob(layout), shortBytes: SHORT_JOB_BYTES };
+  const lead = onWire(structureJob(layout));
+  const lanes: Lanes = isCapped(wire)
+    ? { kind: "serial", lead }
+    : { kind: "parallel", streams, short: { lead, shortBytes: SHORT_JOB_BYTES } };
+  log.info(
+    `${name}: ${jobs.length} parts` +
+      (lanes.kind === "serial"
+        ? `, one rsync at a time: [sst] bwlimit caps the whole transfer and rsync cannot ` +
+          `change a running stream's rate (backup-threads=${streams} not used)`
+        : ` in up to ${streams} parallel streams`),
+  );
   let sent = 0;
-  await runPool(jobs, streams, {
+  const settled: RsyncLine[] = [];
+  await runPool(jobs, lanes, {
     ...runner,
     commandLog: { logged: false },
     onSent: (n) => sent += n,
+    onSettled: (lines) => settled.push(...lines),
     onSpawn: (c) => {
       meter.track(c.pid);
       runner.onSpawn?.(c);
@@ -540,13 +556,27 @@ async function runPass(
       runner.check?.();
       meter.tick();
     },
-  }, lane);
+  });
   meter.finish();
+  if (settled.length > 0) logSettled(name, settled);
   const verb = runner.delta ? "compared" : "copied";
   log.info(
     `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
       ((Date.now() - started) / 1000).toFixed(1)
     } s`,
+  );
+}
+
+/**
+ * One line for the files a hot pass could not send whole because they shrank or vanished
+ * while it ran: how many, and the first rsync line as a sample (the rest at debug level).
+ */
+function logSettled(name: string, lines: readonly RsyncLine[]): void {
+  const shrunk = lines.filter((l) => l.kind === "shrunk").length;
+  log.info(
+    `${name}: ${lines.length} rsync error(s) tolerated (${shrunk} file(s) shrank while read, ` +
+      `${lines.length - shrunk} vanished; first: ${lines[0].text}): the locked pass ` +
+      "compares these files again under the lock",
   );
 }
 

@@ -13,6 +13,7 @@ import { RSYNC_USER } from "./rsyncd_config.ts";
 import { classifyConnectionFailure, connectionError } from "../tunnel/connection_failures.ts";
 import { type RshSetup, SOCAT_LOG_RE } from "../tunnel/rsh_command.ts";
 import { relayLine } from "../tunnel/socat_log.ts";
+import { type RsyncLine, rsyncSays, settledByLockedPass } from "./rsync_failures.ts";
 import { settlesWithin } from "../proc/process.ts";
 
 /** Everything a job needs besides its own options. */
@@ -37,11 +38,13 @@ export interface RunnerContext {
    */
   delta?: boolean;
   /**
-   * A copy made while the server takes writes: a file that vanished between the plan and its
-   * read (a table dropped or rebuilt meanwhile; rsync exit 23 or 24) is expected, the locked
-   * pass settles it.
+   * A copy made while the server takes writes: a file that shrank while read or vanished
+   * between the plan and its read (rsync exit 23 or 24, rsync_failures.ts) is expected, the
+   * locked pass settles it; such an rsync still did not end cleanly ({@link onJobEnd}).
    */
   hot?: boolean;
+  /** In a hot pass: called with the lines of each rsync whose failure the locked pass settles. */
+  onSettled?: (lines: readonly RsyncLine[]) => void;
   /** Whether this run logged an rsync command line at INFO already (the first one is). */
   commandLog?: { logged: boolean };
   /** Called with every job whose rsync ended cleanly (exit 0: every file it sent is whole). */
@@ -52,15 +55,6 @@ export interface RunnerContext {
 
 /** For runs without their own {@link RunnerContext.commandLog}. */
 const commandLogged = { logged: false };
-
-/** What rsync says about a source that vanished between the plan and its read. */
-const VANISHED_RE =
-  /file has vanished|link_stat ".*" failed: No such file or directory|\(code 2[34]\)/;
-
-/** Whether a failed hot-pass rsync only lost files that vanished meanwhile (exit 23 or 24). */
-function onlyVanished(code: number, lines: readonly string[]): boolean {
-  return (code === 23 || code === 24) && lines.every((l) => VANISHED_RE.test(l));
-}
 
 /** Options every data pass uses (spec §5), plus the tunnel. */
 export function commonOptions(ctx: RunnerContext, blockSize = DELTA_BLOCK_SIZE): string[] {
@@ -103,7 +97,8 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   const child = ctx.adapter.spawn({
     cmd: ctx.rsync,
     args,
-    env: ctx.rsh.env,
+    // Untranslated messages: rsync_failures.ts reads them.
+    env: { ...ctx.rsh.env, LC_ALL: "C" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -122,17 +117,23 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   const status = await child.status;
   const stats = takeStats(out);
   if (stats.sent !== null) ctx.onSent?.(stats.sent);
-  const lines = (stats.rest + err).split("\n").filter((l) => l.trim());
-  const vanished = ctx.hot === true && onlyVanished(status.code, lines);
-  for (const l of lines) {
+  const all = (stats.rest + err).split("\n").filter((l) => l.trim());
+  // Our own lines (WSREP_SST: …) are relayed as they are; the rest is rsync's.
+  const lines = all.filter((l) => !l.startsWith("WSREP_SST: "));
+  const settled = ctx.hot === true && status.code !== 0
+    ? settledByLockedPass(status.code, lines)
+    : null;
+  for (const l of all) {
     if (l.startsWith("WSREP_SST: ")) log.passThrough(l);
-    else if (vanished) log.debug(`rsync: ${l}`);
+    else if (settled) log.debug(`rsync: ${l}`);
     else log.warn(`rsync: ${l}`);
   }
+  // Only a clean end vouches that every file the job listed arrived whole.
   if (status.code === 0) ctx.onJobEnd?.(job);
-  if (status.code === 0 || vanished) {
-    const note = vanished
-      ? " (files dropped or renamed meanwhile: the locked pass settles them)"
+  if (settled) ctx.onSettled?.(settled);
+  if (status.code === 0 || settled) {
+    const note = settled
+      ? ` (${settled.length} file(s) shrank or vanished meanwhile: the locked pass settles them)`
       : "";
     log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${note}`);
     return;
@@ -218,10 +219,10 @@ async function explainFailure(
     return new TransferError(
       `${what}: the joiner could not write the data (disk full or permissions); its error log ` +
         "says which file",
-      /No space left on device/i.test(stderr) ? ExitCode.noSpace : ExitCode.transfer,
+      rsyncSays(stderr, "joiner-no-space") ? ExitCode.noSpace : ExitCode.transfer,
     );
   }
-  if (/No space left on device/i.test(stderr)) {
+  if (rsyncSays(stderr, "joiner-no-space")) {
     return new TransferError(
       `${what}: the joiner ran out of disk space; free space in its datadir`,
       ExitCode.noSpace,
@@ -265,6 +266,15 @@ export interface ShortLane {
 }
 
 /**
+ * How the rsyncs of one pass run: `streams` parallel streams with the short lane beside them,
+ * or one at a time (`serial`, `lead` first): a bandwidth cap is a total, and rsync cannot
+ * change a running stream's `--bwlimit`, so with a cap the one rsync running gets all of it.
+ */
+export type Lanes =
+  | { kind: "parallel"; streams: number; short: ShortLane }
+  | { kind: "serial"; lead?: RsyncJob };
+
+/**
  * The jobs of one pool run, largest first: the streams take from the large end, the short lane
  * from the small end. Its state belongs to one run, so a plan can run twice (a hot pass, then
  * a locked pass).
@@ -297,17 +307,16 @@ export class JobQueue {
 }
 
 /**
- * Runs `jobs` on `streams` parallel streams, largest first, plus one extra lane that runs
- * `lane.lead` and then takes the smallest jobs (up to `lane.shortBytes` each) from the other end
- * of the queue: a short connection is mostly set-up time, which then overlaps the bulk copy
- * instead of trailing it. On the first failure every other job is stopped and that failure is
- * thrown.
+ * Runs `jobs` as `lanes` say. Parallel: `streams` streams take the largest jobs first, and one
+ * extra lane runs `short.lead` and then takes the smallest jobs (up to `short.shortBytes`
+ * each) from the other end of the queue: a short connection is mostly set-up time, which then
+ * overlaps the bulk copy instead of trailing it. Serial: the lead, then every job, one rsync
+ * at a time. On the first failure every other job is stopped and that failure is thrown.
  */
 export async function runPool(
   jobs: readonly SizedJob[],
-  streams: number,
+  lanes: Lanes,
   ctx: RunnerContext,
-  lane: ShortLane = { shortBytes: 0 },
   run: (job: RsyncJob, ctx: RunnerContext) => Promise<void> = runJob,
 ): Promise<void> {
   const running = new Set<Child>();
@@ -332,13 +341,22 @@ export async function runPool(
   const stream = async () => {
     for (let job; failure === null && (job = queue.takeLargest());) await attempt(job);
   };
-  const shortLane = async () => {
+  const shortLane = async (lane: ShortLane) => {
     if (lane.lead) await attempt(lane.lead);
     for (let job; failure === null && (job = queue.takeSmall(lane.shortBytes));) {
       await attempt(job);
     }
   };
-  const lanes = Math.max(1, Math.min(streams, queue.size));
-  await Promise.all([...Array.from({ length: lanes }, stream), shortLane()]);
+  switch (lanes.kind) {
+    case "parallel": {
+      const n = Math.max(1, Math.min(lanes.streams, queue.size));
+      await Promise.all([...Array.from({ length: n }, stream), shortLane(lanes.short)]);
+      break;
+    }
+    case "serial":
+      if (lanes.lead) await attempt(lanes.lead);
+      await stream();
+      break;
+  }
   if (failure !== null) throw failure;
 }

@@ -388,7 +388,7 @@ Deno.test("our joiner program SIGKILLed mid-SST: the listener's connections and 
     sstMethod: "rsync_tunnel",
     pathPrefix: LAUNCHER_DIR,
     // One capped stream keeps the old transfer running for a while, as a large table does.
-    configure: localhostTls(["backup-threads=1", "bwlimit=24M", "precopy=off"]),
+    configure: localhostTls(["backup-threads=1", "bwlimit=12M", "precopy=off"]),
   }, async (cluster) => {
     const name = "e2e: joiner program SIGKILLed mid-SST: the next joiner reaps its leftovers";
     const [n1, n2] = cluster.nodes;

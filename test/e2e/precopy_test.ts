@@ -118,7 +118,7 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     size: 2,
     sstMethod: "rsync_tunnel",
     pathPrefix: LAUNCHER_DIR,
-    configure: localhostTls(["precopy=on", "bwlimit=32M"]),
+    configure: localhostTls(["precopy=on", "bwlimit=11M"]),
   }, async (cluster) => {
     const lap = stopwatch();
     const [n1, n2] = cluster.nodes;

@@ -109,7 +109,7 @@ Deno.test(
           `the donor logged a final 'copied X of Y (100 %)' line${ctx}`,
         );
         assert(
-          /WSREP_SST: \[INFO\] on the wire: compression zstd level 1 \(--compress --compress-choice=zstd --compress-level=1 per stream\)/
+          /WSREP_SST: \[INFO\] on the wire: compression zstd level 1 \(--compress --compress-choice=zstd --compress-level=1\)/
             .test(donorLog),
           `the donor logged the compression options${ctx}`,
         );

@@ -198,7 +198,7 @@ Deno.test("SIGKILL of our joiner mid-transfer: the next joiner kills every proce
   // would fail at once and take the leftovers down with it.
   withFixture({
     bigTableBytes: BIG,
-    donorSstLines: ["backup-threads=1", "bwlimit=16M"],
+    donorSstLines: ["backup-threads=1", "bwlimit=8M"],
   }, async (f) => {
     const name = "joiner SIGKILLed mid-transfer: the next joiner reaps its leftovers";
     const target = `${f.joiner.layout.datadir}/shop/orders.ibd`;

@@ -53,7 +53,7 @@ async function hangUpAtChallenge(port: number, ca: string, cert: string, key: st
 }
 
 Deno.test("a TLS session with a trusted certificate but no secret, opened mid-transfer, leaves the SST running and complete", () =>
-  withFixture({ bigTableBytes: 64 * MB, donorSstLines: ["bwlimit=16M"] }, async (f) => {
+  withFixture({ bigTableBytes: 64 * MB, donorSstLines: ["bwlimit=6M"] }, async (f) => {
     const target = `${f.joiner.layout.datadir}/shop/orders.ibd`;
     let greeting = "";
     let logAfter = "";

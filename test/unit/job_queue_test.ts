@@ -43,7 +43,16 @@ Deno.test("pool: one stream and the short lane run every job once, the lead firs
       ran.push(j.label);
       return new Promise<void>((r) => setTimeout(r, j.label === "a" ? 30 : 1));
     };
-    await runPool(PLAN, 1, CTX, { lead: job("lead", 0).job, shortBytes: 10 }, run);
+    await runPool(
+      PLAN,
+      {
+        kind: "parallel",
+        streams: 1,
+        short: { lead: job("lead", 0).job, shortBytes: 10 },
+      },
+      CTX,
+      run,
+    );
     assertEquals(ran.sort(), ["a", "b", "c", "d", "e", "lead"]);
   }
 });
@@ -54,6 +63,25 @@ Deno.test("pool: the first failure stops the queue and is thrown", async () => {
     ran.push(j.label);
     return j.label === "a" ? Promise.reject(new Error("a failed")) : Promise.resolve();
   };
-  await assertRejects(() => runPool(PLAN, 1, CTX, { shortBytes: 0 }, run), Error, /a failed/);
+  await assertRejects(
+    () => runPool(PLAN, { kind: "parallel", streams: 1, short: { shortBytes: 0 } }, CTX, run),
+    Error,
+    /a failed/,
+  );
   assertEquals(ran, ["a"]);
+});
+
+Deno.test("pool: serial lanes (a bandwidth cap) run the lead, then every job largest first, never two at once", async () => {
+  const ran: string[] = [];
+  let running = 0;
+  let most = 0;
+  const run = async (j: RsyncJob) => {
+    ran.push(j.label);
+    most = Math.max(most, ++running);
+    await new Promise((r) => setTimeout(r, 2));
+    running--;
+  };
+  await runPool(PLAN, { kind: "serial", lead: job("lead", 0).job }, CTX, run);
+  assertEquals(ran, ["lead", "a", "c", "e", "b", "d"]);
+  assertEquals(most, 1);
 });

@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { OptionLookup } from "../../src/config/option_lookup.ts";
 import {
   describeWire,
+  isCapped,
   parseCompressList,
   rsyncWireOptions,
   wireFrom,
@@ -40,33 +41,34 @@ function rejects(fn: () => unknown, re: RegExp): void {
 Deno.test("wire: off by default, no rsync option", async () => {
   const w = wireFrom(await sst([]));
   assertEquals(w, { compress: null, compressLevel: undefined, bwlimitKiB: 0 });
-  assertEquals(rsyncWireOptions(w, 4), []);
+  assertEquals(rsyncWireOptions(w), []);
+  assertEquals(isCapped(w), false);
   assertEquals(describeWire(w), null);
 });
 
-Deno.test("wire: zstd with a level and a total cap split over the streams", async () => {
+Deno.test("wire: zstd with a level and a cap: every rsync gets the whole cap, since a capped pass runs one at a time", async () => {
   const w = wireFrom(await sst(["compress = ZSTD", "compress-level = 3", "bwlimit = 100M"]));
   assertEquals(w, { compress: "zstd", compressLevel: 3, bwlimitKiB: 102400 });
-  assertEquals(rsyncWireOptions(w, 4), [
+  assertEquals(rsyncWireOptions(w), [
     "--compress",
     "--compress-choice=zstd",
     "--compress-level=3",
-    "--bwlimit=25600",
+    "--bwlimit=102400",
   ]);
+  assertEquals(isCapped(w), true);
   assertEquals(describeWire(w), "compression zstd level 3, bandwidth cap 100.0 MiB/s");
 });
 
 Deno.test("wire: lz4, KiB/s without unit, off spelled several ways", async () => {
   assertEquals(wireFrom(await sst(["compress=lz4", "bwlimit=512"])).bwlimitKiB, 512);
-  assertEquals(rsyncWireOptions(wireFrom(await sst(["compress=lz4"])), 2), [
+  assertEquals(rsyncWireOptions(wireFrom(await sst(["compress=lz4"]))), [
     "--compress",
     "--compress-choice=lz4",
   ]);
   for (const off of ["off", "none", "0", "no"]) {
     assertEquals(wireFrom(await sst([`compress=${off}`, "bwlimit=0"])).compress, null);
   }
-  // a tiny cap never becomes 0 (= unlimited for rsync) per stream
-  assertEquals(rsyncWireOptions(wireFrom(await sst(["bwlimit=3K"])), 8), ["--bwlimit=1"]);
+  assertEquals(rsyncWireOptions(wireFrom(await sst(["bwlimit=3K"]))), ["--bwlimit=3"]);
 });
 
 Deno.test("wire: bad values are refused naming the key and the fix", async () => {
