@@ -1,0 +1,140 @@
+/**
+ * The one way to wait (src/proc/wait.ts): bounded, polled at the stated interval, and ended at
+ * once by an abort with the abort's reason; and nothing else in `src/` makes its own deadline
+ * or timer race.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import {
+  abortable,
+  DeadlineError,
+  sleep,
+  Stopwatch,
+  waitFor,
+  withDeadline,
+} from "../../src/proc/wait.ts";
+import { AbortedError, ExitCode, TimeoutError } from "../../src/core/errors.ts";
+
+const stopped = () => new AbortedError(ExitCode.interrupted, "received SIGTERM; stopping the SST");
+
+/** An AbortController aborted with `reason` after `ms`. */
+function abortAfter(ms: number, reason: Error): AbortSignal {
+  const c = new AbortController();
+  setTimeout(() => c.abort(reason), ms);
+  return c.signal;
+}
+
+Deno.test("sleep: resolves after its time; an abort ends it at once with the abort's reason", async () => {
+  const t = new Stopwatch();
+  await sleep(30);
+  assert(t.reached(25), `slept ${t.elapsed()} ms`);
+  const reason = stopped();
+  t.restart();
+  const e = await assertRejects(() => sleep(10_000, abortAfter(20, reason)), AbortedError);
+  assert(e === reason, "rejects with the abort's reason");
+  assert(!t.reached(2000), `an abort after 20 ms ended a 10 s sleep after ${t.elapsed()} ms`);
+});
+
+Deno.test("waitFor: returns the condition's first value, evaluating it every `every` ms", async () => {
+  let calls = 0;
+  const t = new Stopwatch();
+  const v = await waitFor(() => ++calls === 4 ? "ready" : undefined, { every: 30, limit: 5000 });
+  assertEquals(v, "ready");
+  assertEquals(calls, 4);
+  assert(t.reached(80), `3 pauses of 30 ms took ${t.elapsed()} ms`);
+  assertEquals(await waitFor(() => true, { every: 10_000, limit: 0 }), true, "no pause first");
+});
+
+Deno.test("waitFor: at its limit gives onTimeout's result, or rejects with DeadlineError", async () => {
+  let calls = 0;
+  const t = new Stopwatch();
+  const r = await waitFor(() => (calls++, false), {
+    every: 20,
+    limit: 100,
+    onTimeout: () => "gave up",
+  });
+  assertEquals(r, "gave up");
+  assert(t.reached(100) && !t.reached(3000), `gave up after ${t.elapsed()} ms`);
+  assert(calls >= 3 && calls <= 7, `${calls} evaluations in 100 ms every 20 ms`);
+  await assertRejects(() => waitFor(() => undefined, { every: 10, limit: 30 }), DeadlineError);
+  await assertRejects(
+    () =>
+      waitFor(() => undefined, {
+        every: 10,
+        limit: 30,
+        onTimeout: () => {
+          throw new TimeoutError("the key's message");
+        },
+      }),
+    TimeoutError,
+    /the key's message/,
+  );
+});
+
+Deno.test("waitFor: an abort during the pause rejects at once with its reason; an aborted signal evaluates nothing", async () => {
+  const reason = stopped();
+  const t = new Stopwatch();
+  const e = await assertRejects(
+    () =>
+      waitFor(() => undefined, { every: 10_000, limit: 30_000, signal: abortAfter(30, reason) }),
+    AbortedError,
+  );
+  assert(e === reason, "rejects with the abort's reason");
+  assert(!t.reached(2000), `ended ${t.elapsed()} ms into a 10 s pause`);
+  let calls = 0;
+  const c = new AbortController();
+  c.abort(reason);
+  await assertRejects(
+    () => waitFor(() => (calls++, true), { every: 10, limit: 100, signal: c.signal }),
+    AbortedError,
+  );
+  assertEquals(calls, 0);
+});
+
+Deno.test("waitFor: a condition that throws ends the wait with its error", async () => {
+  await assertRejects(
+    () =>
+      waitFor(() => {
+        throw new TimeoutError("idle");
+      }, { every: 10, limit: Infinity }),
+    TimeoutError,
+  );
+});
+
+Deno.test("waitFor: `wake` ends a pause early, so a child's exit is seen at once", async () => {
+  let done = false;
+  const exit = sleep(40).then(() => done = true);
+  const t = new Stopwatch();
+  await waitFor(() => done, { every: 10_000, limit: Infinity, wake: exit });
+  assert(!t.reached(2000), `saw the exit after ${t.elapsed()} ms of a 10 s pause`);
+});
+
+Deno.test("withDeadline: the promise's value, onTimeout's after `ms`, the abort's reason on abort", async () => {
+  assertEquals(await withDeadline(Promise.resolve(7), { ms: 1000 }), 7);
+  const never = new Promise<number>(() => {});
+  assertEquals(await withDeadline(never, { ms: 20, onTimeout: () => "late" }), "late");
+  await assertRejects(() => withDeadline(never, { ms: 20 }), DeadlineError);
+  await assertRejects(
+    () => withDeadline(Promise.reject(new TypeError("x")), { ms: 1000 }),
+    TypeError,
+  );
+  const reason = stopped();
+  const t = new Stopwatch();
+  const e = await assertRejects(
+    () => withDeadline(never, { ms: 10_000, signal: abortAfter(20, reason) }),
+    AbortedError,
+  );
+  assert(e === reason && !t.reached(2000), `abort took ${t.elapsed()} ms`);
+  await assertRejects(() => abortable(never, abortAfter(10, reason)), AbortedError);
+  assertEquals(await abortable(sleep(10).then(() => 1)), 1);
+});
+
+Deno.test("Stopwatch: reached and left count from the start and from a restart", async () => {
+  const w = new Stopwatch();
+  assert(!w.reached(1000) && w.left(1000) > 900);
+  await sleep(30);
+  assert(w.reached(25) && w.left(25) === 0);
+  w.restart();
+  assert(!w.reached(25));
+});
