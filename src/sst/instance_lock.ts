@@ -14,7 +14,7 @@ import {
   processesInGroups,
   processStartTime,
 } from "../proc/liveness.ts";
-import { sleep } from "../proc/process.ts";
+import { waitFor } from "../proc/wait.ts";
 import * as log from "../core/log.ts";
 import type { Scope } from "./scope.ts";
 
@@ -108,7 +108,7 @@ export function leftoversOf(holder: Holder): number[] {
 }
 
 /** Kills what a dead holder left running and waits (bounded) until it is gone. */
-async function reapLeftovers(holder: Holder): Promise<void> {
+async function reapLeftovers(holder: Holder, signal?: AbortSignal): Promise<void> {
   const pids = leftoversOf(holder);
   if (pids.length === 0) return;
   const names = pids.map((p) => `${commandName(p)} ${p}`).join(", ");
@@ -121,8 +121,7 @@ async function reapLeftovers(holder: Holder): Promise<void> {
       Deno.kill(pid, "SIGKILL");
     } catch { /* gone meanwhile */ }
   }
-  const deadline = Date.now() + 5000;
-  while (pids.some(isAlive) && Date.now() < deadline) await sleep(50);
+  await waitFor(() => !pids.some(isAlive), { every: 50, limit: 5000, signal, onTimeout: () => {} });
   const alive = pids.filter(isAlive);
   if (alive.length > 0) {
     throw new BusyError(
@@ -133,42 +132,63 @@ async function reapLeftovers(holder: Holder): Promise<void> {
   }
 }
 
-/** Takes the lock for `datadir`, waiting up to `waitSec` for a live holder. */
+/** How long an SST waits for another one on the same datadir (then exit 114). */
+export const LOCK_WAIT_SEC = 30;
+
+/**
+ * Takes the lock for `datadir`, waiting up to `waitSec` for a live holder; when `signal`
+ * aborts meanwhile (a SIGTERM), rejects at once with its reason.
+ */
 export async function acquireInstanceLock(
   datadir: string,
   scope: Scope,
-  waitSec = 30,
+  waitSec = LOCK_WAIT_SEC,
+  signal?: AbortSignal,
 ): Promise<InstanceLock> {
   const file = `${datadir}/${PID_FILE}`;
-  const deadline = Date.now() + waitSec * 1000;
-  for (;;) {
+  let busy: Holder | null = null;
+  const lock = await waitFor(async () => {
     const holder = readHolder(file);
     if (holder && holderAlive(holder)) {
-      if (Date.now() >= deadline) {
-        throw new BusyError(
-          `another SST (pid ${holder.pid}) is still running on ${datadir} after ${waitSec} s ` +
-            `(see ${file}); wait for it to finish or stop that process`,
-          ExitCode.already,
+      if (busy === null) {
+        log.info(
+          `another SST (pid ${holder.pid}) holds ${file}; waiting up to ${waitSec} s for it`,
         );
       }
-      await sleep(1000);
-      continue;
+      busy = holder;
+      return undefined;
     }
     if (holder) {
-      await reapLeftovers(holder);
+      await reapLeftovers(holder, signal);
       log.info(`removing stale ${file} of pid ${holder.pid}`);
       try {
         Deno.removeSync(file);
       } catch { /* raced */ }
     }
-    try {
-      Deno.writeTextFileSync(file, `${ownerLines()}\n`, { createNew: true, mode: 0o600 });
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) continue;
-      throw e;
-    }
-    const lock = new InstanceLock(file);
-    scope.defer(`release ${file}`, () => lock.release());
-    return lock;
+    return takeFile(file);
+  }, {
+    every: 1000,
+    limit: waitSec * 1000,
+    signal,
+    onTimeout: () => {
+      throw new BusyError(
+        `another SST (pid ${busy?.pid ?? "?"}) is still running on ${datadir} after ${waitSec} s ` +
+          `(see ${file}); wait for it to finish or stop that process`,
+        ExitCode.already,
+      );
+    },
+  });
+  scope.defer(`release ${file}`, () => lock.release());
+  return lock;
+}
+
+/** Creates the lock file; undefined when another SST created it first (we wait again). */
+function takeFile(file: string): InstanceLock | undefined {
+  try {
+    Deno.writeTextFileSync(file, `${ownerLines()}\n`, { createNew: true, mode: 0o600 });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return undefined;
+    throw e;
   }
+  return new InstanceLock(file);
 }

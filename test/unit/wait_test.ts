@@ -15,6 +15,7 @@ import {
   withDeadline,
 } from "../../src/proc/wait.ts";
 import { AbortedError, ExitCode, TimeoutError } from "../../src/core/errors.ts";
+import { Stopper } from "../../src/sst/context.ts";
 
 const stopped = () => new AbortedError(ExitCode.interrupted, "received SIGTERM; stopping the SST");
 
@@ -137,4 +138,49 @@ Deno.test("Stopwatch: reached and left count from the start and from a restart",
   assert(w.reached(25) && w.left(25) === 0);
   w.restart();
   assert(!w.reached(25));
+});
+
+Deno.test("Stopper: stop() aborts its signal at once with the reason; check() throws it; the first reason wins", () => {
+  const s = new Stopper(undefined, 0);
+  try {
+    assert(!s.signal.aborted && s.pending() === null);
+    const first = stopped();
+    s.stop(first);
+    s.stop(new AbortedError(ExitCode.transfer, "later"));
+    assert(s.signal.aborted && s.signal.reason === first);
+    let thrown: unknown;
+    try {
+      s.check();
+    } catch (e) {
+      thrown = e;
+    }
+    assert(thrown === first && s.pending() === first);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("Stopper: a lapsed tunnel-deadline aborts the signal by itself (no wait polls it)", async () => {
+  const s = new Stopper(undefined, 1);
+  try {
+    const e = await assertRejects(
+      () => sleep(10_000, s.signal),
+      TimeoutError,
+      /tunnel-deadline=1 s/,
+    );
+    assert(s.signal.reason === e);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("Stopper: a --parent that is gone aborts the signal by itself", async () => {
+  const p = new Deno.Command("true").spawn();
+  await p.status;
+  const s = new Stopper(p.pid, 0);
+  try {
+    await assertRejects(() => sleep(10_000, s.signal), AbortedError, /--parent \d+\) is gone/);
+  } finally {
+    s.close();
+  }
 });
