@@ -184,3 +184,85 @@ Deno.test("Stopper: a --parent that is gone aborts the signal by itself", async 
     s.close();
   }
 });
+
+// --- One way to wait: the source scan ---------------------------------------------------------
+
+const SRC = new URL("../../src/", import.meta.url);
+/** The one module allowed to read the clock against a limit, race promises and set timers. */
+const WAIT_MODULE = "proc/wait.ts";
+
+/**
+ * `Date.now()` lines outside the wait module that only measure, for the log or a record, never
+ * against a limit: file, then the line's text (trimmed). A new one must be added here, with
+ * the reason, or use the wait module.
+ */
+const MEASURED: readonly [string, string][] = [
+  // How long the donor held mariadbd's writes blocked (INFO line).
+  ["sst/donor.ts", "const lockedAt = Date.now();"],
+  [
+    "sst/donor.ts",
+    "log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);",
+  ],
+  // How long a pass took (INFO line).
+  ["sst/donor.ts", "const started = Date.now();"],
+  ["sst/donor.ts", "((Date.now() - started) / 1000).toFixed(1)"],
+  // How long one rsync job took (DEBUG line).
+  ["transfer/rsync_runner.ts", "const started = Date.now();"],
+  [
+    "transfer/rsync_runner.ts",
+    "log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${note}`);",
+  ],
+  // When the pre-copy record was made (a timestamp stored in it).
+  ["transfer/precopy_record.ts", "const record = new PrecopyRecord(Date.now(), await mappings());"],
+];
+
+/** Hand-made waits: a race (of a timer), a timer, or the clock read outside {@link MEASURED}. */
+function handMadeWaits(files: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const [file, text] of files) {
+    if (file === WAIT_MODULE) continue;
+    text.split("\n").forEach((raw, i) => {
+      const line = raw.trim();
+      if (line.startsWith("//") || line.startsWith("*")) return;
+      const timer = /\bPromise\.race\(|\bset(?:Timeout|Interval)\(/.test(line);
+      const clock = line.includes("Date.now()") &&
+        !MEASURED.some(([f, l]) => f === file && l === line);
+      if (timer || clock) out.push(`src/${file}:${i + 1}: ${line}`);
+    });
+  }
+  return out;
+}
+
+async function sourceFiles(dir = SRC, prefix = ""): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for await (const e of Deno.readDir(dir)) {
+    const rel = prefix + e.name;
+    if (e.isDirectory) {
+      for (const [k, v] of await sourceFiles(new URL(`${e.name}/`, dir), `${rel}/`)) {
+        files.set(k, v);
+      }
+    } else if (e.name.endsWith(".ts")) {
+      files.set(rel, await Deno.readTextFile(new URL(e.name, dir)));
+    }
+  }
+  return files;
+}
+
+Deno.test("one way to wait: no deadline arithmetic, Promise.race or timer in src/ outside proc/wait.ts", async () => {
+  assertEquals(handMadeWaits(await sourceFiles()), []);
+});
+
+Deno.test("one way to wait: the scan finds a hand-made deadline, a race and a timer, and allows measured durations", () => {
+  const files = new Map([
+    ["sst/x.ts", "const deadline = Date.now() + 5000;\nwhile (Date.now() < deadline) f();\n"],
+    ["cli/y.ts", "await Promise.race([p, t]);\nsetTimeout(r, 10);\n// Date.now() in a comment\n"],
+    ["sst/donor.ts", "  const lockedAt = Date.now();\n"],
+    ["proc/wait.ts", "return Date.now() - this.#start;\n"],
+  ]);
+  assertEquals(handMadeWaits(files), [
+    "src/sst/x.ts:1: const deadline = Date.now() + 5000;",
+    "src/sst/x.ts:2: while (Date.now() < deadline) f();",
+    "src/cli/y.ts:1: await Promise.race([p, t]);",
+    "src/cli/y.ts:2: setTimeout(r, 10);",
+  ]);
+});
