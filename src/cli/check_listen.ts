@@ -8,6 +8,7 @@
  */
 import type { ProcessAdapter } from "../proc/process.ts";
 import { stop } from "../proc/process.ts";
+import { withDeadline } from "../proc/wait.ts";
 import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
@@ -64,15 +65,6 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
     });
     const ours = `our certificate ${certificateNames(checked.leaf)}`;
     const done = watch(child.stderr!, o, ours);
-    const limit = o.timeoutSec > 0 ? o.timeoutSec * 1000 : 2 ** 31 - 1;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<Outcome>((r) => {
-      timer = setTimeout(() => r({ ok: false, error: timeoutError(o) }), limit);
-    });
-    const signalled = new Promise<Outcome>((r) => {
-      const handler = () => r({ ok: false, error: new SstError(ExitCode.interrupted, "stopped") });
-      for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, handler);
-    });
     const exited = child.status.then(async (st): Promise<Outcome> => {
       const tail = await done.catch(() => null);
       if (tail && !tail.ok) return tail;
@@ -80,8 +72,17 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
     });
     // The end of socat's log without a verdict: socat's exit status and last error decide.
     const finished = done.then((r) => r ?? exited);
-    const outcome = await Promise.race([finished, timeout, signalled, exited]);
-    clearTimeout(timer);
+    const stopped = new AbortController();
+    const handler = () => stopped.abort(new SstError(ExitCode.interrupted, "stopped"));
+    for (const s of SIGNALS) Deno.addSignalListener(s, handler);
+    const outcome = await withDeadline(finished, {
+      ms: o.timeoutSec > 0 ? o.timeoutSec * 1000 : Infinity,
+      signal: stopped.signal,
+      onTimeout: (): Outcome => ({ ok: false, error: timeoutError(o) }),
+    }).catch((e): Outcome => {
+      if (e instanceof SstError) return { ok: false, error: e };
+      throw e;
+    }).finally(() => SIGNALS.forEach((s) => Deno.removeSignalListener(s, handler)));
     await stop(child, 1000);
     if (outcome.ok) {
       log.info("check --listen: every check passed");
@@ -98,6 +99,8 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
 }
 
 let lastError = "";
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
 function timeoutError(o: ListenOptions): SstError {
   return new TimeoutError(

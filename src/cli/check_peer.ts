@@ -9,6 +9,7 @@
  * @module
  */
 import { type Child, type ProcessAdapter, sleep, stop } from "../proc/process.ts";
+import { withDeadline } from "../proc/wait.ts";
 import { parseEndpoint } from "../core/address.ts";
 import { parseSstArgs } from "../core/args.ts";
 import { loadSettings } from "../config/settings.ts";
@@ -84,7 +85,7 @@ async function say(s: Session, line: string): Promise<void> {
 }
 
 async function greeted(s: Session, timeoutSec: number, peer: string): Promise<Greeting | null> {
-  const g = await Promise.race([s.greeting, sleep(timeoutSec * 1000).then(() => undefined)]);
+  const g = await withDeadline(s.greeting, { ms: timeoutSec * 1000, onTimeout: () => undefined });
   if (g === undefined) {
     await stop(s.child, 1000);
     throw new TimeoutError(

@@ -6,6 +6,7 @@
  * @module
  */
 import { VERSION } from "../core/version.ts";
+import { Stopwatch, withDeadline } from "../proc/wait.ts";
 import {
   CHECK_GREETING,
   type Greeting,
@@ -39,14 +40,12 @@ export function seenFromEnv(): SeenCertificate {
 async function firstLine(timeoutMs: number): Promise<string> {
   const reader = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  const deadline = Date.now() + timeoutMs;
+  const clock = new Stopwatch();
   while (!text.includes("\n")) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((r) => {
-      timer = setTimeout(() => r(null), Math.max(0, deadline - Date.now()));
+    const chunk = await withDeadline(reader.read(), {
+      ms: clock.left(timeoutMs),
+      onTimeout: () => null,
     });
-    const chunk = await Promise.race([reader.read(), timeout]);
-    clearTimeout(timer);
     if (chunk === null || chunk.done) break;
     text += chunk.value;
   }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { withDeadline } from "./wait.ts";
+
 /** How a standard stream of the child is connected. */
 export type Stdio = "null" | "piped" | "inherit";
 
@@ -184,10 +186,7 @@ export const denoAdapter: ProcessAdapter = {
   },
 };
 
-/** Resolves after `ms` milliseconds (an unref'd timer never keeps us alive). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from "./wait.ts";
 
 /**
  * Stops a child: SIGTERM (to its group), then SIGKILL after `graceMs`. Resolves when it has
@@ -214,15 +213,13 @@ export function liveChildren(): readonly Child[] {
   return [...live];
 }
 
-/** True if `p` settles within `ms`. */
-export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** True if `p` settles within `ms`; rejects with `signal`'s reason if it aborts first. */
+export function settlesWithin(
+  p: Promise<unknown>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  return withDeadline(p.then(() => true, () => true), { ms, signal, onTimeout: () => false });
 }
 
 /** Result of {@link run}. */
@@ -234,13 +231,15 @@ export interface RunResult extends ExitStatus {
 
 /**
  * Runs a short-lived program to completion and captures its output. The wait is bounded by
- * `timeoutMs`; on expiry the child is killed and `timedOut` is set.
+ * `timeoutMs`; on expiry the child is killed and `timedOut` is set. When `signal` aborts
+ * first, the child is killed and `run` rejects with the signal's reason.
  */
 export async function run(
   adapter: ProcessAdapter,
   spec: Omit<SpawnSpec, "stdout" | "stderr">,
-  opts: { timeoutMs: number; input?: string },
+  opts: { timeoutMs: number; input?: string; signal?: AbortSignal },
 ): Promise<RunResult> {
+  opts.signal?.throwIfAborted();
   const child = adapter.spawn({
     ...spec,
     stdin: opts.input === undefined ? "null" : "piped",
@@ -255,7 +254,14 @@ export async function run(
   }
   const out = readAll(child.stdout);
   const err = readAll(child.stderr);
-  const timedOut = !(await settlesWithin(child.status, opts.timeoutMs));
+  let timedOut: boolean;
+  try {
+    timedOut = !(await settlesWithin(child.status, opts.timeoutMs, opts.signal));
+  } catch (e) {
+    await stop(child, 1000);
+    await Promise.all([out, err]).catch(() => {});
+    throw e;
+  }
   if (timedOut) await stop(child, 1000);
   const status = await child.status;
   return { ...status, stdout: await out, stderr: await err, timedOut };

@@ -1,7 +1,7 @@
 /**
  * What one SST run carries around: arguments, settings, tools, the process adapter, the
  * cleanup scope, the protocol writer, the instance lock, and the stop conditions (signals,
- * parent death, overall deadline) every wait checks.
+ * parent death, overall deadline) whose signal every wait takes.
  *
  * @module
  */
@@ -9,7 +9,7 @@ import type { SstArgs } from "../core/args.ts";
 import type { Settings } from "../config/settings.ts";
 import type { Tools } from "../proc/tools.ts";
 import type { ProcessAdapter } from "../proc/process.ts";
-import { sleep } from "../proc/process.ts";
+import { sleep, Stopwatch, watch } from "../proc/wait.ts";
 import type { Scope } from "./scope.ts";
 import type { ProtocolWriter } from "./protocol.ts";
 import type { InstanceLock } from "./instance_lock.ts";
@@ -17,6 +17,9 @@ import type { StdinSource } from "./donor_credentials.ts";
 import type { ProgramName } from "../core/program_name.ts";
 import { isAlive, watchedAncestors } from "../proc/liveness.ts";
 import { AbortedError, ExitCode, type SstError, TimeoutError } from "../core/errors.ts";
+
+/** How often the {@link Stopper} looks for a parent gone or the overall deadline passed. */
+export const WATCH_MS = 200;
 
 /** Everything an SST flow needs. */
 export interface SstContext {
@@ -37,43 +40,62 @@ export interface SstContext {
 
 /**
  * Decides when to give up: a signal arrived, mariadbd (`--parent`) or our own parent went
- * away, or the overall deadline passed. {@link Stopper.check} throws the matching error.
+ * away, or the overall deadline passed. Every wait takes {@link Stopper.signal}, which aborts
+ * (its reason the matching error) as soon as one of these happens: at once for a signal, within
+ * {@link WATCH_MS} for the others (a background check, which {@link Stopper.close} ends).
+ * {@link Stopper.check} throws the same error synchronously.
  */
 export class Stopper {
-  #reason: SstError | null = null;
-  readonly #startedAt = Date.now();
+  readonly #controller = new AbortController();
+  readonly #clock = new Stopwatch();
   readonly #ancestors = watchedAncestors();
+  readonly #unwatch: () => void;
   constructor(
     private readonly parent: number | undefined,
     private readonly deadlineSec: number,
-  ) {}
+  ) {
+    this.#unwatch = watch(() => this.pending(), WATCH_MS);
+  }
 
-  /** Requests a stop (from a signal handler). */
+  /** Aborts once the SST must stop; its reason is the error (an {@link SstError}). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Requests a stop (from a signal handler); the first reason wins. */
   stop(reason: SstError): void {
-    this.#reason ??= reason;
+    if (!this.signal.aborted) this.#controller.abort(reason);
   }
 
   /** Throws if the SST must stop now. */
   check(): void {
-    if (this.#reason) throw this.#reason;
+    if (!this.signal.aborted) {
+      const found = this.#found();
+      if (found) this.stop(found);
+    }
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  #found(): SstError | null {
     if (this.parent !== undefined && this.parent > 1 && !isAlive(this.parent)) {
-      throw new AbortedError(
+      return new AbortedError(
         ExitCode.transfer,
         `mariadbd (--parent ${this.parent}) is gone; abandoning the SST`,
       );
     }
     const gone = this.#ancestors.find((pid) => !isAlive(pid));
     if (gone !== undefined) {
-      throw new AbortedError(
+      return new AbortedError(
         ExitCode.transfer,
         `our parent process ${gone} (mariadbd or its shell) is gone; abandoning the SST`,
       );
     }
-    if (this.deadlineSec > 0 && Date.now() - this.#startedAt > this.deadlineSec * 1000) {
-      throw new TimeoutError(
+    if (this.deadlineSec > 0 && this.#clock.reached(this.deadlineSec * 1000 + 1)) {
+      return new TimeoutError(
         `the SST did not finish within [sst] tunnel-deadline=${this.deadlineSec} s`,
       );
     }
+    return null;
   }
 
   /** The reason the SST must stop now (what {@link Stopper.check} would throw), or null. */
@@ -86,10 +108,15 @@ export class Stopper {
     }
   }
 
-  /** Sleeps `ms`, checking before and after. */
+  /** Sleeps `ms`, checking before; ends at once (throwing the reason) when a stop comes. */
   async pause(ms: number): Promise<void> {
     this.check();
-    await sleep(ms);
+    await sleep(ms, this.signal);
     this.check();
+  }
+
+  /** Ends the background check (the signal stays as it is). */
+  close(): void {
+    this.#unwatch();
   }
 }

@@ -108,6 +108,7 @@ import {
 } from "../config/wire_options.ts";
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
+import { waitFor } from "../proc/wait.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -115,7 +116,9 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   const joiner = parseEndpoint(args.address);
   checkDonorPath(joiner, args.address);
   // 10.x: in the environment; 11.8: on stdin (read first: mariadbd wrote it at our start).
-  const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin);
+  const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin, {
+    signal: ctx.stopper.signal,
+  });
   addSecret(secret);
   const pair = await checkServerVersions(ctx, joiner);
   if (pair.verdict.kind === "refuse") {
@@ -281,6 +284,7 @@ async function prepareTunnel(
     peer,
     onSpawn: (c) => ctx.lock.recordGroup(c.pid),
     check: () => ctx.stopper.check(),
+    signal: ctx.stopper.signal,
   };
 }
 
@@ -311,6 +315,7 @@ async function joinerCertificateName(
     tls,
     timeoutSec: ctx.settings.timeouts.connect,
     peer,
+    signal: ctx.stopper.signal,
   });
   if (ctx.settings.tls.mode === "VERIFY_CA") {
     log.info(
@@ -347,8 +352,7 @@ async function flushTables(ctx: SstContext): Promise<string> {
   await Deno.remove(failed).catch(() => {});
   ctx.protocol.write("flush tables");
   const limit = ctx.settings.timeouts.flush;
-  const deadline = Date.now() + limit * 1000;
-  for (;;) {
+  return await waitFor(async () => {
     if (await Deno.stat(failed).then(() => true, () => false)) {
       await Deno.remove(failed).catch(() => {});
       throw new TransferError(
@@ -368,13 +372,17 @@ async function flushTables(ctx: SstContext): Promise<string> {
       log.info(`tables flushed and locked at ${state}`);
       return state;
     }
-    if (Date.now() > deadline) {
+    return undefined;
+  }, {
+    every: 100,
+    limit: limit * 1000 + 1,
+    signal: ctx.stopper.signal,
+    onTimeout: () => {
       throw new TimeoutError(
         `mariadbd did not flush tables within [sst] tunnel-flush-timeout=${limit} s`,
       );
-    }
-    await ctx.stopper.pause(100);
-  }
+    },
+  });
 }
 
 /**
@@ -631,6 +639,7 @@ async function checkWire(ctx: SstContext, wire: WireSettings): Promise<WireSetti
   if (!wire.compress) return wire;
   const r = await run(ctx.adapter, { cmd: ctx.tools.rsync, args: ["--version"] }, {
     timeoutMs: 10_000,
+    signal: ctx.stopper.signal,
   });
   const list = parseCompressList(r.stdout);
   if (!list?.includes(wire.compress)) {

@@ -19,6 +19,7 @@
 import { secretFromRemoteAuth } from "../core/address.ts";
 import { ExitCode, SstError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
+import { Stopwatch, withDeadline } from "../proc/wait.ts";
 
 /** The longest we wait for mariadbd's lines (it writes them before it starts waiting for us). */
 export const STDIN_WAIT_MS = 3000;
@@ -68,13 +69,13 @@ const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
  */
 export async function readStdinCredentials(
   source: StdinSource,
-  opts: { waitMs?: number; maxBytes?: number } = {},
+  opts: { waitMs?: number; maxBytes?: number; signal?: AbortSignal } = {},
 ): Promise<StdinReading> {
   const kind = source.kind();
   if (kind !== "pipe") return { status: "not-read", kind };
   const waitMs = opts.waitMs ?? STDIN_WAIT_MS;
   const maxBytes = opts.maxBytes ?? STDIN_MAX_BYTES;
-  const deadline = Date.now() + waitMs;
+  const clock = new Stopwatch();
   const chunks: Uint8Array[] = [];
   let size = 0;
   let eof = false;
@@ -82,21 +83,21 @@ export async function readStdinCredentials(
   let failure = "";
   const buf = new Uint8Array(8192);
   while (!eof) {
-    const left = deadline - Date.now();
-    if (left <= 0) {
+    if (clock.reached(waitMs)) {
       timedOut = true;
       break;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left));
     let n: number | null | "timeout";
     try {
-      n = await Promise.race([source.read(buf), expired]);
+      n = await withDeadline(source.read(buf), {
+        ms: clock.left(waitMs),
+        signal: opts.signal,
+        onTimeout: () => "timeout" as const,
+      });
     } catch (e) {
+      if (opts.signal?.aborted) throw e;
       failure = `reading it failed (${e instanceof Error ? e.name : "error"})`;
       break;
-    } finally {
-      clearTimeout(timer);
     }
     if (n === "timeout") {
       timedOut = true;
@@ -176,7 +177,7 @@ const STDIN = "sst_remote_user on the donor's stdin";
 export async function donorSecret(
   envValue: string | undefined,
   stdin: StdinSource | undefined,
-  opts?: { waitMs?: number; maxBytes?: number },
+  opts?: { waitMs?: number; maxBytes?: number; signal?: AbortSignal },
 ): Promise<string> {
   if (envValue) log.addSecret(envValue);
   const reading = stdin

@@ -19,7 +19,8 @@ import {
   processStartTime,
   processUid,
 } from "../proc/liveness.ts";
-import { RUN_ID_ENV, runId, sleep } from "../proc/process.ts";
+import { RUN_ID_ENV, runId } from "../proc/process.ts";
+import { waitFor } from "../proc/wait.ts";
 import * as log from "../core/log.ts";
 import type { Scope } from "./scope.ts";
 import { fsErrorKind, fsFailure, onPathSync } from "../core/fs_errors.ts";
@@ -172,7 +173,7 @@ function strangersIn(holder: Holder, killed: readonly number[]): string[] {
 }
 
 /** Kills what a dead holder left running and waits (bounded) until it is gone. */
-async function reapLeftovers(holder: Holder): Promise<void> {
+async function reapLeftovers(holder: Holder, signal?: AbortSignal): Promise<void> {
   const pids = leftoversOf(holder);
   const strangers = strangersIn(holder, pids);
   if (strangers.length > 0) {
@@ -193,8 +194,7 @@ async function reapLeftovers(holder: Holder): Promise<void> {
       Deno.kill(pid, "SIGKILL");
     } catch { /* gone meanwhile */ }
   }
-  const deadline = Date.now() + 5000;
-  while (pids.some(isAlive) && Date.now() < deadline) await sleep(50);
+  await waitFor(() => !pids.some(isAlive), { every: 50, limit: 5000, signal, onTimeout: () => {} });
   const alive = pids.filter(isAlive);
   if (alive.length > 0) {
     throw new BusyError(
@@ -205,48 +205,70 @@ async function reapLeftovers(holder: Holder): Promise<void> {
   }
 }
 
-/** Takes the lock for `datadir`, waiting up to `waitSec` for a live holder. */
+/** How long an SST waits for another one on the same datadir (then exit 114). */
+export const LOCK_WAIT_SEC = 30;
+
+/**
+ * Takes the lock for `datadir`, waiting up to `waitSec` for a live holder; when `signal`
+ * aborts meanwhile (a SIGTERM), rejects at once with its reason.
+ */
 export async function acquireInstanceLock(
   datadir: string,
   scope: Scope,
-  waitSec = 30,
+  waitSec = LOCK_WAIT_SEC,
+  signal?: AbortSignal,
 ): Promise<InstanceLock> {
   const file = `${datadir}/${PID_FILE}`;
-  const deadline = Date.now() + waitSec * 1000;
-  for (;;) {
+  let busy: Holder | null = null;
+  const lock = await waitFor(async () => {
     const holder = readHolder(file);
     if (holder && holderAlive(holder)) {
-      if (Date.now() >= deadline) {
-        throw new BusyError(
-          `another SST (pid ${holder.pid}) is still running on ${datadir} after ${waitSec} s ` +
-            `(see ${file}); wait for it to finish or stop that process`,
-          ExitCode.already,
+      if (busy === null) {
+        log.info(
+          `another SST (pid ${holder.pid}) holds ${file}; waiting up to ${waitSec} s for it`,
         );
       }
-      await sleep(1000);
-      continue;
+      busy = holder;
+      return undefined;
     }
     if (holder) {
-      await reapLeftovers(holder);
+      await reapLeftovers(holder, signal);
       log.info(`removing stale ${file} of pid ${holder.pid}`);
       try {
         Deno.removeSync(file);
       } catch { /* raced */ }
     }
-    try {
-      Deno.writeTextFileSync(file, `${ownerLines()}\n`, { createNew: true, mode: 0o600 });
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) continue;
-      // Created, then the write failed (a full disk): the empty file is ours to remove.
-      if (["ENOSPC", "EDQUOT"].includes(fsErrorKind(e) ?? "")) {
-        try {
-          Deno.removeSync(file);
-        } catch { /* not created */ }
-      }
-      throw fsFailure(e, { path: datadir, doing: `create ${PID_FILE} in`, setting: DATADIR });
+    return takeFile(file);
+  }, {
+    every: 1000,
+    limit: waitSec * 1000,
+    signal,
+    onTimeout: () => {
+      throw new BusyError(
+        `another SST (pid ${busy?.pid ?? "?"}) is still running on ${datadir} after ${waitSec} s ` +
+          `(see ${file}); wait for it to finish or stop that process`,
+        ExitCode.already,
+      );
+    },
+  });
+  scope.defer(`release ${file}`, () => lock.release());
+  return lock;
+}
+
+/** Creates the lock file; undefined when another SST created it first (we wait again). */
+function takeFile(file: string): InstanceLock | undefined {
+  try {
+    Deno.writeTextFileSync(file, `${ownerLines()}\n`, { createNew: true, mode: 0o600 });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return undefined;
+    // Created, then the write failed (a full disk): the empty file is ours to remove.
+    if (["ENOSPC", "EDQUOT"].includes(fsErrorKind(e) ?? "")) {
+      try {
+        Deno.removeSync(file);
+      } catch { /* not created */ }
     }
-    const lock = new InstanceLock(file);
-    scope.defer(`release ${file}`, () => lock.release());
-    return lock;
+    const datadir = file.slice(0, file.lastIndexOf("/"));
+    throw fsFailure(e, { path: datadir, doing: `create ${PID_FILE} in`, setting: DATADIR });
   }
+  return new InstanceLock(file);
 }

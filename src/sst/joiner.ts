@@ -18,6 +18,7 @@ import { AbortedError, ExitCode, SstError, TimeoutError, TransferError } from ".
 import * as log from "../core/log.ts";
 import { makePrivateDir, privateDirError } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
+import { Stopwatch, waitFor } from "../proc/wait.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
 import type { CheckedTls } from "../tunnel/certificates.ts";
 import { certificateMatchesHost } from "../tunnel/host_names.ts";
@@ -250,6 +251,7 @@ async function startTunnel(
     port,
     where,
     env: s.donorNames ? donorNamesEnv(s.donorNames) : undefined,
+    signal: ctx.stopper.signal,
   });
   ctx.lock.recordGroup(listener.child.pid);
   ctx.scope.defer("stop TLS listener", () => stop(listener.child));
@@ -321,21 +323,22 @@ async function waitForCompletion(
   daemon: DaemonLogFollower,
 ): Promise<DonorRecord> {
   const t = ctx.settings.timeouts;
-  const started = Date.now();
-  let lastActive = 0;
+  const started = new Stopwatch();
+  let lastActive: Stopwatch | null = null;
   let lastBytes = -1;
   // With --progress 1: `complete <bytes received>` at most every 10 s and at the end. The
   // joiner does not know the donor's total, so it prints no `total` line (the donor does).
-  let lastProgress = started;
+  const lastProgress = new Stopwatch();
   let reported = -1;
   const progress = (force: boolean) => {
-    if (!ctx.args.progress || (!force && Date.now() - lastProgress < PROGRESS_INTERVAL_MS)) return;
-    lastProgress = Date.now();
+    if (!ctx.args.progress || (!force && !lastProgress.reached(PROGRESS_INTERVAL_MS))) return;
+    lastProgress.restart();
     const bytes = listener.bytesReceived();
     if (bytes > reported) ctx.protocol.write(`complete ${bytes}`);
     reported = Math.max(reported, bytes);
   };
-  for (;;) {
+  // No limit of its own: each tick throws on tunnel-initial-timeout or tunnel-idle-timeout.
+  return await waitFor(async () => {
     const text = await Deno.readTextFile(file).catch(() => null);
     if (text !== null) {
       progress(true);
@@ -358,10 +361,11 @@ async function waitForCompletion(
     // means bytes moving through the connections, not connections merely open.
     if (daemon.transferStarted) {
       const bytes = listener.bytesReceived();
-      if (lastActive === 0 || bytes !== lastBytes) lastActive = Date.now();
+      if (lastActive === null) lastActive = new Stopwatch();
+      else if (bytes !== lastBytes) lastActive.restart();
       lastBytes = bytes;
     }
-    if (lastActive === 0 && Date.now() - started > t.initial * 1000) {
+    if (lastActive === null && started.reached(t.initial * 1000 + 1)) {
       throw new TimeoutError(
         `the donor did not start sending within [sst] tunnel-initial-timeout=${t.initial} s`,
       );
@@ -372,7 +376,7 @@ async function waitForCompletion(
     // `tunnel-flush-timeout` bounds: then the initial timeout (above it) applies.
     const between = listener.openConnections() === 0;
     const limit = between ? Math.max(t.idle, t.initial) : t.idle;
-    if (lastActive > 0 && Date.now() - lastActive > limit * 1000 + IDLE_GRACE_MS) {
+    if (lastActive !== null && lastActive.reached(limit * 1000 + IDLE_GRACE_MS + 1)) {
       throw new TimeoutError(
         between
           ? `the donor opened no connection for [sst] tunnel-initial-timeout=${limit} s ` +
@@ -380,8 +384,8 @@ async function waitForCompletion(
           : `no data arrived from the donor for [sst] tunnel-idle-timeout=${t.idle} s`,
       );
     }
-    await ctx.stopper.pause(200);
-  }
+    return undefined;
+  }, { every: 200, limit: Infinity, signal: ctx.stopper.signal });
 }
 
 /**
@@ -394,8 +398,12 @@ async function drainConnections(
   listener: TunnelListener,
   limitMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (listener.openConnections() > 0 && Date.now() < deadline) await ctx.stopper.pause(50);
+  await waitFor(() => listener.openConnections() === 0, {
+    every: 50,
+    limit: limitMs,
+    signal: ctx.stopper.signal,
+    onTimeout: () => {},
+  });
 }
 
 async function finishBinlogs(

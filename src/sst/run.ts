@@ -13,7 +13,7 @@ import { type ProcessAdapter, stopAll } from "../proc/process.ts";
 import { type LineSink, ProtocolWriter } from "./protocol.ts";
 import { Scope } from "./scope.ts";
 import { type SstContext, Stopper } from "./context.ts";
-import { acquireInstanceLock } from "./instance_lock.ts";
+import { acquireInstanceLock, LOCK_WAIT_SEC } from "./instance_lock.ts";
 import { AbortedError, ExitCode, SstError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
 import { runJoiner } from "./joiner.ts";
@@ -77,7 +77,12 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
       `wsrep_sst_rsync_tunnel ${VERSION} ${args.role} (${programPath()}${as}): ` +
         `socat ${tools.socatVersion}, rsync ${tools.rsyncVersion}`,
     );
-    const lock = await acquireInstanceLock(settings.layout.datadir, scope);
+    const lock = await acquireInstanceLock(
+      settings.layout.datadir,
+      scope,
+      LOCK_WAIT_SEC,
+      stopper.signal,
+    );
     const ctx: SstContext = {
       args,
       settings,
@@ -116,5 +121,6 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
     await stopAll(2000);
     for (const f of await scope.close()) log.warn(`cleanup step '${f.label}' failed: ${f.error}`);
     removeSignals();
+    stopper?.close();
   }
 }

@@ -14,7 +14,7 @@ import { classifyConnectionFailure, connectionError } from "../tunnel/connection
 import { type RshSetup, SOCAT_LOG_RE } from "../tunnel/rsh_command.ts";
 import { relayLine } from "../tunnel/socat_log.ts";
 import { type RsyncLine, rsyncSays, settledByLockedPass } from "./rsync_failures.ts";
-import { settlesWithin } from "../proc/process.ts";
+import { waitFor } from "../proc/wait.ts";
 
 /** Everything a job needs besides its own options. */
 export interface RunnerContext {
@@ -32,6 +32,8 @@ export interface RunnerContext {
   onSpawn?: (child: Child) => void;
   /** Called every 200 ms while rsync runs; throws to abort (signal, parent gone, deadline). */
   check?: () => void;
+  /** Ends the wait for rsync at once (killing it, rejecting with the reason) when it aborts. */
+  signal?: AbortSignal;
   /**
    * Delta transfer: the joiner already holds a copy (the hot pass's), so rsync compares every
    * file block by block and sends only the blocks that differ. Otherwise whole files.
@@ -107,8 +109,15 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   });
   ctx.onSpawn?.(child);
   const output = Promise.all([text(child.stdout), text(child.stderr)]);
+  let ended = false;
+  const exit = child.status.finally(() => ended = true);
   try {
-    while (!(await settlesWithin(child.status, 200))) ctx.check?.();
+    await waitFor(() => ended || ctx.check?.(), {
+      every: 200,
+      limit: Infinity, // rsync's own --timeout and the SST's deadline bound it
+      signal: ctx.signal,
+      wake: exit,
+    });
   } catch (e) {
     await stop(child, 2000);
     throw e;

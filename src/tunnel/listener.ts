@@ -7,7 +7,8 @@
  */
 import { BusyError, ExitCode } from "../core/errors.ts";
 import * as log from "../core/log.ts";
-import { type Child, type ProcessAdapter, sleep } from "../proc/process.ts";
+import type { Child, ProcessAdapter } from "../proc/process.ts";
+import { waitFor } from "../proc/wait.ts";
 import { childrenOf, commandName } from "../proc/liveness.ts";
 import { describePortHolder, pidListensOn } from "./listen_check.ts";
 import { relaySocatStderr } from "./socat_log.ts";
@@ -36,6 +37,8 @@ export interface ListenerOptions {
   readyTimeoutMs?: number;
   /** Variables for socat and the program it runs per connection (e.g. the donor gate's). */
   env?: Record<string, string>;
+  /** Ends the wait for the socket at once (rejecting with its reason) when it aborts. */
+  signal?: AbortSignal;
 }
 
 /** Starts socat and resolves once it listens; fails with exit 16 when the port is taken. */
@@ -55,13 +58,18 @@ export async function startListener(
     dieWithParent: true,
   });
   const stderrDone = relaySocatStderr(child.stderr!, `donor connection to ${opts.where}`);
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
-  while (!pidListensOn(child.pid, opts.port)) {
-    if (child.exited || Date.now() > deadline) {
-      await stderrDone.catch(() => {});
-      throw portBusy(opts, child.exited);
-    }
-    await sleep(50);
+  const listening = await waitFor(
+    () => pidListensOn(child.pid, opts.port) || (child.exited ? "exited" : undefined),
+    {
+      every: 50,
+      limit: opts.readyTimeoutMs ?? 10_000,
+      signal: opts.signal,
+      onTimeout: () => false,
+    },
+  );
+  if (listening !== true) {
+    await stderrDone.catch(() => {});
+    throw portBusy(opts, child.exited);
   }
   return {
     child,

@@ -10,7 +10,8 @@
 import { isIpv4, parseIpBytes, sameIpBytes } from "../core/ip.ts";
 import * as log from "../core/log.ts";
 import { X509Certificate } from "node:crypto";
-import { type ProcessAdapter, sleep, stop } from "../proc/process.ts";
+import { type ProcessAdapter, stop } from "../proc/process.ts";
+import { withDeadline } from "../proc/wait.ts";
 import { ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import { type CertificateInfo, describeCertificate } from "./certificate_info.ts";
 import { certificateMatchesHost } from "./host_names.ts";
@@ -29,6 +30,8 @@ export interface ProbeSpec {
   timeoutSec: number;
   /** The joiner, for messages. */
   peer: string;
+  /** Ends the probe at once (rejecting with its reason) when it aborts. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -59,12 +62,17 @@ export async function fetchPeerCertificate(
     }
     return false;
   })();
-  const ok = await Promise.race([
-    greeted,
-    sleep(spec.timeoutSec * 1000).then(() => null),
-  ]);
-  await stop(child, 1000);
-  await child.stdin?.close().catch(() => {});
+  let ok: boolean | null;
+  try {
+    ok = await withDeadline(greeted, {
+      ms: spec.timeoutSec * 1000,
+      signal: spec.signal,
+      onTimeout: () => null,
+    });
+  } finally {
+    await stop(child, 1000);
+    await child.stdin?.close().catch(() => {});
+  }
   if (ok === null) {
     throw new TimeoutError(
       `no answer from joiner ${spec.peer} within [sst] tunnel-connect-timeout=` +
