@@ -97,6 +97,8 @@ export function privateDirError(
 
 /** Creates the private directory under `tmpdir` and registers its removal. */
 export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<PrivateDir> {
+  // A hostile value is a configuration error, before any file system call sees it.
+  socatSafe("tmpdir", tmpdir);
   let path: string;
   for (const stale of await sweepStalePrivateDirs(tmpdir)) {
     log.info(`removed ${stale} left by a killed SST`);
