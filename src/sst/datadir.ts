@@ -5,7 +5,12 @@
  * @module
  */
 import type { ServerLayout } from "../config/settings.ts";
-import { BINLOG_STAGING, binlogDir, strayEngineFiles } from "../transfer/layout_files.ts";
+import {
+  BINLOG_STAGING,
+  binlogDir,
+  strayEngineFiles,
+  systemTablespaceDir,
+} from "../transfer/layout_files.ts";
 import type { Scope } from "./scope.ts";
 import * as log from "../core/log.ts";
 
@@ -32,6 +37,7 @@ export async function prepareDirectories(
     const d of [
       layout.datadir,
       layout.innodbDataHomeDir,
+      systemTablespaceDir(layout),
       layout.innodbLogGroupHomeDir,
       layout.innodbUndoDirectory,
       layout.ariaLogDirPath,

@@ -89,6 +89,12 @@ import {
   type WireSettings,
 } from "../config/wire_options.ts";
 import { run } from "../proc/process.ts";
+import { systemTablespaceOf } from "../transfer/layout_files.ts";
+import {
+  checkOwnTablespace,
+  MANIFEST_FILE,
+  renderManifest,
+} from "../transfer/tablespace_manifest.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -120,11 +126,14 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   );
 
   let state: string;
+  const before: string[] = [];
   if (args.bypass) {
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
     state = await copyWithLock(ctx, runner, dir);
+    const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
+    before.push(await dir.write(MANIFEST_FILE, sent));
   }
   const record = await dir.write(
     COMPLETION_FILE,
@@ -136,7 +145,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
       ...(pair.joiner ? { server: recordVersion(pair.donor) } : {}),
     }),
   );
-  await runJob(completionJob(record), runner);
+  await runJob(completionJob(record, before), runner);
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
 }
@@ -194,7 +203,11 @@ async function openTunnel(
 ): Promise<{ runner: RunnerContext; dir: PrivateDir; peerName: string | null }> {
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
-  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  const dir = await makePrivateDir(
+    ctx.settings.tmpdir,
+    ctx.scope,
+    ctx.settings.layout.datadir,
+  );
   const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
   return { runner, dir, peerName };
 }
@@ -355,6 +368,7 @@ async function copyWithLock(
   dir: PrivateDir,
 ): Promise<string> {
   const wire = await checkWire(ctx, ctx.settings.wire);
+  await checkOwnTablespace(systemTablespaceOf(ctx.settings.layout));
   const walk = new TreeWalk();
   const early = await planCopy(ctx, walk, false);
   const precopy = wantsPrecopy(ctx.settings.precopy, early.total);
