@@ -11,6 +11,7 @@ import { findTools } from "../proc/tools.ts";
 import { checkTls } from "../tunnel/tls_setup.ts";
 import { SstError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
+import { systemTablespaceDir, systemTablespaceOf } from "../transfer/layout_files.ts";
 
 /** Options of the check subcommand. */
 export interface CheckOptions {
@@ -36,8 +37,11 @@ export async function runCheck(opts: CheckOptions, adapter: ProcessAdapter): Pro
     );
     await checkTls(settings, args.role, adapter);
     const l = settings.layout;
+    // A joiner receives its system tablespace into one directory: refuse a spread one here too.
+    if (args.role === "joiner") systemTablespaceDir(l);
     log.info(
-      `layout: datadir ${l.datadir}, data home ${l.innodbDataHomeDir}, redo ${l.innodbLogGroupHomeDir}, ` +
+      `layout: datadir ${l.datadir}, data home ${l.innodbDataHomeDir}, system tablespace ` +
+        `${systemTablespaceOf(l).files.join(";")}, redo ${l.innodbLogGroupHomeDir}, ` +
         `undo ${l.innodbUndoDirectory}, aria ${l.ariaLogDirPath}, binlog ${l.binlogBase ?? "off"}`,
     );
     log.info("configuration OK");

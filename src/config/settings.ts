@@ -16,8 +16,10 @@ import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 import { type DonorName, donorNamesFrom } from "./donor_names.ts";
 import { type GaleraTls, galeraTlsFrom } from "./galera_tls.ts";
+import { type SystemTablespace, systemTablespaceFrom } from "./system_tablespace.ts";
 
 export type { TlsSettings } from "./tls_settings.ts";
+export type { SystemTablespace } from "./system_tablespace.ts";
 
 /** Where the server keeps its files (absolute, no trailing slash). */
 export interface ServerLayout {
@@ -26,6 +28,16 @@ export interface ServerLayout {
   innodbLogGroupHomeDir: string;
   innodbUndoDirectory: string;
   ariaLogDirPath: string;
+  /**
+   * The InnoDB system tablespace (`innodb_data_file_path` placed by `innodb_data_home_dir`).
+   * Absent: mariadbd's default, `ibdata1` in {@link innodbDataHomeDir}.
+   */
+  systemTablespace?: SystemTablespace;
+  /**
+   * mariadbd's own `tmpdir` (first entry, absolute), when the server's groups set it: a
+   * directory of it directly in the datadir is not a schema (see `specialTopLevelDirs`).
+   */
+  serverTmpdir?: string;
   /** Binary log base path (absolute, without extension), when binary logging is on. */
   binlogBase?: string;
   /** Binary log index file (absolute), when binary logging is on. */
@@ -113,7 +125,10 @@ function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
   const pick = (fromArgs: string | undefined, key: string) => fromArgs ?? opts.get("--mysqld", key);
   const datadir = resolveDir("/", args.datadir);
   const s = args.server;
-  const dataHome = resolveDir(datadir, pick(s.innodbDataHomeDir, "innodb-data-home-dir"));
+  const homeRaw = pick(s.innodbDataHomeDir, "innodb-data-home-dir") ??
+    // Set but empty: InnoDB then takes every innodb_data_file_path name as written.
+    (opts.has("--mysqld", "innodb-data-home-dir") ? "" : undefined);
+  const dataHome = resolveDir(datadir, homeRaw);
   const layout: ServerLayout = {
     datadir,
     innodbDataHomeDir: dataHome,
@@ -126,6 +141,15 @@ function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
       pick(s.innodbUndoDirectory, "innodb-undo-directory"),
     ),
     ariaLogDirPath: resolveDir(datadir, pick(s.ariaLogDirPath, "aria-log-dir-path")),
+    systemTablespace: systemTablespaceFrom(
+      datadir,
+      homeRaw,
+      pick(s.innodbDataFilePath, "innodb-data-file-path"),
+      s.innodbDataFilePath !== undefined
+        ? "mariadbd's argument --innodb-data-file-path"
+        : opts.source("--mysqld", "innodb-data-file-path")?.where ?? "[mysqld]",
+    ),
+    serverTmpdir: serverTmpdir(datadir, opts.get("--mysqld", "tmpdir")),
   };
   return { ...layout, ...binlogFrom(args, opts, datadir) };
 }
@@ -199,6 +223,12 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     donorNames: donorNamesFrom(opts),
     galeraTls: galeraTlsFrom(opts),
   };
+}
+
+/** mariadbd's own tmpdir (its first entry), relative to the datadir where mariadbd runs. */
+function serverTmpdir(datadir: string, raw: string | undefined): string | undefined {
+  const first = (raw ?? "").split(":")[0];
+  return first === "" ? undefined : resolveDir(datadir, first);
 }
 
 /** mariadbd's `tmpdir` may list several directories separated by `:`; we use the first. */

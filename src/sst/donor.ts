@@ -109,6 +109,12 @@ import {
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
 import { waitFor } from "../proc/wait.ts";
+import { systemTablespaceOf } from "../transfer/layout_files.ts";
+import {
+  checkOwnTablespace,
+  MANIFEST_FILE,
+  renderManifest,
+} from "../transfer/tablespace_manifest.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -136,6 +142,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   );
 
   let state: string;
+  const before: string[] = [];
   if (args.bypass) {
     state = bypassState(ctx);
     ctx.protocol.write("continue");
@@ -147,6 +154,8 @@ export async function runDonor(ctx: SstContext): Promise<void> {
       }
       throw e;
     });
+    const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
+    before.push(await dir.write(MANIFEST_FILE, sent));
   }
   const record = await dir.write(
     COMPLETION_FILE,
@@ -158,7 +167,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
       ...(pair.joiner ? { server: recordVersion(pair.donor) } : {}),
     }),
   );
-  await runJob(completionJob(record), runner);
+  await runJob(completionJob(record, before), runner);
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
 }
@@ -231,7 +240,11 @@ async function openTunnel(
 ): Promise<{ runner: RunnerContext; dir: PrivateDir; peerName: string | null }> {
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
-  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  const dir = await makePrivateDir(
+    ctx.settings.tmpdir,
+    ctx.scope,
+    ctx.settings.layout.datadir,
+  );
   const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
   return { runner, dir, peerName };
 }
@@ -400,6 +413,7 @@ async function copyWithLock(
   dir: PrivateDir,
 ): Promise<string> {
   const wire = await checkWire(ctx, ctx.settings.wire);
+  await checkOwnTablespace(systemTablespaceOf(ctx.settings.layout));
   const walk = new TreeWalk();
   const early = await planCopy(ctx, walk, false);
   const precopy = wantsPrecopy(ctx.settings.precopy, early.total);

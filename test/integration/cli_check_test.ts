@@ -49,6 +49,26 @@ Deno.test("check names the [sst] key and file when the key does not match the ce
   }
 });
 
+Deno.test("check refuses a joiner whose system tablespace spans two directories (exit 22), accepts it for a donor", async () => {
+  const f = await makeFixture();
+  try {
+    const spread = `innodb_data_file_path=${f.root}/s1/a:12M;${f.root}/s2/b:12M:autoextend`;
+    await Deno.writeTextFile(
+      f.joiner.defaultsFile,
+      `[mysqld]\ninnodb_data_home_dir=\n${spread}\n`,
+      { append: true },
+    );
+    const joiner = await check(["--defaults-file", f.joiner.defaultsFile]);
+    assertEquals(joiner.code, 22, joiner.stderr);
+    assertMatch(joiner.stderr, /\[ERROR\] innodb_data_file_path=.*into one directory/);
+    const donor = await check(["--defaults-file", f.joiner.defaultsFile, "--role", "donor"]);
+    assertEquals(donor.code, 0, donor.stderr);
+    assertMatch(donor.stderr, /system tablespace \S+\/s1\/a;\S+\/s2\/b/);
+  } finally {
+    await f.cleanup();
+  }
+});
+
 Deno.test("--help describes the program and exits 0; an unknown command exits non-zero", async () => {
   const help = await new Deno.Command(LAUNCHER, { args: ["--help"], stdout: "piped" }).output();
   assertEquals(help.code, 0);
