@@ -12,6 +12,7 @@ import { parseSockopt, type SockoptToken } from "./sockopt.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
 import { type Precopy, precopyFrom } from "./precopy.ts";
 import { type Delta, deltaFrom } from "./delta.ts";
+import { type Clone, cloneFrom } from "./clone.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 import { type DonorName, donorNamesFrom } from "./donor_names.ts";
@@ -81,6 +82,8 @@ export interface Settings {
   precopy: Precopy;
   /** Whether the donor's passes use delta transfer (`[sst] delta`; see delta.ts). */
   delta: Delta;
+  /** Whether the donor clones the frozen files under the lock (`[sst] clone`; see clone.ts). */
+  clone: Clone;
   /** Joiner: the donor certificate names accepted (`[sst] donor-names`); null: any of the CA. */
   donorNames: DonorName[] | null;
   /** Whether Galera's group channel (which carries the per-SST secret) is encrypted. */
@@ -220,6 +223,7 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     wire: wireFrom(opts),
     precopy: precopyFrom(opts),
     delta: deltaFrom(opts),
+    clone: cloneFrom(opts),
     donorNames: donorNamesFrom(opts),
     galeraTls: galeraTlsFrom(opts),
   };
