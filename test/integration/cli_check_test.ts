@@ -3,6 +3,15 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { LAUNCHER } from "../support/sst_driver.ts";
 import { makeFixture } from "../support/fixture.ts";
 
+/**
+ * Run as root, check judges paths as the server's user (`[mysqld] user`, else `mysql`): the
+ * fixture's files are root's, so the fixture's server runs as root.
+ */
+async function asRoot(cnf: string): Promise<void> {
+  const text = await Deno.readTextFile(cnf);
+  await Deno.writeTextFile(cnf, text.replace("[mysqld]\n", "[mysqld]\nuser=root\n"));
+}
+
 async function check(args: string[]): Promise<{ code: number; stderr: string }> {
   const out = await new Deno.Command(LAUNCHER, { args: ["check", ...args], stderr: "piped" })
     .output();
@@ -12,6 +21,7 @@ async function check(args: string[]): Promise<{ code: number; stderr: string }> 
 Deno.test("check reports a good node's certificate, tools and layout and exits 0", async () => {
   const f = await makeFixture({ separateDirs: true, binlog: true });
   try {
+    await asRoot(f.joiner.defaultsFile);
     const r = await check([
       "--defaults-file",
       f.joiner.defaultsFile,
@@ -39,6 +49,7 @@ Deno.test("check names the [sst] key and file when the key does not match the ce
       `tkey=${f.donor.leaf.key}`,
     );
     await Deno.writeTextFile(f.joiner.defaultsFile, cnf);
+    await asRoot(f.joiner.defaultsFile);
     const r = await check(["--defaults-file", f.joiner.defaultsFile]);
     assertEquals(r.code, 22, r.stderr);
     const errors = r.stderr.split("\n").filter((l) => l.includes("[ERROR]"));
