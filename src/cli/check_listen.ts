@@ -86,7 +86,11 @@ export async function runCheckListen(o: ListenOptions, adapter: ProcessAdapter):
       signal: stopped.signal,
       onSocatLine: (line) => watcher.line(line),
     });
-    log.info(`check --listen: listening on ${where}`);
+    log.info(
+      `check --listen: listening on port ${port} ${
+        bind ? `of ${hostText(bind)}` : "of every address"
+      }`,
+    );
     const l = listener;
     // The end of socat's log without a verdict: socat's exit status and last error decide.
     void l.child.status.then(async (st) => {
