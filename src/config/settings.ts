@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SstArgs } from "../core/args.ts";
+import type { Role, ServerPaths, SstArgs } from "../core/args.ts";
 import { ConfigError } from "../core/errors.ts";
 import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "./sockopt.ts";
@@ -90,6 +90,51 @@ export interface Settings {
   galeraTls: GaleraTls;
 }
 
+/** Which option files mariadbd read (its `--defaults-*` options). */
+export interface DefaultsFiles {
+  /** `--defaults-file`: only this file (and what it includes). */
+  defaultsFile?: string;
+  /** `--defaults-extra-file`: also this file. */
+  defaultsExtraFile?: string;
+  /** `--defaults-group-suffix`: also the groups with this suffix. */
+  defaultsGroupSuffix?: string;
+}
+
+/**
+ * What settings are resolved from besides the option files: the role, and what mariadbd said
+ * on the command line (an SST builds it from its arguments, {@link settingsInputOf}; `check`
+ * from its flags).
+ */
+export interface SettingsInput {
+  role: Role;
+  /** The datadir mariadbd passed; absent: `[mysqld] datadir`, else {@link COMPILED_DATADIR}. */
+  datadir?: string;
+  /** Directory options from mariadbd's own arguments (they win over the option files). */
+  server?: ServerPaths;
+  /** `--binlog` / `--binlog-index` of the SST call. */
+  binlog?: string;
+  binlogIndex?: string;
+}
+
+/** The datadir mariadbd uses when no option names one (Debian's and upstream's build). */
+export const COMPILED_DATADIR = "/var/lib/mysql";
+
+/** The input of an SST: its parsed arguments, as mariadbd passed them. */
+export function settingsInputOf(args: SstArgs): SettingsInput & { defaults: DefaultsFiles } {
+  return {
+    role: args.role,
+    datadir: args.datadir,
+    server: args.server,
+    binlog: args.binlog,
+    binlogIndex: args.binlogIndex,
+    defaults: {
+      defaultsFile: args.defaultsFile,
+      defaultsExtraFile: args.defaultsExtraFile,
+      defaultsGroupSuffix: args.defaultsGroupSuffix,
+    },
+  };
+}
+
 /** Defaults of the `[sst]` timeout keys, in seconds. */
 export const DEFAULT_TIMEOUTS: Timeouts = {
   connect: 30,
@@ -124,10 +169,10 @@ function integerSetting(
   return Number(raw);
 }
 
-function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
+function layoutFrom(args: SettingsInput, opts: OptionLookup): ServerLayout {
   const pick = (fromArgs: string | undefined, key: string) => fromArgs ?? opts.get("--mysqld", key);
-  const datadir = resolveDir("/", args.datadir);
-  const s = args.server;
+  const datadir = resolveDir("/", args.datadir ?? pick(undefined, "datadir") ?? COMPILED_DATADIR);
+  const s = args.server ?? {};
   const homeRaw = pick(s.innodbDataHomeDir, "innodb-data-home-dir") ??
     // Set but empty: InnoDB then takes every innodb_data_file_path name as written.
     (opts.has("--mysqld", "innodb-data-home-dir") ? "" : undefined);
@@ -158,22 +203,23 @@ function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
 }
 
 function binlogFrom(
-  args: SstArgs,
+  args: SettingsInput,
   opts: OptionLookup,
   datadir: string,
 ): Pick<ServerLayout, "binlogBase" | "binlogIndex"> {
-  let base = args.binlog ?? args.server.logBin;
+  const server = args.server ?? {};
+  let base = args.binlog ?? server.logBin;
   if (base === undefined && opts.has("--mysqld", "log-bin")) {
     base = opts.get("--mysqld", "log-bin") ?? "";
   }
   if (base === undefined || base === "0") return {};
   if (base === "") {
-    const basename = args.server.logBasename ?? opts.get("--mysqld", "log-basename");
+    const basename = server.logBasename ?? opts.get("--mysqld", "log-basename");
     base = basename ? `${basename}-bin` : "mysql-bin";
   }
   base = base.replace(/\.[0-9]+$/, "").replace(/\.index$/, "");
   const absBase = resolveDir(datadir, base);
-  const index = args.binlogIndex ?? args.server.logBinIndex ??
+  const index = args.binlogIndex ?? server.logBinIndex ??
     opts.get("--mysqld", "log-bin-index");
   // As mariadbd: a relative index name is relative to the datadir, and `.index` is added only
   // when the name has no extension.
@@ -197,18 +243,32 @@ function timeoutsFrom(opts: OptionLookup): Timeouts {
   };
 }
 
-/** Reads the option files named by the arguments and resolves all settings. */
-export async function loadSettings(args: SstArgs, cpuCount: number): Promise<Settings> {
-  const opts = await OptionLookup.load({
-    defaultsFile: args.defaultsFile,
-    extraFile: args.defaultsExtraFile,
-    groupSuffix: args.defaultsGroupSuffix,
+/**
+ * Reads the option files mariadbd read; `onWarning` gets what MariaDB ignores silently (a
+ * missing `!include`, a world-writable file).
+ */
+export async function loadOptions(
+  defaults: DefaultsFiles,
+  onWarning?: (message: string) => void,
+): Promise<OptionLookup> {
+  return await OptionLookup.load({
+    defaultsFile: defaults.defaultsFile,
+    extraFile: defaults.defaultsExtraFile,
+    groupSuffix: defaults.defaultsGroupSuffix,
+    onWarning,
   });
-  return settingsFrom(args, opts, cpuCount);
+}
+
+/** Reads the option files named by `input.defaults` and resolves all settings. */
+export async function loadSettings(
+  input: SettingsInput & { defaults: DefaultsFiles },
+  cpuCount: number,
+): Promise<Settings> {
+  return settingsFrom(input, await loadOptions(input.defaults), cpuCount);
 }
 
 /** Resolves settings from already loaded options (pure; used by tests). */
-export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number): Settings {
+export function settingsFrom(args: SettingsInput, opts: OptionLookup, cpuCount: number): Settings {
   const sockoptRaw = sstValue(opts, "sockopt");
   return {
     layout: layoutFrom(args, opts),
