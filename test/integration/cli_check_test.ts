@@ -66,7 +66,8 @@ Deno.test("check refuses a joiner whose system tablespace spans two directories 
     const spread = `innodb_data_file_path=${f.root}/s1/a:12M;${f.root}/s2/b:12M:autoextend`;
     await Deno.writeTextFile(
       f.joiner.defaultsFile,
-      `[mysqld]\ninnodb_data_home_dir=\n${spread}\n`,
+      // user=root: the fixture's files are root's; check reads paths as the server's user.
+      `[mysqld]\nuser=root\ninnodb_data_home_dir=\n${spread}\n`,
       { append: true },
     );
     const joiner = await check(["--defaults-file", f.joiner.defaultsFile]);
