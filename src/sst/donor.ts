@@ -20,6 +20,7 @@ import {
   checkDonorPath,
   type Endpoint,
   hostForAddress,
+  joinerCopy,
   joinerServerVersion,
   parseEndpoint,
 } from "../core/address.ts";
@@ -115,6 +116,8 @@ import {
   MANIFEST_FILE,
   renderManifest,
 } from "../transfer/tablespace_manifest.ts";
+import { checkJoinerSpace } from "./space_check.ts";
+import { JoinerSpaceError } from "../transfer/joiner_space.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -148,9 +151,10 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     ctx.protocol.write("continue");
   } else {
     state = await copyWithLock(ctx, runner, dir).catch(async (e) => {
-      if (e instanceof UnsupportedDataError) {
+      if (e instanceof UnsupportedDataError || e instanceof JoinerSpaceError) {
         const refusal = { secret, server: recordVersion(pair.donor), reason: e.message };
-        await sendRefusal(runner, dir, refusal).catch(notTold);
+        const code = e instanceof JoinerSpaceError ? { code: ExitCode.noSpace } : {};
+        await sendRefusal(runner, dir, { ...refusal, ...code }).catch(notTold);
       }
       throw e;
     });
@@ -417,7 +421,9 @@ async function copyWithLock(
   const walk = new TreeWalk();
   const early = await planCopy(ctx, walk, false);
   const precopy = wantsPrecopy(ctx.settings.precopy, early.total);
-  const delta = chooseDelta(ctx.settings.delta, ctx.programName);
+  const joiner = joinerCopy(parseEndpoint(ctx.args.address));
+  await checkJoinerSpace(ctx, { runner, dir, walk }, early.jobs.map((j) => j.job), joiner);
+  const delta = chooseDelta(ctx.settings.delta, ctx.programName, joiner);
   log.info(
     `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
       (delta.on

@@ -64,6 +64,7 @@ import {
 } from "../transfer/tablespace_manifest.ts";
 import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
+import { publishHoldings } from "./joiner_holdings.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see waitForCompletion). */
 const IDLE_GRACE_MS = 2000;
@@ -95,8 +96,9 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     ws.config,
   );
 
+  const copy = await publishHoldings(ctx, ws.spaceDir, ws.binlogDir);
   ctx.protocol.write(
-    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version)}`,
+    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version, copy)}`,
   );
   const daemon = new DaemonLogFollower(ws.rsyncdLog);
   const received = await waitForCompletion(ctx, listener, ws.completionFile, daemon)
@@ -161,8 +163,13 @@ function refusalError(
         "received our request; ignoring its reason",
     );
   }
-  log.info(describePair(parseRecordVersion(refusal.server), ours, { kind: "refuse", message: "" }));
-  return new SstError(ExitCode.unsupportedPair, `the donor refused this SST: ${refusal.reason}`);
+  const code = refusal.code ?? ExitCode.unsupportedPair;
+  if (code === ExitCode.unsupportedPair) {
+    log.info(
+      describePair(parseRecordVersion(refusal.server), ours, { kind: "refuse", message: "" }),
+    );
+  }
+  return new SstError(code, `the donor refused this SST: ${refusal.reason}`);
 }
 
 /** One INFO line with both versions (and the donor's WARNING again, in our log). */
@@ -180,6 +187,10 @@ interface Workspace {
   completionFile: string;
   /** Staging directory for binary logs, or null without binary logging. */
   binlogStaging: string | null;
+  /** Where binary logs arrive: the staging directory, or an empty private one. */
+  binlogDir: string;
+  /** Private directory of the space report (transfer/joiner_space.ts). */
+  spaceDir: string;
 }
 
 /**
@@ -201,6 +212,8 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
       throw privateDirError(dir.path, { doing: "create", path: d }, e);
     });
   await privateMkdir(completionDir);
+  const spaceDir = `${dir.path}/space`;
+  await privateMkdir(spaceDir);
   // Without binary logging the binlog module points at an empty private directory.
   const binlogDir = binlogStaging ?? `${dir.path}/no-binlogs`;
   if (!binlogStaging) await privateMkdir(binlogDir);
@@ -213,7 +226,13 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
   const config = await dir.write(
     "rsyncd.conf",
     renderRsyncdConf(
-      { layout: ctx.settings.layout, binlogStaging: binlogDir, completionDir, datadirExcludeFile },
+      {
+        layout: ctx.settings.layout,
+        binlogStaging: binlogDir,
+        completionDir,
+        spaceDir,
+        datadirExcludeFile,
+      },
       secrets,
       rsyncdLog,
       ctx.settings.timeouts.idle,
@@ -224,6 +243,8 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
     rsyncdLog,
     completionFile: `${completionDir}/${COMPLETION_FILE}`,
     binlogStaging,
+    binlogDir,
+    spaceDir,
   };
 }
 

@@ -209,7 +209,8 @@ async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | 
     : new SstError(e.exitCode, `${what}: ${e.message}`);
 }
 
-async function explainFailure(
+/** The error for rsync of `job` ending with `code`/`signal` and `stderr` (exported for a pull). */
+export async function explainFailure(
   job: RsyncJob,
   ctx: RunnerContext,
   code: number,
