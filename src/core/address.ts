@@ -1,5 +1,5 @@
 /**
- * SST addresses (spec §1.5): what mariadbd gives the joiner (`host[:port]`), what the joiner
+ * SST addresses (docs/sst-protocol.md §1.5): what mariadbd gives the joiner (`host[:port]`), what the joiner
  * advertises in its `ready` line
  * (`<secret>@<host>:<port>/<module>/<version>[/mariadb-X.Y.Z][/copy-<MiB>|/nocopy]`), and what
  * the donor receives back (the same without `<secret>@`, the secret in

@@ -1,5 +1,5 @@
 /**
- * Unit tests for SST addresses (src/core/address.ts, spec §1.5): what mariadbd gives the joiner,
+ * Unit tests for SST addresses (src/core/address.ts, docs/sst-protocol.md §1.5): what mariadbd gives the joiner,
  * what the joiner advertises, what the donor accepts, and rejection of hostile input.
  *
  * @module
@@ -267,7 +267,7 @@ Deno.test("ready address: what the joiner holds follows its version as copy-<MiB
   const fresh = formatReadyAddress(host, 4444, null, { kind: "none" });
   assertEquals(fresh, "10.0.0.2:4444/rsync_tunnel_sst/1/nocopy");
   for (const a of [old, fresh]) {
-    // mariadbd accepts only [A-Za-z0-9._-:[]/] in the address (spec §1.5); an older donor
+    // mariadbd accepts only [A-Za-z0-9._-:[]/] in the address (docs/sst-protocol.md §1.5); an older donor
     // checks only the module and the protocol version.
     assertMatch(a, /^[A-Za-z0-9._\-:[\]/]+$/);
     checkDonorPath(parseEndpoint(a), a);
