@@ -3,8 +3,10 @@
  * `wsrep-sst-rsync-tunnel_<version>-<revision>_<arch>.deb` with `dpkg-deb` (no network, no
  * debian/ source tree): the layout of `scripts/launcher.ts` (bundle + the running `deno` as its
  * private runtime; or, with `DENORT_BIN` or `--executable`, the single executable), the man
- * page, `/usr/share/doc/wsrep-sst-rsync-tunnel/{copyright,changelog.Debian.gz}` from
- * `packaging/copyright` (machine-readable) and `packaging/debian.changelog`, and md5sums.
+ * page, `/usr/share/doc/wsrep-sst-rsync-tunnel/{copyright,changelog.Debian.gz,README.md.gz}`
+ * from `packaging/copyright` (machine-readable), `packaging/debian.changelog` and README.md,
+ * the example configuration `examples/sst.cnf` (`packaging/sst.cnf`), and md5sums. The
+ * archive is compressed with xz -9 ({@link DEB_COMPRESSION}).
  *
  * `Depends:` is socat, rsync, openssl plus the C libraries of the ELF file we ship (libc6,
  * libgcc-s1; see {@link libraryDepends}). The package path is printed on stdout (default `dist/deb/`).
@@ -15,10 +17,18 @@ import { parseArgs } from "node:util";
 import { VERSION } from "../src/core/version.ts";
 import { COMMAND, RUNTIME_SUBPATH, stage } from "./launcher.ts";
 import { libraryDepends } from "./elf_depends.ts";
+import { HOMEPAGE, MAINTAINER } from "./package_identity.ts";
 import { makeDirs, normalizeModes, runTask, TaskFailure, withStagingDir } from "./staging.ts";
 
 /** The Debian package name (no underscores allowed there). */
 export const DEB_NAME = "wsrep-sst-rsync-tunnel";
+/** The example `[sst]` configuration, in `packaging/` and in the doc directory's `examples/`. */
+export const EXAMPLE_CONFIG = "sst.cnf";
+/**
+ * dpkg-deb's compression: xz at level 9 (measured on 0.1.0 with the Deno 2 runtime: see the
+ * README's "What the packages hold"); every dpkg since Debian 7 reads it.
+ */
+export const DEB_COMPRESSION = ["-Zxz", "-z9"];
 /** Programs the SST runs, besides the C libraries of the shipped ELF file. */
 export const RUN_DEPENDS = ["socat", "rsync", "openssl"];
 
@@ -78,16 +88,19 @@ await runTask("deb", async () => {
       gzipMan: true,
     });
     const doc = `${tree}/usr/share/doc/${DEB_NAME}`;
-    await makeDirs(doc);
-    await Deno.copyFile(`${root}/packaging/copyright`, `${doc}/copyright`);
-    await Deno.chmod(`${doc}/copyright`, 0o644);
-    const gz = await new Deno.Command("gzip", { args: ["-9n"], stdin: "piped", stdout: "piped" })
-      .spawn();
-    const w = gz.stdin.getWriter();
-    await w.write(new TextEncoder().encode(changelog));
-    await w.close();
-    await Deno.writeFile(`${doc}/changelog.Debian.gz`, (await gz.output()).stdout, { mode: 0o644 });
-    await Deno.chmod(`${doc}/changelog.Debian.gz`, 0o644);
+    await makeDirs(`${doc}/examples`);
+    const te = new TextEncoder();
+    // Documentation over 4 kB gzip-compressed (Debian Policy 12.3), the small example plain.
+    const docFiles: [string, Uint8Array][] = [
+      ["copyright", await Deno.readFile(`${root}/packaging/copyright`)],
+      ["changelog.Debian.gz", await gzip(te.encode(changelog))],
+      ["README.md.gz", await gzip(await Deno.readFile(`${root}/README.md`))],
+      [`examples/${EXAMPLE_CONFIG}`, await Deno.readFile(`${root}/packaging/${EXAMPLE_CONFIG}`)],
+    ];
+    for (const [name, data] of docFiles) {
+      await Deno.writeFile(`${doc}/${name}`, data, { mode: 0o644 });
+      await Deno.chmod(`${doc}/${name}`, 0o644);
+    }
 
     // The C libraries of the ELF file we ship (the runtime or the single executable).
     const elf = executable ? `${tree}/usr/bin/${COMMAND}` : `${tree}/usr/${RUNTIME_SUBPATH}`;
@@ -106,7 +119,7 @@ await runTask("deb", async () => {
     for (const f of files.filter((f) => f.kind === "file")) {
       sums.push(`${await md5(`${tree}${f.path}`)}  ${f.path.slice(1)}`);
     }
-    for (const n of ["copyright", "changelog.Debian.gz"]) {
+    for (const [n] of docFiles) {
       sums.push(`${await md5(`${doc}/${n}`)}  usr/share/doc/${DEB_NAME}/${n}`);
     }
     sums.push(`${await md5(overrides)}  usr/share/lintian/overrides/${DEB_NAME}`);
@@ -119,12 +132,12 @@ await runTask("deb", async () => {
         `Package: ${DEB_NAME}`,
         `Version: ${debVersion}`,
         `Architecture: ${arch}`,
-        "Maintainer: wsrep_sst_rsync_tunnel developers <wsrep-sst-rsync-tunnel@example.invalid>",
+        `Maintainer: ${MAINTAINER}`,
         `Installed-Size: ${sizeKiB}`,
         `Depends: ${depends.join(", ")}`,
         "Section: database",
         "Priority: optional",
-        "Homepage: https://example.invalid/wsrep_sst_rsync_tunnel",
+        ...(HOMEPAGE ? [`Homepage: ${HOMEPAGE}`] : []),
         "Description: encrypted rsync State Snapshot Transfer method for MariaDB Galera",
         " wsrep_sst_rsync_tunnel is a State Snapshot Transfer (SST) method for",
         " MariaDB Galera (wsrep_sst_method = rsync_tunnel). The donor's data",
@@ -142,7 +155,7 @@ await runTask("deb", async () => {
     // control directory of mode 0750, and the modes are the installed ones).
     await normalizeModes(tree);
     const deb = `${out}/${DEB_NAME}_${debVersion}_${arch}.deb`;
-    await output("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, deb]);
+    await output("dpkg-deb", ["--root-owner-group", ...DEB_COMPRESSION, "--build", tree, deb]);
     console.log(deb);
   });
 });
@@ -162,6 +175,17 @@ function lintianOverrides(elf: string): string {
     `${DEB_NAME}: initial-upload-closes-no-bugs`,
     "",
   ].join("\n");
+}
+
+/** `gzip -9n` of `data` (no name or time stamp: reproducible). */
+async function gzip(data: Uint8Array): Promise<Uint8Array> {
+  const gz = new Deno.Command("gzip", { args: ["-9n"], stdin: "piped", stdout: "piped" }).spawn();
+  const w = gz.stdin.getWriter();
+  await w.write(data);
+  await w.close();
+  const out = await gz.output();
+  if (out.code !== 0) fail(`gzip -9n exited ${out.code}`);
+  return out.stdout;
 }
 
 async function md5(path: string): Promise<string> {

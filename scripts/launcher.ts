@@ -13,6 +13,11 @@
  * in `/usr`, under another `--prefix`, in a `--destdir` staging root and in a package payload
  * unpacked elsewhere.
  *
+ * The private directory is `<prefix>/lib/wsrep_sst_rsync_tunnel` (the .deb, the install task) or,
+ * with `privateDir: "libexec"`, `<prefix>/libexec/wsrep_sst_rsync_tunnel` (the RPM: Fedora and
+ * RHEL keep architecture-specific private programs in /usr/libexec, whose SELinux file context
+ * is `bin_t`, which the confined `mysqld_t` may execute; /usr/lib gets `lib_t`, which it may not).
+ *
  * @module
  */
 import { DENO_RUN_FLAGS } from "../src/proc/self.ts";
@@ -31,12 +36,23 @@ export const ALIASES: readonly string[] = [
   WAN_NAME,
 ];
 
+/** Where below the prefix the private directory is: `lib` (.deb, install task) or `libexec` (RPM). */
+export type PrivateDir = "lib" | "libexec";
+
 /** The program's private directory below the prefix. */
-export const LIB_SUBDIR = "lib/wsrep_sst_rsync_tunnel";
-/** Where the bundle lives below the prefix. */
-export const BUNDLE_SUBPATH = `${LIB_SUBDIR}/wsrep_sst_rsync_tunnel.js`;
-/** Where the private Deno runtime lives below the prefix. */
-export const RUNTIME_SUBPATH = `${LIB_SUBDIR}/deno`;
+export function privateSubdir(dir: PrivateDir = "lib"): string {
+  return `${dir}/wsrep_sst_rsync_tunnel`;
+}
+/** The program's private directory below the prefix (.deb and install task). */
+export const LIB_SUBDIR = privateSubdir("lib");
+/** The bundle's name in the private directory. */
+export const BUNDLE_NAME = "wsrep_sst_rsync_tunnel.js";
+/** The private Deno runtime's name in the private directory. */
+export const RUNTIME_NAME = "deno";
+/** Where the bundle lives below the prefix (.deb and install task). */
+export const BUNDLE_SUBPATH = `${LIB_SUBDIR}/${BUNDLE_NAME}`;
+/** Where the private Deno runtime lives below the prefix (.deb and install task). */
+export const RUNTIME_SUBPATH = `${LIB_SUBDIR}/${RUNTIME_NAME}`;
 
 /**
  * Environment the launcher gives the runtime. `DENO_DIR` names a directory that cannot exist
@@ -56,20 +72,19 @@ export const LAUNCHER_ENV: Readonly<Record<string, string>> = {
  */
 export const NAME_EXPORT = `export ${NAME_ENV}="\${0##*/}"`;
 
-/** The launcher's text. */
-export function relativeLauncher(): string {
+/** The launcher's text, for the private directory `dir`. */
+export function relativeLauncher(dir: PrivateDir = "lib"): string {
   const env = Object.entries(LAUNCHER_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
+  const sub = privateSubdir(dir);
   return [
     "#!/bin/sh",
-    `# ${COMMAND}: runs the bundle installed in ../${LIB_SUBDIR}/ with the Deno runtime`,
+    `# ${COMMAND}: runs the bundle installed in ../${sub}/ with the Deno runtime`,
     "# installed beside it (never a deno found in PATH). Written by scripts/launcher.ts.",
     'self=$(readlink -f -- "$0" 2>/dev/null) || self=$0',
-    `lib="\${self%/*}/../${LIB_SUBDIR}"`,
+    `lib="\${self%/*}/../${sub}"`,
     `export ${env}`,
     NAME_EXPORT,
-    `exec "$lib/deno" run ${DENO_RUN_FLAGS.join(" ")} "$lib/${
-      BUNDLE_SUBPATH.slice(LIB_SUBDIR.length + 1)
-    }" "$@"`,
+    `exec "$lib/${RUNTIME_NAME}" run ${DENO_RUN_FLAGS.join(" ")} "$lib/${BUNDLE_NAME}" "$@"`,
     "",
   ].join("\n");
 }
@@ -92,6 +107,8 @@ export interface StageOptions {
   gzipMan?: boolean;
   /** Alias names (default {@link ALIASES}; tests give others). */
   aliases?: readonly string[];
+  /** Where the private directory is (default `lib`; the RPM's is `libexec`). */
+  privateDir?: PrivateDir;
 }
 
 /** One installed file: its path in the target system, and whether it is a link. */
@@ -131,14 +148,16 @@ export function layoutPaths(
   compiled: boolean,
   gzipMan: boolean,
   aliases: readonly string[] = ALIASES,
+  privateDir: PrivateDir = "lib",
 ): StagedFile[] {
   const p = prefix.replace(/\/+$/, "");
+  const sub = privateSubdir(privateDir);
   const man = (n: string) => `${p}/share/man/man1/${n}.1${gzipMan ? ".gz" : ""}`;
   return [
     { path: `${p}/bin/${COMMAND}`, kind: "file" },
     ...(compiled ? [] : [
-      { path: `${p}/${BUNDLE_SUBPATH}`, kind: "file" as const },
-      { path: `${p}/${RUNTIME_SUBPATH}`, kind: "file" as const },
+      { path: `${p}/${sub}/${BUNDLE_NAME}`, kind: "file" as const },
+      { path: `${p}/${sub}/${RUNTIME_NAME}`, kind: "file" as const },
     ]),
     { path: man(COMMAND), kind: "file" },
     ...aliases.flatMap((a) => [
@@ -156,9 +175,14 @@ export async function stage(o: StageOptions): Promise<StagedFile[]> {
     await put(o.executable!, `${p}/bin/${COMMAND}`, 0o755);
   } else {
     if (!o.bundle) throw new Error("stage: give the bundle or a compiled executable");
-    await put(o.bundle, `${p}/${BUNDLE_SUBPATH}`, 0o644);
-    await put(await Deno.realPath(o.runtime ?? Deno.execPath()), `${p}/${RUNTIME_SUBPATH}`, 0o755);
-    await put(new TextEncoder().encode(relativeLauncher()), `${p}/bin/${COMMAND}`, 0o755);
+    const lib = `${p}/${privateSubdir(o.privateDir)}`;
+    await put(o.bundle, `${lib}/${BUNDLE_NAME}`, 0o644);
+    await put(await Deno.realPath(o.runtime ?? Deno.execPath()), `${lib}/${RUNTIME_NAME}`, 0o755);
+    await put(
+      new TextEncoder().encode(relativeLauncher(o.privateDir)),
+      `${p}/bin/${COMMAND}`,
+      0o755,
+    );
   }
   const roff = await Deno.readFile(o.manPage);
   const ext = o.gzipMan ? ".1.gz" : ".1";
@@ -167,5 +191,5 @@ export async function stage(o: StageOptions): Promise<StagedFile[]> {
     await link(COMMAND, `${p}/bin/${a}`);
     await link(`${COMMAND}${ext}`, `${p}/share/man/man1/${a}${ext}`);
   }
-  return layoutPaths(o.prefix, compiled, o.gzipMan ?? false, o.aliases ?? ALIASES);
+  return layoutPaths(o.prefix, compiled, o.gzipMan ?? false, o.aliases ?? ALIASES, o.privateDir);
 }

@@ -10,7 +10,9 @@
  *   compiled earlier instead.
  *
  * Either way the package holds an x86_64 (or aarch64) ELF file: it is built for the machine's
- * architecture. The RPM lands in `dist/rpm/RPMS/<arch>/` (or `--out DIR`); its path is printed
+ * architecture; bundle and runtime go to `/usr/libexec/wsrep_sst_rsync_tunnel/` (Fedora's place
+ * for architecture-specific private programs, file context `bin_t`). `%doc`: README.md,
+ * `examples/sst.cnf` (`packaging/sst.cnf`) and `selinux/wsrep_sst_rsync_tunnel.te`. The RPM lands in `dist/rpm/RPMS/<arch>/` (or `--out DIR`); its path is printed
  * on stdout. Licences: LICENSE (ours, MIT), packaging/copyright (what the package holds, and
  * the licences of the Deno runtime inside) and the texts in packaging/licenses/.
  *
@@ -18,11 +20,13 @@
  */
 import { parseArgs } from "node:util";
 import { VERSION } from "../src/core/version.ts";
-import { COMMAND, stage } from "./launcher.ts";
+import { COMMAND, privateSubdir, stage } from "./launcher.ts";
 import { makeDirs, normalizeModes, runTask, TaskFailure, withStagingDir } from "./staging.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const spec = `${root}/packaging/wsrep_sst_rsync_tunnel.spec`;
+/** The SELinux policy module source the RPM's doc directory holds (README: SELinux and AppArmor). */
+const SELINUX_MODULE = `${root}/packaging/selinux/wsrep_sst_rsync_tunnel.te`;
 const { values } = parseArgs({
   args: Deno.args,
   options: { executable: { type: "string" }, out: { type: "string" } },
@@ -77,13 +81,18 @@ await runTask("rpm", async () => {
       ...(compiled ? { executable: executable! } : { bundle }),
       manPage: `${root}/man/${COMMAND}.1`,
       gzipMan: true,
+      privateDir: "libexec",
     });
-    const dirs = compiled ? [] : ["%dir /usr/lib/wsrep_sst_rsync_tunnel"];
+    const dirs = compiled ? [] : [`%dir /usr/${privateSubdir("libexec")}`];
     await Deno.writeTextFile(
       `${src}/files.list`,
       [...dirs, ...files.map((f) => f.path)].join("\n") + "\n",
     );
     await Deno.copyFile(`${root}/README.md`, `${src}/README.md`);
+    await makeDirs(`${src}/examples`);
+    await Deno.copyFile(`${root}/packaging/sst.cnf`, `${src}/examples/sst.cnf`);
+    await makeDirs(`${src}/selinux`);
+    await Deno.copyFile(SELINUX_MODULE, `${src}/selinux/wsrep_sst_rsync_tunnel.te`);
     await Deno.copyFile(`${root}/LICENSE`, `${src}/LICENSE`);
     await Deno.copyFile(`${root}/packaging/copyright`, `${src}/copyright`);
     for (const l of LICENSE_TEXTS) {

@@ -85,8 +85,13 @@ Deno.test({
       const b = await cluster.checksums(n2);
       assertEquals(diffMaps(a, b), [], "node2 has node1's data after the SST");
       const log = await Deno.readTextFile(n2.errorLog);
-      const lib = PROGRAM.replace(/\/bin\/[^/]+$/, "/lib/wsrep_sst_rsync_tunnel/");
-      assert(log.includes(lib), `the joiner's log names the installed bundle in ${lib}`);
+      // The .deb's private directory is <prefix>/lib/…, the RPM's <prefix>/libexec/….
+      const prefix = PROGRAM.replace(/\/bin\/[^/]+$/, "");
+      const libs = ["lib", "libexec"].map((d) => `${prefix}/${d}/wsrep_sst_rsync_tunnel/`);
+      assert(
+        libs.some((lib) => log.includes(lib)),
+        `the joiner's log names the installed bundle in ${libs.join(" or ")}`,
+      );
       await cluster.stop(n2);
       await cluster.stop(n1);
     });

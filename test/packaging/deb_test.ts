@@ -62,9 +62,48 @@ Deno.test("deno task deb builds an amd64 package of the bundle and its private r
       "./usr/share/man/man1/wsrep_sst_rsync_tunnel_wan.1.gz -> wsrep_sst_rsync_tunnel.1.gz",
       "./usr/share/doc/wsrep-sst-rsync-tunnel/copyright",
       "./usr/share/doc/wsrep-sst-rsync-tunnel/changelog.Debian.gz",
+      "./usr/share/doc/wsrep-sst-rsync-tunnel/README.md.gz",
+      "./usr/share/doc/wsrep-sst-rsync-tunnel/examples/sst.cnf",
     ]
   ) assert(list.split("\n").some((l) => l.endsWith(` ${f}`)), `${f} in\n${list}`);
   assert(!/ \.\/usr\/bin\/deno/.test(list), "no deno in /usr/bin");
+});
+
+Deno.test("the .deb names the project's maintainer (no example.invalid, no invented Homepage) and is compressed with xz -9", async () => {
+  const { dir, deb } = await buildDeb();
+  const control = (await sh("dpkg-deb", ["-f", deb])).stdout;
+  assertMatch(
+    control,
+    /^Maintainer: wsrep_sst_rsync_tunnel developers <maintainers@users\.noreply\.r-seed-9614de1b\.example>$/m,
+  );
+  assert(!control.includes("example.invalid"), control);
+  assert(!/^Homepage:/m.test(control), `no Homepage until the project has one:\n${control}`);
+  // The data member is xz; its LZMA2 dictionary says the preset: 64 MiB is -9 (-1 has 1 MiB).
+  const members = (await sh("ar", ["t", deb])).stdout.trim().split("\n");
+  assertEquals(members, ["debian-binary", "control.tar.xz", "data.tar.xz"]);
+  const x = `${dir}/x-ar`;
+  await Deno.mkdir(x);
+  assertEquals(
+    (await new Deno.Command("ar", { args: ["x", deb, "data.tar.xz"], cwd: x }).output()).code,
+    0,
+  );
+  const info = await sh("xz", ["--list", "-vv", `${x}/data.tar.xz`]);
+  assertEquals(info.code, 0, info.stderr);
+  assertMatch(info.stdout, /--lzma2=dict=64MiB/, info.stdout);
+});
+
+Deno.test("the .deb's doc directory holds the README and the example [sst] configuration", async () => {
+  const { dir, deb } = await buildDeb();
+  const x = `${dir}/x-doc`;
+  assertEquals((await sh("dpkg-deb", ["-x", deb, x])).code, 0);
+  const doc = `${x}/usr/share/doc/wsrep-sst-rsync-tunnel`;
+  const readme = await sh("gzip", ["-dc", `${doc}/README.md.gz`]);
+  assertEquals(readme.stdout, await Deno.readTextFile(`${REPO}/README.md`), "README.md.gz");
+  assertEquals(
+    await Deno.readTextFile(`${doc}/examples/sst.cnf`),
+    await Deno.readTextFile(`${REPO}/packaging/sst.cnf`),
+    "examples/sst.cnf",
+  );
 });
 
 Deno.test("the .deb's copyright is machine-readable and names the licences of the runtime and of commander", async () => {

@@ -71,3 +71,39 @@ Deno.test("stage: bundle, runtime, launcher, man page and alias links; the alias
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stage with privateDir libexec (the RPM): bundle and runtime in /usr/libexec/wsrep_sst_rsync_tunnel, found there by the launcher", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "layout-libexec-" });
+  try {
+    const files = await stage({
+      destdir: `${dir}/root`,
+      prefix: "/usr",
+      bundle: `${REPO}/dist/wsrep_sst_rsync_tunnel.js`,
+      manPage: `${REPO}/man/wsrep_sst_rsync_tunnel.1`,
+      gzipMan: true,
+      privateDir: "libexec",
+    });
+    assertEquals(files.filter((f) => f.path.includes("/lib")).map((f) => f.path), [
+      "/usr/libexec/wsrep_sst_rsync_tunnel/wsrep_sst_rsync_tunnel.js",
+      "/usr/libexec/wsrep_sst_rsync_tunnel/deno",
+    ]);
+    assertEquals(
+      await Deno.lstat(`${dir}/root/usr/lib`).then(() => true, () => false),
+      false,
+      "nothing in /usr/lib",
+    );
+    const env = { PATH: await pathWithoutDeno(dir) };
+    const out = await new Deno.Command(`${dir}/root/usr/bin/wsrep_sst_rsync_tunnel`, {
+      args: ["--version"],
+      env,
+      stdout: "piped",
+    }).output();
+    assertEquals(out.code, 0, "the launcher finds the runtime in libexec");
+    assertEquals(
+      new TextDecoder().decode(out.stdout).split("\n")[0],
+      `wsrep_sst_rsync_tunnel ${VERSION}`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
