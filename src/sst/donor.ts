@@ -1,17 +1,24 @@
 /**
- * The donor, top to bottom as in spec §3:
+ * The donor, top to bottom as in spec §3; `runDonor` writes every protocol line itself, in
+ * this order:
  *
  * 1. parse the joiner's address and take the per-SST secret from the SST request
  *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
  *    compare our server's version with the joiner's (from its address): a pair on different
  *    sides of the 10.8 redo log change is refused here, the joiner told through the tunnel;
- * 2. check the TLS material and decide which name the joiner's certificate must carry;
- * 3. IST (`--bypass`): `continue`, send only the completion record, `done`;
+ * 2. check the TLS material, decide which name the joiner's certificate must carry, and open
+ *    the tunnel every rsync runs through;
+ * 3. IST (`--bypass`): `continue`, then (7.) only the completion record and `done`;
  * 4. otherwise plan the copy; with `[sst] precopy`, copy everything while the server still
- *    takes writes (through per-connection socat TLS clients, in parallel streams);
+ *    takes writes (the hot pass, through per-connection socat TLS clients, in parallel streams);
  * 5. `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
- * 6. copy the data set under the lock (a delta pass after a pre-copy);
+ * 6. copy the data set under the lock (a delta pass after a pre-copy); with `--progress 1` its
+ *    `total`/`complete` lines, written by the observer made here;
  * 7. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
+ *
+ * A data set this program cannot copy whole (found in 4. or 6.) is refused: the joiner is sent
+ * the refusal record instead of the completion record. What each kind of pass does is
+ * transfer/pass.ts's.
  *
  * @module
  */
@@ -58,17 +65,10 @@ import {
   peerNameCandidates,
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
-import {
-  type Lanes,
-  runJob,
-  type RunnerContext,
-  runPool,
-  SHORT_JOB_BYTES,
-  type SizedJob,
-} from "../transfer/rsync_runner.ts";
+import { SHORT_JOB_BYTES, type SizedJob, type Tunnel } from "../transfer/rsync_runner.ts";
+import { type CopyPlan, type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
 import {
   binlogJob,
-  completionJob,
   engineFileJobs,
   excludingFrom,
   listSchemaDirs,
@@ -81,7 +81,6 @@ import {
   withDeltaBlock,
 } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
-import type { RsyncLine } from "../transfer/rsync_failures.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -94,73 +93,90 @@ import {
   linkedFilesMessage,
   remoteTablespaceMessage,
 } from "../transfer/remote_tables.ts";
-import { formatBytes, TransferProgress } from "../transfer/progress.ts";
+import { formatBytes } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
 import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
-import {
-  describeWire,
-  isCapped,
-  parseCompressList,
-  rsyncWireOptions,
-  type WireSettings,
-} from "../config/wire_options.ts";
+import { parseCompressList, type WireSettings } from "../config/wire_options.ts";
+import type { Settings } from "../config/settings.ts";
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
 import { waitFor } from "../proc/wait.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
-  const { args } = ctx;
-  const joiner = parseEndpoint(args.address);
-  checkDonorPath(joiner, args.address);
+  // 1. The joiner, the per-SST secret, the pair of servers.
+  const joiner = parseEndpoint(ctx.args.address);
+  checkDonorPath(joiner, ctx.args.address);
   // 10.x: in the environment; 11.8: on stdin (read first: mariadbd wrote it at our start).
   const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin, {
     signal: ctx.stopper.signal,
   });
   addSecret(secret);
   const pair = await checkServerVersions(ctx, joiner);
-  if (pair.verdict.kind === "refuse") {
-    const refusal = new SstError(ExitCode.unsupportedPair, pair.verdict.message);
-    await tellJoinerRefusal(ctx, joiner, secret, pair.donor, refusal.message).catch(notTold);
-    throw refusal;
-  }
-  const { runner, dir, peerName } = await openTunnel(ctx, joiner, secret);
+  if (pair.verdict.kind === "refuse") await refusePair(ctx, joiner, secret, pair);
+  // 2. TLS and the tunnel.
+  const { tunnel, dir, peerName } = await openTunnel(ctx, joiner, secret);
   log.info(
-    `rsync_tunnel SST started on donor: to ${runner.peer} (` +
+    `rsync_tunnel SST started on donor: to ${tunnel.peer} (` +
       (peerName === null
         ? "certificate name not checked: ssl-mode=VERIFY_CA"
         : `certificate name must be '${peerName}'`) +
-      `)${args.bypass ? ", IST: only the completion record" : ""}`,
+      `)${ctx.args.bypass ? ", IST: only the completion record" : ""}`,
   );
-
+  const refusing = (e: unknown) => refuseData(e, tunnel, dir, { secret, donor: pair.donor });
   let state: string;
-  if (args.bypass) {
+  if (ctx.args.bypass) {
+    // 3. IST.
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
-    state = await copyWithLock(ctx, runner, dir).catch(async (e) => {
-      if (e instanceof UnsupportedDataError) {
-        const refusal = { secret, server: recordVersion(pair.donor), reason: e.message };
-        await sendRefusal(runner, dir, refusal).catch(notTold);
-      }
-      throw e;
-    });
+    // 4. The plan; with a pre-copy, the hot pass.
+    const copy = await planFirstPass(ctx).catch(refusing);
+    if (copy.hot) await runPass(copy.hot, tunnel, {});
+    // 5. Flush and lock.
+    await clearFlushMarkers(ctx.settings.layout.datadir);
+    ctx.protocol.write("flush tables");
+    state = await tablesFlushed(ctx);
+    const lockedAt = Date.now();
+    // 6. The locked pass, its progress lines written by this observer.
+    const progress: PassObserver = ctx.args.progress
+      ? { protocol: (line) => ctx.protocol.write(line) }
+      : {};
+    await runPass(await planLockedPass(ctx, copy, dir).catch(refusing), tunnel, progress);
+    // 7. Release the lock.
+    ctx.protocol.write("continue");
+    log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
   }
-  const record = await dir.write(
+  // 7. The completion record, then `done`.
+  await runPass(
+    { kind: "completion", file: await completionRecord(ctx, dir, state, secret, pair) },
+    tunnel,
+    {},
+  );
+  log.info(`SST complete on donor: state ${state}`);
+  ctx.protocol.final(`done ${state}`);
+}
+
+/** Writes the completion record for `state` into the private directory; returns its path. */
+async function completionRecord(
+  ctx: SstContext,
+  dir: PrivateDir,
+  state: string,
+  secret: string,
+  pair: ServerPair,
+): Promise<string> {
+  return await dir.write(
     COMPLETION_FILE,
     renderCompletion({
       state,
       secret,
-      bypass: args.bypass,
+      bypass: ctx.args.bypass,
       // Only a joiner that told its version reads ours (older ones refuse unknown lines).
       ...(pair.joiner ? { server: recordVersion(pair.donor) } : {}),
     }),
   );
-  await runJob(completionJob(record), runner);
-  log.info(`SST complete on donor: state ${state}`);
-  ctx.protocol.final(`done ${state}`);
 }
 
 /** Both servers' versions and the verdict on the pair. */
@@ -186,29 +202,48 @@ async function checkServerVersions(ctx: SstContext, joiner: Endpoint): Promise<S
 }
 
 /**
- * Sends the refusal record where the completion record would go (through the same verified
- * tunnel, with the per-SST secret), so that the joiner fails with our reason.
+ * Refuses a pair of servers that cannot work together: sends the refusal record where the
+ * completion record would go (through the same verified tunnel, with the per-SST secret), so
+ * that the joiner fails with our reason, and throws it.
  */
-async function tellJoinerRefusal(
+async function refusePair(
   ctx: SstContext,
   joiner: Endpoint,
   secret: string,
-  donor: ServerVersion | null,
-  reason: string,
-): Promise<void> {
-  const { runner, dir } = await openTunnel(ctx, joiner, secret);
-  await sendRefusal(runner, dir, { secret, server: recordVersion(donor), reason });
+  pair: ServerPair,
+): Promise<never> {
+  const reason = pair.verdict.kind === "refuse" ? pair.verdict.message : "";
+  const refusal = new SstError(ExitCode.unsupportedPair, reason);
+  const told = async () => {
+    const { tunnel, dir } = await openTunnel(ctx, joiner, secret);
+    await sendRefusal(tunnel, dir, { secret, server: recordVersion(pair.donor), reason });
+  };
+  await told().catch(notTold);
+  throw refusal;
+}
+
+/**
+ * A data set this program cannot copy whole ({@link UnsupportedDataError}) is refused: the
+ * joiner is told why through the open tunnel. Throws `e` either way.
+ */
+async function refuseData(
+  e: unknown,
+  tunnel: Tunnel,
+  dir: PrivateDir,
+  by: { secret: string; donor: ServerVersion | null },
+): Promise<never> {
+  if (e instanceof UnsupportedDataError) {
+    const refusal = { secret: by.secret, server: recordVersion(by.donor), reason: e.message };
+    await sendRefusal(tunnel, dir, refusal).catch(notTold);
+  }
+  throw e;
 }
 
 /** Sends `refusal` where the completion record would go, through an open tunnel. */
-async function sendRefusal(
-  runner: RunnerContext,
-  dir: PrivateDir,
-  refusal: RefusalRecord,
-): Promise<void> {
+async function sendRefusal(tunnel: Tunnel, dir: PrivateDir, refusal: RefusalRecord): Promise<void> {
   const file = await dir.write(COMPLETION_FILE, renderRefusal(refusal));
-  await runJob(completionJob(file), runner);
-  log.info(`told the joiner ${runner.peer} that this SST is refused`);
+  await runPass({ kind: "refusal", file }, tunnel, {});
+  log.info(`told the joiner ${tunnel.peer} that this SST is refused`);
 }
 
 /** The refusal stays the cause when the joiner could not be told about it. */
@@ -228,12 +263,12 @@ async function openTunnel(
   ctx: SstContext,
   joiner: Endpoint,
   secret: string,
-): Promise<{ runner: RunnerContext; dir: PrivateDir; peerName: string | null }> {
+): Promise<{ tunnel: Tunnel; dir: PrivateDir; peerName: string | null }> {
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
   const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
-  const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
-  return { runner, dir, peerName };
+  const tunnel = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
+  return { tunnel, dir, peerName };
 }
 
 /**
@@ -245,7 +280,7 @@ async function prepareTunnel(
   dir: PrivateDir,
   joiner: Endpoint,
   t: { tls: TlsOptions; peerName: string | null; secret: string },
-): Promise<RunnerContext> {
+): Promise<Tunnel> {
   const s = ctx.settings;
   const peer = `${hostForAddress(joiner.host)}:${joiner.port}`;
   const statusDir = `${dir.path}/status`;
@@ -282,9 +317,11 @@ async function prepareTunnel(
     idleTimeoutSec: s.timeouts.idle,
     statusDir,
     peer,
-    onSpawn: (c) => ctx.lock.recordGroup(c.pid),
-    check: () => ctx.stopper.check(),
-    signal: ctx.stopper.signal,
+    wire: s.wire,
+    streams: s.backupThreads,
+    stop: ctx.stopper,
+    recordGroup: (pgid) => ctx.lock.recordGroup(pgid),
+    relayed: new Set(),
   };
 }
 
@@ -340,17 +377,20 @@ function bypassState(ctx: SstContext): string {
   return state;
 }
 
+/** Removes what an earlier `flush tables` left: the answer must be this run's. */
+async function clearFlushMarkers(datadir: string): Promise<void> {
+  await Deno.remove(`${datadir}/tables_flushed`).catch(() => {});
+  await Deno.remove(`${datadir}/sst_error`).catch(() => {});
+}
+
 /**
- * Asks mariadbd to flush and lock (`flush tables`), then waits for `<datadir>/tables_flushed`
- * holding the state, or `<datadir>/sst_error`.
+ * Waits for mariadbd's answer to `flush tables`: `<datadir>/tables_flushed` holding the
+ * state, or `<datadir>/sst_error`.
  */
-async function flushTables(ctx: SstContext): Promise<string> {
+async function tablesFlushed(ctx: SstContext): Promise<string> {
   const dd = ctx.settings.layout.datadir;
   const flushed = `${dd}/tables_flushed`;
   const failed = `${dd}/sst_error`;
-  await Deno.remove(flushed).catch(() => {});
-  await Deno.remove(failed).catch(() => {});
-  ctx.protocol.write("flush tables");
   const limit = ctx.settings.timeouts.flush;
   return await waitFor(async () => {
     if (await Deno.stat(failed).then(() => true, () => false)) {
@@ -385,24 +425,26 @@ async function flushTables(ctx: SstContext): Promise<string> {
   });
 }
 
+/** The copy as planned before the lock: the walk, the delta decision, and the hot pass if any. */
+interface FirstPass {
+  walk: TreeWalk;
+  delta: boolean;
+  /** The pre-copy, or null without one. */
+  hot: (Pass & { kind: "hot" }) | null;
+}
+
 /**
- * Copies the data set with the server's writes stopped for as short a time as it can: planned
- * and checked before `flush tables`; with a pre-copy, the whole plan first runs while the
- * server still takes writes (a fuzzy copy the joiner never accepts on its own: no completion
- * record yet), then under the lock the same plan again as a delta pass that compares the content
- * of every file the pre-copy cannot vouch for (precopy_record.ts) and sends what differs;
- * without, one locked pass of whole files. `continue` (mariadbd releases the lock) follows the
- * locked pass at once. Returns the locked state.
+ * Plans the copy with the server's writes stopped for as short a time as it can: planned and
+ * checked before `flush tables`; with a pre-copy, the whole plan first runs while the server
+ * still takes writes (a fuzzy copy the joiner never accepts on its own: no completion record
+ * yet), then under the lock the same plan again as a delta pass ({@link planLockedPass});
+ * without, one locked pass of whole files.
  */
-async function copyWithLock(
-  ctx: SstContext,
-  runner: RunnerContext,
-  dir: PrivateDir,
-): Promise<string> {
-  const wire = await checkWire(ctx, ctx.settings.wire);
+async function planFirstPass(ctx: SstContext): Promise<FirstPass> {
+  await checkWire(ctx, ctx.settings.wire);
   const walk = new TreeWalk();
-  const early = await planCopy(ctx, walk, false);
-  const precopy = wantsPrecopy(ctx.settings.precopy, early.total);
+  const plan = await planCopy(ctx.settings, walk, false);
+  const precopy = wantsPrecopy(ctx.settings.precopy, plan.total);
   const delta = chooseDelta(ctx.settings.delta, ctx.programName);
   log.info(
     `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
@@ -412,33 +454,29 @@ async function copyWithLock(
         ? "the pre-copy sends whole files, the locked pass after it only differing blocks"
         : "whole files"),
   );
-  let record: PrecopyRecord | null = null;
-  if (precopy) {
-    record = await PrecopyRecord.take(walk, early.jobs.map((j) => j.job));
-    const hot = {
-      ...runner,
-      hot: true,
-      delta: delta.on,
-      onJobEnd: (j: RsyncJob) => record?.ended(j),
-    };
-    await runPass(ctx, hot, early, wire, "hot pre-copy (the server takes writes)");
-  } else if (ctx.settings.precopy === "auto") {
-    log.info(
-      `[sst] precopy=auto: ${formatBytes(early.total)} to copy, below ` +
-        `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
-    );
+  if (!precopy) {
+    if (ctx.settings.precopy === "auto") {
+      log.info(
+        `[sst] precopy=auto: ${formatBytes(plan.total)} to copy, below ` +
+          `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
+      );
+    }
+    return { walk, delta: delta.on, hot: null };
   }
-  const state = await flushTables(ctx);
-  const lockedAt = Date.now();
-  // Listed again under the lock (a schema created meanwhile is in it).
-  let plan = await planCopy(ctx, walk, true);
-  if (record) plan = await skipUnchanged(plan, record, walk, dir);
-  const locked = record !== null || delta.on;
-  const name = locked ? "locked delta pass" : "locked pass";
-  await runPass(ctx, { ...runner, delta: locked }, plan, wire, name);
-  ctx.protocol.write("continue");
-  log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
-  return state;
+  const record = await PrecopyRecord.take(walk, plan.jobs.map((j) => j.job));
+  return { walk, delta: delta.on, hot: { kind: "hot", plan, delta: delta.on, record } };
+}
+
+/**
+ * The pass under the lock: the data set listed again (a schema created meanwhile is in it);
+ * after a pre-copy, a delta pass that compares the content of every file the pre-copy cannot
+ * vouch for (precopy_record.ts) and sends what differs.
+ */
+async function planLockedPass(ctx: SstContext, first: FirstPass, dir: PrivateDir): Promise<Pass> {
+  let plan = await planCopy(ctx.settings, first.walk, true);
+  const record = first.hot?.record ?? null;
+  if (record) plan = await skipUnchanged(plan, record, first.walk, dir);
+  return { kind: "locked", plan, delta: record !== null || first.delta };
 }
 
 /**
@@ -476,13 +514,7 @@ async function skipUnchanged(
     `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
       `since the pre-copy: not read again; ${compared} file(s) to compare`,
   );
-  return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
-}
-
-/** The jobs of one pass and the bytes they send. */
-interface CopyPlan {
-  jobs: SizedJob[];
-  total: number;
+  return { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
 }
 
 /**
@@ -490,9 +522,9 @@ interface CopyPlan {
  * lock only: they are appended to until then) the binary logs. Fails on a link that cannot be
  * copied and on tables it cannot copy whole ({@link checkRemoteTables}).
  */
-async function planCopy(ctx: SstContext, walk: TreeWalk, locked: boolean): Promise<CopyPlan> {
-  const layout = ctx.settings.layout;
-  const streams = ctx.settings.backupThreads;
+async function planCopy(settings: Settings, walk: TreeWalk, locked: boolean): Promise<CopyPlan> {
+  const layout = settings.layout;
+  const streams = settings.backupThreads;
   const engine = await sized(engineFileJobs(layout), walk);
   const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
   const dirs = await listSchemaDirs(layout, walk);
@@ -501,91 +533,12 @@ async function planCopy(ctx: SstContext, walk: TreeWalk, locked: boolean): Promi
     otherDirsJob(layout, dirs, await undecodableDirs(layout)),
   ], walk);
   const logs = locked
-    ? await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))], walk)
+    ? await sized([binlogJob(await selectBinlogs(layout, settings.maxBinlogs))], walk)
     : [];
   checkLinks(walk);
   await checkRemoteTables(layout.datadir, dirs.map((d) => d.name), locked);
   const jobs = [...engine, ...schemas, ...logs];
-  return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
-}
-
-/**
- * Runs one pass of `plan` in parallel streams (one rsync at a time under a bandwidth cap),
- * reporting progress, and logs what it took.
- */
-async function runPass(
-  ctx: SstContext,
-  runner: RunnerContext,
-  plan: CopyPlan,
-  wire: WireSettings,
-  name: string,
-): Promise<void> {
-  const layout = ctx.settings.layout;
-  const streams = ctx.settings.backupThreads;
-  const started = Date.now();
-  const wireOptions = rsyncWireOptions(wire);
-  const onWire = (job: RsyncJob): RsyncJob => ({
-    ...job,
-    options: [...wireOptions, ...job.options],
-  });
-  const jobs = plan.jobs.map((s) => ({ ...s, job: onWire(s.job) }));
-  if (wireOptions.length > 0) {
-    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")})`);
-  }
-  // The protocol's progress lines describe the pass that ends the SST.
-  const last = name.startsWith("locked");
-  const meter = new TransferProgress(plan.total, {
-    info: log.info,
-    protocol: ctx.args.progress && last ? (l) => ctx.protocol.write(l) : undefined,
-  });
-  const lead = onWire(structureJob(layout));
-  const lanes: Lanes = isCapped(wire)
-    ? { kind: "serial", lead }
-    : { kind: "parallel", streams, short: { lead, shortBytes: SHORT_JOB_BYTES } };
-  log.info(
-    `${name}: ${jobs.length} parts` +
-      (lanes.kind === "serial"
-        ? `, one rsync at a time: [sst] bwlimit caps the whole transfer and rsync cannot ` +
-          `change a running stream's rate (backup-threads=${streams} not used)`
-        : ` in up to ${streams} parallel streams`),
-  );
-  let sent = 0;
-  const settled: RsyncLine[] = [];
-  await runPool(jobs, lanes, {
-    ...runner,
-    commandLog: { logged: false },
-    onSent: (n) => sent += n,
-    onSettled: (lines) => settled.push(...lines),
-    onSpawn: (c) => {
-      meter.track(c.pid);
-      runner.onSpawn?.(c);
-    },
-    check: () => {
-      runner.check?.();
-      meter.tick();
-    },
-  });
-  meter.finish();
-  if (settled.length > 0) logSettled(name, settled);
-  const verb = runner.delta ? "compared" : "copied";
-  log.info(
-    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
-      ((Date.now() - started) / 1000).toFixed(1)
-    } s`,
-  );
-}
-
-/**
- * One line for the files a hot pass could not send whole because they shrank or vanished
- * while it ran: how many, and the first rsync line as a sample (the rest at debug level).
- */
-function logSettled(name: string, lines: readonly RsyncLine[]): void {
-  const shrunk = lines.filter((l) => l.kind === "shrunk").length;
-  log.info(
-    `${name}: ${lines.length} rsync error(s) tolerated (${shrunk} file(s) shrank while read, ` +
-      `${lines.length - shrunk} vanished; first: ${lines[0].text}): the locked pass ` +
-      "compares these files again under the lock",
-  );
+  return { lead: structureJob(layout), jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
 }
 
 /** The jobs (nulls dropped) with the bytes each will send. */
