@@ -5,15 +5,16 @@
  * 1. parse the joiner's address and take the per-SST secret from the SST request
  *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
  *    compare our server's version with the joiner's (from its address): a pair on different
- *    sides of the 10.8 redo log change is refused here, the joiner told through the tunnel;
+ *    sides of the 10.8 redo log change cannot work;
  * 2. check the TLS material, decide which name the joiner's certificate must carry, and open
- *    the tunnel every rsync runs through;
+ *    the tunnel every rsync runs through; a pair that cannot work is refused here, the joiner
+ *    told through the tunnel (the refusal record), before anything is flushed or copied;
  * 3. IST (`--bypass`): `continue`, then (7.) only the completion record and `done`;
  * 4. otherwise plan the copy; with `[sst] precopy`, copy everything while the server still
  *    takes writes (the hot pass, through per-connection socat TLS clients, in parallel streams);
  * 5. `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
  * 6. copy the data set under the lock (a delta pass after a pre-copy); with `--progress 1` its
- *    `total`/`complete` lines, written by the observer made here;
+ *    `total`/`complete` lines, written by the observer `runDonor` makes before 4.;
  * 7. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
  *
  * A data set this program cannot copy whole (found in 4. or 6.) is refused: the joiner is sent
@@ -65,22 +66,9 @@ import {
   peerNameCandidates,
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
-import { SHORT_JOB_BYTES, type SizedJob, type Tunnel } from "../transfer/rsync_runner.ts";
-import { type CopyPlan, type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
-import {
-  binlogJob,
-  engineFileJobs,
-  excludingFrom,
-  listSchemaDirs,
-  otherDirsJob,
-  type RsyncJob,
-  schemaJobs,
-  streamLoads,
-  structureJob,
-  undecodableDirs,
-  withDeltaBlock,
-} from "../transfer/passes.ts";
-import { selectBinlogs } from "../transfer/binlogs.ts";
+import type { Tunnel } from "../transfer/rsync_runner.ts";
+import { type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
+import { planCopy, skipUnchanged } from "../transfer/copy_plan.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -88,18 +76,12 @@ import {
   renderCompletion,
   renderRefusal,
 } from "../transfer/completion.ts";
-import {
-  findRemoteTableFiles,
-  linkedFilesMessage,
-  remoteTablespaceMessage,
-} from "../transfer/remote_tables.ts";
 import { formatBytes } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
-import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
+import { PrecopyRecord } from "../transfer/precopy_record.ts";
 import { parseCompressList, type WireSettings } from "../config/wire_options.ts";
-import type { Settings } from "../config/settings.ts";
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
 import { waitFor } from "../proc/wait.ts";
@@ -115,9 +97,10 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   });
   addSecret(secret);
   const pair = await checkServerVersions(ctx, joiner);
-  if (pair.verdict.kind === "refuse") await refusePair(ctx, joiner, secret, pair);
-  // 2. TLS and the tunnel.
-  const { tunnel, dir, peerName } = await openTunnel(ctx, joiner, secret);
+  // 2. TLS and the tunnel; a pair that cannot work is refused through it.
+  const opening = openTunnel(ctx, joiner, secret);
+  if (pair.verdict.kind === "refuse") await refusePair(opening, secret, pair);
+  const { tunnel, dir, peerName } = await opening;
   log.info(
     `rsync_tunnel SST started on donor: to ${tunnel.peer} (` +
       (peerName === null
@@ -132,18 +115,20 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
+    // With --progress, this observer writes the `total`/`complete` lines of the pass that ends
+    // the SST (the locked one: its kind decides, transfer/pass.ts).
+    const progress: PassObserver = ctx.args.progress
+      ? { protocol: (line) => ctx.protocol.write(line) }
+      : {};
     // 4. The plan; with a pre-copy, the hot pass.
     const copy = await planFirstPass(ctx).catch(refusing);
-    if (copy.hot) await runPass(copy.hot, tunnel, {});
+    if (copy.hot) await runPass(copy.hot, tunnel, progress);
     // 5. Flush and lock.
     await clearFlushMarkers(ctx.settings.layout.datadir);
     ctx.protocol.write("flush tables");
     state = await tablesFlushed(ctx);
     const lockedAt = Date.now();
-    // 6. The locked pass, its progress lines written by this observer.
-    const progress: PassObserver = ctx.args.progress
-      ? { protocol: (line) => ctx.protocol.write(line) }
-      : {};
+    // 6. The locked pass, with its progress lines.
     await runPass(await planLockedPass(ctx, copy, dir).catch(refusing), tunnel, progress);
     // 7. Release the lock.
     ctx.protocol.write("continue");
@@ -203,23 +188,21 @@ async function checkServerVersions(ctx: SstContext, joiner: Endpoint): Promise<S
 
 /**
  * Refuses a pair of servers that cannot work together: sends the refusal record where the
- * completion record would go (through the same verified tunnel, with the per-SST secret), so
- * that the joiner fails with our reason, and throws it.
+ * completion record would go (through the verified tunnel being opened, with the per-SST
+ * secret), so that the joiner fails with our reason, and throws it, told or not.
  */
 async function refusePair(
-  ctx: SstContext,
-  joiner: Endpoint,
+  opening: Promise<OpenTunnel>,
   secret: string,
   pair: ServerPair,
 ): Promise<never> {
   const reason = pair.verdict.kind === "refuse" ? pair.verdict.message : "";
-  const refusal = new SstError(ExitCode.unsupportedPair, reason);
   const told = async () => {
-    const { tunnel, dir } = await openTunnel(ctx, joiner, secret);
+    const { tunnel, dir } = await opening;
     await sendRefusal(tunnel, dir, { secret, server: recordVersion(pair.donor), reason });
   };
   await told().catch(notTold);
-  throw refusal;
+  throw new SstError(ExitCode.unsupportedPair, reason);
 }
 
 /**
@@ -255,6 +238,14 @@ function notTold(e: unknown): void {
   );
 }
 
+/** The tunnel to the joiner, the private directory beside it, the joiner's certificate name. */
+interface OpenTunnel {
+  tunnel: Tunnel;
+  dir: PrivateDir;
+  /** null: `ssl-mode=VERIFY_CA`, no name checked. */
+  peerName: string | null;
+}
+
 /**
  * Checks the TLS material, decides which name the joiner's certificate must carry (one
  * verified handshake), and prepares the per-connection socat client rsync runs.
@@ -263,7 +254,7 @@ async function openTunnel(
   ctx: SstContext,
   joiner: Endpoint,
   secret: string,
-): Promise<{ tunnel: Tunnel; dir: PrivateDir; peerName: string | null }> {
+): Promise<OpenTunnel> {
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
   const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
@@ -477,114 +468,6 @@ async function planLockedPass(ctx: SstContext, first: FirstPass, dir: PrivateDir
   const record = first.hot?.record ?? null;
   if (record) plan = await skipUnchanged(plan, record, first.walk, dir);
   return { kind: "locked", plan, delta: record !== null || first.delta };
-}
-
-/**
- * `plan` without the files that `record` vouches did not change since the pre-copy sent them:
- * each job that leaves files out gets an `--exclude-from` list in the private directory
- * ({@link excludingFrom}).
- */
-async function skipUnchanged(
-  plan: CopyPlan,
-  record: PrecopyRecord,
-  walk: TreeWalk,
-  dir: PrivateDir,
-): Promise<CopyPlan> {
-  const mapped = await writableMappings();
-  const jobs: SizedJob[] = [];
-  const skipped = { files: 0, bytes: 0 };
-  let compared = 0;
-  for (const { job } of plan.jobs) {
-    const files = await walk.files(job.selection, job.sources);
-    const unchanged = files.filter((f) => record.vouchesFor(f, mapped));
-    const left = unchanged.reduce((n, f) => n + f.info.size, 0);
-    const bytes = files.reduce((n, f) => n + f.info.size, 0) - left;
-    skipped.files += unchanged.length;
-    skipped.bytes += left;
-    compared += files.length - unchanged.length;
-    if (unchanged.length === 0) {
-      jobs.push({ job, bytes });
-      continue;
-    }
-    const rules = unchanged.map((f) => exactRule(f.rel)).join("\n") + "\n";
-    const list = await dir.write(`unchanged.${jobs.length}`, rules);
-    jobs.push({ job: excludingFrom(job, list), bytes });
-  }
-  log.info(
-    `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
-      `since the pre-copy: not read again; ${compared} file(s) to compare`,
-  );
-  return { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
-}
-
-/**
- * The transfer plan: the engine file sets, the schema directories in streams, and (under the
- * lock only: they are appended to until then) the binary logs. Fails on a link that cannot be
- * copied and on tables it cannot copy whole ({@link checkRemoteTables}).
- */
-async function planCopy(settings: Settings, walk: TreeWalk, locked: boolean): Promise<CopyPlan> {
-  const layout = settings.layout;
-  const streams = settings.backupThreads;
-  const engine = await sized(engineFileJobs(layout), walk);
-  const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
-  const dirs = await listSchemaDirs(layout, walk);
-  const schemas = await sized([
-    ...schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)),
-    otherDirsJob(layout, dirs, await undecodableDirs(layout)),
-  ], walk);
-  const logs = locked
-    ? await sized([binlogJob(await selectBinlogs(layout, settings.maxBinlogs))], walk)
-    : [];
-  checkLinks(walk);
-  await checkRemoteTables(layout.datadir, dirs.map((d) => d.name), locked);
-  const jobs = [...engine, ...schemas, ...logs];
-  return { lead: structureJob(layout), jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
-}
-
-/** The jobs (nulls dropped) with the bytes each will send. */
-async function sized(jobs: readonly (RsyncJob | null)[], walk: TreeWalk): Promise<SizedJob[]> {
-  const out: SizedJob[] = [];
-  for (const job of jobs) {
-    if (!job) continue;
-    const bytes = await walk.bytes(job.selection, job.sources);
-    out.push({ job: withDeltaBlock(job, bytes), bytes });
-  }
-  return out;
-}
-
-/**
- * Fails (exit 22) before anything is sent when a link in the data set points to nothing or
- * loops: the joiner receives what links point to, and there is nothing (or no end) to send.
- */
-function checkLinks(walk: TreeWalk): void {
-  if (walk.problems.length === 0) return;
-  const shown = walk.problems.slice(0, 3).map((p) =>
-    p.why === "dangling" ? `${p.path} points to nothing` : `${p.path} leads back to a parent`
-  );
-  const more = walk.problems.length > 3 ? ` (and ${walk.problems.length - 3} more)` : "";
-  throw new ConfigError(
-    `symbolic link(s) in the data set cannot be copied: ${shown.join("; ")}${more}; the joiner ` +
-      "receives what every link points to: remove the link or restore its target",
-  );
-}
-
-/**
- * Refuses (exit 95, {@link UnsupportedDataError}) a data set with InnoDB tables in other
- * directories: only their `.isl` would arrive, and the joiner would start without them. Run for
- * the first plan (before any pre-copy and `flush tables`: the donor's server is never locked
- * for nothing) and again under the lock (a table created meanwhile). MyISAM/Aria files linked
- * elsewhere arrive whole as regular files: one WARNING, with the first plan.
- */
-async function checkRemoteTables(
-  datadir: string,
-  schemas: readonly string[],
-  locked: boolean,
-): Promise<void> {
-  const found = await findRemoteTableFiles(datadir, schemas);
-  const refusal = remoteTablespaceMessage(found);
-  if (refusal !== null) throw new UnsupportedDataError(refusal);
-  const linked = linkedFilesMessage(found);
-  if (linked !== null && !locked) log.warn(linked);
 }
 
 /** Fails with the key's name when the local rsync cannot use the configured compression. */

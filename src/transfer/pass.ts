@@ -36,6 +36,7 @@ import { completionJob, type RsyncJob } from "./passes.ts";
 import type { PrecopyRecord } from "./precopy_record.ts";
 import { formatBytes, TransferProgress } from "./progress.ts";
 import { type RsyncLine, settledByLockedPass } from "./rsync_failures.ts";
+import type { CopyPlan } from "./copy_plan.ts";
 import {
   type JobEnd,
   type JobRun,
@@ -44,17 +45,8 @@ import {
   runJob,
   runPool,
   SHORT_JOB_BYTES,
-  type SizedJob,
   type Tunnel,
 } from "./rsync_runner.ts";
-
-/** The jobs of one data pass and the bytes they send. */
-export interface CopyPlan {
-  /** The directory structure, sent first (by the short lane, or first of all when serial). */
-  lead: RsyncJob;
-  jobs: SizedJob[];
-  total: number;
-}
 
 /** One pass of the transfer; see the module documentation for what each kind does. */
 export type Pass =
