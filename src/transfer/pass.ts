@@ -3,12 +3,12 @@
  * kind of pass it is, and its kind alone decides how it behaves, in one exhaustive `switch`
  * ({@link rulesOf}):
  *
- * | kind         | sends                        | tolerates                          | progress lines | feeds the pre-copy record |
- * | ------------ | ---------------------------- | ---------------------------------- | -------------- | ------------------------- |
- * | `hot`        | the plan, server takes writes | files that shrank or vanished     | no             | yes (jobs that exit 0)    |
- * | `locked`     | the plan, under the lock     | nothing                            | yes            | no                        |
- * | `completion` | the completion record        | nothing                            | no             | no                        |
- * | `refusal`    | the refusal record           | nothing                            | no             | no                        |
+ * | kind         | sends                             | tolerates                     | progress lines | feeds the pre-copy record |
+ * | ------------ | --------------------------------- | ----------------------------- | -------------- | ------------------------- |
+ * | `hot`        | the plan, the server takes writes | files that shrank or vanished | no             | yes (jobs that exit 0)    |
+ * | `locked`     | the plan, under the lock          | nothing                       | yes            | no                        |
+ * | `completion` | the completion record             | nothing                       | no             | no                        |
+ * | `refusal`    | the refusal record                | nothing                       | no             | no                        |
  *
  * Data passes (`hot`, `locked`) run their plan's jobs in parallel streams (one rsync at a time
  * under a bandwidth cap) with the wire options, report progress (INFO lines; the `total` /
@@ -19,12 +19,15 @@
  * snapshot directory, print `continue`, then send from the clones):
  * 1. add `{ kind: "clone"; plan: CopyPlan; snapshot: { from: string; to: string } }` to
  *    {@link Pass} (the plan listed under the lock; `from` the datadir, `to` the snapshot root);
- * 2. the compiler then stops at {@link rulesOf} and {@link runPass}: its rules are the
- *    locked pass's (tolerates nothing — clones do not change —, writes the progress lines, does
- *    not feed the record), with its own name for the log, and `sources` that rebase each job's
- *    sources from `from` to `to` (the joiner's module and path stay, so the files land where
- *    the locked pass would put them);
- * 3. it runs through the same data-pass path as `hot` and `locked`.
+ * 2. the compiler then stops at {@link rulesOf}, the one switch on the kind: its case gives the
+ *    locked pass's rules (tolerates nothing — clones do not change —, writes the progress
+ *    lines, does not feed the record) under its own name, and `sends` the plan with each job's
+ *    `sources` rebased from `from` to `to` (module and path stay: the files land where the
+ *    locked pass would put them);
+ * 3. nothing else changes here: it runs through the same data-pass path as `hot` and
+ *    `locked`. In `runDonor` (src/sst/donor.ts) it replaces step 6: under the lock the frozen
+ *    files are cloned (src/transfer/clone*.ts), `continue` is written once the clones exist
+ *    (the lock is held only while cloning), then `runPass({ kind: "clone", … })` sends them.
  *
  * @module
  */
@@ -69,6 +72,8 @@ export interface PassObserver {
 interface Rules {
   /** The pass's name in the log. */
   name: string;
+  /** What it sends: a plan of jobs (delta or whole files), or one record file. */
+  sends: { kind: "plan"; plan: CopyPlan; delta: boolean } | { kind: "record"; file: string };
   /** The lines of a failed rsync that this pass tolerates, or null (a failure). */
   tolerated: (code: number, lines: readonly string[]) => RsyncLine[] | null;
   /** Whether it writes the protocol's progress lines (the pass that ends the SST does). */
@@ -79,12 +84,16 @@ interface Rules {
 
 const NOTHING_TOLERATED = () => null;
 
-/** The rules of `pass`'s kind: the one place a kind decides behaviour. */
+/**
+ * The rules of `pass`'s kind: the one place a kind decides behaviour (exhaustive: a new kind
+ * does not compile until it has its case here).
+ */
 function rulesOf(pass: Pass): Rules {
   switch (pass.kind) {
     case "hot":
       return {
         name: "hot pre-copy (the server takes writes)",
+        sends: { kind: "plan", plan: pass.plan, delta: pass.delta },
         // A file that shrank or vanished while read: the locked pass compares it again.
         tolerated: settledByLockedPass,
         progress: false,
@@ -93,6 +102,7 @@ function rulesOf(pass: Pass): Rules {
     case "locked":
       return {
         name: pass.delta ? "locked delta pass" : "locked pass",
+        sends: { kind: "plan", plan: pass.plan, delta: pass.delta },
         tolerated: NOTHING_TOLERATED,
         progress: true,
         ended: null,
@@ -101,6 +111,7 @@ function rulesOf(pass: Pass): Rules {
     case "refusal":
       return {
         name: `${pass.kind} record`,
+        sends: { kind: "record", file: pass.file },
         tolerated: NOTHING_TOLERATED,
         progress: false,
         ended: null,
@@ -111,15 +122,14 @@ function rulesOf(pass: Pass): Rules {
 /** Runs `pass` through `tunnel`; throws an `SstError` explaining the first failure. */
 export async function runPass(pass: Pass, tunnel: Tunnel, observer: PassObserver): Promise<void> {
   const rules = rulesOf(pass);
-  switch (pass.kind) {
-    case "hot":
-    case "locked":
-      return await runDataPass(pass.plan, pass.delta, rules, tunnel, observer);
-    case "completion":
-    case "refusal": {
+  const { sends } = rules;
+  switch (sends.kind) {
+    case "plan":
+      return await runDataPass(sends.plan, sends.delta, rules, tunnel, observer);
+    case "record": {
       // Whole file, no wire options: a few hundred bytes that must land by rename.
       const tally = new PassTally(rules, null);
-      return await runJob(completionJob(pass.file), tunnel, tally.jobRun(false));
+      return await runJob(completionJob(sends.file), tunnel, tally.jobRun(false));
     }
   }
 }
