@@ -1,10 +1,8 @@
 /**
  * Entry point. The only module that reads `Deno.args` or calls `Deno.exit`.
  *
- * - mariadbd's calls (`--role …`) run an SST;
- * - `--check-responder` answers one connection of `check --listen` (started by its socat);
- * - `--donor-gate` checks one donor connection against `[sst] donor-names`, then runs rsync;
- * - anything else is the human-facing command line (`--help`, `check`, `certs`, `--version`).
+ * What to run is decided once ({@link invocationOf}): an SST (mariadbd's call), a
+ * `check --listen` responder, the donor gate, or the human-facing command line.
  *
  * @module
  */
@@ -12,11 +10,11 @@ import { markInheritedCloseOnExec } from "./proc/fd_hygiene.ts";
 import { denoAdapter } from "./proc/process.ts";
 import { runSst } from "./sst/run.ts";
 import { denoStdin } from "./sst/donor_credentials.ts";
-import { isSstInvocation, runCli } from "./cli/cli.ts";
+import { runCli } from "./cli/cli.ts";
 import * as log from "./core/log.ts";
-import { RESPONDER_FLAG } from "./cli/check_wire.ts";
+import { invocationOf } from "./cli/invocation.ts";
 import { runCheckResponder } from "./cli/check_responder.ts";
-import { DONOR_GATE_FLAG, runDonorGate } from "./tunnel/donor_gate.ts";
+import { runDonorGate } from "./tunnel/donor_gate.ts";
 import { NAME_ENV, type ProgramName, resolveProgramName } from "./core/program_name.ts";
 
 /**
@@ -37,20 +35,24 @@ async function main(argv: string[]): Promise<number> {
   // it itself, the CLI ignores it.
   const ignoreUsr1 = () => {};
   Deno.addSignalListener("SIGUSR1", ignoreUsr1);
-  if (argv[0] === RESPONDER_FLAG) return await runCheckResponder();
-  if (argv[0] === DONOR_GATE_FLAG) return await runDonorGate(argv.slice(1), denoAdapter);
-  const programName = invokedName();
-  if (isSstInvocation(argv)) {
-    markInheritedCloseOnExec();
-    return await runSst(argv, {
-      adapter: denoAdapter,
-      env: (n) => Deno.env.get(n),
-      cpuCount: navigator.hardwareConcurrency || 1,
-      stdin: denoStdin,
-      programName,
-    });
+  const invocation = invocationOf(argv);
+  switch (invocation.kind) {
+    case "check-responder":
+      return await runCheckResponder();
+    case "donor-gate":
+      return await runDonorGate(invocation.args, denoAdapter);
+    case "sst":
+      markInheritedCloseOnExec();
+      return await runSst(invocation.args, {
+        adapter: denoAdapter,
+        env: (n) => Deno.env.get(n),
+        cpuCount: navigator.hardwareConcurrency || 1,
+        stdin: denoStdin,
+        programName: invokedName(),
+      });
+    case "cli":
+      return await runCli(invocation.args, denoAdapter, invokedName());
   }
-  return await runCli(argv, denoAdapter, programName);
 }
 
 try {

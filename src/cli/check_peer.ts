@@ -1,18 +1,18 @@
 /**
  * `check --peer <host>[:port]`: before any SST, one mutual-TLS check against
- * `check --listen` on another node, made exactly as this node would act as donor: the same
- * `openssl s_client` probe and name choice ({@link choosePeerName}), then the same socat
+ * `check --listen` on another node, made exactly as this node would act as donor: the donor's
+ * own probe ({@link probePeer}) and name choice ({@link choosePeerName}), then the same socat
  * connection (`verify=1`, `commonname=<chosen name>`, our `sockopt`). Reports each direction
  * (their certificate as we verified it; ours as they verified it) in one line, with the fix on
- * failure.
+ * failure. When the name does not match, the socat connection checks the chain only and tells
+ * the listener why we refuse its certificate (`BYE fail <reason>`).
  *
  * @module
  */
 import { type Child, type ProcessAdapter, sleep, stop } from "../proc/process.ts";
 import { withDeadline } from "../proc/wait.ts";
 import { parseEndpoint } from "../core/address.ts";
-import { parseSstArgs } from "../core/args.ts";
-import { loadSettings } from "../config/settings.ts";
+import { type DefaultsFiles, loadSettings } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
 import { connectAddress, type TlsOptions } from "../tunnel/socat_address.ts";
@@ -20,11 +20,10 @@ import {
   certificateNames,
   choosePeerName,
   peerNameCandidates,
-  probeArgs,
+  probePeer,
+  RSYNC_GREETING,
 } from "../tunnel/peer_probe.ts";
 import { classifyConnectionFailure, connectionError } from "../tunnel/connection_failures.ts";
-import { describeCertificate } from "../tunnel/certificate_info.ts";
-import { opensslCli } from "../tunnel/openssl_cli.ts";
 import { oneLine } from "../tunnel/tls_failures.ts";
 import { ConfigError, ExitCode, SstError, TimeoutError } from "../core/errors.ts";
 import { hostForAddress } from "../core/address.ts";
@@ -36,10 +35,11 @@ import {
   type Greeting,
   pemCertificates,
 } from "./check_wire.ts";
-import { type DefaultsArgs, sstArgv } from "./check_options.ts";
 
 /** Options of `check --peer`. */
-export interface PeerOptions extends DefaultsArgs {
+export interface PeerOptions {
+  /** The option files, as mariadbd would read them. */
+  defaults: DefaultsFiles;
   /** `host[:port]`, port 4444 by default. */
   peer: string;
   /** Seconds per connection; default `[sst] tunnel-connect-timeout`. */
@@ -88,10 +88,7 @@ async function greeted(s: Session, timeoutSec: number, peer: string): Promise<Gr
   const g = await withDeadline(s.greeting, { ms: timeoutSec * 1000, onTimeout: () => undefined });
   if (g === undefined) {
     await stop(s.child, 1000);
-    throw new TimeoutError(
-      `check --peer: no answer from ${peer} within ${timeoutSec} s; is 'wsrep_sst_rsync_tunnel ` +
-        "check --listen' running there, and do routing and firewalls let us reach that port?",
-    );
+    throw noAnswer(peer, timeoutSec);
   }
   return g;
 }
@@ -112,7 +109,7 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   if (ep.path.length > 0) {
     throw new ConfigError(`check --peer '${o.peer}': give host[:port] only, without a path`);
   }
-  const settings = await loadSettings(parseSstArgs(sstArgv("donor", o)), 1);
+  const settings = await loadSettings({ role: "donor", defaults: o.defaults }, 1);
   const tools = await findTools(adapter);
   const checked = await checkTls(settings, "donor", adapter);
   const tls = tlsOptionsOf(checked);
@@ -125,33 +122,26 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   const ourLine = `our certificate ${certificateNames(checked.leaf)} (chain ${chainText(ours)})`;
 
   // 1. The donor's probe: chain verified by s_client, certificate fetched.
-  const probe = open(
-    adapter,
-    "openssl",
-    probeArgs({ target, port: ep.port, tls, timeoutSec, peer }, await opensslCli(adapter)),
-  );
-  const g = await greeted(probe, timeoutSec, who);
-  if (!g) {
-    await stop(probe.child, 1000);
-    throw handshakeFailure(probe.out() + "\n" + (await probe.err), who, ourLine);
-  }
-  const chain = pemCertificates(probe.out());
-  const leaf = describeCertificate(chain[0]);
-  let chosen: string | null;
+  const probe = await probePeer(adapter, { target, port: ep.port, tls, timeoutSec, peer }, [
+    CHECK_GREETING,
+    RSYNC_GREETING,
+  ]);
+  if (probe.kind === "silent") throw noAnswer(who, timeoutSec);
+  if (probe.kind === "failed") throw handshakeFailure(probe.output, who, ourLine);
+  if (!probe.output.includes(CHECK_GREETING)) throw answersAsJoiner(who);
+  const chain = probe.pems.map((p) => pemCertificates(p)[0]);
+  let chosen: string | null = null;
+  let refused: SstError | null = null;
   try {
     // ssl-mode=VERIFY_CA: the donor checks the chain only, so must this check.
-    chosen = settings.tls.mode === "VERIFY_CA" ? null : choosePeerName(leaf, candidates, peer);
+    if (settings.tls.mode !== "VERIFY_CA") chosen = choosePeerName(probe.leaf, candidates, peer);
   } catch (e) {
     if (!(e instanceof SstError)) throw e;
-    await say(probe, `BYE fail ${oneLine(e.message)}`);
-    await stop(probe.child, 1000);
-    log.info(`check --peer: OK our certificate, as ${who} verified it: it accepted ${ourLine}`);
-    throw new SstError(e.exitCode, `check --peer: FAIL certificate of ${who}: ${e.message}`);
+    refused = e;
   }
-  await say(probe, "NEXT");
-  await stop(probe.child, 1000);
 
-  // 2. The donor's connection: socat verifies chain and name itself.
+  // 2. The donor's connection: socat verifies chain and name itself (the chain only when the
+  // name was refused, to tell the listener why).
   const spec = { host: ep.host, port: ep.port, peerName: chosen, connectTimeoutSec: timeoutSec };
   const address = connectAddress({ ...spec, tls: tls as TlsOptions, sockopt: settings.sockopt });
   const conn = open(adapter, tools.socat, ["STDIO", address]);
@@ -160,10 +150,17 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
     await stop(conn.child, 1000);
     throw handshakeFailure(await conn.err, who, ourLine);
   }
-  await say(conn, "BYE ok");
+  await say(conn, refused ? `BYE fail ${oneLine(refused.message)}` : "BYE ok");
   await stop(conn.child, 1000);
+  if (refused) {
+    log.info(`check --peer: OK our certificate, as ${who} verified it: it accepted ${ourLine}`);
+    throw new SstError(
+      refused.exitCode,
+      `check --peer: FAIL certificate of ${who}: ${refused.message}`,
+    );
+  }
   log.info(
-    `check --peer: OK certificate of ${who}: ${certificateNames(leaf)}; chain ` +
+    `check --peer: OK certificate of ${who}: ${certificateNames(probe.leaf)}; chain ` +
       `${chainText(chain)} verified against our CA; ` +
       (chosen === null ? "name not checked (ssl-mode=VERIFY_CA)" : `name '${chosen}' checked`) +
       " as a donor checks it",
@@ -176,19 +173,28 @@ async function check(o: PeerOptions, adapter: ProcessAdapter): Promise<number> {
   return 0;
 }
 
+function noAnswer(who: string, timeoutSec: number): TimeoutError {
+  return new TimeoutError(
+    `check --peer: no answer from ${who} within ${timeoutSec} s; is 'wsrep_sst_rsync_tunnel ` +
+      "check --listen' running there, and do routing and firewalls let us reach that port?",
+  );
+}
+
+function answersAsJoiner(who: string): SstError {
+  return new SstError(
+    ExitCode.protocol,
+    `check --peer: ${who} answers as an SST joiner, not as 'check --listen'; run the check ` +
+      "when no SST is running there",
+  );
+}
+
 /**
  * One error for a failed connection, with the exit code the donor of an SST would end with
  * (connection_failures.ts judges both); for a handshake, says which direction failed and logs
  * the other.
  */
 function handshakeFailure(output: string, who: string, ourLine: string): SstError {
-  if (output.includes("@RSYNCD:")) {
-    return new SstError(
-      ExitCode.protocol,
-      `check --peer: ${who} answers as an SST joiner, not as 'check --listen'; run the check ` +
-        "when no SST is running there",
-    );
-  }
+  if (output.includes(RSYNC_GREETING)) return answersAsJoiner(who);
   const f = classifyConnectionFailure(output);
   const e = connectionError(output, who.replace(/^joiner /, ""));
   if (f?.layer === "network") return new SstError(e.exitCode, `check --peer: FAIL ${e.message}`);

@@ -15,16 +15,7 @@ import { makeBundle, makeClusterCa, makeNodeCertificate } from "./certs.ts";
 import { versionReport } from "./version_report.ts";
 import { DEFAULT_PORT } from "../core/address.ts";
 import { MAIN_NAME, type ProgramName } from "../core/program_name.ts";
-
-/**
- * True if argv is mariadbd's call: it starts with an option (never a command word) and
- * carries `--role` or `--address`.
- */
-export function isSstInvocation(argv: readonly string[]): boolean {
-  return (argv[0] ?? "").startsWith("--") &&
-    argv.some((a) => /^--(role|address)(=|$)/.test(a)) &&
-    !argv.includes("--help") && !argv.includes("--version");
-}
+import type { DefaultsFiles } from "../config/settings.ts";
 
 function integer(min: number, max: number): (raw: string) => number {
   return (raw) => {
@@ -73,11 +64,15 @@ export async function runCli(
       "check option files, certificates, socat and rsync as an SST would; with --peer, a " +
         "mutual-TLS handshake with 'check --listen' on another node, made as a donor makes it",
     )
-    .option("--datadir <dir>", "the server's datadir", "/var/lib/mysql/")
-    .option("--role <role>", "check for the joiner or donor side (default: joiner)")
+    .option("--datadir <dir>", "the server's datadir (default: [mysqld] datadir)")
+    .option("--role <role>", "check for the joiner or donor side only (default: both)")
     .option("--peer <host[:port]>", `check the TLS link to this node (port ${DEFAULT_PORT})`)
     .option("--listen", "answer one or more 'check --peer' from other nodes, then exit")
-    .option("--port <n>", `port for --listen (default ${DEFAULT_PORT})`, integer(1, 65535))
+    .option(
+      "--port <n>",
+      `port for --listen (default: wsrep_sst_receive_address's, else ${DEFAULT_PORT})`,
+      integer(1, 65535),
+    )
     .option("--once", "with --listen: exit after the first check")
     .option(
       "--timeout <seconds>",
@@ -158,7 +153,7 @@ interface CheckFlags {
   defaultsFile?: string;
   defaultsExtraFile?: string;
   defaultsGroupSuffix?: string;
-  datadir: string;
+  datadir?: string;
   role?: string;
   peer?: string;
   listen?: boolean;
@@ -173,11 +168,14 @@ function usageError(message: string): number {
 }
 
 async function dispatchCheck(f: CheckFlags, adapter: ProcessAdapter): Promise<number> {
-  const defaults = {
+  const defaults: DefaultsFiles = {
     defaultsFile: f.defaultsFile,
     defaultsExtraFile: f.defaultsExtraFile,
     defaultsGroupSuffix: f.defaultsGroupSuffix,
   };
+  if (f.role !== undefined && f.role !== "joiner" && f.role !== "donor") {
+    return usageError(`--role ${f.role}: use joiner or donor`);
+  }
   if (f.peer !== undefined && f.listen) return usageError("--peer and --listen exclude each other");
   if ((f.peer !== undefined || f.listen) && f.role !== undefined) {
     return usageError(
@@ -189,18 +187,18 @@ async function dispatchCheck(f: CheckFlags, adapter: ProcessAdapter): Promise<nu
   }
   if (f.peer !== undefined) {
     return await runCheckPeer(
-      { ...defaults, peer: f.peer, timeoutSec: f.timeout || undefined },
+      { defaults, peer: f.peer, timeoutSec: f.timeout || undefined },
       adapter,
     );
   }
   if (f.listen) {
     return await runCheckListen({
-      ...defaults,
-      port: f.port ?? DEFAULT_PORT,
+      defaults,
+      port: f.port,
       once: f.once ?? false,
       timeoutSec: f.timeout ?? DEFAULT_LISTEN_TIMEOUT,
     }, adapter);
   }
   if (f.timeout !== undefined) return usageError("--timeout goes with --peer or --listen");
-  return await runCheck({ ...defaults, datadir: f.datadir, role: f.role ?? "joiner" }, adapter);
+  return await runCheck({ defaults, datadir: f.datadir, role: f.role }, adapter);
 }

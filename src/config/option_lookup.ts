@@ -101,6 +101,14 @@ export class OptionLookup {
     });
   }
 
+  /**
+   * Every entry of one group argument (`sst`, `--mysqld`), suffixed groups included, in file
+   * order: what my_print_defaults would print for it.
+   */
+  entriesOf(group: string): OptionEntry[] {
+    return this.select(group);
+  }
+
   /** Entries my_print_defaults would print for one group argument, in file order. */
   private select(group: string): OptionEntry[] {
     const names = requestedGroups(this.opts, [group]);

@@ -5,19 +5,22 @@
  *
  * @module
  */
-import type { SstArgs } from "../core/args.ts";
+import type { Role, ServerPaths, SstArgs } from "../core/args.ts";
 import { ConfigError } from "../core/errors.ts";
 import { OptionLookup } from "./option_lookup.ts";
 import { parseSockopt, type SockoptToken } from "./sockopt.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
 import { type Precopy, precopyFrom } from "./precopy.ts";
 import { type Delta, deltaFrom } from "./delta.ts";
+import { type Clone, cloneFrom } from "./clone.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 import { type DonorName, donorNamesFrom } from "./donor_names.ts";
 import { type GaleraTls, galeraTlsFrom } from "./galera_tls.ts";
+import { type SystemTablespace, systemTablespaceFrom } from "./system_tablespace.ts";
 
 export type { TlsSettings } from "./tls_settings.ts";
+export type { SystemTablespace } from "./system_tablespace.ts";
 
 /** Where the server keeps its files (absolute, no trailing slash). */
 export interface ServerLayout {
@@ -26,6 +29,16 @@ export interface ServerLayout {
   innodbLogGroupHomeDir: string;
   innodbUndoDirectory: string;
   ariaLogDirPath: string;
+  /**
+   * The InnoDB system tablespace (`innodb_data_file_path` placed by `innodb_data_home_dir`).
+   * Absent: mariadbd's default, `ibdata1` in {@link innodbDataHomeDir}.
+   */
+  systemTablespace?: SystemTablespace;
+  /**
+   * mariadbd's own `tmpdir` (first entry, absolute), when the server's groups set it: a
+   * directory of it directly in the datadir is not a schema (see `specialTopLevelDirs`).
+   */
+  serverTmpdir?: string;
   /** Binary log base path (absolute, without extension), when binary logging is on. */
   binlogBase?: string;
   /** Binary log index file (absolute), when binary logging is on. */
@@ -69,10 +82,57 @@ export interface Settings {
   precopy: Precopy;
   /** Whether the donor's passes use delta transfer (`[sst] delta`; see delta.ts). */
   delta: Delta;
+  /** Whether the donor clones the frozen files under the lock (`[sst] clone`; see clone.ts). */
+  clone: Clone;
   /** Joiner: the donor certificate names accepted (`[sst] donor-names`); null: any of the CA. */
   donorNames: DonorName[] | null;
   /** Whether Galera's group channel (which carries the per-SST secret) is encrypted. */
   galeraTls: GaleraTls;
+}
+
+/** Which option files mariadbd read (its `--defaults-*` options). */
+export interface DefaultsFiles {
+  /** `--defaults-file`: only this file (and what it includes). */
+  defaultsFile?: string;
+  /** `--defaults-extra-file`: also this file. */
+  defaultsExtraFile?: string;
+  /** `--defaults-group-suffix`: also the groups with this suffix. */
+  defaultsGroupSuffix?: string;
+}
+
+/**
+ * What settings are resolved from besides the option files: the role, and what mariadbd said
+ * on the command line (an SST builds it from its arguments, {@link settingsInputOf}; `check`
+ * from its flags).
+ */
+export interface SettingsInput {
+  role: Role;
+  /** The datadir mariadbd passed; absent: `[mysqld] datadir`, else {@link COMPILED_DATADIR}. */
+  datadir?: string;
+  /** Directory options from mariadbd's own arguments (they win over the option files). */
+  server?: ServerPaths;
+  /** `--binlog` / `--binlog-index` of the SST call. */
+  binlog?: string;
+  binlogIndex?: string;
+}
+
+/** The datadir mariadbd uses when no option names one (Debian's and upstream's build). */
+export const COMPILED_DATADIR = "/var/lib/mysql";
+
+/** The input of an SST: its parsed arguments, as mariadbd passed them. */
+export function settingsInputOf(args: SstArgs): SettingsInput & { defaults: DefaultsFiles } {
+  return {
+    role: args.role,
+    datadir: args.datadir,
+    server: args.server,
+    binlog: args.binlog,
+    binlogIndex: args.binlogIndex,
+    defaults: {
+      defaultsFile: args.defaultsFile,
+      defaultsExtraFile: args.defaultsExtraFile,
+      defaultsGroupSuffix: args.defaultsGroupSuffix,
+    },
+  };
 }
 
 /** Defaults of the `[sst]` timeout keys, in seconds. */
@@ -109,11 +169,14 @@ function integerSetting(
   return Number(raw);
 }
 
-function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
+function layoutFrom(args: SettingsInput, opts: OptionLookup): ServerLayout {
   const pick = (fromArgs: string | undefined, key: string) => fromArgs ?? opts.get("--mysqld", key);
-  const datadir = resolveDir("/", args.datadir);
-  const s = args.server;
-  const dataHome = resolveDir(datadir, pick(s.innodbDataHomeDir, "innodb-data-home-dir"));
+  const datadir = resolveDir("/", args.datadir ?? pick(undefined, "datadir") ?? COMPILED_DATADIR);
+  const s = args.server ?? {};
+  const homeRaw = pick(s.innodbDataHomeDir, "innodb-data-home-dir") ??
+    // Set but empty: InnoDB then takes every innodb_data_file_path name as written.
+    (opts.has("--mysqld", "innodb-data-home-dir") ? "" : undefined);
+  const dataHome = resolveDir(datadir, homeRaw);
   const layout: ServerLayout = {
     datadir,
     innodbDataHomeDir: dataHome,
@@ -126,27 +189,37 @@ function layoutFrom(args: SstArgs, opts: OptionLookup): ServerLayout {
       pick(s.innodbUndoDirectory, "innodb-undo-directory"),
     ),
     ariaLogDirPath: resolveDir(datadir, pick(s.ariaLogDirPath, "aria-log-dir-path")),
+    systemTablespace: systemTablespaceFrom(
+      datadir,
+      homeRaw,
+      pick(s.innodbDataFilePath, "innodb-data-file-path"),
+      s.innodbDataFilePath !== undefined
+        ? "mariadbd's argument --innodb-data-file-path"
+        : opts.source("--mysqld", "innodb-data-file-path")?.where ?? "[mysqld]",
+    ),
+    serverTmpdir: serverTmpdir(datadir, opts.get("--mysqld", "tmpdir")),
   };
   return { ...layout, ...binlogFrom(args, opts, datadir) };
 }
 
 function binlogFrom(
-  args: SstArgs,
+  args: SettingsInput,
   opts: OptionLookup,
   datadir: string,
 ): Pick<ServerLayout, "binlogBase" | "binlogIndex"> {
-  let base = args.binlog ?? args.server.logBin;
+  const server = args.server ?? {};
+  let base = args.binlog ?? server.logBin;
   if (base === undefined && opts.has("--mysqld", "log-bin")) {
     base = opts.get("--mysqld", "log-bin") ?? "";
   }
   if (base === undefined || base === "0") return {};
   if (base === "") {
-    const basename = args.server.logBasename ?? opts.get("--mysqld", "log-basename");
+    const basename = server.logBasename ?? opts.get("--mysqld", "log-basename");
     base = basename ? `${basename}-bin` : "mysql-bin";
   }
   base = base.replace(/\.[0-9]+$/, "").replace(/\.index$/, "");
   const absBase = resolveDir(datadir, base);
-  const index = args.binlogIndex ?? args.server.logBinIndex ??
+  const index = args.binlogIndex ?? server.logBinIndex ??
     opts.get("--mysqld", "log-bin-index");
   // As mariadbd: a relative index name is relative to the datadir, and `.index` is added only
   // when the name has no extension.
@@ -170,18 +243,32 @@ function timeoutsFrom(opts: OptionLookup): Timeouts {
   };
 }
 
-/** Reads the option files named by the arguments and resolves all settings. */
-export async function loadSettings(args: SstArgs, cpuCount: number): Promise<Settings> {
-  const opts = await OptionLookup.load({
-    defaultsFile: args.defaultsFile,
-    extraFile: args.defaultsExtraFile,
-    groupSuffix: args.defaultsGroupSuffix,
+/**
+ * Reads the option files mariadbd read; `onWarning` gets what MariaDB ignores silently (a
+ * missing `!include`, a world-writable file).
+ */
+export async function loadOptions(
+  defaults: DefaultsFiles,
+  onWarning?: (message: string) => void,
+): Promise<OptionLookup> {
+  return await OptionLookup.load({
+    defaultsFile: defaults.defaultsFile,
+    extraFile: defaults.defaultsExtraFile,
+    groupSuffix: defaults.defaultsGroupSuffix,
+    onWarning,
   });
-  return settingsFrom(args, opts, cpuCount);
+}
+
+/** Reads the option files named by `input.defaults` and resolves all settings. */
+export async function loadSettings(
+  input: SettingsInput & { defaults: DefaultsFiles },
+  cpuCount: number,
+): Promise<Settings> {
+  return settingsFrom(input, await loadOptions(input.defaults), cpuCount);
 }
 
 /** Resolves settings from already loaded options (pure; used by tests). */
-export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number): Settings {
+export function settingsFrom(args: SettingsInput, opts: OptionLookup, cpuCount: number): Settings {
   const sockoptRaw = sstValue(opts, "sockopt");
   return {
     layout: layoutFrom(args, opts),
@@ -196,9 +283,16 @@ export function settingsFrom(args: SstArgs, opts: OptionLookup, cpuCount: number
     wire: wireFrom(opts),
     precopy: precopyFrom(opts),
     delta: deltaFrom(opts),
+    clone: cloneFrom(opts),
     donorNames: donorNamesFrom(opts),
     galeraTls: galeraTlsFrom(opts),
   };
+}
+
+/** mariadbd's own tmpdir (its first entry), relative to the datadir where mariadbd runs. */
+function serverTmpdir(datadir: string, raw: string | undefined): string | undefined {
+  const first = (raw ?? "").split(":")[0];
+  return first === "" ? undefined : resolveDir(datadir, first);
 }
 
 /** mariadbd's `tmpdir` may list several directories separated by `:`; we use the first. */

@@ -256,6 +256,15 @@ export const SST_KEYS = [
       "instead of whole files: on, off, or auto (on when run as wsrep_sst_rsync_tunnel_wan)",
   },
   {
+    name: "clone",
+    groups: "sst",
+    role: "donor",
+    default: "auto",
+    meaning: "clone the frozen files under the lock (copy-on-write: XFS reflink, btrfs) and " +
+      "send from the clones once the server writes again: on (refuse an SST where a part " +
+      "cannot clone), off, or auto (where a probe clone works); read and checked, not used yet",
+  },
+  {
     name: "bwlimit",
     groups: "sst",
     role: "donor",

@@ -37,6 +37,8 @@ export interface SstArgs {
 /** Server file locations that may come with the arguments. */
 export interface ServerPaths {
   innodbDataHomeDir?: string;
+  /** `innodb_data_file_path` (system tablespace files), from mariadbd's argv only. */
+  innodbDataFilePath?: string;
   innodbLogGroupHomeDir?: string;
   innodbUndoDirectory?: string;
   ariaLogDirPath?: string;
@@ -153,6 +155,9 @@ function applyServerOption(
     case "innodb-data-home-dir":
       if (value !== undefined) out.innodbDataHomeDir = value;
       return;
+    case "innodb-data-file-path":
+      if (value !== undefined) out.innodbDataFilePath = value;
+      return;
     case "innodb-log-group-home-dir":
       if (value !== undefined) out.innodbLogGroupHomeDir = value;
       return;
@@ -220,6 +225,7 @@ export function parseSstArgs(argv: readonly string[]): SstArgs {
     bypass: v.bypass === true,
     server: {
       innodbDataHomeDir: nonEmpty(v["innodb-data-home-dir"]) ?? fromServer.innodbDataHomeDir,
+      innodbDataFilePath: fromServer.innodbDataFilePath,
       innodbLogGroupHomeDir: nonEmpty(v["innodb-log-group-home-dir"]) ??
         fromServer.innodbLogGroupHomeDir,
       innodbUndoDirectory: nonEmpty(v["innodb-undo-directory"]) ??

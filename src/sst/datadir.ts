@@ -5,7 +5,12 @@
  * @module
  */
 import type { ServerLayout } from "../config/settings.ts";
-import { BINLOG_STAGING, binlogDir, strayEngineFiles } from "../transfer/layout_files.ts";
+import {
+  BINLOG_STAGING,
+  binlogDir,
+  strayEngineFiles,
+  systemTablespaceDir,
+} from "../transfer/layout_files.ts";
 import type { Scope } from "./scope.ts";
 import * as log from "../core/log.ts";
 import { onPath } from "../core/fs_errors.ts";
@@ -38,6 +43,7 @@ export async function prepareDirectories(
   const dirs: [string, string][] = [
     [layout.datadir, "datadir"],
     [layout.innodbDataHomeDir, "innodb_data_home_dir"],
+    [systemTablespaceDir(layout), "innodb_data_file_path"],
     [layout.innodbLogGroupHomeDir, "innodb_log_group_home_dir"],
     [layout.innodbUndoDirectory, "innodb_undo_directory"],
     [layout.ariaLogDirPath, "aria_log_dir_path"],

@@ -85,6 +85,12 @@ import { parseCompressList, type WireSettings } from "../config/wire_options.ts"
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
 import { waitFor } from "../proc/wait.ts";
+import { systemTablespaceOf } from "../transfer/layout_files.ts";
+import {
+  checkOwnTablespace,
+  MANIFEST_FILE,
+  renderManifest,
+} from "../transfer/tablespace_manifest.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -110,6 +116,8 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   );
   const refusing = (e: unknown) => refuseData(e, tunnel, dir, { secret, donor: pair.donor });
   let state: string;
+  // Records the joiner reads with the completion record (the system tablespace's manifest).
+  const before: string[] = [];
   if (ctx.args.bypass) {
     // 3. IST.
     state = bypassState(ctx);
@@ -133,13 +141,12 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     // 7. Release the lock.
     ctx.protocol.write("continue");
     log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
+    const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
+    before.push(await dir.write(MANIFEST_FILE, sent));
   }
   // 7. The completion record, then `done`.
-  await runPass(
-    { kind: "completion", file: await completionRecord(ctx, dir, state, secret, pair) },
-    tunnel,
-    {},
-  );
+  const record = await completionRecord(ctx, dir, state, secret, pair);
+  await runPass({ kind: "completion", file: record, before }, tunnel, {});
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
 }
@@ -257,7 +264,11 @@ async function openTunnel(
 ): Promise<OpenTunnel> {
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
-  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  const dir = await makePrivateDir(
+    ctx.settings.tmpdir,
+    ctx.scope,
+    ctx.settings.layout.datadir,
+  );
   const tunnel = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
   return { tunnel, dir, peerName };
 }
@@ -433,6 +444,7 @@ interface FirstPass {
  */
 async function planFirstPass(ctx: SstContext): Promise<FirstPass> {
   await checkWire(ctx, ctx.settings.wire);
+  await checkOwnTablespace(systemTablespaceOf(ctx.settings.layout));
   const walk = new TreeWalk();
   const plan = await planCopy(ctx.settings, walk, false);
   const precopy = wantsPrecopy(ctx.settings.precopy, plan.total);

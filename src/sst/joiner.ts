@@ -60,7 +60,12 @@ import {
   warnLinkedDirs,
   warnStrayEngineFiles,
 } from "./datadir.ts";
-import { datadirDaemonExcludes } from "../transfer/layout_files.ts";
+import { datadirDaemonExcludes, systemTablespaceOf } from "../transfer/layout_files.ts";
+import {
+  checkReceivedTablespace,
+  MANIFEST_FILE,
+  parseManifest,
+} from "../transfer/tablespace_manifest.ts";
 import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
 import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
@@ -123,6 +128,7 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   if (record.server !== undefined) logServerPair(parseRecordVersion(record.server), server.version);
   await drainConnections(ctx, listener);
   await stop(listener.child);
+  if (!record.bypass) await checkTablespace(ctx, ws.completionFile);
   await finishBinlogs(ctx, record, ws.binlogStaging);
   if (!record.bypass) {
     await removeStaleServerState(ctx.settings.layout);
@@ -197,7 +203,11 @@ interface Workspace {
  * marker, the server's directories, and where the completion record will land.
  */
 async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Workspace> {
-  const dir = await makePrivateDir(ctx.settings.tmpdir, ctx.scope);
+  const dir = await makePrivateDir(
+    ctx.settings.tmpdir,
+    ctx.scope,
+    ctx.settings.layout.datadir,
+  );
   await markSstInProgress(ctx.settings.layout.datadir, ctx.scope);
   await warnLinkedDirs(ctx.settings.layout);
   const binlogStaging = await prepareDirectories(ctx.settings.layout, ctx.scope);
@@ -446,6 +456,19 @@ async function drainConnections(
     signal: ctx.stopper.signal,
     onTimeout: () => {},
   });
+}
+
+/**
+ * Accepts the data set only if the donor sent the system tablespace this node's configuration
+ * names (see tablespace_manifest.ts); its record lies next to the completion record.
+ */
+async function checkTablespace(ctx: SstContext, completionFile: string): Promise<void> {
+  const file = `${completionFile.slice(0, completionFile.lastIndexOf("/"))}/${MANIFEST_FILE}`;
+  const text = await Deno.readTextFile(file).catch(() => null);
+  await checkReceivedTablespace(
+    systemTablespaceOf(ctx.settings.layout),
+    text === null ? null : parseManifest(text, file),
+  );
 }
 
 async function finishBinlogs(

@@ -95,8 +95,72 @@ export function privateDirError(
   );
 }
 
-/** Creates the private directory under `tmpdir` and registers its removal. */
-export async function makePrivateDir(tmpdir: string, scope: Scope): Promise<PrivateDir> {
+/** `path` through links when it exists, as written otherwise. */
+async function real(path: string): Promise<string> {
+  return await Deno.realPath(path).catch(() => path);
+}
+
+function within(path: string, tree: string): boolean {
+  return path === tree || path.startsWith(tree === "/" ? "/" : `${tree}/`);
+}
+
+/**
+ * The trees the SST copies or cleans recursively: the datadir and what its top-level links to
+ * directories point to (schema directories on another disk), through links.
+ */
+async function copiedTrees(datadir: string): Promise<string[]> {
+  const trees = [await real(datadir)];
+  try {
+    for await (const e of Deno.readDir(datadir)) {
+      if (!e.isSymlink) continue;
+      const target = await real(`${datadir}/${e.name}`);
+      if ((await Deno.stat(target).catch(() => null))?.isDirectory) trees.push(target);
+    }
+  } catch { /* an unreadable datadir fails elsewhere, naming it */ }
+  return trees;
+}
+
+/**
+ * Where this run's private directory goes: `tmpdir`, unless it lies inside a tree the SST
+ * copies or cleans (a `tmpdir=<datadir>/tmp`): the donor would send the directory, secret
+ * included, and the donor's `--delete` would remove the joiner's. Then in `$TMPDIR` or `/tmp`,
+ * whichever is outside, said in one INFO line; fails (exit 22) when neither is.
+ */
+export async function privateDirParent(tmpdir: string, datadir: string): Promise<string> {
+  const trees = await copiedTrees(datadir);
+  const inside = async (dir: string) => {
+    const r = await real(dir);
+    return trees.some((t) => within(r, t));
+  };
+  if (!(await inside(tmpdir))) return tmpdir;
+  const env = Deno.env.get("TMPDIR");
+  const candidates = [...(env?.startsWith("/") ? [env.replace(/(.)\/+$/, "$1")] : []), "/tmp"];
+  for (const alt of candidates) {
+    if (await inside(alt)) continue;
+    log.info(
+      `tmpdir ${tmpdir} is inside the datadir ${datadir}, which the SST copies and cleans: ` +
+        `private directory made in ${alt} instead`,
+    );
+    return alt;
+  }
+  throw new ConfigError(
+    `tmpdir ${tmpdir} is inside the datadir ${datadir}, which the SST copies and cleans, and ` +
+      `so are ${candidates.join(" and ")}; set tmpdir to a directory outside the datadir`,
+  );
+}
+
+/**
+ * Creates the private directory under `tmpdir` (or outside the datadir when `tmpdir` is inside
+ * it: {@link privateDirParent}) and registers its removal.
+ */
+export async function makePrivateDir(
+  tmpdir: string,
+  scope: Scope,
+  datadir?: string,
+): Promise<PrivateDir> {
+  // A hostile value is a configuration error, before any file system call sees it.
+  socatSafe("tmpdir", tmpdir);
+  if (datadir !== undefined) tmpdir = await privateDirParent(tmpdir, datadir);
   let path: string;
   for (const stale of await sweepStalePrivateDirs(tmpdir)) {
     log.info(`removed ${stale} left by a killed SST`);

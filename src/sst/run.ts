@@ -7,7 +7,7 @@
 import { programPath } from "../proc/self.ts";
 import { VERSION } from "../core/version.ts";
 import { parseSstArgs } from "../core/args.ts";
-import { loadSettings } from "../config/settings.ts";
+import { loadSettings, settingsInputOf } from "../config/settings.ts";
 import { findTools } from "../proc/tools.ts";
 import { type ProcessAdapter, stopAll } from "../proc/process.ts";
 import { type LineSink, ProtocolWriter } from "./protocol.ts";
@@ -65,7 +65,7 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
   try {
     const args = parseSstArgs(argv);
     log.setDebug(args.progress);
-    const settings = await loadSettings(args, deps.cpuCount);
+    const settings = await loadSettings(settingsInputOf(args), deps.cpuCount);
     stopper = new Stopper(
       args.role === "joiner" ? args.parent : undefined,
       settings.timeouts.deadline,

@@ -75,6 +75,7 @@ function refusedPush(path: string, layout: ServerLayout): ConfigError {
   const owner = [
     ...engineFileSets(layout).map((s) => ({ option: s.option, dir: s.dir })),
     { option: "log_bin", dir: binlogDir(layout) },
+    { option: "tmpdir", dir: layout.serverTmpdir },
   ].find((o) => inside(o.dir));
   const what = owner
     ? `its ${owner.option} directory ${owner.dir}`

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { classifyRsyncLine } from "./rsync_failures.ts";
 
 /** One line of the daemon log that matters to the joiner, with the session that logged it. */
 export type DaemonEvent =
@@ -32,17 +33,17 @@ export function parseDaemonLine(line: string): DaemonEvent | null {
   if (to) return { kind: "authenticated", pid, target: to[1] };
   const refused = /daemon refused to receive (?:directory|file) "([^"]+)"/.exec(text);
   if (refused) return { kind: "refused", pid, path: refused[1] };
-  if (/No space left on device/i.test(text)) {
+  // What the line says is rsync's own table (rsync_failures.ts), on either side.
+  const said = classifyRsyncLine(text).kind;
+  if (said === "joiner-no-space") {
     const file = /failed (?:on|to write [^"]*) "([^"]+)"/.exec(text)?.[1] ?? null;
     return { kind: "no-space", pid, file, text };
   }
   const error = /^rsync error: .*\(code (\d+)\)/.exec(text);
   if (error) return { kind: "error", pid, code: Number(error[1]), text };
-  // A file of the module (`… (in <module>)`) the receiving side could not handle; through the
-  // tunnel the donor's rsync may exit 0 after such a line, so the joiner decides.
-  if (/^rsync: \[(generator|receiver)\] .*\(in [^)]+\)/i.test(text)) {
-    return { kind: "file-error", pid, text };
-  }
+  // A file of the module the receiving side could not handle; through the tunnel the donor's
+  // rsync may exit 0 after such a line, so the joiner decides.
+  if (said === "joiner-write") return { kind: "file-error", pid, text };
   return null;
 }
 

@@ -8,7 +8,14 @@
  *
  * @module
  */
-import type { ServerLayout } from "../config/settings.ts";
+import type { ServerLayout, SystemTablespace } from "../config/settings.ts";
+import { ConfigError } from "../core/errors.ts";
+import {
+  baseName,
+  DEFAULT_DATA_FILE_PATH,
+  describeSystemTablespace,
+  dirName,
+} from "../config/system_tablespace.ts";
 import { globToRegExp } from "./selection.ts";
 
 /** Name of the staging directory for binary logs inside the binlog directory. */
@@ -35,23 +42,71 @@ export interface EngineFileSet {
   module: EngineModule;
   patterns: string[];
   /**
+   * Names in the same directory that another set of the same module sends (a system
+   * tablespace in several directories): this set's job neither sends nor deletes them.
+   */
+  keep?: string[];
+  /**
+   * Names of an earlier set (`ibdata*`, mariadbd's default names): never sent, and deleted from
+   * the joiner's directory of the set by `--delete` unless this set sends them.
+   */
+  stale?: string[];
+  /**
    * Whether its files change a few bytes at a time inside pages (undo records, page headers),
    * so that a delta pass sends less with blocks finer than a page (see `deltaBlockSize`).
    */
   changesInsidePages: boolean;
 }
 
+/** The system tablespace of `layout` (mariadbd's default, `ibdata1` in the data home, if unset). */
+export function systemTablespaceOf(layout: ServerLayout): SystemTablespace {
+  return layout.systemTablespace ?? {
+    value: DEFAULT_DATA_FILE_PATH,
+    setting: "default",
+    files: [`${layout.innodbDataHomeDir}/ibdata1`],
+  };
+}
+
+/** The system tablespace's files as engine file sets: one per directory, in file order. */
+function systemTablespaceSets(layout: ServerLayout): EngineFileSet[] {
+  const files = systemTablespaceOf(layout).files;
+  const dirs = [...new Set(files.map(dirName))];
+  const names = files.map(baseName);
+  return dirs.map((dir) => {
+    const own = files.filter((f) => dirName(f) === dir).map(baseName);
+    const keep = names.filter((n) => !own.includes(n));
+    return {
+      label: "InnoDB system tablespace",
+      option: "innodb_data_home_dir",
+      dir,
+      module: "dataHome",
+      patterns: own,
+      ...(keep.length > 0 ? { keep } : {}),
+      stale: ["ibdata*"],
+      changesInsidePages: true,
+    };
+  });
+}
+
+/**
+ * The one directory where the joiner's module for the system tablespace writes: all its
+ * files arrive there, by name (as mariabackup restores them), so they must share one.
+ */
+export function systemTablespaceDir(layout: ServerLayout): string {
+  const t = systemTablespaceOf(layout);
+  const dirs = [...new Set(t.files.map(dirName))];
+  if (dirs.length === 1) return dirs[0];
+  throw new ConfigError(
+    `${describeSystemTablespace(t)} spreads the system tablespace over ${dirs.join(", ")}; ` +
+      "this SST method receives it into one directory: put its files in one directory on " +
+      "this node (directories may differ from the donor's), or use wsrep_sst_method=mariabackup",
+  );
+}
+
 /** The engine file sets of spec §5 passes 2–5 in `layout`. */
 export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
   return [
-    {
-      label: "InnoDB system tablespace",
-      option: "innodb_data_home_dir",
-      dir: layout.innodbDataHomeDir,
-      module: "dataHome",
-      patterns: ["ibdata*", "ib_lru_dump"],
-      changesInsidePages: true,
-    },
+    ...systemTablespaceSets(layout),
     {
       label: "InnoDB redo log",
       option: "innodb_log_group_home_dir",
@@ -88,7 +143,9 @@ export function binlogDir(layout: ServerLayout): string | undefined {
 /**
  * Top-level directories of the datadir that are themselves one of the server's other
  * directories (e.g. `<datadir>/undo` as `innodb_undo_directory`), plus the binlog staging
- * directory: not schema directories, so the datadir passes neither send nor delete them.
+ * directory, plus mariadbd's `tmpdir` when it is a directory directly in the datadir (its
+ * temporary files are no schema, and the joiner's server needs it at start-up): not schema
+ * directories, so the datadir passes neither send nor delete them.
  */
 export function specialTopLevelDirs(layout: ServerLayout): string[] {
   const dd = layout.datadir;
@@ -97,6 +154,10 @@ export function specialTopLevelDirs(layout: ServerLayout): string[] {
   for (const d of dirs) {
     if (!d || d === dd || !d.startsWith(dd + "/")) continue;
     out.add(d.slice(dd.length + 1).split("/")[0]);
+  }
+  const tmp = layout.serverTmpdir;
+  if (tmp?.startsWith(dd + "/") && !tmp.slice(dd.length + 1).includes("/")) {
+    out.add(tmp.slice(dd.length + 1));
   }
   return [...out];
 }

@@ -57,8 +57,11 @@ export type Pass =
   | { kind: "hot"; plan: CopyPlan; delta: boolean; record: PrecopyRecord }
   /** The copy under the lock: what the joiner will hold. */
   | { kind: "locked"; plan: CopyPlan; delta: boolean }
-  /** The completion record (the joiner accepts the data once it arrives). */
-  | { kind: "completion"; file: string }
+  /**
+   * The completion record (the joiner accepts the data once it arrives), with `before`: records
+   * the joiner reads once it is there (passes.ts `completionJob`).
+   */
+  | { kind: "completion"; file: string; before: readonly string[] }
   /** The refusal record, where the completion record would go: the joiner fails with it. */
   | { kind: "refusal"; file: string };
 
@@ -73,7 +76,9 @@ interface Rules {
   /** The pass's name in the log. */
   name: string;
   /** What it sends: a plan of jobs (delta or whole files), or one record file. */
-  sends: { kind: "plan"; plan: CopyPlan; delta: boolean } | { kind: "record"; file: string };
+  sends:
+    | { kind: "plan"; plan: CopyPlan; delta: boolean }
+    | { kind: "record"; file: string; before: readonly string[] };
   /** The lines of a failed rsync that this pass tolerates, or null (a failure). */
   tolerated: (code: number, lines: readonly string[]) => RsyncLine[] | null;
   /** Whether it writes the protocol's progress lines (the pass that ends the SST does). */
@@ -108,15 +113,19 @@ function rulesOf(pass: Pass): Rules {
         ended: null,
       };
     case "completion":
+      return recordRules("completion record", {
+        kind: "record",
+        file: pass.file,
+        before: pass.before,
+      });
     case "refusal":
-      return {
-        name: `${pass.kind} record`,
-        sends: { kind: "record", file: pass.file },
-        tolerated: NOTHING_TOLERATED,
-        progress: false,
-        ended: null,
-      };
+      return recordRules("refusal record", { kind: "record", file: pass.file, before: [] });
   }
+}
+
+/** A record pass: one file (and those before it), nothing tolerated, no progress. */
+function recordRules(name: string, sends: Rules["sends"]): Rules {
+  return { name, sends, tolerated: NOTHING_TOLERATED, progress: false, ended: null };
 }
 
 /** Runs `pass` through `tunnel`; throws an `SstError` explaining the first failure. */
@@ -129,7 +138,7 @@ export async function runPass(pass: Pass, tunnel: Tunnel, observer: PassObserver
     case "record": {
       // Whole file, no wire options: a few hundred bytes that must land by rename.
       const tally = new PassTally(rules, null);
-      return await runJob(completionJob(sends.file), tunnel, tally.jobRun(false));
+      return await runJob(completionJob(sends.file, sends.before), tunnel, tally.jobRun(false));
     }
   }
 }

@@ -82,13 +82,13 @@ export function structureJob(layout: ServerLayout): RsyncJob {
  * joiner maps to the directory of its own configuration, whatever the donor's layout. Files
  * only (top-level directories are excluded first: no schema directory is sent along when the
  * set lives in the datadir); `--delete` removes the joiner's stale files of the same set (an
- * old `undo004`), nothing else.
+ * old `undo004`, an `ibdata2` of an earlier system tablespace), nothing else.
  */
 export function engineFileJobs(layout: ServerLayout): RsyncJob[] {
   return engineFileSets(layout).map((s) => ({
     ...job(
       s.label,
-      { kind: "matching", patterns: s.patterns },
+      { kind: "matching", patterns: s.patterns, keep: s.keep, stale: s.stale },
       ["--delete"],
       [`${s.dir}/`],
       Modules[s.module],
@@ -253,15 +253,17 @@ export function binlogJob(files: readonly string[]): RsyncJob | null {
 }
 
 /**
- * The completion record, always last. Not in place: rsync writes a temporary file and renames
- * it, so the joiner never reads a partly written record.
+ * The completion record, always last, with `before`: records the joiner reads once the
+ * completion record is there (rsync sends files in name order: their names must sort before
+ * it). Not in place: rsync writes a temporary file and renames it, so the joiner never reads a
+ * partly written record.
  */
-export function completionJob(file: string): RsyncJob {
+export function completionJob(file: string, before: readonly string[] = []): RsyncJob {
   return job(
     "completion record",
     { kind: "files" },
     ["--checksum", "--no-inplace"],
-    [file],
+    [...before, file],
     Modules.complete,
   );
 }

@@ -8,6 +8,7 @@
 import { MODULE } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { ServerLayout } from "../config/settings.ts";
+import { systemTablespaceDir } from "./layout_files.ts";
 
 /** The rsync user every donor connection authenticates as. */
 export const RSYNC_USER = "sst";
@@ -82,7 +83,7 @@ export function renderRsyncdConf(
     moduleSection(Modules.datadir, l.datadir, [
       `exclude from = ${rsyncConfSafe("exclude file", p.datadirExcludeFile)}`,
     ]),
-    moduleSection(Modules.dataHome, l.innodbDataHomeDir),
+    moduleSection(Modules.dataHome, systemTablespaceDir(l)),
     moduleSection(Modules.logDir, l.innodbLogGroupHomeDir),
     moduleSection(Modules.undoDir, l.innodbUndoDirectory),
     moduleSection(Modules.ariaDir, l.ariaLogDirPath),

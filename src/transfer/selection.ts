@@ -17,8 +17,17 @@ import { rawDirNames, utf8Name, withRawDir } from "../proc/raw_dir.ts";
 export type Selection =
   /** The top-level directories of the source directory (no file), but `excludes`. */
   | { kind: "directories"; excludes: readonly string[] }
-  /** The files directly in the source directory whose names match one of `patterns`. */
-  | { kind: "matching"; patterns: readonly string[] }
+  /**
+   * The files directly in the source directory whose names match one of `patterns`. `keep`:
+   * names neither sent nor deleted (another job sends them there). `stale`: patterns never
+   * sent, whose files `--delete` removes from the joiner (rsync's hide and risk rules).
+   */
+  | {
+    kind: "matching";
+    patterns: readonly string[];
+    keep?: readonly string[];
+    stale?: readonly string[];
+  }
   /** Every source, with everything below it. */
   | { kind: "trees" }
   /**
@@ -46,6 +55,8 @@ export function selectionOptions(s: Selection): string[] {
         "--recursive",
         "--exclude=/*/",
         ...s.patterns.map((p) => `--include=/${p}`),
+        ...(s.keep ?? []).map((n) => `--exclude=/${n}`),
+        ...(s.stale ?? []).flatMap((p) => [`--filter=H /${p}`, `--filter=R /${p}`]),
         "--exclude=**",
       ];
     case "trees":

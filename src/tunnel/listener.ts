@@ -16,6 +16,8 @@ import { relaySocatStderr } from "./socat_log.ts";
 /** A running listener. */
 export interface TunnelListener {
   child: Child;
+  /** Settles when socat's stderr ended (every line relayed). */
+  stderrDone: Promise<void>;
   /** Number of donor connections being served right now. */
   openConnections(): number;
   /**
@@ -39,6 +41,11 @@ export interface ListenerOptions {
   env?: Record<string, string>;
   /** Ends the wait for the socket at once (rejecting with its reason) when it aborts. */
   signal?: AbortSignal;
+  /**
+   * Also receives each line socat writes to stderr; a line it returns true for is its own (a
+   * report of the program socat runs) and is not relayed to the log.
+   */
+  onSocatLine?: (line: string) => boolean | void;
 }
 
 /** Starts socat and resolves once it listens; fails with exit 16 when the port is taken. */
@@ -57,7 +64,11 @@ export async function startListener(
     group: true,
     dieWithParent: true,
   });
-  const stderrDone = relaySocatStderr(child.stderr!, `donor connection to ${opts.where}`);
+  const stderrDone = relaySocatStderr(
+    child.stderr!,
+    `donor connection to ${opts.where}`,
+    opts.onSocatLine,
+  );
   const listening = await waitFor(
     () => pidListensOn(child.pid, opts.port) || (child.exited ? "exited" : undefined),
     {
@@ -73,6 +84,7 @@ export async function startListener(
   }
   return {
     child,
+    stderrDone,
     openConnections: () => childrenOf(child.pid).length,
     bytesReceived: () => receiverBytes(child.pid),
   };

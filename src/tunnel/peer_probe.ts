@@ -34,16 +34,28 @@ export interface ProbeSpec {
   signal?: AbortSignal;
 }
 
+/** The rsync daemon's greeting: what a joiner answers once it accepted our certificate. */
+export const RSYNC_GREETING = "@RSYNCD:";
+
+/** How a probe ended. */
+export type ProbeOutcome =
+  /** The peer answered with one of the expected greetings: its certificate chain, leaf first. */
+  | { kind: "answered"; leaf: CertificateInfo; pems: string[]; output: string }
+  /** The connection ended without a greeting: s_client's output and error text. */
+  | { kind: "failed"; output: string }
+  /** No greeting within the time allowed. */
+  | { kind: "silent" };
+
 /**
- * Fetches and verifies (chain only) the joiner's certificate, presenting ours (with its
- * chain). Success means more than our own verification: the joiner must accept our
- * certificate too and answer with its rsync daemon's greeting — with TLS 1.3 the joiner's
- * verdict on our certificate arrives only after the handshake, so we wait for it.
+ * The probe itself: one `openssl s_client` handshake presenting our certificate (with its chain)
+ * and verifying the peer's chain; done when the peer sends one of `greetings` (default: the rsync
+ * daemon's). `check --peer` probes `check --listen` with this very function.
  */
-export async function fetchPeerCertificate(
+export async function probePeer(
   adapter: ProcessAdapter,
   spec: ProbeSpec,
-): Promise<CertificateInfo> {
+  greetings: readonly string[] = [RSYNC_GREETING],
+): Promise<ProbeOutcome> {
   const cli = await opensslCli(adapter);
   const child = adapter.spawn({
     cmd: "openssl",
@@ -58,7 +70,7 @@ export async function fetchPeerCertificate(
   const greeted = (async () => {
     for await (const chunk of child.stdout!.pipeThrough(new TextDecoderStream())) {
       out += chunk;
-      if (out.includes("@RSYNCD:")) return true;
+      if (greetings.some((g) => out.includes(g))) return true;
     }
     return false;
   })();
@@ -73,15 +85,40 @@ export async function fetchPeerCertificate(
     await stop(child, 1000);
     await child.stdin?.close().catch(() => {});
   }
-  if (ok === null) {
-    throw new TimeoutError(
-      `no answer from joiner ${spec.peer} within [sst] tunnel-connect-timeout=` +
-        `${spec.timeoutSec} s; check that the joiner is reachable (routing, firewall)`,
-    );
+  if (ok === null) return { kind: "silent" };
+  const pems = [...out.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)]
+    .map((m) => m[0]);
+  if (!ok || pems.length === 0) return { kind: "failed", output: out + "\n" + (await stderr) };
+  return {
+    kind: "answered",
+    leaf: describeCertificate(new X509Certificate(pems[0])),
+    pems,
+    output: out,
+  };
+}
+
+/**
+ * Fetches and verifies (chain only) the joiner's certificate, presenting ours (with its
+ * chain). Success means more than our own verification: the joiner must accept our
+ * certificate too and answer with its rsync daemon's greeting — with TLS 1.3 the joiner's
+ * verdict on our certificate arrives only after the handshake, so we wait for it.
+ */
+export async function fetchPeerCertificate(
+  adapter: ProcessAdapter,
+  spec: ProbeSpec,
+): Promise<CertificateInfo> {
+  const outcome = await probePeer(adapter, spec);
+  switch (outcome.kind) {
+    case "answered":
+      return outcome.leaf;
+    case "failed":
+      throw probeFailure(outcome.output, spec.peer);
+    case "silent":
+      throw new TimeoutError(
+        `no answer from joiner ${spec.peer} within [sst] tunnel-connect-timeout=` +
+          `${spec.timeoutSec} s; check that the joiner is reachable (routing, firewall)`,
+      );
   }
-  const pem = out.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
-  if (!ok || !pem) throw probeFailure(out + "\n" + (await stderr), spec.peer);
-  return describeCertificate(new X509Certificate(pem[0]));
 }
 
 /**

@@ -41,17 +41,19 @@ export function relayLine(line: string, peer: string): void {
   }
 }
 
-/** Reads a socat stderr stream to the end, relaying each line and passing it to `sink`. */
+/**
+ * Reads a socat stderr stream to the end, relaying each line and passing it to `sink`; a line
+ * `sink` returns true for is its own (a program socat runs reporting to us) and is not relayed.
+ */
 export async function relaySocatStderr(
   stream: ReadableStream<Uint8Array>,
   peer: string,
-  sink: (line: string) => void = () => {},
+  sink: (line: string) => boolean | void = () => {},
 ): Promise<void> {
   let buf = "";
   const emit = (line: string) => {
     if (!line.trim()) return;
-    relayLine(line, peer);
-    sink(line);
+    if (sink(line) !== true) relayLine(line, peer);
   };
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buf += chunk;

@@ -98,3 +98,47 @@ for (const c of CASES) {
       assertEquals(problems, [], c.name);
     }));
 }
+
+/** A locale whose glibc messages are German, generated when missing (we run as root). */
+async function germanLocale(): Promise<string> {
+  const name = "de_DE.UTF-8";
+  const have = await new Deno.Command("locale", { args: ["-a"], stdout: "piped" }).output();
+  if (!/^de_DE\.utf8$/m.test(new TextDecoder().decode(have.stdout))) {
+    const made = await new Deno.Command("localedef", {
+      args: ["-i", "de_DE", "-f", "UTF-8", name],
+      stderr: "piped",
+    }).output();
+    if (!made.success) throw new Error(`localedef: ${new TextDecoder().decode(made.stderr)}`);
+  }
+  return name;
+}
+
+Deno.test("network: under a translated locale (LC_ALL=de_DE.UTF-8) a refused connection is still named (exit 111): the tools' messages are read in the C locale", () =>
+  withFixture({}, async (f) => {
+    const locale = await germanLocale();
+    const german = { LANG: locale, LC_ALL: locale, LANGUAGE: "de" };
+    const target = `127.0.0.1:${freePort()}`;
+    // The control: this locale is live here (coreutils translate their messages in it), so a
+    // child that took it on would speak German. socat 1.7/1.8, rsync and openssl translate
+    // nothing today; our children run with LC_ALL=C all the same (process_env_test.ts).
+    const ls = await new Deno.Command("ls", {
+      args: [`${f.root}/no-such-file`],
+      env: german,
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(ls.stderr);
+    assertEquals(/Datei oder Verzeichnis nicht gefunden/.test(said), true, said);
+    const c = CASES.find((x) => x.exit === 111)!;
+    const donor = await donorTo(
+      { ...f, donor: { ...f.donor, env: { ...f.donor.env, ...german } } },
+      target,
+    );
+    const problems = problemsOf("donor (de_DE)", donor, { ...c, target: () => target });
+    record({
+      kind: "fault",
+      name: "network: a refused connection under a translated locale",
+      ok: problems.length === 0,
+      detail: problems.join("; ") || undefined,
+    });
+    assertEquals(problems, [], "translated locale");
+  }));

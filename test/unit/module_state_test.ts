@@ -14,8 +14,6 @@ interface Allowed {
   file: string;
   name: string;
   why: string;
-  /** Removed by other work in progress: not required to still exist. */
-  transitional?: true;
 }
 
 /** The process-wide registries and handles; a new entry needs a reason as good as these. */
@@ -29,16 +27,12 @@ const ALLOWED: readonly Allowed[] = [
   { file: "core/log.ts", name: "debugEnabled", why: "the process's log level, set once" },
   { file: "proc/raw_dir.ts", name: "libc", why: "libc, opened once per process (dlopen)" },
   { file: "proc/statx.ts", name: "libc", why: "libc, opened once per process (dlopen)" },
+  { file: "proc/statfs.ts", name: "libc", why: "libc, opened once per process (dlopen)" },
+  { file: "proc/ficlone.ts", name: "libc", why: "libc, opened once per process (dlopen)" },
   {
     file: "tunnel/openssl_cli.ts",
     name: "cache",
     why: "which openssl an adapter runs, asked once (weak: dies with the adapter)",
-  },
-  {
-    file: "cli/check_listen.ts",
-    name: "lastError",
-    why: "issue 25 item 5 removes it (check builds typed settings)",
-    transitional: true,
   },
 ];
 
@@ -82,7 +76,7 @@ const allowed = (entry: string) => ALLOWED.some((a) => `${a.file} ${a.name}` ===
 Deno.test("module state: no top-level let or module-level Map/Set in src/ beyond the process-wide registries", async () => {
   const found = await sourceFiles().then(moduleState);
   assertEquals(found.filter((f) => !allowed(f)), []);
-  const stale = ALLOWED.filter((a) => !a.transitional && !found.includes(`${a.file} ${a.name}`));
+  const stale = ALLOWED.filter((a) => !found.includes(`${a.file} ${a.name}`));
   assertEquals(stale, [], "an allowed entry no longer exists: remove it from ALLOWED");
 });
 

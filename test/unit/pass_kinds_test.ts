@@ -99,14 +99,16 @@ Deno.test("pass kinds: a locked pass fails on the same rsync outcome, feeds no r
   assert(locked.groups.length >= 1);
 });
 
-Deno.test("pass kinds: the completion record is one whole-file rsync, its process group recorded", async () => {
+Deno.test("pass kinds: the completion record is one whole-file rsync with the records before it, its process group recorded", async () => {
   const groups: number[] = [];
   const seen: (readonly string[])[] = [];
   const t = tunnel("none", 0, groups);
   const spawn = t.adapter.spawn;
   t.adapter = { spawn: (spec) => (seen.push(spec.args), spawn(spec)) };
-  await runPass({ kind: "completion", file: "/p/sst_complete" }, t, {});
+  await runPass({ kind: "completion", file: "/p/sst_complete", before: ["/p/manifest"] }, t, {});
   assertEquals(seen.length, 1);
-  assert(seen[0].includes("--whole-file") && seen[0].includes("/p/sst_complete"));
+  assert(seen[0].includes("--whole-file"), seen[0].join(" "));
+  const [manifest, record] = ["/p/manifest", "/p/sst_complete"].map((f) => seen[0].indexOf(f));
+  assert(manifest >= 0 && record > manifest, "the records before it, then the completion record");
   assertEquals(groups.length, 1);
 });

@@ -77,7 +77,7 @@ const SPLIT_INSIDE = defaultLayout({
 
 /** The four engine-file jobs' modules and filters, identical in every layout. */
 const ENGINE_JOBS: [string, string[]][] = [
-  ["rsync_tunnel_sst-data_dir", ["--include=/ibdata*", "--include=/ib_lru_dump"]],
+  ["rsync_tunnel_sst-data_dir", ["--include=/ibdata1"]],
   ["rsync_tunnel_sst-log_dir", ["--include=/ib_logfile0"]],
   ["rsync_tunnel_sst-undo_dir", ["--include=/undo*"]],
   ["rsync_tunnel_sst-aria_log", ["--include=/aria_log_control", "--include=/aria_log.*"]],
@@ -474,6 +474,12 @@ Deno.test("settings: defaults with an empty option file", async () => {
       innodbLogGroupHomeDir: dd,
       innodbUndoDirectory: dd,
       ariaLogDirPath: dd,
+      systemTablespace: {
+        value: "ibdata1:12M:autoextend",
+        setting: "default",
+        files: [`${dd}/ibdata1`],
+      },
+      serverTmpdir: undefined,
     });
   });
 });

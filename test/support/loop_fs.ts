@@ -1,0 +1,86 @@
+/**
+ * Real file systems for clone tests: an image file in a temporary directory, made with mkfs,
+ * loop-mounted (root), unmounted and removed on teardown. XFS with `reflink=1` and btrfs
+ * clone; ext4 does not (the negative case). `.ci/run` installs xfsprogs and btrfs-progs.
+ *
+ * Sizes: mkfs.xfs (5.19 and later) refuses a file system under 300 MB, so an XFS image is at
+ * least 320 MiB; the image is sparse, and only what a test writes takes disk space.
+ *
+ * @module
+ */
+
+/** The file systems a test can ask for. */
+export type LoopFsType = "xfs" | "btrfs" | "ext4";
+
+/** A mounted image. */
+export interface LoopFs {
+  type: LoopFsType;
+  /** The mount point (mode 0755). */
+  dir: string;
+  /** Unmounts and removes the image and its directory (idempotent). */
+  teardown(): Promise<void>;
+}
+
+/** Smallest image each mkfs accepts here. */
+const MIN_MIB: Record<LoopFsType, number> = { xfs: 320, btrfs: 128, ext4: 16 };
+
+const MKFS: Record<LoopFsType, string[]> = {
+  xfs: ["mkfs.xfs", "-q", "-m", "reflink=1"],
+  btrfs: ["mkfs.btrfs", "-q"],
+  ext4: ["mkfs.ext4", "-q", "-F"],
+};
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
+  }
+}
+
+/**
+ * Makes a `type` file system of `mib` MiB (raised to the type's minimum), mounts it and returns
+ * it. Needs root and the type's mkfs.
+ */
+export async function makeLoopFs(type: LoopFsType, mib: number): Promise<LoopFs> {
+  const root = await Deno.makeTempDir({ prefix: `loopfs-${type}-` });
+  const image = `${root}/image`;
+  const dir = `${root}/mnt`;
+  let mounted = false;
+  const teardown = async () => {
+    if (mounted) {
+      await run("umount", [dir]).catch(() => run("umount", ["-l", dir]));
+      mounted = false;
+    }
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
+  try {
+    await Deno.chmod(root, 0o755);
+    const file = await Deno.open(image, { create: true, write: true });
+    await file.truncate(Math.max(mib, MIN_MIB[type]) * 1024 ** 2);
+    file.close();
+    const [mkfs, ...opts] = MKFS[type];
+    await run(mkfs, [...opts, image]);
+    await Deno.mkdir(dir);
+    await run("mount", ["-o", "loop", image, dir]);
+    mounted = true;
+    await Deno.chmod(dir, 0o755);
+    return { type, dir, teardown };
+  } catch (e) {
+    await teardown();
+    throw e;
+  }
+}
+
+/** Runs `fn` with a fresh `type` file system, torn down whatever happens. */
+export async function withLoopFs<T>(
+  type: LoopFsType,
+  mib: number,
+  fn: (fs: LoopFs) => Promise<T>,
+): Promise<T> {
+  const fs = await makeLoopFs(type, mib);
+  try {
+    return await fn(fs);
+  } finally {
+    await fs.teardown();
+  }
+}
