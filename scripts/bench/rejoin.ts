@@ -26,7 +26,8 @@
  * same state as those of another.
  *
  * Methods (default `plain,wan,tunnel`): stock `rsync`, stock `rsync_wan`, and ours with the
- * `[sst]` lines of `--tunnel-sst` (default `delta=on`; more variants with `--variant`).
+ * `[sst]` lines of `--tunnel-sst` (default none: `delta=auto`, which compares against node2's
+ * old copy; more variants with `--variant`).
  *
  *     deno task bench:rejoin                                   # 768 MiB, slow link, 1 run
  *     deno task bench:rejoin --size 128M                       # quick check
@@ -66,7 +67,7 @@ const patterns = args.list("--patterns", "runs,spread").map((p) => {
   return p as ChangePattern;
 });
 const link = args.link("slow");
-const ours = withSst(METHODS.tunnel, sstLines(args.last("--tunnel-sst", "delta=on")));
+const ours = withSst(METHODS.tunnel, sstLines(args.last("--tunnel-sst", "")));
 const methods = pickMethods(args.list("--methods", "plain,wan,tunnel"), args.values("--variant"))
   .map((m) => m.key === "tunnel" ? ours : m);
 // node1 forgets its write sets at restart (see the module documentation)

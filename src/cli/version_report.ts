@@ -66,6 +66,6 @@ export async function versionReport(
 export function methodLine(name: ProgramName): string {
   const delta = chooseDelta("auto", name).on
     ? "delta transfer against the joiner's files"
-    : "whole files";
+    : "delta transfer when the joiner holds an earlier copy, whole files otherwise";
   return `run as ${name} (wsrep_sst_method=${methodOf(name)}): [sst] delta=auto means ${delta}`;
 }

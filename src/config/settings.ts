@@ -1,6 +1,6 @@
 /**
  * Everything the program needs to know, gathered from the arguments and the option files
- * (spec §8.3): TLS material, `sockopt`, timeouts, parallelism, binlog policy, and the server's
+ * (docs/sst-protocol.md §8.3): TLS material, `sockopt`, timeouts, parallelism, binlog policy, and the server's
  * file locations. Relative locations are resolved against the datadir here, once.
  *
  * @module

@@ -253,7 +253,8 @@ export const SST_KEYS = [
     role: "donor",
     default: "auto",
     meaning: "send only the blocks that differ from the joiner's existing files (delta transfer) " +
-      "instead of whole files: on, off, or auto (on when run as wsrep_sst_rsync_tunnel_wan)",
+      "instead of whole files: on, off, or auto (on when the joiner holds an earlier copy, or " +
+      "when run as wsrep_sst_rsync_tunnel_wan)",
   },
   {
     name: "clone",

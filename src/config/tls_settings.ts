@@ -1,6 +1,6 @@
 /**
  * The TLS settings of one SST end, resolved from the stock scripts' vocabulary (MariaDB
- * 10.11.19 `wsrep_sst_common` `check_server_ssl_config` and `wsrep_sst_rsync`; spec §7.1):
+ * 10.11.19 `wsrep_sst_common` `check_server_ssl_config` and `wsrep_sst_rsync`; docs/sst-protocol.md §7.1):
  *
  * 1. the legacy `[sst]` keys `tca`, `tcapath`, `tcert`, `tkey`, as a set: if any of them is set,
  *    all four come from them and the server's `ssl-*` keys are ignored (logged once);

@@ -1,8 +1,9 @@
 /**
- * SST addresses (spec §1.5): what mariadbd gives the joiner (`host[:port]`), what the joiner
- * advertises in its `ready` line (`<secret>@<host>:<port>/<module>/<version>[/mariadb-X.Y.Z]`),
- * and what the donor receives back (`host:port/<module>/<version>[/mariadb-X.Y.Z]`, with the
- * secret in `WSREP_SST_OPT_REMOTE_AUTH`).
+ * SST addresses (docs/sst-protocol.md §1.5): what mariadbd gives the joiner (`host[:port]`), what the joiner
+ * advertises in its `ready` line
+ * (`<secret>@<host>:<port>/<module>/<version>[/mariadb-X.Y.Z][/copy-<MiB>|/nocopy]`), and what
+ * the donor receives back (the same without `<secret>@`, the secret in
+ * `WSREP_SST_OPT_REMOTE_AUTH`).
  *
  * @module
  */
@@ -105,25 +106,66 @@ export function parseEndpoint(raw: string): Endpoint {
 }
 
 /**
+ * What the joiner holds where the SST writes, as it tells the donor: an earlier copy of a data
+ * set (`MiB` of it, rounded down), or none (an empty or freshly installed datadir). A joiner
+ * that says this also serves its free space to the donor (see transfer/joiner_space.ts).
+ */
+export type JoinerCopy = { kind: "copy"; mib: number } | { kind: "none" };
+
+const COPY_RE = /^copy-(\d{1,9})$/;
+const NO_COPY = "nocopy";
+
+/** The path component for `c` (`copy-1234` or `nocopy`). */
+export function copyToken(c: JoinerCopy): string {
+  switch (c.kind) {
+    case "copy":
+      return `copy-${Math.max(0, Math.min(999_999_999, Math.floor(c.mib)))}`;
+    case "none":
+      return NO_COPY;
+  }
+}
+
+/**
  * Formats the address the joiner advertises in `ready` (the part after `@`); with the joiner's
- * server version known, as a third path component (`…/rsync_tunnel_sst/1/mariadb-10.11.19`).
- * Donors of ours that predate it ignore it.
+ * server version known, as a third path component (`…/rsync_tunnel_sst/1/mariadb-10.11.19`),
+ * then what it holds (`…/copy-180` or `…/nocopy`). Donors of ours that predate a component
+ * ignore it.
  */
 export function formatReadyAddress(
   host: Host,
   port: number,
   server: ServerVersion | null = null,
+  copy: JoinerCopy | null = null,
 ): string {
   const version = server ? `/${versionToken(server)}` : "";
-  return `${hostForAddress(host)}:${port}/${MODULE}/${PROTOCOL_VERSION}${version}`;
+  const held = copy ? `/${copyToken(copy)}` : "";
+  return `${hostForAddress(host)}:${port}/${MODULE}/${PROTOCOL_VERSION}${version}${held}`;
 }
 
 /**
- * The joiner's server version from the donor's `--address` (third path component), or null
- * when the joiner did not say it (its version unknown to it, or an older wsrep_sst_rsync_tunnel).
+ * The joiner's server version from the donor's `--address` (the first component after the
+ * protocol version that is one), or null when the joiner did not say it (its version unknown
+ * to it, or an older wsrep_sst_rsync_tunnel).
  */
 export function joinerServerVersion(ep: Endpoint): ServerVersion | null {
-  return parseVersionToken(ep.path[2]);
+  for (const part of ep.path.slice(2)) {
+    const v = parseVersionToken(part);
+    if (v) return v;
+  }
+  return null;
+}
+
+/**
+ * What the joiner said it holds (`copy-<MiB>` or `nocopy` after the protocol version), or null
+ * when it said nothing (an older wsrep_sst_rsync_tunnel): the donor then behaves as before.
+ */
+export function joinerCopy(ep: Endpoint): JoinerCopy | null {
+  for (const part of ep.path.slice(2)) {
+    if (part === NO_COPY) return { kind: "none" };
+    const m = part.match(COPY_RE);
+    if (m) return { kind: "copy", mib: Number(m[1]) };
+  }
+  return null;
 }
 
 /** Checks that the donor's `--address` points at a joiner of ours speaking our version. */

@@ -1,5 +1,5 @@
 /**
- * The mariadbd → script argument contract (spec §1.3, §1.4, §1.7).
+ * The mariadbd → script argument contract (docs/sst-protocol.md §1.3, §1.4, §1.7).
  *
  * mariadbd passes `--name value` pairs (numbers quoted before 10.11), then optionally
  * `--mysqld-args` followed by its own argv, which is never read as SST options; from it only

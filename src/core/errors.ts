@@ -7,7 +7,7 @@
  * @module
  */
 
-/** Exit codes (spec §6, §11). mariadbd prints them with strerror(). */
+/** Exit codes (docs/sst-protocol.md §6, §11). mariadbd prints them with strerror(). */
 export const ExitCode = {
   ok: 0,
   /** ENOENT: a tool we need (socat, rsync, openssl) is missing. */

@@ -1,6 +1,6 @@
 /**
  * mariadbd leaks both ends of its stdout pipe, its error log, `grastate.dat` and more into
- * the script (spec §1.2). A descendant that inherits the pipe keeps mariadbd from seeing EOF,
+ * the script (docs/sst-protocol.md §1.2). A descendant that inherits the pipe keeps mariadbd from seeing EOF,
  * so at start every inherited descriptor ≥ 3 is marked close-on-exec via libc `fcntl`.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The donor, top to bottom as in spec §3; `runDonor` writes every protocol line itself, in
+ * The donor, top to bottom as in docs/sst-protocol.md §3; `runDonor` writes every protocol line itself, in
  * this order:
  *
  * 1. parse the joiner's address and take the per-SST secret from the SST request
@@ -28,6 +28,7 @@ import {
   checkDonorPath,
   type Endpoint,
   hostForAddress,
+  joinerCopy,
   joinerServerVersion,
   parseEndpoint,
 } from "../core/address.ts";
@@ -91,6 +92,8 @@ import {
   MANIFEST_FILE,
   renderManifest,
 } from "../transfer/tablespace_manifest.ts";
+import { checkJoinerSpace } from "./space_check.ts";
+import { JoinerSpaceError } from "../transfer/joiner_space.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
@@ -129,7 +132,7 @@ export async function runDonor(ctx: SstContext): Promise<void> {
       ? { protocol: (line) => ctx.protocol.write(line) }
       : {};
     // 4. The plan; with a pre-copy, the hot pass.
-    const copy = await planFirstPass(ctx).catch(refusing);
+    const copy = await planFirstPass(ctx, { tunnel, dir }).catch(refusing);
     if (copy.hot) await runPass(copy.hot, tunnel, progress);
     // 5. Flush and lock.
     await clearFlushMarkers(ctx.settings.layout.datadir);
@@ -213,8 +216,9 @@ async function refusePair(
 }
 
 /**
- * A data set this program cannot copy whole ({@link UnsupportedDataError}) is refused: the
- * joiner is told why through the open tunnel. Throws `e` either way.
+ * A data set this program cannot copy whole ({@link UnsupportedDataError}), or one the joiner
+ * cannot hold ({@link JoinerSpaceError}, exit 28 on both sides), is refused: the joiner is told
+ * why through the open tunnel. Throws `e` either way.
  */
 async function refuseData(
   e: unknown,
@@ -222,9 +226,10 @@ async function refuseData(
   dir: PrivateDir,
   by: { secret: string; donor: ServerVersion | null },
 ): Promise<never> {
-  if (e instanceof UnsupportedDataError) {
+  if (e instanceof UnsupportedDataError || e instanceof JoinerSpaceError) {
     const refusal = { secret: by.secret, server: recordVersion(by.donor), reason: e.message };
-    await sendRefusal(tunnel, dir, refusal).catch(notTold);
+    const code = e instanceof JoinerSpaceError ? { code: ExitCode.noSpace } : {};
+    await sendRefusal(tunnel, dir, { ...refusal, ...code }).catch(notTold);
   }
   throw e;
 }
@@ -440,15 +445,26 @@ interface FirstPass {
  * checked before `flush tables`; with a pre-copy, the whole plan first runs while the server
  * still takes writes (a fuzzy copy the joiner never accepts on its own: no completion record
  * yet), then under the lock the same plan again as a delta pass ({@link planLockedPass});
- * without, one locked pass of whole files.
+ * without, one locked pass of whole files. Checks, through the tunnel `to`, that the joiner
+ * can hold the copy, and decides the delta from what it holds.
  */
-async function planFirstPass(ctx: SstContext): Promise<FirstPass> {
+async function planFirstPass(
+  ctx: SstContext,
+  to: { tunnel: Tunnel; dir: PrivateDir },
+): Promise<FirstPass> {
   await checkWire(ctx, ctx.settings.wire);
   await checkOwnTablespace(systemTablespaceOf(ctx.settings.layout));
   const walk = new TreeWalk();
   const plan = await planCopy(ctx.settings, walk, false);
   const precopy = wantsPrecopy(ctx.settings.precopy, plan.total);
-  const delta = chooseDelta(ctx.settings.delta, ctx.programName);
+  const joiner = joinerCopy(parseEndpoint(ctx.args.address));
+  await checkJoinerSpace(
+    ctx,
+    { tunnel: to.tunnel, dir: to.dir, walk },
+    plan.jobs.map((j) => j.job),
+    joiner,
+  );
+  const delta = chooseDelta(ctx.settings.delta, ctx.programName, joiner);
   log.info(
     `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
       (delta.on

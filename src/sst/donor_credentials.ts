@@ -1,5 +1,5 @@
 /**
- * The joiner's per-SST secret as the donor receives it (spec §1.6, §1.7), from either channel:
+ * The joiner's per-SST secret as the donor receives it (docs/sst-protocol.md §1.6, §1.7), from either channel:
  *
  * - MariaDB 10.x: `WSREP_SST_OPT_REMOTE_AUTH` in the environment (the text before the last `@`
  *   of the joiner's `ready` address); stdin is the null device.

@@ -1,5 +1,5 @@
 /**
- * One SST per datadir (spec §11 item 15): `<datadir>/wsrep_sst.pid` holds our PID, our start
+ * One SST per datadir (docs/sst-protocol.md §11 item 15): `<datadir>/wsrep_sst.pid` holds our PID, our start
  * time, our run id (the {@link RUN_ID_ENV} every child of ours carries) and the process groups
  * of the helpers we started. A live holder makes us wait up to 30 s (then exit 114); a dead
  * holder's file is stale: its leftover helpers are killed and the file replaced. A group number

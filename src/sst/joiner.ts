@@ -1,5 +1,5 @@
 /**
- * The joiner, top to bottom as in spec §4:
+ * The joiner, top to bottom as in docs/sst-protocol.md §4:
  *
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
@@ -68,6 +68,7 @@ import {
 } from "../transfer/tablespace_manifest.ts";
 import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
+import { publishHoldings } from "./joiner_holdings.ts";
 import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see receiveCompletion). */
@@ -101,9 +102,10 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     tls,
     ws.config,
   );
-  // 4. Ready: the donor may connect.
+  // 4. What this node holds (the donor's delta and space decisions), then ready.
+  const copy = await publishHoldings(ctx, ws.spaceDir, ws.binlogDir);
   ctx.protocol.write(
-    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version)}`,
+    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version, copy)}`,
   );
   // 5. The donor's record; with --progress, `complete <bytes>` lines written by this observer.
   const progress = ctx.args.progress ? (line: string) => ctx.protocol.write(line) : null;
@@ -177,8 +179,13 @@ function refusalError(
         "received our request; ignoring its reason",
     );
   }
-  log.info(describePair(parseRecordVersion(refusal.server), ours, { kind: "refuse", message: "" }));
-  return new SstError(ExitCode.unsupportedPair, `the donor refused this SST: ${refusal.reason}`);
+  const code = refusal.code ?? ExitCode.unsupportedPair;
+  if (code === ExitCode.unsupportedPair) {
+    log.info(
+      describePair(parseRecordVersion(refusal.server), ours, { kind: "refuse", message: "" }),
+    );
+  }
+  return new SstError(code, `the donor refused this SST: ${refusal.reason}`);
 }
 
 /** One INFO line with both versions (and the donor's WARNING again, in our log). */
@@ -196,6 +203,10 @@ interface Workspace {
   completionFile: string;
   /** Staging directory for binary logs, or null without binary logging. */
   binlogStaging: string | null;
+  /** Where binary logs arrive: the staging directory, or an empty private one. */
+  binlogDir: string;
+  /** Private directory of the space report (transfer/joiner_space.ts). */
+  spaceDir: string;
 }
 
 /**
@@ -217,6 +228,8 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
       throw privateDirError(dir.path, { doing: "create", path: d }, e);
     });
   await privateMkdir(completionDir);
+  const spaceDir = `${dir.path}/space`;
+  await privateMkdir(spaceDir);
   // Without binary logging the binlog module points at an empty private directory.
   const binlogDir = binlogStaging ?? `${dir.path}/no-binlogs`;
   if (!binlogStaging) await privateMkdir(binlogDir);
@@ -229,7 +242,13 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
   const config = await dir.write(
     "rsyncd.conf",
     renderRsyncdConf(
-      { layout: ctx.settings.layout, binlogStaging: binlogDir, completionDir, datadirExcludeFile },
+      {
+        layout: ctx.settings.layout,
+        binlogStaging: binlogDir,
+        completionDir,
+        spaceDir,
+        datadirExcludeFile,
+      },
       secrets,
       rsyncdLog,
       ctx.settings.timeouts.idle,
@@ -240,6 +259,8 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
     rsyncdLog,
     completionFile: `${completionDir}/${COMPLETION_FILE}`,
     binlogStaging,
+    binlogDir,
+    spaceDir,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * stdout is mariadbd's protocol channel (spec §2): only protocol lines, each written with a
+ * stdout is mariadbd's protocol channel (docs/sst-protocol.md §2): only protocol lines, each written with a
  * single write, never longer than mariadbd's read buffer, and nothing after the final line.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Binary logs (spec §4 step 10, §5): the donor ships the last `sst-max-binlogs` files named in
+ * Binary logs (docs/sst-protocol.md §4 step 6, §5): the donor ships the last `sst-max-binlogs` files named in
  * its index; the joiner, after a full SST, removes its old binary logs and installs the
  * received ones with a rebuilt index.
  *

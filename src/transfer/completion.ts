@@ -11,7 +11,7 @@
  * @module
  */
 import { timingSafeEqual } from "node:crypto";
-import { TransferError } from "../core/errors.ts";
+import { ExitCode, TransferError } from "../core/errors.ts";
 
 /** File name of the record, on both sides. */
 export const COMPLETION_FILE = "sst_complete";
@@ -40,7 +40,17 @@ export interface RefusalRecord {
   server: string;
   /** One line: why, naming both versions and the fix. */
   reason: string;
+  /**
+   * The exit code both sides fail with, when not 95 (the versions): 28 when the joiner cannot
+   * hold the copy. Only to joiners that read it (those that serve their free space).
+   */
+  code?: RefusalCode;
 }
+
+/** The exit codes a refusal record may carry. */
+export const REFUSAL_CODES = [ExitCode.noSpace, ExitCode.unsupportedPair] as const;
+/** One of {@link REFUSAL_CODES}. */
+export type RefusalCode = typeof REFUSAL_CODES[number];
 
 /** What the donor's last file says: the transfer is complete, or it was refused. */
 export type DonorRecord =
@@ -75,8 +85,14 @@ export function renderCompletion(r: CompletionRecord): string {
 /** Renders a refusal record. */
 export function renderRefusal(r: RefusalRecord): string {
   if (!SERVER_RE.test(r.server)) throw new Error(`invalid server ${JSON.stringify(r.server)}`);
-  return [REFUSAL_HEADER, `secret ${r.secret}`, `server ${r.server}`, `reason ${oneLine(r.reason)}`]
-    .join("\n") + "\n";
+  const code = r.code === undefined ? [] : [`code ${r.code}`];
+  return [
+    REFUSAL_HEADER,
+    `secret ${r.secret}`,
+    `server ${r.server}`,
+    ...code,
+    `reason ${oneLine(r.reason)}`,
+  ].join("\n") + "\n";
 }
 
 /** Parses the donor's last file: a completion or a refusal record. */
@@ -89,8 +105,12 @@ export function parseDonorRecord(text: string, source: string): DonorRecord {
   let secret: string | undefined;
   let server: string | undefined;
   let reason: string | undefined;
+  let code: RefusalCode | undefined;
   for (const line of text.split("\n").slice(1).filter((l) => l !== "")) {
-    if (line.startsWith("secret ")) secret = line.slice(7);
+    if (line.startsWith("code ")) {
+      code = REFUSAL_CODES.find((c) => `code ${c}` === line);
+      if (code === undefined) throw bad(`unknown ${JSON.stringify(line.slice(0, 20))}`);
+    } else if (line.startsWith("secret ")) secret = line.slice(7);
     else if (line.startsWith("server ")) server = line.slice(7);
     else if (line.startsWith("reason ")) reason = oneLine(line.slice(7));
     else throw bad(`unexpected line ${JSON.stringify(line.slice(0, 40))}`);
@@ -98,7 +118,8 @@ export function parseDonorRecord(text: string, source: string): DonorRecord {
   if (!secret) throw bad("no secret");
   if (!server || !SERVER_RE.test(server)) throw bad("no valid server version");
   if (!reason) throw bad("no reason");
-  return { kind: "refused", refusal: { secret, server, reason } };
+  const refusal = { secret, server, reason };
+  return { kind: "refused", refusal: code === undefined ? refusal : { ...refusal, code } };
 }
 
 /** Parses a received record; throws a {@link TransferError} naming what is wrong. */

@@ -1,5 +1,5 @@
 /**
- * What a data pass of the donor sends (spec §5): the plan of rsync jobs over the datadir and
+ * What a data pass of the donor sends (docs/sst-protocol.md §5): the plan of rsync jobs over the datadir and
  * the bytes each sends, listed by one {@link TreeWalk}; checked before anything is sent (links
  * that lead nowhere, InnoDB tables in other directories); and, for the locked pass after a
  * pre-copy, the files the pre-copy record vouches for left out.

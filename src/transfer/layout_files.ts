@@ -1,5 +1,5 @@
 /**
- * Which files of a server layout travel through which rsync module (spec §5), and which
+ * Which files of a server layout travel through which rsync module (docs/sst-protocol.md §5), and which
  * top-level entries of a datadir are not schema directories.
  *
  * Each engine file set (system tablespace, redo log, undo tablespaces, Aria logs) always goes
@@ -103,7 +103,7 @@ export function systemTablespaceDir(layout: ServerLayout): string {
   );
 }
 
-/** The engine file sets of spec §5 passes 2–5 in `layout`. */
+/** The engine file sets (docs/sst-protocol.md §5) in `layout`. */
 export function engineFileSets(layout: ServerLayout): EngineFileSet[] {
   return [
     ...systemTablespaceSets(layout),

@@ -1,5 +1,5 @@
 /**
- * What the donor copies (spec §5), as a list of rsync jobs. Each job names its source and the
+ * What the donor copies (docs/sst-protocol.md §5), as a list of rsync jobs. Each job names its source and the
  * joiner module it writes to; the runner adds the common options and the tunnel.
  *
  * @module

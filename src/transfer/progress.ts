@@ -2,7 +2,7 @@
  * Progress of the donor's data copy, as DBAs expect from a long transfer: an INFO line
  * `copied X of Y (Z %), R MiB/s, ETA T` at most every 10 s and once at the end, and with
  * `--progress 1` the `total <bytes>` / `complete <bytes>` protocol lines mariadbd understands
- * (spec §2.4; 10.11 logs them at debug level).
+ * (docs/sst-protocol.md §2.4; 10.11 logs them at debug level).
  *
  * Bytes copied are what the rsync senders have read (`rchar` in `/proc/<pid>/io`, mostly file
  * data: with `--whole-file` the protocol traffic they read is small), so no byte of data passes

@@ -87,7 +87,7 @@ export interface JobEnd {
   tolerated: RsyncLine[] | null;
 }
 
-/** Options every data pass uses (spec §5), plus the tunnel. */
+/** Options every data pass uses (docs/sst-protocol.md §5), plus the tunnel. */
 export function commonOptions(
   tunnel: Tunnel,
   delta: boolean,
@@ -240,7 +240,8 @@ async function tlsProblem(tunnel: Tunnel, what: string): Promise<SstError | null
     : new SstError(e.exitCode, `${what}: ${e.message}`);
 }
 
-async function explainFailure(
+/** The error for rsync of `job` ending with `code`/`signal` and `stderr` (exported for a pull). */
+export async function explainFailure(
   job: RsyncJob,
   tunnel: Tunnel,
   code: number,

@@ -22,6 +22,8 @@ export const Modules = {
   ariaDir: `${MODULE}-aria_log`,
   binlogs: `${MODULE}-binlogs`,
   complete: `${MODULE}-complete`,
+  /** Read-only: the joiner's free space and holdings, fetched by the donor (joiner_space.ts). */
+  space: `${MODULE}-space`,
 } as const;
 
 export { BINLOG_STAGING } from "./layout_files.ts";
@@ -33,6 +35,8 @@ export interface ModulePaths {
   binlogStaging: string;
   /** Private directory that receives the completion record. */
   completionDir: string;
+  /** Private directory holding the joiner's space report, served read-only. */
+  spaceDir: string;
   /**
    * Private file with the datadir module's daemon-side excludes (`datadirDaemonExcludes`):
    * the joiner's own special directories, never deleted nor written by the datadir passes.
@@ -89,6 +93,7 @@ export function renderRsyncdConf(
     moduleSection(Modules.ariaDir, l.ariaLogDirPath),
     moduleSection(Modules.binlogs, p.binlogStaging),
     moduleSection(Modules.complete, p.completionDir),
+    moduleSection(Modules.space, p.spaceDir, ["read only = yes", "write only = no"]),
   ];
   return [...global, "", ...sections.map((s) => s.join("\n"))].join("\n") + "\n";
 }

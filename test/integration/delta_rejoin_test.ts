@@ -129,6 +129,47 @@ Deno.test("delta re-join: a joiner holding an older copy receives only the chang
   });
 });
 
+Deno.test("delta=auto as wsrep_sst_rsync_tunnel (the defaults): whole files into an empty joiner, delta transfer onto its earlier copy, each choice and its reason in one INFO line", async () => {
+  await withFixture({ bigTableBytes: 8 * 1024 * 1024 }, async (f) => {
+    const total = await dataBytes(f);
+    // The lines without the timestamp the log appends.
+    const choice = (log: string) =>
+      log.split("\n").filter((l) => /\[INFO\] delta transfer /.test(l)).map((l) =>
+        l.replace(/ \(\d{8} [\d:.]+\)$/, "")
+      );
+
+    const first = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    assertEquals(first.donor?.code, 0, first.donor?.stderr);
+    assertMatch(first.joiner.lines[0], /\/rsync_tunnel_sst\/1(\/mariadb-[\d.]+)?\/nocopy$/);
+    assertMatch(first.joiner.stderr, /\[INFO\] this node holds no earlier copy/);
+    assertEquals(choice(first.donor!.stderr), [
+      "WSREP_SST: [INFO] delta transfer off ([sst] delta=auto: the joiner holds no earlier " +
+      "copy): whole files",
+    ]);
+    const whole = lockedPass(first.donor!);
+    assertEquals(whole.name, "locked pass");
+    assert(whole.sent >= total, `first SST sent ${whole.sent} of ${total} bytes`);
+
+    await changeSomePages(f, 1);
+    const again = await rejoin(f, LAUNCHER);
+    const mib = Math.floor(total / 1024 ** 2);
+    assertMatch(
+      choice(again.stderr).join("\n"),
+      new RegExp(
+        String.raw`^WSREP_SST: \[INFO\] delta transfer on \(\[sst\] delta=auto: the joiner holds ` +
+          String.raw`an earlier copy, (${mib}|${mib + 1}|${
+            mib - 1
+          }) MiB\): every pass sends only the ` +
+          "blocks that differ from the joiner's files$",
+      ),
+    );
+    const delta = lockedPass(again);
+    assertEquals(delta.name, "locked delta pass");
+    assert(delta.sent < total / 10, `delta sent ${delta.sent} of ${total} bytes`);
+    assertEquals(processesMentioning(f.root), [], "no helper process may outlive the SSTs");
+  });
+});
+
 /** Writes 64 random bytes into each of `pages` of `file`, 4,196 bytes into the page. */
 async function changeInsidePages(file: string, pages: readonly number[]): Promise<void> {
   const f = await Deno.open(file, { write: true });

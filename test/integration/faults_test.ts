@@ -341,9 +341,13 @@ for (const side of ["joiner", "donor"] as const) {
     }));
 }
 
-/** Runs an SST into a joiner datadir on an 8 MiB tmpfs with a 32 MiB table on the donor. */
+/**
+ * Runs an SST into a joiner datadir on a 48 MiB tmpfs with a 32 MiB table on the donor, the
+ * tmpfs filled to 4 MiB free once the joiner has told the donor its free space: the disk fills
+ * after the donor's check (joiner_space_test.ts covers a copy refused for want of space).
+ */
 async function diskFullRun(f: Fixture): Promise<SstResult> {
-  const unmount = await mountTmpfs(f.joiner.layout.datadir, 8);
+  const unmount = await mountTmpfs(f.joiner.layout.datadir, 48);
   const mariadbd = new Deno.Command("sleep", { args: ["300"] }).spawn();
   try {
     return await driveSst({
@@ -352,6 +356,9 @@ async function diskFullRun(f: Fixture): Promise<SstResult> {
       donor: f.donor,
       parent: mariadbd.pid,
       timeoutMs: 60_000,
+      onReady: async () => {
+        await Deno.writeFile(`${f.joiner.layout.datadir}/zz_filler`, new Uint8Array(44 * MB));
+      },
       onDonorFailure: () => {
         mariadbd.kill("SIGKILL");
         return Promise.resolve();

@@ -48,7 +48,7 @@ for (const c of CASES) {
       if (c.joiner === null) {
         // No version in the address: the donor proceeds and says the check was skipped; the
         // record it sends is the one older joiners of ours accept (no version line).
-        assertMatch(r.joiner.lines[0], /\/rsync_tunnel_sst\/1$/);
+        assertMatch(r.joiner.lines[0], /\/rsync_tunnel_sst\/1\/nocopy$/);
         assertEquals(
           lines(d.stderr, "INFO").filter((l) =>
             l.includes(
@@ -66,7 +66,9 @@ for (const c of CASES) {
       if (c.joiner !== null) {
         assertMatch(
           r.joiner.lines[0],
-          new RegExp(`/rsync_tunnel_sst/1/mariadb-${short(c.joiner).replace(/\./g, "\\.")}$`),
+          new RegExp(
+            `/rsync_tunnel_sst/1/mariadb-${short(c.joiner).replace(/\./g, "\\.")}/nocopy$`,
+          ),
         );
       }
       for (const side of c.joiner === null ? [] : [d.stderr, r.joiner.stderr]) {

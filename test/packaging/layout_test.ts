@@ -57,7 +57,7 @@ Deno.test("stage: bundle, runtime, launcher, man page and alias links; the alias
           ? "run as wsrep_sst_rsync_tunnel_wan (wsrep_sst_method=rsync_tunnel_wan): [sst] " +
             "delta=auto means delta transfer against the joiner's files"
           : "run as wsrep_sst_rsync_tunnel (wsrep_sst_method=rsync_tunnel): [sst] delta=auto " +
-            "means whole files",
+            "means delta transfer when the joiner holds an earlier copy, whole files otherwise",
         exe,
       );
     }

@@ -1,7 +1,7 @@
 /**
  * Generated datadirs with the MariaDB 10.11 layout (optionally with separate InnoDB, undo,
  * Aria and binlog directories), and the comparison that says whether a joiner received
- * exactly what an SST must transfer (spec §5).
+ * exactly what an SST must transfer (docs/sst-protocol.md §5).
  *
  * @module
  */
@@ -80,7 +80,7 @@ export async function makeSampleDatadir(o: SampleLayoutOptions, seed = 1): Promi
   await put(`${l.datadir}/shop/orders.frm`, 900, seed + 7);
   await put(`${l.datadir}/shop/sub/nested.dat`, 100, seed + 8);
   await put(`${l.datadir}/lost@002bfound/t.ibd`, 1000, seed + 9);
-  // Never transferred (spec §5):
+  // Never transferred (docs/sst-protocol.md §5):
   for (
     const f of [
       "grastate.dat",

@@ -1,8 +1,8 @@
 /**
- * Drives our program exactly as mariadbd 10.11 does (spec §1.3, §2, §3): starts the joiner
+ * Drives our program exactly as mariadbd 10.11 does (docs/sst-protocol.md §1.3, §2, §3): starts the joiner
  * with the 10.11 argv, reads its `ready` line, starts the donor with the address and
  * `WSREP_SST_OPT_REMOTE_AUTH` split at the last `@` (or, as MariaDB 11.8 does, with that
- * variable unset and the credentials written to the donor's stdin, spec §1.7), answers
+ * variable unset and the credentials written to the donor's stdin, docs/sst-protocol.md §1.7), answers
  * `flush tables` by writing `tables_flushed` atomically, and collects every stdout line, stderr
  * and exit status.
  *
@@ -138,7 +138,7 @@ export function donorArgv(o: DriveOptions, address: string, state: string): stri
 }
 
 /**
- * The four lines MariaDB 11.8 writes to the donor's stdin (spec §1.7): a temporary SQL account
+ * The four lines MariaDB 11.8 writes to the donor's stdin (docs/sst-protocol.md §1.7): a temporary SQL account
  * and the joiner's remote auth split at its first `:`.
  */
 export function mariadb118StdinLines(remoteAuth: string, sqlPassword: string): string {

@@ -1,17 +1,20 @@
 /**
- * Unit tests for SST addresses (src/core/address.ts, spec §1.5): what mariadbd gives the joiner,
+ * Unit tests for SST addresses (src/core/address.ts, docs/sst-protocol.md §1.5): what mariadbd gives the joiner,
  * what the joiner advertises, what the donor accepts, and rejection of hostile input.
  *
  * @module
  */
-import { assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
 import {
   checkDonorPath,
+  copyToken,
   DEFAULT_PORT,
   type Endpoint,
   formatReadyAddress,
   hostForAddress,
   hostText,
+  joinerCopy,
+  joinerServerVersion,
   parseEndpoint,
   parseHost,
   secretFromRemoteAuth,
@@ -254,4 +257,39 @@ Deno.test({
       await assertRejects(() => parseHost(raw), ConfigError, /IPv6/);
     }
   },
+});
+
+Deno.test("ready address: what the joiner holds follows its version as copy-<MiB> or nocopy; a donor finds it (and the version) whatever comes before, and nothing in an older joiner's address", () => {
+  const host = { kind: "ipv4", address: "10.0.0.2" } as const;
+  const version = { major: 10, minor: 11, patch: 19 };
+  const old = formatReadyAddress(host, 4444, version, { kind: "copy", mib: 180 });
+  assertEquals(old, "10.0.0.2:4444/rsync_tunnel_sst/1/mariadb-10.11.19/copy-180");
+  const fresh = formatReadyAddress(host, 4444, null, { kind: "none" });
+  assertEquals(fresh, "10.0.0.2:4444/rsync_tunnel_sst/1/nocopy");
+  for (const a of [old, fresh]) {
+    // mariadbd accepts only [A-Za-z0-9._-:[]/] in the address (docs/sst-protocol.md §1.5); an older donor
+    // checks only the module and the protocol version.
+    assertMatch(a, /^[A-Za-z0-9._\-:[\]/]+$/);
+    checkDonorPath(parseEndpoint(a), a);
+  }
+  assertEquals(joinerCopy(parseEndpoint(old)), { kind: "copy", mib: 180 });
+  assertEquals(joinerServerVersion(parseEndpoint(old)), version);
+  assertEquals(joinerCopy(parseEndpoint(fresh)), { kind: "none" });
+  assertEquals(joinerServerVersion(parseEndpoint(fresh)), null);
+  assertEquals(joinerCopy(parseEndpoint("10.0.0.2:4444/rsync_tunnel_sst/1/mariadb-10.5.23")), null);
+  assertEquals(joinerCopy(parseEndpoint("10.0.0.2:4444/rsync_tunnel_sst/1")), null);
+  for (const bad of ["copy-", "copy-x", "copy-1234567890", "nocopy2", "copy--1"]) {
+    assertEquals(joinerCopy(parseEndpoint(`h:1/rsync_tunnel_sst/1/${bad}`)), null, bad);
+  }
+  // The longest ready line (a 253-character host name, the largest figures) stays far below
+  // the joiner's 511-character line limit.
+  const name = { kind: "name", name: `${"a".repeat(63)}.`.repeat(3) + "a".repeat(61) } as const;
+  const longest = `ready ${"f".repeat(32)}@` + formatReadyAddress(
+    name,
+    65535,
+    { major: 9999, minor: 9999, patch: 9999 },
+    { kind: "copy", mib: 999_999_999 },
+  );
+  assert(longest.length < 400, `${longest.length} characters`);
+  assertEquals(copyToken({ kind: "copy", mib: 1e12 }), "copy-999999999");
 });

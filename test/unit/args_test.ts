@@ -1,5 +1,5 @@
 /**
- * Unit tests for the mariadbd → script argument contract (src/core/args.ts, spec §1.3, §1.4,
+ * Unit tests for the mariadbd → script argument contract (src/core/args.ts, docs/sst-protocol.md §1.3, §1.4,
  * §1.7): observed 10.11 argv, older forms, role/datadir errors, and what may (not) be read
  * from `--mysqld-args`.
  *
@@ -23,7 +23,7 @@ const DATADIR = "/var/lib/mysql/";
 const CNF = "/etc/mysql/my.cnf";
 const UUID = "f31c0ff9-eaae-11f1-9de2-17c3d7b02ddc";
 
-/** The joiner argv observed from 10.11.19 (spec §1.3), quotes removed by sh. */
+/** The joiner argv observed from 10.11.19 (docs/sst-protocol.md §1.3), quotes removed by sh. */
 const JOINER_10_11 = [
   "--role",
   "joiner",
@@ -45,7 +45,7 @@ const JOINER_10_11 = [
   "--loose-sst-test-arg=a b$c",
 ];
 
-/** The donor argv observed from 10.11.19 (spec §1.3), without `--bypass`. */
+/** The donor argv observed from 10.11.19 (docs/sst-protocol.md §1.3), without `--bypass`. */
 function donor1011(bypass: boolean): string[] {
   return [
     "--role",

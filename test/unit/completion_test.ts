@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
 import { throws as assertThrows } from "node:assert/strict";
 import {
   COMPLETION_FILE,
@@ -156,6 +156,7 @@ const PATHS: ModulePaths = {
   },
   binlogStaging: `/var/lib/mysql/${BINLOG_STAGING}`,
   completionDir: "/tmp/sst.abc/complete",
+  spaceDir: "/tmp/sst.abc/space",
   datadirExcludeFile: "/tmp/sst.abc/datadir.exclude",
 };
 
@@ -213,6 +214,12 @@ Deno.test("rsyncd: one section per module with the right path; datadir reads the
     "path = /var/lib/mysql/wsrep_sst_binlogs.tmp",
   ]);
   assertEquals(modules.get("rsync_tunnel_sst-complete"), ["path = /tmp/sst.abc/complete"]);
+  // The only module a donor may read: the joiner's space report, in its private directory.
+  assertEquals(modules.get("rsync_tunnel_sst-space"), [
+    "path = /tmp/sst.abc/space",
+    "read only = yes",
+    "write only = no",
+  ]);
 });
 
 Deno.test("rsyncd: renderSecrets is 'sst:<secret>' on one line", () => {
@@ -283,4 +290,18 @@ Deno.test("a refusal record carries the secret, the donor's version and a one-li
     "f",
   );
   assert(long.kind === "refused" && long.refusal.reason.length === 1000);
+});
+
+Deno.test("a refusal record may carry the exit code both sides fail with: 28 for a joiner that cannot hold the copy; another code is refused", () => {
+  const secret = "cd".repeat(16);
+  const text = renderRefusal({ secret, server: "10.11.19", reason: "full", code: 28 });
+  assertMatch(text, /\ncode 28\n/);
+  assertEquals(parseDonorRecord(text, "f"), {
+    kind: "refused",
+    refusal: { secret, server: "10.11.19", reason: "full", code: 28 },
+  });
+  assertThrows(() => parseDonorRecord(text.replace("code 28", "code 0"), "f"));
+  assertThrows(() => parseDonorRecord(text.replace("code 28", "code 28x"), "f"));
+  // Without a code: the record older joiners of ours read (the versions' refusal, exit 95).
+  assert(!/code/.test(renderRefusal({ secret, server: "10.11.19", reason: "x" })));
 });

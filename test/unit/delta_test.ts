@@ -17,8 +17,12 @@ import {
   WAN_NAME,
 } from "../../src/core/program_name.ts";
 import { methodLine } from "../../src/cli/version_report.ts";
+import type { JoinerCopy } from "../../src/core/address.ts";
 import { takeStats } from "../../src/transfer/rsync_runner.ts";
 import { ALIASES, NAME_EXPORT, relativeLauncher } from "../../scripts/launcher.ts";
+
+const COPY: JoinerCopy = { kind: "copy", mib: 180 };
+const NONE: JoinerCopy = { kind: "none" };
 
 /** `[sst] delta` as read from an option file whose `[sst]` group holds `lines`. */
 async function deltaOf(lines: string[]): Promise<Delta> {
@@ -54,19 +58,35 @@ Deno.test("[sst] delta: another value is a ConfigError (exit 22) naming the key,
   );
 });
 
-Deno.test("[sst] delta: auto means on as wsrep_sst_rsync_tunnel_wan and off as wsrep_sst_rsync_tunnel; on and off mean themselves under both names", () => {
-  assertEquals(chooseDelta("auto", WAN_NAME), {
-    on: true,
-    why: "[sst] delta=auto, invoked as wsrep_sst_rsync_tunnel_wan",
-  });
+Deno.test("[sst] delta: auto means on as wsrep_sst_rsync_tunnel_wan whatever the joiner holds, and as wsrep_sst_rsync_tunnel off for a joiner that did not say what it holds; on and off mean themselves under both names", () => {
+  for (const joiner of [null, COPY, NONE]) {
+    assertEquals(chooseDelta("auto", WAN_NAME, joiner), {
+      on: true,
+      why: "[sst] delta=auto, invoked as wsrep_sst_rsync_tunnel_wan",
+    });
+  }
   assertEquals(chooseDelta("auto", MAIN_NAME), {
     on: false,
-    why: "[sst] delta=auto, invoked as wsrep_sst_rsync_tunnel",
+    why:
+      "[sst] delta=auto, invoked as wsrep_sst_rsync_tunnel; the joiner did not say what it holds",
   });
   for (const name of [MAIN_NAME, WAN_NAME] as const) {
-    assertEquals(chooseDelta("on", name), { on: true, why: "[sst] delta=on" });
-    assertEquals(chooseDelta("off", name), { on: false, why: "[sst] delta=off" });
+    for (const joiner of [null, COPY, NONE]) {
+      assertEquals(chooseDelta("on", name, joiner), { on: true, why: "[sst] delta=on" });
+      assertEquals(chooseDelta("off", name, joiner), { on: false, why: "[sst] delta=off" });
+    }
   }
+});
+
+Deno.test("[sst] delta=auto as wsrep_sst_rsync_tunnel: delta transfer onto a joiner's earlier copy, whole files into an empty or fresh datadir, the reason naming what the joiner holds", () => {
+  assertEquals(chooseDelta("auto", MAIN_NAME, COPY), {
+    on: true,
+    why: "[sst] delta=auto: the joiner holds an earlier copy, 180 MiB",
+  });
+  assertEquals(chooseDelta("auto", MAIN_NAME, NONE), {
+    on: false,
+    why: "[sst] delta=auto: the joiner holds no earlier copy",
+  });
 });
 
 Deno.test("program name: the launcher's variable first, then argv[0] of /proc/self/cmdline; only the two names count", () => {
@@ -114,7 +134,7 @@ Deno.test("--version's last line tells the method of the name and what delta=aut
   assertEquals(
     methodLine(MAIN_NAME),
     "run as wsrep_sst_rsync_tunnel (wsrep_sst_method=rsync_tunnel): [sst] delta=auto means " +
-      "whole files",
+      "delta transfer when the joiner holds an earlier copy, whole files otherwise",
   );
 });
 

@@ -1,7 +1,7 @@
 /**
- * Unit tests for the donor's rsync job list (src/transfer/passes.ts, spec §5), the layout's
+ * Unit tests for the donor's rsync job list (src/transfer/passes.ts, docs/sst-protocol.md §5), the layout's
  * file sets and the joiner's daemon-side protection (src/transfer/layout_files.ts), and the
- * settings resolved from arguments and option files (src/config/settings.ts, spec §8.3).
+ * settings resolved from arguments and option files (src/config/settings.ts, docs/sst-protocol.md §8.3).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Unit tests for the stdout protocol writer (src/sst/protocol.ts, spec §2.1), the stderr log
+ * Unit tests for the stdout protocol writer (src/sst/protocol.ts, docs/sst-protocol.md §2.1), the stderr log
  * format and redaction (src/core/log.ts, §2.5), the error classes' exit codes
  * (src/core/errors.ts, §6) and the cleanup scope (src/sst/scope.ts).
  *
@@ -197,7 +197,7 @@ Deno.test("errors: name is the class name and the message and cause are kept", (
 });
 
 Deno.test("errors: no exit code is one mariadbd remaps or Galera treats specially", () => {
-  // 126/127/143 are translated by mariadbd (spec §6); 125 means "canceled" to Galera; 0 = ok.
+  // 126/127/143 are translated by mariadbd (docs/sst-protocol.md §6); 125 means "canceled" to Galera; 0 = ok.
   const codes = Object.entries(ExitCode).filter(([k]) => k !== "ok").map(([, v]) => v as number);
   for (const forbidden of [0, 125, 126, 127, 143]) {
     assert(!codes.includes(forbidden), `exit code ${forbidden} used`);

@@ -63,7 +63,7 @@ Deno.test("the ready address carries the joiner's version as a third path compon
   const host = { kind: "ipv4", address: "10.0.0.2" } as const;
   const addr = formatReadyAddress(host, 4444, v("10.11.19"));
   assertEquals(addr, "10.0.0.2:4444/rsync_tunnel_sst/1/mariadb-10.11.19");
-  // mariadbd accepts only [A-Za-z0-9._-:[]/] in the address (spec §1.5).
+  // mariadbd accepts only [A-Za-z0-9._-:[]/] in the address (docs/sst-protocol.md §1.5).
   assertMatch(addr, /^[A-Za-z0-9._\-:[\]/]+$/);
   assertEquals(joinerServerVersion(parseEndpoint(addr)), v("10.11.19"));
   // Unknown version, or a joiner of ours that predates the token: no component, no version.
