@@ -4,8 +4,9 @@
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
  * 3. start socat's TLS listener (one rsync daemon per verified connection, no plaintext port);
- * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/mariadb-X.Y.Z]` (our server's
- *    version, when known: the donor refuses a pair that cannot work);
+ * 4. publish what this node holds and its free space (joiner_holdings.ts: the donor's delta and
+ *    space decisions), then print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/…]` (our
+ *    server's version, when known: the donor refuses a pair that cannot work);
  * 5. wait for the donor's completion record (or its refusal), bounded and watching mariadbd;
  *    with `--progress 1`, print `complete <bytes received>` (the observer made in `runJoiner`);
  * 6. check the secret, stop the listener, install binary logs (full SST only);
