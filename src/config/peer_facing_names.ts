@@ -26,7 +26,7 @@ export interface PeerFacingName {
 }
 
 /** Unspecified addresses: bind to all, name nothing. */
-const ANY = new Set(["0.0.0.0", "::", "*", ""]);
+const ANY: ReadonlySet<string> = new Set(["0.0.0.0", "::", "*", ""]);
 
 function named(
   opts: OptionLookup,

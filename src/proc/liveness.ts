@@ -137,7 +137,7 @@ export function parentOf(pid: number): number | null {
   }
 }
 
-const SHELLS = new Set(["sh", "dash", "bash", "ash", "busybox"]);
+const SHELLS: ReadonlySet<string> = new Set(["sh", "dash", "bash", "ash", "busybox"]);
 
 /**
  * The processes whose death means we must stop: our parent, and — when it is the `sh -c`

@@ -14,7 +14,7 @@ import { commandLine, commandName, parentOf } from "./liveness.ts";
 import { parseVersionOutput, type ServerVersion } from "../core/server_version.ts";
 
 /** Names of the server binary (10.5+ is `mariadbd`; `mysqld` is its old name). */
-const SERVER_NAMES = new Set(["mariadbd", "mysqld"]);
+const SERVER_NAMES: ReadonlySet<string> = new Set(["mariadbd", "mysqld"]);
 /** How far up the process tree to look (mariadbd → sh → launcher → us is 3). */
 const MAX_DEPTH = 12;
 /** Bound for one `--version` run. */

@@ -1,17 +1,25 @@
 /**
- * The donor, top to bottom as in spec §3:
+ * The donor, top to bottom as in docs/sst-protocol.md §3; `runDonor` writes every protocol line itself, in
+ * this order:
  *
  * 1. parse the joiner's address and take the per-SST secret from the SST request
  *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
  *    compare our server's version with the joiner's (from its address): a pair on different
- *    sides of the 10.8 redo log change is refused here, the joiner told through the tunnel;
- * 2. check the TLS material and decide which name the joiner's certificate must carry;
- * 3. IST (`--bypass`): `continue`, send only the completion record, `done`;
+ *    sides of the 10.8 redo log change cannot work;
+ * 2. check the TLS material, decide which name the joiner's certificate must carry, and open
+ *    the tunnel every rsync runs through; a pair that cannot work is refused here, the joiner
+ *    told through the tunnel (the refusal record), before anything is flushed or copied;
+ * 3. IST (`--bypass`): `continue`, then (7.) only the completion record and `done`;
  * 4. otherwise plan the copy; with `[sst] precopy`, copy everything while the server still
- *    takes writes (through per-connection socat TLS clients, in parallel streams);
+ *    takes writes (the hot pass, through per-connection socat TLS clients, in parallel streams);
  * 5. `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
- * 6. copy the data set under the lock (a delta pass after a pre-copy);
+ * 6. copy the data set under the lock (a delta pass after a pre-copy); with `--progress 1` its
+ *    `total`/`complete` lines, written by the observer `runDonor` makes before 4.;
  * 7. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
+ *
+ * A data set this program cannot copy whole (found in 4. or 6.) is refused: the joiner is sent
+ * the refusal record instead of the completion record. What each kind of pass does is
+ * transfer/pass.ts's.
  *
  * @module
  */
@@ -59,30 +67,9 @@ import {
   peerNameCandidates,
 } from "../tunnel/peer_probe.ts";
 import { rshSetup } from "../tunnel/rsh_command.ts";
-import {
-  type Lanes,
-  runJob,
-  type RunnerContext,
-  runPool,
-  SHORT_JOB_BYTES,
-  type SizedJob,
-} from "../transfer/rsync_runner.ts";
-import {
-  binlogJob,
-  completionJob,
-  engineFileJobs,
-  excludingFrom,
-  listSchemaDirs,
-  otherDirsJob,
-  type RsyncJob,
-  schemaJobs,
-  streamLoads,
-  structureJob,
-  undecodableDirs,
-  withDeltaBlock,
-} from "../transfer/passes.ts";
-import { selectBinlogs } from "../transfer/binlogs.ts";
-import type { RsyncLine } from "../transfer/rsync_failures.ts";
+import type { Tunnel } from "../transfer/rsync_runner.ts";
+import { type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
+import { planCopy, skipUnchanged } from "../transfer/copy_plan.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -90,23 +77,12 @@ import {
   renderCompletion,
   renderRefusal,
 } from "../transfer/completion.ts";
-import {
-  findRemoteTableFiles,
-  linkedFilesMessage,
-  remoteTablespaceMessage,
-} from "../transfer/remote_tables.ts";
-import { formatBytes, TransferProgress } from "../transfer/progress.ts";
+import { formatBytes } from "../transfer/progress.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
-import { exactRule, PrecopyRecord, writableMappings } from "../transfer/precopy_record.ts";
-import {
-  describeWire,
-  isCapped,
-  parseCompressList,
-  rsyncWireOptions,
-  type WireSettings,
-} from "../config/wire_options.ts";
+import { PrecopyRecord } from "../transfer/precopy_record.ts";
+import { parseCompressList, type WireSettings } from "../config/wire_options.ts";
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
 import { waitFor } from "../proc/wait.ts";
@@ -121,59 +97,81 @@ import { JoinerSpaceError } from "../transfer/joiner_space.ts";
 
 /** Runs the donor side of an SST. */
 export async function runDonor(ctx: SstContext): Promise<void> {
-  const { args } = ctx;
-  const joiner = parseEndpoint(args.address);
-  checkDonorPath(joiner, args.address);
+  // 1. The joiner, the per-SST secret, the pair of servers.
+  const joiner = parseEndpoint(ctx.args.address);
+  checkDonorPath(joiner, ctx.args.address);
   // 10.x: in the environment; 11.8: on stdin (read first: mariadbd wrote it at our start).
   const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin, {
     signal: ctx.stopper.signal,
   });
   addSecret(secret);
   const pair = await checkServerVersions(ctx, joiner);
-  if (pair.verdict.kind === "refuse") {
-    const refusal = new SstError(ExitCode.unsupportedPair, pair.verdict.message);
-    await tellJoinerRefusal(ctx, joiner, secret, pair.donor, refusal.message).catch(notTold);
-    throw refusal;
-  }
-  const { runner, dir, peerName } = await openTunnel(ctx, joiner, secret);
+  // 2. TLS and the tunnel; a pair that cannot work is refused through it.
+  const opening = openTunnel(ctx, joiner, secret);
+  if (pair.verdict.kind === "refuse") await refusePair(opening, secret, pair);
+  const { tunnel, dir, peerName } = await opening;
   log.info(
-    `rsync_tunnel SST started on donor: to ${runner.peer} (` +
+    `rsync_tunnel SST started on donor: to ${tunnel.peer} (` +
       (peerName === null
         ? "certificate name not checked: ssl-mode=VERIFY_CA"
         : `certificate name must be '${peerName}'`) +
-      `)${args.bypass ? ", IST: only the completion record" : ""}`,
+      `)${ctx.args.bypass ? ", IST: only the completion record" : ""}`,
   );
-
+  const refusing = (e: unknown) => refuseData(e, tunnel, dir, { secret, donor: pair.donor });
   let state: string;
+  // Records the joiner reads with the completion record (the system tablespace's manifest).
   const before: string[] = [];
-  if (args.bypass) {
+  if (ctx.args.bypass) {
+    // 3. IST.
     state = bypassState(ctx);
     ctx.protocol.write("continue");
   } else {
-    state = await copyWithLock(ctx, runner, dir).catch(async (e) => {
-      if (e instanceof UnsupportedDataError || e instanceof JoinerSpaceError) {
-        const refusal = { secret, server: recordVersion(pair.donor), reason: e.message };
-        const code = e instanceof JoinerSpaceError ? { code: ExitCode.noSpace } : {};
-        await sendRefusal(runner, dir, { ...refusal, ...code }).catch(notTold);
-      }
-      throw e;
-    });
+    // With --progress, this observer writes the `total`/`complete` lines of the pass that ends
+    // the SST (the locked one: its kind decides, transfer/pass.ts).
+    const progress: PassObserver = ctx.args.progress
+      ? { protocol: (line) => ctx.protocol.write(line) }
+      : {};
+    // 4. The plan; with a pre-copy, the hot pass.
+    const copy = await planFirstPass(ctx, { tunnel, dir }).catch(refusing);
+    if (copy.hot) await runPass(copy.hot, tunnel, progress);
+    // 5. Flush and lock.
+    await clearFlushMarkers(ctx.settings.layout.datadir);
+    ctx.protocol.write("flush tables");
+    state = await tablesFlushed(ctx);
+    const lockedAt = Date.now();
+    // 6. The locked pass, with its progress lines.
+    await runPass(await planLockedPass(ctx, copy, dir).catch(refusing), tunnel, progress);
+    // 7. Release the lock.
+    ctx.protocol.write("continue");
+    log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
     const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
     before.push(await dir.write(MANIFEST_FILE, sent));
   }
-  const record = await dir.write(
+  // 7. The completion record, then `done`.
+  const record = await completionRecord(ctx, dir, state, secret, pair);
+  await runPass({ kind: "completion", file: record, before }, tunnel, {});
+  log.info(`SST complete on donor: state ${state}`);
+  ctx.protocol.final(`done ${state}`);
+}
+
+/** Writes the completion record for `state` into the private directory; returns its path. */
+async function completionRecord(
+  ctx: SstContext,
+  dir: PrivateDir,
+  state: string,
+  secret: string,
+  pair: ServerPair,
+): Promise<string> {
+  return await dir.write(
     COMPLETION_FILE,
     renderCompletion({
       state,
       secret,
-      bypass: args.bypass,
+      bypass: ctx.args.bypass,
       // Only a joiner that told its version reads ours (older ones refuse unknown lines).
       ...(pair.joiner ? { server: recordVersion(pair.donor) } : {}),
     }),
   );
-  await runJob(completionJob(record, before), runner);
-  log.info(`SST complete on donor: state ${state}`);
-  ctx.protocol.final(`done ${state}`);
 }
 
 /** Both servers' versions and the verdict on the pair. */
@@ -199,29 +197,48 @@ async function checkServerVersions(ctx: SstContext, joiner: Endpoint): Promise<S
 }
 
 /**
- * Sends the refusal record where the completion record would go (through the same verified
- * tunnel, with the per-SST secret), so that the joiner fails with our reason.
+ * Refuses a pair of servers that cannot work together: sends the refusal record where the
+ * completion record would go (through the verified tunnel being opened, with the per-SST
+ * secret), so that the joiner fails with our reason, and throws it, told or not.
  */
-async function tellJoinerRefusal(
-  ctx: SstContext,
-  joiner: Endpoint,
+async function refusePair(
+  opening: Promise<OpenTunnel>,
   secret: string,
-  donor: ServerVersion | null,
-  reason: string,
-): Promise<void> {
-  const { runner, dir } = await openTunnel(ctx, joiner, secret);
-  await sendRefusal(runner, dir, { secret, server: recordVersion(donor), reason });
+  pair: ServerPair,
+): Promise<never> {
+  const reason = pair.verdict.kind === "refuse" ? pair.verdict.message : "";
+  const told = async () => {
+    const { tunnel, dir } = await opening;
+    await sendRefusal(tunnel, dir, { secret, server: recordVersion(pair.donor), reason });
+  };
+  await told().catch(notTold);
+  throw new SstError(ExitCode.unsupportedPair, reason);
+}
+
+/**
+ * A data set this program cannot copy whole ({@link UnsupportedDataError}), or one the joiner
+ * cannot hold ({@link JoinerSpaceError}, exit 28 on both sides), is refused: the joiner is told
+ * why through the open tunnel. Throws `e` either way.
+ */
+async function refuseData(
+  e: unknown,
+  tunnel: Tunnel,
+  dir: PrivateDir,
+  by: { secret: string; donor: ServerVersion | null },
+): Promise<never> {
+  if (e instanceof UnsupportedDataError || e instanceof JoinerSpaceError) {
+    const refusal = { secret: by.secret, server: recordVersion(by.donor), reason: e.message };
+    const code = e instanceof JoinerSpaceError ? { code: ExitCode.noSpace } : {};
+    await sendRefusal(tunnel, dir, { ...refusal, ...code }).catch(notTold);
+  }
+  throw e;
 }
 
 /** Sends `refusal` where the completion record would go, through an open tunnel. */
-async function sendRefusal(
-  runner: RunnerContext,
-  dir: PrivateDir,
-  refusal: RefusalRecord,
-): Promise<void> {
+async function sendRefusal(tunnel: Tunnel, dir: PrivateDir, refusal: RefusalRecord): Promise<void> {
   const file = await dir.write(COMPLETION_FILE, renderRefusal(refusal));
-  await runJob(completionJob(file), runner);
-  log.info(`told the joiner ${runner.peer} that this SST is refused`);
+  await runPass({ kind: "refusal", file }, tunnel, {});
+  log.info(`told the joiner ${tunnel.peer} that this SST is refused`);
 }
 
 /** The refusal stays the cause when the joiner could not be told about it. */
@@ -233,6 +250,14 @@ function notTold(e: unknown): void {
   );
 }
 
+/** The tunnel to the joiner, the private directory beside it, the joiner's certificate name. */
+interface OpenTunnel {
+  tunnel: Tunnel;
+  dir: PrivateDir;
+  /** null: `ssl-mode=VERIFY_CA`, no name checked. */
+  peerName: string | null;
+}
+
 /**
  * Checks the TLS material, decides which name the joiner's certificate must carry (one
  * verified handshake), and prepares the per-connection socat client rsync runs.
@@ -241,7 +266,7 @@ async function openTunnel(
   ctx: SstContext,
   joiner: Endpoint,
   secret: string,
-): Promise<{ runner: RunnerContext; dir: PrivateDir; peerName: string | null }> {
+): Promise<OpenTunnel> {
   const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
   const peerName = await joinerCertificateName(ctx, joiner, tls);
   const dir = await makePrivateDir(
@@ -249,8 +274,8 @@ async function openTunnel(
     ctx.scope,
     ctx.settings.layout.datadir,
   );
-  const runner = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
-  return { runner, dir, peerName };
+  const tunnel = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
+  return { tunnel, dir, peerName };
 }
 
 /**
@@ -262,7 +287,7 @@ async function prepareTunnel(
   dir: PrivateDir,
   joiner: Endpoint,
   t: { tls: TlsOptions; peerName: string | null; secret: string },
-): Promise<RunnerContext> {
+): Promise<Tunnel> {
   const s = ctx.settings;
   const peer = `${hostForAddress(joiner.host)}:${joiner.port}`;
   const statusDir = `${dir.path}/status`;
@@ -299,9 +324,11 @@ async function prepareTunnel(
     idleTimeoutSec: s.timeouts.idle,
     statusDir,
     peer,
-    onSpawn: (c) => ctx.lock.recordGroup(c.pid),
-    check: () => ctx.stopper.check(),
-    signal: ctx.stopper.signal,
+    wire: s.wire,
+    streams: s.backupThreads,
+    stop: ctx.stopper,
+    recordGroup: (pgid) => ctx.lock.recordGroup(pgid),
+    relayed: new Set(),
   };
 }
 
@@ -357,17 +384,20 @@ function bypassState(ctx: SstContext): string {
   return state;
 }
 
+/** Removes what an earlier `flush tables` left: the answer must be this run's. */
+async function clearFlushMarkers(datadir: string): Promise<void> {
+  await Deno.remove(`${datadir}/tables_flushed`).catch(() => {});
+  await Deno.remove(`${datadir}/sst_error`).catch(() => {});
+}
+
 /**
- * Asks mariadbd to flush and lock (`flush tables`), then waits for `<datadir>/tables_flushed`
- * holding the state, or `<datadir>/sst_error`.
+ * Waits for mariadbd's answer to `flush tables`: `<datadir>/tables_flushed` holding the
+ * state, or `<datadir>/sst_error`.
  */
-async function flushTables(ctx: SstContext): Promise<string> {
+async function tablesFlushed(ctx: SstContext): Promise<string> {
   const dd = ctx.settings.layout.datadir;
   const flushed = `${dd}/tables_flushed`;
   const failed = `${dd}/sst_error`;
-  await Deno.remove(flushed).catch(() => {});
-  await Deno.remove(failed).catch(() => {});
-  ctx.protocol.write("flush tables");
   const limit = ctx.settings.timeouts.flush;
   return await waitFor(async () => {
     if (await Deno.stat(failed).then(() => true, () => false)) {
@@ -402,27 +432,38 @@ async function flushTables(ctx: SstContext): Promise<string> {
   });
 }
 
+/** The copy as planned before the lock: the walk, the delta decision, and the hot pass if any. */
+interface FirstPass {
+  walk: TreeWalk;
+  delta: boolean;
+  /** The pre-copy, or null without one. */
+  hot: (Pass & { kind: "hot" }) | null;
+}
+
 /**
- * Copies the data set with the server's writes stopped for as short a time as it can: planned
- * and checked before `flush tables`; with a pre-copy, the whole plan first runs while the
- * server still takes writes (a fuzzy copy the joiner never accepts on its own: no completion
- * record yet), then under the lock the same plan again as a delta pass that compares the content
- * of every file the pre-copy cannot vouch for (precopy_record.ts) and sends what differs;
- * without, one locked pass of whole files. `continue` (mariadbd releases the lock) follows the
- * locked pass at once. Returns the locked state.
+ * Plans the copy with the server's writes stopped for as short a time as it can: planned and
+ * checked before `flush tables`; with a pre-copy, the whole plan first runs while the server
+ * still takes writes (a fuzzy copy the joiner never accepts on its own: no completion record
+ * yet), then under the lock the same plan again as a delta pass ({@link planLockedPass});
+ * without, one locked pass of whole files. Checks, through the tunnel `to`, that the joiner
+ * can hold the copy, and decides the delta from what it holds.
  */
-async function copyWithLock(
+async function planFirstPass(
   ctx: SstContext,
-  runner: RunnerContext,
-  dir: PrivateDir,
-): Promise<string> {
-  const wire = await checkWire(ctx, ctx.settings.wire);
+  to: { tunnel: Tunnel; dir: PrivateDir },
+): Promise<FirstPass> {
+  await checkWire(ctx, ctx.settings.wire);
   await checkOwnTablespace(systemTablespaceOf(ctx.settings.layout));
   const walk = new TreeWalk();
-  const early = await planCopy(ctx, walk, false);
-  const precopy = wantsPrecopy(ctx.settings.precopy, early.total);
+  const plan = await planCopy(ctx.settings, walk, false);
+  const precopy = wantsPrecopy(ctx.settings.precopy, plan.total);
   const joiner = joinerCopy(parseEndpoint(ctx.args.address));
-  await checkJoinerSpace(ctx, { runner, dir, walk }, early.jobs.map((j) => j.job), joiner);
+  await checkJoinerSpace(
+    ctx,
+    { tunnel: to.tunnel, dir: to.dir, walk },
+    plan.jobs.map((j) => j.job),
+    joiner,
+  );
   const delta = chooseDelta(ctx.settings.delta, ctx.programName, joiner);
   log.info(
     `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
@@ -432,226 +473,29 @@ async function copyWithLock(
         ? "the pre-copy sends whole files, the locked pass after it only differing blocks"
         : "whole files"),
   );
-  let record: PrecopyRecord | null = null;
-  if (precopy) {
-    record = await PrecopyRecord.take(walk, early.jobs.map((j) => j.job));
-    const hot = {
-      ...runner,
-      hot: true,
-      delta: delta.on,
-      onJobEnd: (j: RsyncJob) => record?.ended(j),
-    };
-    await runPass(ctx, hot, early, wire, "hot pre-copy (the server takes writes)");
-  } else if (ctx.settings.precopy === "auto") {
-    log.info(
-      `[sst] precopy=auto: ${formatBytes(early.total)} to copy, below ` +
-        `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
-    );
-  }
-  const state = await flushTables(ctx);
-  const lockedAt = Date.now();
-  // Listed again under the lock (a schema created meanwhile is in it).
-  let plan = await planCopy(ctx, walk, true);
-  if (record) plan = await skipUnchanged(plan, record, walk, dir);
-  const locked = record !== null || delta.on;
-  const name = locked ? "locked delta pass" : "locked pass";
-  await runPass(ctx, { ...runner, delta: locked }, plan, wire, name);
-  ctx.protocol.write("continue");
-  log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
-  return state;
-}
-
-/**
- * `plan` without the files that `record` vouches did not change since the pre-copy sent them:
- * each job that leaves files out gets an `--exclude-from` list in the private directory
- * ({@link excludingFrom}).
- */
-async function skipUnchanged(
-  plan: CopyPlan,
-  record: PrecopyRecord,
-  walk: TreeWalk,
-  dir: PrivateDir,
-): Promise<CopyPlan> {
-  const mapped = await writableMappings();
-  const jobs: SizedJob[] = [];
-  const skipped = { files: 0, bytes: 0 };
-  let compared = 0;
-  for (const { job } of plan.jobs) {
-    const files = await walk.files(job.selection, job.sources);
-    const unchanged = files.filter((f) => record.vouchesFor(f, mapped));
-    const left = unchanged.reduce((n, f) => n + f.info.size, 0);
-    const bytes = files.reduce((n, f) => n + f.info.size, 0) - left;
-    skipped.files += unchanged.length;
-    skipped.bytes += left;
-    compared += files.length - unchanged.length;
-    if (unchanged.length === 0) {
-      jobs.push({ job, bytes });
-      continue;
+  if (!precopy) {
+    if (ctx.settings.precopy === "auto") {
+      log.info(
+        `[sst] precopy=auto: ${formatBytes(plan.total)} to copy, below ` +
+          `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
+      );
     }
-    const rules = unchanged.map((f) => exactRule(f.rel)).join("\n") + "\n";
-    const list = await dir.write(`unchanged.${jobs.length}`, rules);
-    jobs.push({ job: excludingFrom(job, list), bytes });
+    return { walk, delta: delta.on, hot: null };
   }
-  log.info(
-    `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
-      `since the pre-copy: not read again; ${compared} file(s) to compare`,
-  );
-  return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
-}
-
-/** The jobs of one pass and the bytes they send. */
-interface CopyPlan {
-  jobs: SizedJob[];
-  total: number;
+  const record = await PrecopyRecord.take(walk, plan.jobs.map((j) => j.job));
+  return { walk, delta: delta.on, hot: { kind: "hot", plan, delta: delta.on, record } };
 }
 
 /**
- * The transfer plan: the engine file sets, the schema directories in streams, and (under the
- * lock only: they are appended to until then) the binary logs. Fails on a link that cannot be
- * copied and on tables it cannot copy whole ({@link checkRemoteTables}).
+ * The pass under the lock: the data set listed again (a schema created meanwhile is in it);
+ * after a pre-copy, a delta pass that compares the content of every file the pre-copy cannot
+ * vouch for (precopy_record.ts) and sends what differs.
  */
-async function planCopy(ctx: SstContext, walk: TreeWalk, locked: boolean): Promise<CopyPlan> {
-  const layout = ctx.settings.layout;
-  const streams = ctx.settings.backupThreads;
-  const engine = await sized(engineFileJobs(layout), walk);
-  const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
-  const dirs = await listSchemaDirs(layout, walk);
-  const schemas = await sized([
-    ...schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)),
-    otherDirsJob(layout, dirs, await undecodableDirs(layout)),
-  ], walk);
-  const logs = locked
-    ? await sized([binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs))], walk)
-    : [];
-  checkLinks(walk);
-  await checkRemoteTables(layout.datadir, dirs.map((d) => d.name), locked);
-  const jobs = [...engine, ...schemas, ...logs];
-  return { jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
-}
-
-/**
- * Runs one pass of `plan` in parallel streams (one rsync at a time under a bandwidth cap),
- * reporting progress, and logs what it took.
- */
-async function runPass(
-  ctx: SstContext,
-  runner: RunnerContext,
-  plan: CopyPlan,
-  wire: WireSettings,
-  name: string,
-): Promise<void> {
-  const layout = ctx.settings.layout;
-  const streams = ctx.settings.backupThreads;
-  const started = Date.now();
-  const wireOptions = rsyncWireOptions(wire);
-  const onWire = (job: RsyncJob): RsyncJob => ({
-    ...job,
-    options: [...wireOptions, ...job.options],
-  });
-  const jobs = plan.jobs.map((s) => ({ ...s, job: onWire(s.job) }));
-  if (wireOptions.length > 0) {
-    log.info(`on the wire: ${describeWire(wire)} (${wireOptions.join(" ")})`);
-  }
-  // The protocol's progress lines describe the pass that ends the SST.
-  const last = name.startsWith("locked");
-  const meter = new TransferProgress(plan.total, {
-    info: log.info,
-    protocol: ctx.args.progress && last ? (l) => ctx.protocol.write(l) : undefined,
-  });
-  const lead = onWire(structureJob(layout));
-  const lanes: Lanes = isCapped(wire)
-    ? { kind: "serial", lead }
-    : { kind: "parallel", streams, short: { lead, shortBytes: SHORT_JOB_BYTES } };
-  log.info(
-    `${name}: ${jobs.length} parts` +
-      (lanes.kind === "serial"
-        ? `, one rsync at a time: [sst] bwlimit caps the whole transfer and rsync cannot ` +
-          `change a running stream's rate (backup-threads=${streams} not used)`
-        : ` in up to ${streams} parallel streams`),
-  );
-  let sent = 0;
-  const settled: RsyncLine[] = [];
-  await runPool(jobs, lanes, {
-    ...runner,
-    commandLog: { logged: false },
-    onSent: (n) => sent += n,
-    onSettled: (lines) => settled.push(...lines),
-    onSpawn: (c) => {
-      meter.track(c.pid);
-      runner.onSpawn?.(c);
-    },
-    check: () => {
-      runner.check?.();
-      meter.tick();
-    },
-  });
-  meter.finish();
-  if (settled.length > 0) logSettled(name, settled);
-  const verb = runner.delta ? "compared" : "copied";
-  log.info(
-    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
-      ((Date.now() - started) / 1000).toFixed(1)
-    } s`,
-  );
-}
-
-/**
- * One line for the files a hot pass could not send whole because they shrank or vanished
- * while it ran: how many, and the first rsync line as a sample (the rest at debug level).
- */
-function logSettled(name: string, lines: readonly RsyncLine[]): void {
-  const shrunk = lines.filter((l) => l.kind === "shrunk").length;
-  log.info(
-    `${name}: ${lines.length} rsync error(s) tolerated (${shrunk} file(s) shrank while read, ` +
-      `${lines.length - shrunk} vanished; first: ${lines[0].text}): the locked pass ` +
-      "compares these files again under the lock",
-  );
-}
-
-/** The jobs (nulls dropped) with the bytes each will send. */
-async function sized(jobs: readonly (RsyncJob | null)[], walk: TreeWalk): Promise<SizedJob[]> {
-  const out: SizedJob[] = [];
-  for (const job of jobs) {
-    if (!job) continue;
-    const bytes = await walk.bytes(job.selection, job.sources);
-    out.push({ job: withDeltaBlock(job, bytes), bytes });
-  }
-  return out;
-}
-
-/**
- * Fails (exit 22) before anything is sent when a link in the data set points to nothing or
- * loops: the joiner receives what links point to, and there is nothing (or no end) to send.
- */
-function checkLinks(walk: TreeWalk): void {
-  if (walk.problems.length === 0) return;
-  const shown = walk.problems.slice(0, 3).map((p) =>
-    p.why === "dangling" ? `${p.path} points to nothing` : `${p.path} leads back to a parent`
-  );
-  const more = walk.problems.length > 3 ? ` (and ${walk.problems.length - 3} more)` : "";
-  throw new ConfigError(
-    `symbolic link(s) in the data set cannot be copied: ${shown.join("; ")}${more}; the joiner ` +
-      "receives what every link points to: remove the link or restore its target",
-  );
-}
-
-/**
- * Refuses (exit 95, {@link UnsupportedDataError}) a data set with InnoDB tables in other
- * directories: only their `.isl` would arrive, and the joiner would start without them. Run for
- * the first plan (before any pre-copy and `flush tables`: the donor's server is never locked
- * for nothing) and again under the lock (a table created meanwhile). MyISAM/Aria files linked
- * elsewhere arrive whole as regular files: one WARNING, with the first plan.
- */
-async function checkRemoteTables(
-  datadir: string,
-  schemas: readonly string[],
-  locked: boolean,
-): Promise<void> {
-  const found = await findRemoteTableFiles(datadir, schemas);
-  const refusal = remoteTablespaceMessage(found);
-  if (refusal !== null) throw new UnsupportedDataError(refusal);
-  const linked = linkedFilesMessage(found);
-  if (linked !== null && !locked) log.warn(linked);
+async function planLockedPass(ctx: SstContext, first: FirstPass, dir: PrivateDir): Promise<Pass> {
+  let plan = await planCopy(ctx.settings, first.walk, true);
+  const record = first.hot?.record ?? null;
+  if (record) plan = await skipUnchanged(plan, record, first.walk, dir);
+  return { kind: "locked", plan, delta: record !== null || first.delta };
 }
 
 /** Fails with the key's name when the local rsync cannot use the configured compression. */

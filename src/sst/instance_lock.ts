@@ -32,7 +32,7 @@ const DATADIR = "[mysqld] datadir";
 export const PID_FILE = "wsrep_sst.pid";
 
 /** Helper programs whose leftover processes we may kill. */
-const HELPERS = new Set(["socat", "rsync"]);
+const HELPERS: ReadonlySet<string> = new Set(["socat", "rsync"]);
 
 /** A held lock; records helper process groups so a successor can clean up after a crash. */
 export class InstanceLock {

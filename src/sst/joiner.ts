@@ -1,20 +1,25 @@
 /**
- * The joiner, top to bottom as in spec §4:
+ * The joiner, top to bottom as in docs/sst-protocol.md §4:
  *
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
  * 3. start socat's TLS listener (one rsync daemon per verified connection, no plaintext port);
- * 4. print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/mariadb-X.Y.Z]` (our server's
- *    version, when known: the donor refuses a pair that cannot work);
+ * 4. publish what this node holds and its free space (joiner_holdings.ts: the donor's delta and
+ *    space decisions), then print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/…]` (our
+ *    server's version, when known: the donor refuses a pair that cannot work);
  * 5. wait for the donor's completion record (or its refusal), bounded and watching mariadbd;
+ *    with `--progress 1`, print `complete <bytes received>` (the observer made in `runJoiner`);
  * 6. check the secret, stop the listener, install binary logs (full SST only);
  * 7. print the final `<uuid>:<seqno> <domain>` line.
+ *
+ * `runJoiner` writes each of these lines itself, in this order; which failure it reports when
+ * the wait ends early is stop_cause.ts's decision.
  *
  * @module
  */
 import type { SstContext } from "./context.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
-import { AbortedError, ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
+import { ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
 import { makePrivateDir, privateDirError } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
@@ -65,12 +70,14 @@ import {
 import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
 import { publishHoldings } from "./joiner_holdings.ts";
+import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
 
-/** How much longer than `tunnel-idle-timeout` the joiner waits for data (see waitForCompletion). */
+/** How much longer than `tunnel-idle-timeout` the joiner waits for data (see receiveCompletion). */
 const IDLE_GRACE_MS = 2000;
 
 /** Runs the joiner side of an SST. */
 export async function runJoiner(ctx: SstContext): Promise<void> {
+  // 1. TLS and where to listen.
   const endpoint = parseEndpoint(ctx.args.address);
   const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
   if (tls.mode === "VERIFY_IDENTITY") warnIfNotOurName(tls, endpoint.host);
@@ -85,9 +92,10 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
       : `this server's version is not known (${server.source}); the donor cannot check ` +
         "that it can serve this node",
   );
-
+  // 2. The private directory, the daemon's configuration, the per-SST secret.
   const secret = newSecret();
   const ws = await prepareWorkspace(ctx, secret);
+  // 3. The TLS listener.
   const ipv6 = (bind ?? endpoint.host).kind === "ipv6";
   const listener = await startTunnel(
     ctx,
@@ -95,40 +103,25 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     tls,
     ws.config,
   );
-
+  // 4. What this node holds (the donor's delta and space decisions), then ready.
   const copy = await publishHoldings(ctx, ws.spaceDir, ws.binlogDir);
   ctx.protocol.write(
     `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version, copy)}`,
   );
+  // 5. The donor's record; with --progress, `complete <bytes>` lines written by this observer.
+  const progress = ctx.args.progress ? (line: string) => ctx.protocol.write(line) : null;
   const daemon = new DaemonLogFollower(ws.rsyncdLog);
-  const received = await waitForCompletion(ctx, listener, ws.completionFile, daemon)
-    .catch(async (e) => {
-      // Stopped (mariadbd aborts once the donor fails): a full disk, or the donor's refusal,
-      // is the more useful cause. The daemon log may be gone by now; the stop itself is then
-      // the cause to report.
-      if (e instanceof AbortedError) {
-        const failure = sessionFailure(await daemon.all(), daemon, ctx.settings.layout);
-        if (failure?.exitCode === ExitCode.noSpace) throw failure;
-        const text = await Deno.readTextFile(ws.completionFile).catch(() => null);
-        let late: DonorRecord | null = null;
-        try {
-          late = text === null ? null : parseDonorRecord(text, ws.completionFile);
-        } catch { /* a broken record does not explain the stop */ }
-        if (late?.kind === "refused") throw refusalError(late.refusal, secret, server.version);
-      }
-      throw e;
+  const refused = (r: RefusalRecord) => refusalError(r, secret, server.version);
+  const record = await receiveCompletion(ctx, listener, ws.completionFile, daemon, {
+    refused,
+    progress,
+  }).catch(async (e) => {
+    throw await stopCause(e, {
+      stopped: () => ctx.stopper.pending(),
+      joiner: witnesses(ctx, daemon, ws.completionFile, refused),
     });
-  if (received.kind === "refused") {
-    const refusal = refusalError(received.refusal, secret, server.version);
-    // Let the donor's rsync see its session end well, so that it logs the joiner as told;
-    // mariadbd may abort us meanwhile (the donor has failed): the refusal stays the cause.
-    await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
-    throw refusal;
-  }
-  const record = received.record;
-  // The record may arrive in the same poll as a failure logged by an earlier session.
-  const late = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
-  if (late) throw late;
+  });
+  // 6. Check, stop the listener, install.
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
       "the completion record does not carry this SST's secret: it was not sent by the donor " +
@@ -145,7 +138,31 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     await warnStrayEngineFiles(ctx.settings.layout);
   }
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
+  // 7. The state.
   ctx.protocol.final(record.state);
+}
+
+/**
+ * What may explain a stop better (stop_cause.ts): the daemon's log (it may be gone by now) and
+ * a refusal record that arrived meanwhile (a broken record explains nothing).
+ */
+function witnesses(
+  ctx: SstContext,
+  daemon: DaemonLogFollower,
+  file: string,
+  refused: (r: RefusalRecord) => SstError,
+): JoinerWitnesses {
+  return {
+    session: async () => sessionFailure(await daemon.all(), daemon, ctx.settings.layout),
+    refusal: async () => {
+      const text = await Deno.readTextFile(file).catch(() => null);
+      let late: DonorRecord | null = null;
+      try {
+        late = text === null ? null : parseDonorRecord(text, file);
+      } catch { /* a broken record does not explain the stop */ }
+      return late?.kind === "refused" ? refused(late.refusal) : null;
+    },
+  };
 }
 
 /**
@@ -344,15 +361,18 @@ const FAILURE_DRAIN_MS = 3_000;
 
 /**
  * Waits until the completion record arrives, the listener dies, mariadbd goes away, the donor
- * never connects (`tunnel-initial-timeout`) or stops talking (`tunnel-idle-timeout`), or a
- * session that proved the secret reports a failure (see session_failure.ts).
+ * never connects (`tunnel-initial-timeout`) or stops talking (`tunnel-idle-timeout`), a
+ * session that proved the secret reports a failure (see session_failure.ts), or the donor's
+ * refusal arrives (`on.refused` makes its error). With `on.progress`, writes
+ * `complete <bytes received>` at most every 10 s and at the end.
  */
-async function waitForCompletion(
+async function receiveCompletion(
   ctx: SstContext,
   listener: TunnelListener,
   file: string,
   daemon: DaemonLogFollower,
-): Promise<DonorRecord> {
+  on: { refused: (r: RefusalRecord) => SstError; progress: ((line: string) => void) | null },
+): Promise<CompletionRecord> {
   const t = ctx.settings.timeouts;
   const started = new Stopwatch();
   let lastActive: Stopwatch | null = null;
@@ -362,10 +382,10 @@ async function waitForCompletion(
   const lastProgress = new Stopwatch();
   let reported = -1;
   const progress = (force: boolean) => {
-    if (!ctx.args.progress || (!force && !lastProgress.reached(PROGRESS_INTERVAL_MS))) return;
+    if (!on.progress || (!force && !lastProgress.reached(PROGRESS_INTERVAL_MS))) return;
     lastProgress.restart();
     const bytes = listener.bytesReceived();
-    if (bytes > reported) ctx.protocol.write(`complete ${bytes}`);
+    if (bytes > reported) on.progress(`complete ${bytes}`);
     reported = Math.max(reported, bytes);
   };
   // No limit of its own: each tick throws on tunnel-initial-timeout or tunnel-idle-timeout.
@@ -373,7 +393,7 @@ async function waitForCompletion(
     const text = await Deno.readTextFile(file).catch(() => null);
     if (text !== null) {
       progress(true);
-      return parseDonorRecord(text, file);
+      return await accepted(ctx, listener, parseDonorRecord(text, file), daemon, on.refused);
     }
     progress(false);
     if (listener.child.exited) {
@@ -417,6 +437,29 @@ async function waitForCompletion(
     }
     return undefined;
   }, { every: 200, limit: Infinity, signal: ctx.stopper.signal });
+}
+
+/**
+ * The completion record that arrived, or the failure it brings: the donor's refusal (after
+ * letting its rsync see its session end well, so that it logs the joiner as told; mariadbd may
+ * abort us meanwhile: the refusal stays the cause), or a failure an earlier session logged
+ * (it may arrive in the same poll as the record).
+ */
+async function accepted(
+  ctx: SstContext,
+  listener: TunnelListener,
+  received: DonorRecord,
+  daemon: DaemonLogFollower,
+  refused: (r: RefusalRecord) => SstError,
+): Promise<CompletionRecord> {
+  if (received.kind === "refused") {
+    const refusal = refused(received.refusal);
+    await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
+    throw refusal;
+  }
+  const late = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
+  if (late) throw late;
+  return received.record;
 }
 
 /**

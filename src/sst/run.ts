@@ -19,6 +19,7 @@ import * as log from "../core/log.ts";
 import { runJoiner } from "./joiner.ts";
 import { runDonor } from "./donor.ts";
 import type { StdinSource } from "./donor_credentials.ts";
+import { stopCause } from "./stop_cause.ts";
 import { MAIN_NAME, type ProgramName } from "../core/program_name.ts";
 
 /** What a run needs from the outside world. */
@@ -106,17 +107,11 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
     }
     return ExitCode.ok;
   } catch (e) {
-    // A stop (signal, mariadbd gone, deadline) tears things down under whatever is running;
-    // an unexpected error on that path must not hide the cause, nor exit 255.
-    const stopped = e instanceof SstError ? null : stopper?.pending();
-    if (stopped) {
-      log.warn(`while stopping: ${e instanceof Error ? e.message : String(e)}`);
-      log.error(stopped.message);
-      return stopped.exitCode;
-    }
-    if (!(e instanceof SstError)) throw e;
-    log.error(e.message);
-    return e.exitCode;
+    // A stop tears things down under whatever is running: stop_cause.ts decides what to report.
+    const cause = await stopCause(e, { stopped: () => stopper?.pending() ?? null });
+    if (!(cause instanceof SstError)) throw cause;
+    log.error(cause.message);
+    return cause.exitCode;
   } finally {
     await stopAll(2000);
     for (const f of await scope.close()) log.warn(`cleanup step '${f.label}' failed: ${f.error}`);

@@ -10,7 +10,7 @@ import type { SstContext } from "./context.ts";
 import type { JoinerCopy } from "../core/address.ts";
 import * as log from "../core/log.ts";
 import type { PrivateDir } from "./private_dir.ts";
-import type { RunnerContext } from "../transfer/rsync_runner.ts";
+import type { Tunnel } from "../transfer/rsync_runner.ts";
 import { binlogJob, type RsyncJob } from "../transfer/passes.ts";
 import { selectBinlogs } from "../transfer/binlogs.ts";
 import type { TreeWalk } from "../transfer/selection.ts";
@@ -30,7 +30,7 @@ import {
  */
 export async function checkJoinerSpace(
   ctx: SstContext,
-  t: { runner: RunnerContext; dir: PrivateDir; walk: TreeWalk },
+  t: { tunnel: Tunnel; dir: PrivateDir; walk: TreeWalk },
   jobs: readonly RsyncJob[],
   joiner: JoinerCopy | null,
 ): Promise<void> {
@@ -38,7 +38,7 @@ export async function checkJoinerSpace(
     log.info("the joiner does not publish its free space (an older version): not checked");
     return;
   }
-  const report = await fetchSpace(t.runner, `${t.dir.path}/${SPACE_FILE}`);
+  const report = await fetchSpace(t.tunnel, `${t.dir.path}/${SPACE_FILE}`);
   if (report.error !== undefined) {
     log.info(`the joiner could not measure its free space (${report.error}): not checked`);
     return;

@@ -26,7 +26,7 @@ import type { DiskFree } from "../proc/disk_free.ts";
 import { run } from "../proc/process.ts";
 import type { HeldFile } from "./held_files.ts";
 import { Modules, RSYNC_USER } from "./rsyncd_config.ts";
-import { explainFailure, type RunnerContext } from "./rsync_runner.ts";
+import { explainFailure, type Tunnel } from "./rsync_runner.ts";
 import { formatBytes } from "./progress.ts";
 
 /** The report's file name in the joiner's `space` module. */
@@ -187,29 +187,29 @@ export function describeNeeds(needs: readonly FsNeed[]): string {
 }
 
 /**
- * Fetches the joiner's report with one rsync through the tunnel of `runner` into `dest` (in the
- * donor's private directory) and parses it.
+ * Fetches the joiner's report with one rsync through `tunnel` into `dest` (in the donor's
+ * private directory) and parses it.
  */
-export async function fetchSpace(runner: RunnerContext, dest: string): Promise<SpaceReport> {
+export async function fetchSpace(tunnel: Tunnel, dest: string): Promise<SpaceReport> {
   const args = [
     "--no-motd",
-    `--timeout=${runner.idleTimeoutSec}`,
+    `--timeout=${tunnel.idleTimeoutSec}`,
     `--max-size=${MAX_REPORT_BYTES}`,
-    `--rsh=${runner.rsh.rsh}`,
-    `--password-file=${runner.passwordFile}`,
+    `--rsh=${tunnel.rsh.rsh}`,
+    `--password-file=${tunnel.passwordFile}`,
     "--",
     `${RSYNC_USER}@joiner::${Modules.space}/${SPACE_FILE}`,
     dest,
   ];
-  const r = await run(runner.adapter, {
-    cmd: runner.rsync,
+  const r = await run(tunnel.adapter, {
+    cmd: tunnel.rsync,
     args,
-    env: { ...runner.rsh.env, LC_ALL: "C" },
-  }, { timeoutMs: (runner.idleTimeoutSec + 30) * 1000, signal: runner.signal });
+    env: { ...tunnel.rsh.env, LC_ALL: "C" },
+  }, { timeoutMs: (tunnel.idleTimeoutSec + 30) * 1000, signal: tunnel.stop.signal });
   if (r.timedOut) {
     throw new TimeoutError(
-      `could not fetch the joiner's free space from ${runner.peer}: no answer within ` +
-        `${runner.idleTimeoutSec + 30} s ([sst] tunnel-idle-timeout=${runner.idleTimeoutSec})`,
+      `could not fetch the joiner's free space from ${tunnel.peer}: no answer within ` +
+        `${tunnel.idleTimeoutSec + 30} s ([sst] tunnel-idle-timeout=${tunnel.idleTimeoutSec})`,
     );
   }
   if (r.code !== 0) {
@@ -221,7 +221,7 @@ export async function fetchSpace(runner: RunnerContext, dest: string): Promise<S
       sources: [],
       module: Modules.space,
     };
-    throw await explainFailure(job, runner, r.code, r.signal, r.stderr);
+    throw await explainFailure(job, tunnel, r.code, r.signal, r.stderr);
   }
   return parseSpace(await Deno.readTextFile(dest));
 }

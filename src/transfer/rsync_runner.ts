@@ -1,7 +1,8 @@
 /**
  * Runs the donor's rsync jobs through the tunnel: common options, the `--rsh` socat client, the
  * per-SST password file, a bounded pool of parallel streams, and exit-status mapping into
- * actionable errors.
+ * actionable errors. What a job's outcome means for its pass (which failures are tolerated,
+ * who counts its bytes) is pass.ts's to decide: a job runs with a {@link JobRun}.
  *
  * @module
  */
@@ -13,11 +14,24 @@ import { RSYNC_USER } from "./rsyncd_config.ts";
 import { classifyConnectionFailure, connectionError } from "../tunnel/connection_failures.ts";
 import { type RshSetup, SOCAT_LOG_RE } from "../tunnel/rsh_command.ts";
 import { relayLine } from "../tunnel/socat_log.ts";
-import { type RsyncLine, rsyncSays, settledByLockedPass } from "./rsync_failures.ts";
+import { type RsyncLine, rsyncSays } from "./rsync_failures.ts";
+import type { WireSettings } from "../config/wire_options.ts";
 import { waitFor } from "../proc/wait.ts";
 
-/** Everything a job needs besides its own options. */
-export interface RunnerContext {
+/** The SST's stop conditions, as the runner needs them (the SST's `Stopper` is one). */
+export interface StopCheck {
+  /** Aborts (its reason the error) once the SST must stop: the wait for rsync ends at once. */
+  readonly signal: AbortSignal;
+  /** Throws if the SST must stop now (a signal, the parent gone, the deadline). */
+  check(): void;
+}
+
+/**
+ * The donor's end of one SST's tunnel: how every rsync of every pass reaches the joiner. One
+ * per SST (donor.ts `openTunnel`), never copied; what differs between passes is in the
+ * {@link JobRun}.
+ */
+export interface Tunnel {
   adapter: ProcessAdapter;
   rsync: string;
   /** The `--rsh` socat client and the environment it reads. */
@@ -28,38 +42,57 @@ export interface RunnerContext {
   statusDir: string;
   /** The joiner, for messages. */
   peer: string;
-  /** Called with every rsync started (to record its process group). */
-  onSpawn?: (child: Child) => void;
-  /** Called every 200 ms while rsync runs; throws to abort (signal, parent gone, deadline). */
-  check?: () => void;
-  /** Ends the wait for rsync at once (killing it, rejecting with the reason) when it aborts. */
-  signal?: AbortSignal;
-  /**
-   * Delta transfer: the joiner already holds a copy (the hot pass's), so rsync compares every
-   * file block by block and sends only the blocks that differ. Otherwise whole files.
-   */
-  delta?: boolean;
-  /**
-   * A copy made while the server takes writes: a file that shrank while read or vanished
-   * between the plan and its read (rsync exit 23 or 24, rsync_failures.ts) is expected, the
-   * locked pass settles it; such an rsync still did not end cleanly ({@link onJobEnd}).
-   */
-  hot?: boolean;
-  /** In a hot pass: called with the lines of each rsync whose failure the locked pass settles. */
-  onSettled?: (lines: readonly RsyncLine[]) => void;
-  /** Whether this run logged an rsync command line at INFO already (the first one is). */
-  commandLog?: { logged: boolean };
-  /** Called with every job whose rsync ended cleanly (exit 0: every file it sent is whole). */
-  onJobEnd?: (job: RsyncJob) => void;
-  /** Called with the bytes each rsync that ended says it sent (its `--info=stats1` summary). */
-  onSent?: (bytes: number) => void;
+  /** Compression and bandwidth cap of the data passes ([sst] compress, bwlimit). */
+  wire: WireSettings;
+  /** Parallel streams of a data pass ([sst] backup-threads). */
+  streams: number;
+  stop: StopCheck;
+  /** Records every rsync's process group (the instance lock: a later run reaps leftovers). */
+  recordGroup(pgid: number): void;
+  /** The socat logs of this tunnel already relayed into the error log (each once). */
+  readonly relayed: Set<string>;
 }
 
-/** For runs without their own {@link RunnerContext.commandLog}. */
-const commandLogged = { logged: false };
+/** How one rsync of a pass runs, and whom it tells (pass.ts makes one per pass). */
+export interface JobRun {
+  /**
+   * Delta transfer: the joiner already holds a copy, so rsync compares every file block by
+   * block and sends only the blocks that differ. Otherwise whole files.
+   */
+  delta: boolean;
+  /** The lines of a failed rsync (exit `code`) that its pass tolerates, or null: a failure. */
+  tolerated(code: number, lines: readonly string[]): RsyncLine[] | null;
+  watch: JobWatch;
+}
 
-/** Options every data pass uses (spec §5), plus the tunnel. */
-export function commonOptions(ctx: RunnerContext, blockSize = DELTA_BLOCK_SIZE): string[] {
+/** What the pass learns from each of its rsyncs. */
+export interface JobWatch {
+  /** The command line of a job (the pass logs its first at INFO, the rest at DEBUG). */
+  command(line: string): void;
+  /** A job's rsync started. */
+  started(child: Child): void;
+  /** Every 200 ms while an rsync runs. */
+  tick(): void;
+  /** A job's rsync ended (before its failure, if its pass does not tolerate it, is thrown). */
+  finished(job: RsyncJob, end: JobEnd): void;
+}
+
+/** How an rsync that its pass goes on after ended. */
+export interface JobEnd {
+  /** The bytes its `--info=stats1` summary says it sent, or null without a summary. */
+  sent: number | null;
+  /** Exit 0: every file it listed arrived whole. */
+  clean: boolean;
+  /** The lines of a tolerated failure (files that shrank or vanished), or null. */
+  tolerated: RsyncLine[] | null;
+}
+
+/** Options every data pass uses (docs/sst-protocol.md §5), plus the tunnel. */
+export function commonOptions(
+  tunnel: Tunnel,
+  delta: boolean,
+  blockSize = DELTA_BLOCK_SIZE,
+): string[] {
   return [
     "--owner",
     "--group",
@@ -71,51 +104,54 @@ export function commonOptions(ctx: RunnerContext, blockSize = DELTA_BLOCK_SIZE):
     // Every file is compared by content, never skipped for an equal size and time.
     "--ignore-times",
     "--inplace",
-    ...(ctx.delta ? ["--no-whole-file", `--block-size=${blockSize}`] : ["--whole-file"]),
+    ...(delta ? ["--no-whole-file", `--block-size=${blockSize}`] : ["--whole-file"]),
     // Nothing on stdout but the summary ("sent N bytes  received M bytes …"), which runJob
     // takes for the bytes sent (--quiet would silence it too).
     "--info=NONE,STATS1",
-    `--timeout=${ctx.idleTimeoutSec}`,
-    `--rsh=${ctx.rsh.rsh}`,
-    `--password-file=${ctx.passwordFile}`,
+    `--timeout=${tunnel.idleTimeoutSec}`,
+    `--rsh=${tunnel.rsh.rsh}`,
+    `--password-file=${tunnel.passwordFile}`,
   ];
 }
 
 /** The full argv of one job. */
-export function rsyncArgs(job: RsyncJob, ctx: RunnerContext): string[] {
+export function rsyncArgs(job: RsyncJob, tunnel: Tunnel, delta: boolean): string[] {
   const dest = `${RSYNC_USER}@joiner::${job.module}/${job.path ?? ""}`;
-  return [...commonOptions(ctx, job.blockSize), ...job.options, "--", ...job.sources, dest];
+  return [
+    ...commonOptions(tunnel, delta, job.blockSize),
+    ...job.options,
+    "--",
+    ...job.sources,
+    dest,
+  ];
 }
 
-/** Runs one job; throws an {@link SstError} explaining a failure. */
-export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
-  const args = rsyncArgs(job, ctx);
-  const line = `rsync (${job.label}): ${ctx.rsync} ${args.join(" ")}`;
-  const logged = ctx.commandLog ?? commandLogged;
-  if (logged.logged) log.debug(line);
-  else log.info(line);
-  logged.logged = true;
+/** Runs one job; throws an {@link SstError} explaining a failure its pass does not tolerate. */
+export async function runJob(job: RsyncJob, tunnel: Tunnel, run: JobRun): Promise<void> {
+  const args = rsyncArgs(job, tunnel, run.delta);
+  run.watch.command(`rsync (${job.label}): ${tunnel.rsync} ${args.join(" ")}`);
   const started = Date.now();
-  const child = ctx.adapter.spawn({
-    cmd: ctx.rsync,
+  const child = tunnel.adapter.spawn({
+    cmd: tunnel.rsync,
     args,
     // Untranslated messages: rsync_failures.ts reads them.
-    env: { ...ctx.rsh.env, LC_ALL: "C" },
+    env: { ...tunnel.rsh.env, LC_ALL: "C" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
     group: true,
     dieWithParent: true,
   });
-  ctx.onSpawn?.(child);
+  tunnel.recordGroup(child.pid);
+  run.watch.started(child);
   const output = Promise.all([text(child.stdout), text(child.stderr)]);
   let ended = false;
   const exit = child.status.finally(() => ended = true);
   try {
-    await waitFor(() => ended || ctx.check?.(), {
+    await waitFor(() => ended || (tunnel.stop.check(), run.watch.tick()), {
       every: 200,
       limit: Infinity, // rsync's own --timeout and the SST's deadline bound it
-      signal: ctx.signal,
+      signal: tunnel.stop.signal,
       wake: exit,
     });
   } catch (e) {
@@ -125,30 +161,26 @@ export async function runJob(job: RsyncJob, ctx: RunnerContext): Promise<void> {
   const [out, err] = await output;
   const status = await child.status;
   const stats = takeStats(out);
-  if (stats.sent !== null) ctx.onSent?.(stats.sent);
   const all = (stats.rest + err).split("\n").filter((l) => l.trim());
   // Our own lines (WSREP_SST: …) are relayed as they are; the rest is rsync's.
   const lines = all.filter((l) => !l.startsWith("WSREP_SST: "));
-  const settled = ctx.hot === true && status.code !== 0
-    ? settledByLockedPass(status.code, lines)
-    : null;
+  const settled = status.code !== 0 ? run.tolerated(status.code, lines) : null;
   for (const l of all) {
     if (l.startsWith("WSREP_SST: ")) log.passThrough(l);
     else if (settled) log.debug(`rsync: ${l}`);
     else log.warn(`rsync: ${l}`);
   }
-  // Only a clean end vouches that every file the job listed arrived whole.
-  if (status.code === 0) ctx.onJobEnd?.(job);
-  if (settled) ctx.onSettled?.(settled);
   if (status.code === 0 || settled) {
+    run.watch.finished(job, { sent: stats.sent, clean: status.code === 0, tolerated: settled });
     const note = settled
       ? ` (${settled.length} file(s) shrank or vanished meanwhile: the locked pass settles them)`
       : "";
     log.debug(`${job.label}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${note}`);
     return;
   }
-  ctx.check?.();
-  throw await explainFailure(job, ctx, status.code, status.signal, err);
+  run.watch.finished(job, { sent: stats.sent, clean: false, tolerated: null });
+  tunnel.stop.check();
+  throw await explainFailure(job, tunnel, status.code, status.signal, err);
 }
 
 /** rsync's `--info=stats1` summary lines; digits may be grouped (`1,234,567`). */
@@ -166,19 +198,18 @@ async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
   return s ? await new Response(s).text() : "";
 }
 
-/** socat logs already relayed into the error log (a pool reports each one once). */
-const relayed = new Set<string>();
-
 /** What the connections' socat clients logged and nobody relayed yet, relayed now. */
-async function socatLogs(ctx: RunnerContext): Promise<string> {
+async function socatLogs(tunnel: Tunnel): Promise<string> {
   let texts = "";
   try {
-    for await (const e of Deno.readDir(ctx.statusDir)) {
-      const path = `${ctx.statusDir}/${e.name}`;
-      if (!SOCAT_LOG_RE.test(e.name) || relayed.has(path)) continue;
-      relayed.add(path);
+    for await (const e of Deno.readDir(tunnel.statusDir)) {
+      const path = `${tunnel.statusDir}/${e.name}`;
+      if (!SOCAT_LOG_RE.test(e.name) || tunnel.relayed.has(path)) continue;
+      tunnel.relayed.add(path);
       const text = await Deno.readTextFile(path);
-      for (const l of text.split("\n").filter((l) => l.trim())) relayLine(l, `joiner ${ctx.peer}`);
+      for (const l of text.split("\n").filter((l) => l.trim())) {
+        relayLine(l, `joiner ${tunnel.peer}`);
+      }
       texts += text;
     }
   } catch { /* no status dir */ }
@@ -189,21 +220,21 @@ async function socatLogs(ctx: RunnerContext): Promise<string> {
  * The network or TLS failure the connections' socat logs show, as an error (judged as the
  * donor's probe and `check --peer` judge it), or null.
  */
-async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | null> {
-  const texts = await socatLogs(ctx);
+async function tlsProblem(tunnel: Tunnel, what: string): Promise<SstError | null> {
+  const texts = await socatLogs(tunnel);
   if (!texts) return null;
-  const peer = `joiner ${ctx.peer}`;
+  const peer = `joiner ${tunnel.peer}`;
   const f = classifyConnectionFailure(texts);
   if (!f) {
     const first = texts.split("\n").find((l) => l.trim())?.replace(/^.* E /, "") ?? "";
     if (/timed out|timeout/i.test(first)) {
       return new TimeoutError(
-        `${what}: connecting to ${ctx.peer} timed out (${first}); check routing and firewalls, [sst] tunnel-connect-timeout`,
+        `${what}: connecting to ${tunnel.peer} timed out (${first}); check routing and firewalls, [sst] tunnel-connect-timeout`,
       );
     }
     return new TransferError(`${what}: ${peer}: ${first}`);
   }
-  const e = connectionError(texts, ctx.peer);
+  const e = connectionError(texts, tunnel.peer);
   return f.layer === "network"
     ? new TransferError(`${what}: ${e.message}`, e.exitCode)
     : new SstError(e.exitCode, `${what}: ${e.message}`);
@@ -212,18 +243,18 @@ async function tlsProblem(ctx: RunnerContext, what: string): Promise<SstError | 
 /** The error for rsync of `job` ending with `code`/`signal` and `stderr` (exported for a pull). */
 export async function explainFailure(
   job: RsyncJob,
-  ctx: RunnerContext,
+  tunnel: Tunnel,
   code: number,
   signal: string | null,
   stderr: string,
 ): Promise<SstError> {
-  const what = `rsync of ${job.label} to ${ctx.peer} failed (rsync exit ${signal ?? code})`;
+  const what = `rsync of ${job.label} to ${tunnel.peer} failed (rsync exit ${signal ?? code})`;
   if (code === 30) {
     return new TimeoutError(
-      `${what}: no data moved for ${ctx.idleTimeoutSec} s ([sst] tunnel-idle-timeout=${ctx.idleTimeoutSec})`,
+      `${what}: no data moved for ${tunnel.idleTimeoutSec} s ([sst] tunnel-idle-timeout=${tunnel.idleTimeoutSec})`,
     );
   }
-  const tls = await tlsProblem(ctx, what);
+  const tls = await tlsProblem(tunnel, what);
   if (tls && !(tls instanceof TransferError && code === 11)) return tls;
   if (code === 11) {
     return new TransferError(
@@ -321,31 +352,22 @@ export class JobQueue {
  * extra lane runs `short.lead` and then takes the smallest jobs (up to `short.shortBytes`
  * each) from the other end of the queue: a short connection is mostly set-up time, which then
  * overlaps the bulk copy instead of trailing it. Serial: the lead, then every job, one rsync
- * at a time. On the first failure every other job is stopped and that failure is thrown.
+ * at a time. On the first failure `pool.stopOthers` stops every other running job and that
+ * failure is thrown.
  */
 export async function runPool(
   jobs: readonly SizedJob[],
   lanes: Lanes,
-  ctx: RunnerContext,
-  run: (job: RsyncJob, ctx: RunnerContext) => Promise<void> = runJob,
+  pool: { run: (job: RsyncJob) => Promise<void>; stopOthers: () => Promise<void> },
 ): Promise<void> {
-  const running = new Set<Child>();
-  const tracked: RunnerContext = {
-    ...ctx,
-    onSpawn: (c) => {
-      running.add(c);
-      c.status.then(() => running.delete(c));
-      ctx.onSpawn?.(c);
-    },
-  };
   const queue = new JobQueue(jobs);
   let failure: unknown = null;
   const attempt = async (job: RsyncJob) => {
     try {
-      await run(job, tracked);
+      await pool.run(job);
     } catch (e) {
       if (failure === null) failure = e;
-      await Promise.all([...running].map((c) => stop(c, 2000)));
+      await pool.stopOthers();
     }
   };
   const stream = async () => {

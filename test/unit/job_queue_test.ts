@@ -4,12 +4,7 @@
  * twice with the same result (the hot pass, then the locked pass).
  */
 import { assertEquals, assertRejects } from "../support/assert.ts";
-import {
-  JobQueue,
-  type RunnerContext,
-  runPool,
-  type SizedJob,
-} from "../../src/transfer/rsync_runner.ts";
+import { JobQueue, runPool, type SizedJob } from "../../src/transfer/rsync_runner.ts";
 import type { RsyncJob } from "../../src/transfer/passes.ts";
 
 function job(label: string, bytes: number): SizedJob {
@@ -24,7 +19,8 @@ function job(label: string, bytes: number): SizedJob {
 }
 
 const PLAN = [job("a", 500), job("b", 10), job("c", 300), job("d", 5), job("e", 40)];
-const CTX = {} as RunnerContext;
+/** The pool's hooks with `run` as the job runner (nothing else runs to stop). */
+const pool = (run: (job: RsyncJob) => Promise<void>) => ({ run, stopOthers: async () => {} });
 
 Deno.test("job queue: the largest from one end, small ones (up to a size) from the other", () => {
   const q = new JobQueue(PLAN);
@@ -50,8 +46,7 @@ Deno.test("pool: one stream and the short lane run every job once, the lead firs
         streams: 1,
         short: { lead: job("lead", 0).job, shortBytes: 10 },
       },
-      CTX,
-      run,
+      pool(run),
     );
     assertEquals(ran.sort(), ["a", "b", "c", "d", "e", "lead"]);
   }
@@ -64,7 +59,7 @@ Deno.test("pool: the first failure stops the queue and is thrown", async () => {
     return j.label === "a" ? Promise.reject(new Error("a failed")) : Promise.resolve();
   };
   await assertRejects(
-    () => runPool(PLAN, { kind: "parallel", streams: 1, short: { shortBytes: 0 } }, CTX, run),
+    () => runPool(PLAN, { kind: "parallel", streams: 1, short: { shortBytes: 0 } }, pool(run)),
     Error,
     /a failed/,
   );
@@ -81,7 +76,7 @@ Deno.test("pool: serial lanes (a bandwidth cap) run the lead, then every job lar
     await new Promise((r) => setTimeout(r, 2));
     running--;
   };
-  await runPool(PLAN, { kind: "serial", lead: job("lead", 0).job }, CTX, run);
+  await runPool(PLAN, { kind: "serial", lead: job("lead", 0).job }, pool(run));
   assertEquals(ran, ["lead", "a", "c", "e", "b", "d"]);
   assertEquals(most, 1);
 });

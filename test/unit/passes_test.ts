@@ -38,6 +38,8 @@ import {
 import { OptionLookup } from "../../src/config/option_lookup.ts";
 import { parseSstArgs } from "../../src/core/args.ts";
 import { ConfigError } from "../../src/core/errors.ts";
+import type { Tunnel } from "../../src/transfer/rsync_runner.ts";
+import { NO_WIRE_OPTIONS } from "../../src/config/wire_options.ts";
 
 const DD = "/var/lib/mysql";
 
@@ -613,8 +615,8 @@ Deno.test({
   },
 });
 
-/** A runner context for building rsync's argv only: spawning through it fails. */
-function argvOnlyContext() {
+/** A tunnel for building rsync's argv only: spawning through it fails. */
+function argvOnlyTunnel(): Tunnel {
   return {
     adapter: {
       spawn: () => {
@@ -627,6 +629,11 @@ function argvOnlyContext() {
     idleTimeoutSec: 1,
     statusDir: "/p/s",
     peer: "j",
+    wire: NO_WIRE_OPTIONS,
+    streams: 1,
+    stop: { signal: new AbortController().signal, check: () => {} },
+    recordGroup: () => {},
+    relayed: new Set(),
   };
 }
 
@@ -634,7 +641,7 @@ Deno.test("passes: the completion record is sent with --no-inplace after the com
   const { completionJob } = await import("../../src/transfer/passes.ts");
   const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
   const job = completionJob("/p/sst_complete");
-  const args = rsyncArgs(job, argvOnlyContext());
+  const args = rsyncArgs(job, argvOnlyTunnel(), false);
   const inplace = args.indexOf("--inplace");
   const noInplace = args.indexOf("--no-inplace");
   if (!(inplace >= 0 && noInplace > inplace)) throw new Error(`argv order: ${args.join(" ")}`);
@@ -667,10 +674,12 @@ Deno.test("deltaBlockSize: 1 KiB blocks, doubled while a file would have over 2^
 
 Deno.test("withDeltaBlock: the system tablespace and undo tablespaces get fine delta blocks, the redo log, Aria logs and schema directories keep page-sized ones in rsync's argv", async () => {
   const { rsyncArgs } = await import("../../src/transfer/rsync_runner.ts");
-  const ctx = { ...argvOnlyContext(), delta: true };
+  const tunnel = argvOnlyTunnel();
   const layout = defaultLayout();
   const blockOf = (j: RsyncJob) =>
-    rsyncArgs(withDeltaBlock(j, 76 * 1024 * 1024), ctx).filter((a) => a.startsWith("--block-size"));
+    rsyncArgs(withDeltaBlock(j, 76 * 1024 * 1024), tunnel, true).filter((a) =>
+      a.startsWith("--block-size")
+    );
   const engine = engineFileJobs(layout).map((j) => [j.label, blockOf(j)]);
   assertEquals(engine, [
     ["InnoDB system tablespace", ["--block-size=1024"]],
@@ -681,9 +690,7 @@ Deno.test("withDeltaBlock: the system tablespace and undo tablespaces get fine d
   const schemas = schemaJobs(layout, [{ name: "shop", bytes: 1 }], 1);
   assertEquals(blockOf(schemas[0]), ["--block-size=16384"]);
   assertEquals(
-    rsyncArgs(engineFileJobs(layout)[0], { ...ctx, delta: false }).filter((a) =>
-      a.startsWith("--block-size")
-    ),
+    rsyncArgs(engineFileJobs(layout)[0], tunnel, false).filter((a) => a.startsWith("--block-size")),
     [],
   );
 });

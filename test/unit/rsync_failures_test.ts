@@ -16,7 +16,8 @@ import {
   rsyncSays,
   settledByLockedPass,
 } from "../../src/transfer/rsync_failures.ts";
-import { runJob, type RunnerContext } from "../../src/transfer/rsync_runner.ts";
+import { type JobRun, runJob, type Tunnel } from "../../src/transfer/rsync_runner.ts";
+import { NO_WIRE_OPTIONS } from "../../src/config/wire_options.ts";
 import type { RsyncJob } from "../../src/transfer/passes.ts";
 import { type Child, denoAdapter, type SpawnSpec } from "../../src/proc/process.ts";
 import { TransferError } from "../../src/core/errors.ts";
@@ -164,7 +165,7 @@ function standIn(lines: string[], code: number): ProcessAdapterLike {
     },
   };
 }
-type ProcessAdapterLike = RunnerContext["adapter"];
+type ProcessAdapterLike = Tunnel["adapter"];
 
 const JOB: RsyncJob = {
   label: "shop",
@@ -177,7 +178,7 @@ const JOB: RsyncJob = {
 async function runHot(lines: string[], code: number, hot = true) {
   const ended: string[] = [];
   const settled: string[] = [];
-  const ctx: RunnerContext = {
+  const tunnel: Tunnel = {
     adapter: standIn(lines, code),
     rsync: "rsync",
     rsh: { rsh: "true", env: {} },
@@ -185,12 +186,28 @@ async function runHot(lines: string[], code: number, hot = true) {
     idleTimeoutSec: 30,
     statusDir: "/nonexistent",
     peer: "127.0.0.1:1",
-    hot,
-    onJobEnd: (j) => ended.push(j.label),
-    onSettled: (l) => settled.push(...l.map((x) => x.kind)),
+    wire: NO_WIRE_OPTIONS,
+    streams: 1,
+    stop: { signal: new AbortController().signal, check: () => {} },
+    recordGroup: () => {},
+    relayed: new Set(),
+  };
+  // The hot pass's rule (pass.ts): what the locked pass settles is tolerated.
+  const run: JobRun = {
+    delta: false,
+    tolerated: hot ? settledByLockedPass : () => null,
+    watch: {
+      command: () => {},
+      started: () => {},
+      tick: () => {},
+      finished: (j, end) => {
+        if (end.clean) ended.push(j.label);
+        if (end.tolerated) settled.push(...end.tolerated.map((x) => x.kind));
+      },
+    },
   };
   let error: unknown = null;
-  await runJob(JOB, ctx).catch((e) => error = e);
+  await runJob(JOB, tunnel, run).catch((e) => error = e);
   return { ended, settled, error };
 }
 

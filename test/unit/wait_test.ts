@@ -204,8 +204,8 @@ const MEASURED: readonly [string, string][] = [
     "log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);",
   ],
   // How long a pass took (INFO line).
-  ["sst/donor.ts", "const started = Date.now();"],
-  ["sst/donor.ts", "((Date.now() - started) / 1000).toFixed(1)"],
+  ["transfer/pass.ts", "const started = Date.now();"],
+  ["transfer/pass.ts", "((Date.now() - started) / 1000).toFixed(1)"],
   // How long one rsync job took (DEBUG line).
   ["transfer/rsync_runner.ts", "const started = Date.now();"],
   [

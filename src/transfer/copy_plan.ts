@@ -1,0 +1,160 @@
+/**
+ * What a data pass of the donor sends (docs/sst-protocol.md §5): the plan of rsync jobs over the datadir and
+ * the bytes each sends, listed by one {@link TreeWalk}; checked before anything is sent (links
+ * that lead nowhere, InnoDB tables in other directories); and, for the locked pass after a
+ * pre-copy, the files the pre-copy record vouches for left out.
+ *
+ * @module
+ */
+import * as log from "../core/log.ts";
+import { ConfigError, UnsupportedDataError } from "../core/errors.ts";
+import type { Settings } from "../config/settings.ts";
+import {
+  binlogJob,
+  engineFileJobs,
+  excludingFrom,
+  listSchemaDirs,
+  otherDirsJob,
+  type RsyncJob,
+  schemaJobs,
+  streamLoads,
+  structureJob,
+  undecodableDirs,
+  withDeltaBlock,
+} from "./passes.ts";
+import { selectBinlogs } from "./binlogs.ts";
+import {
+  findRemoteTableFiles,
+  linkedFilesMessage,
+  remoteTablespaceMessage,
+} from "./remote_tables.ts";
+import { formatBytes } from "./progress.ts";
+import type { TreeWalk } from "./selection.ts";
+import { exactRule, type PrecopyRecord, writableMappings } from "./precopy_record.ts";
+import { SHORT_JOB_BYTES, type SizedJob } from "./rsync_runner.ts";
+
+/** The jobs of one data pass and the bytes they send. */
+export interface CopyPlan {
+  /** The directory structure, sent first (by the short lane, or first of all when serial). */
+  lead: RsyncJob;
+  jobs: SizedJob[];
+  total: number;
+}
+
+/** Where the exclude lists go: the SST's private directory (0600 files). */
+export interface FileWriter {
+  /** Writes `content` to a new file `name`; returns its path. */
+  write(name: string, content: string): Promise<string>;
+}
+
+/**
+ * `plan` without the files that `record` vouches did not change since the pre-copy sent them:
+ * each job that leaves files out gets an `--exclude-from` list in the private directory
+ * ({@link excludingFrom}).
+ */
+export async function skipUnchanged(
+  plan: CopyPlan,
+  record: PrecopyRecord,
+  walk: TreeWalk,
+  dir: FileWriter,
+): Promise<CopyPlan> {
+  const mapped = await writableMappings();
+  const jobs: SizedJob[] = [];
+  const skipped = { files: 0, bytes: 0 };
+  let compared = 0;
+  for (const { job } of plan.jobs) {
+    const files = await walk.files(job.selection, job.sources);
+    const unchanged = files.filter((f) => record.vouchesFor(f, mapped));
+    const left = unchanged.reduce((n, f) => n + f.info.size, 0);
+    const bytes = files.reduce((n, f) => n + f.info.size, 0) - left;
+    skipped.files += unchanged.length;
+    skipped.bytes += left;
+    compared += files.length - unchanged.length;
+    if (unchanged.length === 0) {
+      jobs.push({ job, bytes });
+      continue;
+    }
+    const rules = unchanged.map((f) => exactRule(f.rel)).join("\n") + "\n";
+    const list = await dir.write(`unchanged.${jobs.length}`, rules);
+    jobs.push({ job: excludingFrom(job, list), bytes });
+  }
+  log.info(
+    `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
+      `since the pre-copy: not read again; ${compared} file(s) to compare`,
+  );
+  return { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
+}
+
+/**
+ * The transfer plan: the engine file sets, the schema directories in streams, and (under the
+ * lock only: they are appended to until then) the binary logs. Fails on a link that cannot be
+ * copied and on tables it cannot copy whole ({@link checkRemoteTables}).
+ */
+export async function planCopy(
+  settings: Settings,
+  walk: TreeWalk,
+  locked: boolean,
+): Promise<CopyPlan> {
+  const layout = settings.layout;
+  const streams = settings.backupThreads;
+  const engine = await sized(engineFileJobs(layout), walk);
+  const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
+  const dirs = await listSchemaDirs(layout, walk);
+  const schemas = await sized([
+    ...schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)),
+    otherDirsJob(layout, dirs, await undecodableDirs(layout)),
+  ], walk);
+  const logs = locked
+    ? await sized([binlogJob(await selectBinlogs(layout, settings.maxBinlogs))], walk)
+    : [];
+  checkLinks(walk);
+  await checkRemoteTables(layout.datadir, dirs.map((d) => d.name), locked);
+  const jobs = [...engine, ...schemas, ...logs];
+  return { lead: structureJob(layout), jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
+}
+
+/** The jobs (nulls dropped) with the bytes each will send. */
+async function sized(jobs: readonly (RsyncJob | null)[], walk: TreeWalk): Promise<SizedJob[]> {
+  const out: SizedJob[] = [];
+  for (const job of jobs) {
+    if (!job) continue;
+    const bytes = await walk.bytes(job.selection, job.sources);
+    out.push({ job: withDeltaBlock(job, bytes), bytes });
+  }
+  return out;
+}
+
+/**
+ * Fails (exit 22) before anything is sent when a link in the data set points to nothing or
+ * loops: the joiner receives what links point to, and there is nothing (or no end) to send.
+ */
+function checkLinks(walk: TreeWalk): void {
+  if (walk.problems.length === 0) return;
+  const shown = walk.problems.slice(0, 3).map((p) =>
+    p.why === "dangling" ? `${p.path} points to nothing` : `${p.path} leads back to a parent`
+  );
+  const more = walk.problems.length > 3 ? ` (and ${walk.problems.length - 3} more)` : "";
+  throw new ConfigError(
+    `symbolic link(s) in the data set cannot be copied: ${shown.join("; ")}${more}; the joiner ` +
+      "receives what every link points to: remove the link or restore its target",
+  );
+}
+
+/**
+ * Refuses (exit 95, {@link UnsupportedDataError}) a data set with InnoDB tables in other
+ * directories: only their `.isl` would arrive, and the joiner would start without them. Run for
+ * the first plan (before any pre-copy and `flush tables`: the donor's server is never locked
+ * for nothing) and again under the lock (a table created meanwhile). MyISAM/Aria files linked
+ * elsewhere arrive whole as regular files: one WARNING, with the first plan.
+ */
+async function checkRemoteTables(
+  datadir: string,
+  schemas: readonly string[],
+  locked: boolean,
+): Promise<void> {
+  const found = await findRemoteTableFiles(datadir, schemas);
+  const refusal = remoteTablespaceMessage(found);
+  if (refusal !== null) throw new UnsupportedDataError(refusal);
+  const linked = linkedFilesMessage(found);
+  if (linked !== null && !locked) log.warn(linked);
+}

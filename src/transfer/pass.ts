@@ -1,0 +1,255 @@
+/**
+ * One pass of the donor's transfer, as a value: a {@link Pass} says what it sends and which
+ * kind of pass it is, and its kind alone decides how it behaves, in one exhaustive `switch`
+ * ({@link rulesOf}):
+ *
+ * | kind         | sends                             | tolerates                     | progress lines | feeds the pre-copy record |
+ * | ------------ | --------------------------------- | ----------------------------- | -------------- | ------------------------- |
+ * | `hot`        | the plan, the server takes writes | files that shrank or vanished | no             | yes (jobs that exit 0)    |
+ * | `locked`     | the plan, under the lock          | nothing                       | yes            | no                        |
+ * | `completion` | the completion record             | nothing                       | no             | no                        |
+ * | `refusal`    | the refusal record                | nothing                       | no             | no                        |
+ *
+ * Data passes (`hot`, `locked`) run their plan's jobs in parallel streams (one rsync at a time
+ * under a bandwidth cap) with the wire options, report progress (INFO lines; the `total` /
+ * `complete` protocol lines when the kind says so, through the {@link PassObserver} the donor
+ * hands in) and log what they sent. Record passes run one rsync, whole-file, without them.
+ *
+ * Adding a kind — the clone pass (issue 24: under the lock, clone the frozen files into a
+ * snapshot directory, print `continue`, then send from the clones):
+ * 1. add `{ kind: "clone"; plan: CopyPlan; snapshot: { from: string; to: string } }` to
+ *    {@link Pass} (the plan listed under the lock; `from` the datadir, `to` the snapshot root);
+ * 2. the compiler then stops at {@link rulesOf}, the one switch on the kind: its case gives the
+ *    locked pass's rules (tolerates nothing — clones do not change —, writes the progress
+ *    lines, does not feed the record) under its own name, and `sends` the plan with each job's
+ *    `sources` rebased from `from` to `to` (module and path stay: the files land where the
+ *    locked pass would put them);
+ * 3. nothing else changes here: it runs through the same data-pass path as `hot` and
+ *    `locked`. In `runDonor` (src/sst/donor.ts) it replaces step 6: under the lock the frozen
+ *    files are cloned (src/transfer/clone*.ts), `continue` is written once the clones exist
+ *    (the lock is held only while cloning), then `runPass({ kind: "clone", … })` sends them.
+ *
+ * @module
+ */
+import * as log from "../core/log.ts";
+import type { Child } from "../proc/process.ts";
+import { stop } from "../proc/process.ts";
+import { describeWire, isCapped, rsyncWireOptions } from "../config/wire_options.ts";
+import { completionJob, type RsyncJob } from "./passes.ts";
+import type { PrecopyRecord } from "./precopy_record.ts";
+import { formatBytes, TransferProgress } from "./progress.ts";
+import { type RsyncLine, settledByLockedPass } from "./rsync_failures.ts";
+import type { CopyPlan } from "./copy_plan.ts";
+import {
+  type JobEnd,
+  type JobRun,
+  type JobWatch,
+  type Lanes,
+  runJob,
+  runPool,
+  SHORT_JOB_BYTES,
+  type Tunnel,
+} from "./rsync_runner.ts";
+
+/** One pass of the transfer; see the module documentation for what each kind does. */
+export type Pass =
+  /** The pre-copy while the server takes writes (a fuzzy copy the joiner never accepts alone). */
+  | { kind: "hot"; plan: CopyPlan; delta: boolean; record: PrecopyRecord }
+  /** The copy under the lock: what the joiner will hold. */
+  | { kind: "locked"; plan: CopyPlan; delta: boolean }
+  /**
+   * The completion record (the joiner accepts the data once it arrives), with `before`: records
+   * the joiner reads once it is there (passes.ts `completionJob`).
+   */
+  | { kind: "completion"; file: string; before: readonly string[] }
+  /** The refusal record, where the completion record would go: the joiner fails with it. */
+  | { kind: "refusal"; file: string };
+
+/** Where a pass reports to its caller (the donor makes one per SST). */
+export interface PassObserver {
+  /** Writes a `total`/`complete` protocol line (only with `--progress 1`; else undefined). */
+  protocol?: (line: string) => void;
+}
+
+/** What a pass's kind decides. */
+interface Rules {
+  /** The pass's name in the log. */
+  name: string;
+  /** What it sends: a plan of jobs (delta or whole files), or one record file. */
+  sends:
+    | { kind: "plan"; plan: CopyPlan; delta: boolean }
+    | { kind: "record"; file: string; before: readonly string[] };
+  /** The lines of a failed rsync that this pass tolerates, or null (a failure). */
+  tolerated: (code: number, lines: readonly string[]) => RsyncLine[] | null;
+  /** Whether it writes the protocol's progress lines (the pass that ends the SST does). */
+  progress: boolean;
+  /** Told of every job that ended cleanly, or null. */
+  ended: ((job: RsyncJob) => void) | null;
+}
+
+const NOTHING_TOLERATED = () => null;
+
+/**
+ * The rules of `pass`'s kind: the one place a kind decides behaviour (exhaustive: a new kind
+ * does not compile until it has its case here).
+ */
+function rulesOf(pass: Pass): Rules {
+  switch (pass.kind) {
+    case "hot":
+      return {
+        name: "hot pre-copy (the server takes writes)",
+        sends: { kind: "plan", plan: pass.plan, delta: pass.delta },
+        // A file that shrank or vanished while read: the locked pass compares it again.
+        tolerated: settledByLockedPass,
+        progress: false,
+        ended: (job) => pass.record.ended(job),
+      };
+    case "locked":
+      return {
+        name: pass.delta ? "locked delta pass" : "locked pass",
+        sends: { kind: "plan", plan: pass.plan, delta: pass.delta },
+        tolerated: NOTHING_TOLERATED,
+        progress: true,
+        ended: null,
+      };
+    case "completion":
+      return recordRules("completion record", {
+        kind: "record",
+        file: pass.file,
+        before: pass.before,
+      });
+    case "refusal":
+      return recordRules("refusal record", { kind: "record", file: pass.file, before: [] });
+  }
+}
+
+/** A record pass: one file (and those before it), nothing tolerated, no progress. */
+function recordRules(name: string, sends: Rules["sends"]): Rules {
+  return { name, sends, tolerated: NOTHING_TOLERATED, progress: false, ended: null };
+}
+
+/** Runs `pass` through `tunnel`; throws an `SstError` explaining the first failure. */
+export async function runPass(pass: Pass, tunnel: Tunnel, observer: PassObserver): Promise<void> {
+  const rules = rulesOf(pass);
+  const { sends } = rules;
+  switch (sends.kind) {
+    case "plan":
+      return await runDataPass(sends.plan, sends.delta, rules, tunnel, observer);
+    case "record": {
+      // Whole file, no wire options: a few hundred bytes that must land by rename.
+      const tally = new PassTally(rules, null);
+      return await runJob(completionJob(sends.file, sends.before), tunnel, tally.jobRun(false));
+    }
+  }
+}
+
+/**
+ * Runs one data pass of `plan` in parallel streams (one rsync at a time under a bandwidth cap),
+ * reporting progress, and logs what it took.
+ */
+async function runDataPass(
+  plan: CopyPlan,
+  delta: boolean,
+  rules: Rules,
+  tunnel: Tunnel,
+  observer: PassObserver,
+): Promise<void> {
+  const { name } = rules;
+  const started = Date.now();
+  const wireOptions = rsyncWireOptions(tunnel.wire);
+  const onWire = (job: RsyncJob): RsyncJob => ({
+    ...job,
+    options: [...wireOptions, ...job.options],
+  });
+  const jobs = plan.jobs.map((s) => ({ ...s, job: onWire(s.job) }));
+  if (wireOptions.length > 0) {
+    log.info(`on the wire: ${describeWire(tunnel.wire)} (${wireOptions.join(" ")})`);
+  }
+  const meter = new TransferProgress(plan.total, {
+    info: log.info,
+    protocol: rules.progress ? observer.protocol : undefined,
+  });
+  const tally = new PassTally(rules, meter);
+  const lead = onWire(plan.lead);
+  const streams = tunnel.streams;
+  const lanes: Lanes = isCapped(tunnel.wire)
+    ? { kind: "serial", lead }
+    : { kind: "parallel", streams, short: { lead, shortBytes: SHORT_JOB_BYTES } };
+  log.info(
+    `${name}: ${jobs.length} parts` +
+      (lanes.kind === "serial"
+        ? `, one rsync at a time: [sst] bwlimit caps the whole transfer and rsync cannot ` +
+          `change a running stream's rate (backup-threads=${streams} not used)`
+        : ` in up to ${streams} parallel streams`),
+  );
+  const run = tally.jobRun(delta);
+  await runPool(jobs, lanes, {
+    run: (job) => runJob(job, tunnel, run),
+    stopOthers: () => tally.stopRunning(),
+  });
+  meter.finish();
+  if (tally.settled.length > 0) logSettled(name, tally.settled);
+  const { sent } = tally;
+  const verb = delta ? "compared" : "copied";
+  log.info(
+    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
+      ((Date.now() - started) / 1000).toFixed(1)
+    } s`,
+  );
+}
+
+/** What one pass learns from its rsyncs: the running ones, bytes sent, tolerated lines. */
+class PassTally implements JobWatch {
+  sent = 0;
+  readonly settled: RsyncLine[] = [];
+  readonly #running = new Set<Child>();
+  #commandLogged = false;
+
+  constructor(private readonly rules: Rules, private readonly meter: TransferProgress | null) {}
+
+  /** How this pass's rsyncs run. */
+  jobRun(delta: boolean): JobRun {
+    return { delta, tolerated: this.rules.tolerated, watch: this };
+  }
+
+  command(line: string): void {
+    if (this.#commandLogged) log.debug(line);
+    else log.info(line);
+    this.#commandLogged = true;
+  }
+
+  started(child: Child): void {
+    this.#running.add(child);
+    child.status.then(() => this.#running.delete(child));
+    this.meter?.track(child.pid);
+  }
+
+  tick(): void {
+    this.meter?.tick();
+  }
+
+  finished(job: RsyncJob, end: JobEnd): void {
+    if (end.sent !== null) this.sent += end.sent;
+    // Only a clean end vouches that every file the job listed arrived whole.
+    if (end.clean) this.rules.ended?.(job);
+    if (end.tolerated) this.settled.push(...end.tolerated);
+  }
+
+  /** Stops every rsync of this pass still running (after another one failed). */
+  async stopRunning(): Promise<void> {
+    await Promise.all([...this.#running].map((c) => stop(c, 2000)));
+  }
+}
+
+/**
+ * One line for the files a hot pass could not send whole because they shrank or vanished
+ * while it ran: how many, and the first rsync line as a sample (the rest at debug level).
+ */
+function logSettled(name: string, lines: readonly RsyncLine[]): void {
+  const shrunk = lines.filter((l) => l.kind === "shrunk").length;
+  log.info(
+    `${name}: ${lines.length} rsync error(s) tolerated (${shrunk} file(s) shrank while read, ` +
+      `${lines.length - shrunk} vanished; first: ${lines[0].text}): the locked pass ` +
+      "compares these files again under the lock",
+  );
+}
