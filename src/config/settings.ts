@@ -12,7 +12,7 @@ import { parseSockopt, type SockoptToken } from "./sockopt.ts";
 import { wireFrom, type WireSettings } from "./wire_options.ts";
 import { type Precopy, precopyFrom } from "./precopy.ts";
 import { type Delta, deltaFrom } from "./delta.ts";
-import { type Clone, cloneFrom } from "./clone.ts";
+import { type Clone, cloneFloorFrom, cloneFrom } from "./clone.ts";
 import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 import { type DonorName, donorNamesFrom } from "./donor_names.ts";
@@ -84,6 +84,8 @@ export interface Settings {
   delta: Delta;
   /** Whether the donor clones the frozen files under the lock (`[sst] clone`; see clone.ts). */
   clone: Clone;
+  /** The least free space clones leave on a file system, in bytes (`[sst] clone-floor`). */
+  cloneFloor: number;
   /** Joiner: the donor certificate names accepted (`[sst] donor-names`); null: any of the CA. */
   donorNames: DonorName[] | null;
   /** Whether Galera's group channel (which carries the per-SST secret) is encrypted. */
@@ -284,6 +286,7 @@ export function settingsFrom(args: SettingsInput, opts: OptionLookup, cpuCount: 
     precopy: precopyFrom(opts),
     delta: deltaFrom(opts),
     clone: cloneFrom(opts),
+    cloneFloor: cloneFloorFrom(opts),
     donorNames: donorNamesFrom(opts),
     galeraTls: galeraTlsFrom(opts),
   };

@@ -263,7 +263,15 @@ export const SST_KEYS = [
     default: "auto",
     meaning: "clone the frozen files under the lock (copy-on-write: XFS reflink, btrfs) and " +
       "send from the clones once the server writes again: on (refuse an SST where a part " +
-      "cannot clone), off, or auto (where a probe clone works); read and checked, not used yet",
+      "cannot clone), off, or auto (where a probe clone works)",
+  },
+  {
+    name: "clone-floor",
+    groups: "sst",
+    role: "donor",
+    default: "1G",
+    meaning: "the least free space clones must leave on each file system that holds them (the " +
+      "larger of this and 5 % of the file system), in bytes or with a K/M/G unit",
   },
   {
     name: "bwlimit",

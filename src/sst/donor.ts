@@ -10,12 +10,21 @@
  *    the tunnel every rsync runs through; a pair that cannot work is refused here, the joiner
  *    told through the tunnel (the refusal record), before anything is flushed or copied;
  * 3. IST (`--bypass`): `continue`, then (7.) only the completion record and `done`;
- * 4. otherwise plan the copy; with `[sst] precopy`, copy everything while the server still
- *    takes writes (the hot pass, through per-connection socat TLS clients, in parallel streams);
+ * 4. otherwise plan the copy; decide per part of the data set whether it clones under the lock
+ *    (`[sst] clone`, transfer/clone_pass.ts: stale snapshot directories removed, a probe clone
+ *    per file system, one INFO line); with `[sst] precopy`, copy everything while the server
+ *    still takes writes (the hot pass, through per-connection socat TLS clients, in parallel
+ *    streams);
  * 5. `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
- * 6. copy the data set under the lock (a delta pass after a pre-copy); with `--progress 1` its
- *    `total`/`complete` lines, written by the observer `runDonor` makes before 4.;
- * 7. `continue` (mariadbd releases the lock), send the completion record, `done <state>`.
+ * 6. under the lock, list what the locked pass reads (after a pre-copy, what its record cannot
+ *    vouch for); where parts clone, clone those files and send by a locked pass only what
+ *    cannot be sent from clones; else copy it all under the lock (a delta pass after a
+ *    pre-copy); with `--progress 1` the `total`/`complete` lines of the pass that ends the
+ *    copy, written by the observer `runDonor` makes before 4.;
+ * 7. `continue` (mariadbd releases the lock), one INFO line splitting the time writes were
+ *    blocked (mariadbd's flush, our clones, our locked pass); the clone pass from the clones,
+ *    with free space watched; the completion record (the state read under the lock), `done
+ *    <state>`.
  *
  * A data set this program cannot copy whole (found in 4. or 6.) is refused: the joiner is sent
  * the refusal record instead of the completion record. What each kind of pass does is
@@ -69,7 +78,9 @@ import {
 import { rshSetup } from "../tunnel/rsh_command.ts";
 import type { Tunnel } from "../transfer/rsync_runner.ts";
 import { type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
-import { planCopy, skipUnchanged } from "../transfer/copy_plan.ts";
+import { type LockedReads, lockedReads, planCopy } from "../transfer/copy_plan.ts";
+import { cloneUnderLock, guardClones, prepareClones } from "../transfer/clone_pass.ts";
+import { type CloneRun, cloneSummary } from "../transfer/snapshot_dir.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -85,7 +96,7 @@ import { PrecopyRecord } from "../transfer/precopy_record.ts";
 import { parseCompressList, type WireSettings } from "../config/wire_options.ts";
 import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
-import { waitFor } from "../proc/wait.ts";
+import { Stopwatch, waitFor } from "../proc/wait.ts";
 import { systemTablespaceOf } from "../transfer/layout_files.ts";
 import {
   checkOwnTablespace,
@@ -121,6 +132,8 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   let state: string;
   // Records the joiner reads with the completion record (the system tablespace's manifest).
   const before: string[] = [];
+  // How long the donor's writes were blocked, for the final line (none with IST).
+  let summary = "";
   if (ctx.args.bypass) {
     // 3. IST.
     state = bypassState(ctx);
@@ -131,26 +144,67 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     const progress: PassObserver = ctx.args.progress
       ? { protocol: (line) => ctx.protocol.write(line) }
       : {};
-    // 4. The plan; with a pre-copy, the hot pass.
+    // 4. The plan; whether each part clones under the lock (one INFO line); with a
+    // pre-copy, the hot pass.
     const copy = await planFirstPass(ctx, { tunnel, dir }).catch(refusing);
+    const clones = await prepareClones(ctx.settings, ctx.scope);
     if (copy.hot) await runPass(copy.hot, tunnel, progress);
     // 5. Flush and lock.
     await clearFlushMarkers(ctx.settings.layout.datadir);
     ctx.protocol.write("flush tables");
+    const blocked = new Stopwatch();
     state = await tablesFlushed(ctx);
-    const lockedAt = Date.now();
-    // 6. The locked pass, with its progress lines.
-    await runPass(await planLockedPass(ctx, copy, dir).catch(refusing), tunnel, progress);
-    // 7. Release the lock.
-    ctx.protocol.write("continue");
-    log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
+    const flushed = blocked.elapsed();
+    // 6. Under the lock: the locked pass, or clones and the locked pass for what cannot be
+    // sent from clones; 7. `continue` (mariadbd releases the lock); then the clone pass.
+    const locked = await planLockedPass(ctx, copy, dir).catch(refusing);
+    const lock: LockFigures = { flushed, clones: null };
+    if (clones.snapshots) {
+      const cloned = await cloneUnderLock(clones, locked.reads, copy.walk, dir);
+      lock.clones = cloned.run;
+      const watch = guardClones(clones, cloned, {
+        signal: ctx.stopper.signal,
+        onLow: (e) => ctx.stopper.stop(e),
+      });
+      ctx.scope.defer("stop watching the clones' free space", () => watch.stop());
+      if (cloned.locked) {
+        const sent = new Stopwatch();
+        await runPass({ kind: "locked", plan: cloned.locked, delta: locked.delta }, tunnel, {});
+        lock.lockedPass = sent.elapsed();
+      }
+      ctx.protocol.write("continue");
+      lock.blocked = blocked.elapsed();
+      log.info(lockLine(lock));
+      const pass: Pass = {
+        kind: "clone",
+        plan: cloned.clone,
+        delta: locked.delta,
+        roots: cloned.roots,
+        sent: cloned.sent,
+      };
+      await runPass(pass, tunnel, progress);
+      await watch.stop();
+      await clones.snapshots.removeAll();
+    } else {
+      const sent = new Stopwatch();
+      await runPass(
+        { kind: "locked", plan: locked.reads.plan, delta: locked.delta },
+        tunnel,
+        progress,
+      );
+      lock.lockedPass = sent.elapsed();
+      ctx.protocol.write("continue");
+      lock.blocked = blocked.elapsed();
+      log.info(lockLine(lock));
+    }
+    summary = `, ${lockLine(lock)}`;
     const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
     before.push(await dir.write(MANIFEST_FILE, sent));
   }
   // 7. The completion record, then `done`.
   const record = await completionRecord(ctx, dir, state, secret, pair);
   await runPass({ kind: "completion", file: record, before }, tunnel, {});
-  log.info(`SST complete on donor: state ${state}`);
+  log.info(`SST complete on donor: state ${state}${summary}`);
   ctx.protocol.final(`done ${state}`);
 }
 
@@ -486,16 +540,51 @@ async function planFirstPass(
   return { walk, delta: delta.on, hot: { kind: "hot", plan, delta: delta.on, record } };
 }
 
+/** What the lock is for: the files to read under it, and whether passes compare blocks. */
+interface LockedPlan {
+  reads: LockedReads;
+  delta: boolean;
+}
+
 /**
  * The pass under the lock: the data set listed again (a schema created meanwhile is in it);
  * after a pre-copy, a delta pass that compares the content of every file the pre-copy cannot
- * vouch for (precopy_record.ts) and sends what differs.
+ * vouch for (precopy_record.ts) and sends what differs. `reads`: those files (what the clone
+ * pass clones).
  */
-async function planLockedPass(ctx: SstContext, first: FirstPass, dir: PrivateDir): Promise<Pass> {
-  let plan = await planCopy(ctx.settings, first.walk, true);
+async function planLockedPass(
+  ctx: SstContext,
+  first: FirstPass,
+  dir: PrivateDir,
+): Promise<LockedPlan> {
+  const plan = await planCopy(ctx.settings, first.walk, true);
   const record = first.hot?.record ?? null;
-  if (record) plan = await skipUnchanged(plan, record, first.walk, dir);
-  return { kind: "locked", plan, delta: record !== null || first.delta };
+  const reads = await lockedReads(plan, record, first.walk, dir);
+  return { reads, delta: record !== null || first.delta };
+}
+
+/** How the lock was spent, in seconds (of a {@link Stopwatch}: ms). */
+interface LockFigures {
+  /** From `flush tables` to `tables_flushed` (mariadbd's flush), ms. */
+  flushed: number;
+  /** The clones made under the lock, or null (no part clones). */
+  clones: CloneRun | null;
+  /** The locked pass, ms (none when everything was cloned). */
+  lockedPass?: number;
+  /** From `flush tables` to `continue`, ms. */
+  blocked?: number;
+}
+
+/**
+ * `donor writes blocked for 0.41 s (mariadbd's flush 0.30 s, clones 0.08 s for 312 files)`:
+ * which part of the stop is mariadbd's and which ours.
+ */
+function lockLine(f: LockFigures): string {
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const parts = [`mariadbd's flush ${s(f.flushed)} s`];
+  if (f.clones) parts.push(cloneSummary(f.clones));
+  if (f.lockedPass !== undefined) parts.push(`locked pass ${s(f.lockedPass)} s`);
+  return `donor writes blocked for ${s(f.blocked ?? 0)} s (${parts.join(", ")})`;
 }
 
 /** Fails with the key's name when the local rsync cannot use the configured compression. */

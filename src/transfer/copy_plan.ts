@@ -29,14 +29,17 @@ import {
   remoteTablespaceMessage,
 } from "./remote_tables.ts";
 import { formatBytes } from "./progress.ts";
-import type { TreeWalk } from "./selection.ts";
+import type { SentFile, TreeWalk } from "./selection.ts";
 import { exactRule, type PrecopyRecord, writableMappings } from "./precopy_record.ts";
 import { SHORT_JOB_BYTES, type SizedJob } from "./rsync_runner.ts";
 
 /** The jobs of one data pass and the bytes they send. */
 export interface CopyPlan {
-  /** The directory structure, sent first (by the short lane, or first of all when serial). */
-  lead: RsyncJob;
+  /**
+   * The directory structure, sent first (by the short lane, or first of all when serial); none
+   * in a pass that sends part of a plan whose structure another pass sends (clone_pass.ts).
+   */
+  lead?: RsyncJob;
   jobs: SizedJob[];
   total: number;
 }
@@ -58,13 +61,42 @@ export async function skipUnchanged(
   walk: TreeWalk,
   dir: FileWriter,
 ): Promise<CopyPlan> {
+  return (await lockedReads(plan, record, walk, dir)).plan;
+}
+
+/** A plan for the lock and the files each of its jobs reads. */
+export interface LockedReads {
+  plan: CopyPlan;
+  /** `reads[i]`: the files `plan.jobs[i]` reads (stat'ed now), in the walker's order. */
+  reads: SentFile[][];
+}
+
+/**
+ * The files the locked pass of `plan` reads, listed once under the lock: every file of every
+ * job, or with a pre-copy `record` those it cannot vouch for — `plan` then leaves the others
+ * out ({@link skipUnchanged}'s plan). The clone pass clones exactly these (clone_pass.ts).
+ */
+export async function lockedReads(
+  plan: CopyPlan,
+  record: PrecopyRecord | null,
+  walk: TreeWalk,
+  dir: FileWriter,
+): Promise<LockedReads> {
+  if (record === null) {
+    const reads: SentFile[][] = [];
+    for (const { job } of plan.jobs) reads.push(await walk.files(job.selection, job.sources));
+    return { plan, reads };
+  }
   const mapped = await writableMappings();
   const jobs: SizedJob[] = [];
+  const reads: SentFile[][] = [];
   const skipped = { files: 0, bytes: 0 };
   let compared = 0;
   for (const { job } of plan.jobs) {
     const files = await walk.files(job.selection, job.sources);
-    const unchanged = files.filter((f) => record.vouchesFor(f, mapped));
+    const vouched = files.map((f) => record.vouchesFor(f, mapped));
+    const unchanged = files.filter((_, i) => vouched[i]);
+    reads.push(files.filter((_, i) => !vouched[i]));
     const left = unchanged.reduce((n, f) => n + f.info.size, 0);
     const bytes = files.reduce((n, f) => n + f.info.size, 0) - left;
     skipped.files += unchanged.length;
@@ -82,7 +114,7 @@ export async function skipUnchanged(
     `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
       `since the pre-copy: not read again; ${compared} file(s) to compare`,
   );
-  return { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
+  return { plan: { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) }, reads };
 }
 
 /**

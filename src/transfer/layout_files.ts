@@ -16,7 +16,7 @@ import {
   describeSystemTablespace,
   dirName,
 } from "../config/system_tablespace.ts";
-import { globToRegExp } from "./selection.ts";
+import { globToRegExp, SNAPSHOT_RULE } from "./selection.ts";
 
 /** Name of the staging directory for binary logs inside the binlog directory. */
 export const BINLOG_STAGING = "wsrep_sst_binlogs.tmp";
@@ -171,11 +171,12 @@ function literal(name: string): string {
  * The joiner's daemon-side excludes for its datadir module (rsyncd.conf `exclude from`, one
  * pattern a line): its own special directories and the filesystem artefacts, whole subtrees.
  * The daemon never deletes what they match, and refuses (rsync exit 23) a push into them, so a
- * donor with another layout can neither remove nor overwrite them.
+ * donor with another layout can neither remove nor overwrite them. Last, a donor's snapshot
+ * directory (its clones, selection.ts `SNAPSHOT_RULE`) at any depth: never received.
  */
 export function datadirDaemonExcludes(layout: ServerLayout): string {
   const names = [...new Set([...TOP_LEVEL_EXCLUDES, ...specialTopLevelDirs(layout)])];
-  return names.map((n) => `/${literal(n)}/***\n`).join("");
+  return names.map((n) => `/${literal(n)}/***\n`).join("") + `${SNAPSHOT_RULE}\n`;
 }
 
 /**

@@ -9,25 +9,20 @@
  * | `locked`     | the plan, under the lock          | nothing                       | yes            | no                        |
  * | `completion` | the completion record             | nothing                       | no             | no                        |
  * | `refusal`    | the refusal record                | nothing                       | no             | no                        |
+ * | `clone`      | the plan, from the clones         | nothing                       | yes            | no                        |
  *
- * Data passes (`hot`, `locked`) run their plan's jobs in parallel streams (one rsync at a time
+ * Data passes (`hot`, `locked`, `clone`) run their plan's jobs in parallel streams (one rsync at a time
  * under a bandwidth cap) with the wire options, report progress (INFO lines; the `total` /
  * `complete` protocol lines when the kind says so, through the {@link PassObserver} the donor
  * hands in) and log what they sent. Record passes run one rsync, whole-file, without them.
  *
- * Adding a kind — the clone pass (issue 24: under the lock, clone the frozen files into a
- * snapshot directory, print `continue`, then send from the clones):
- * 1. add `{ kind: "clone"; plan: CopyPlan; snapshot: { from: string; to: string } }` to
- *    {@link Pass} (the plan listed under the lock; `from` the datadir, `to` the snapshot root);
- * 2. the compiler then stops at {@link rulesOf}, the one switch on the kind: its case gives the
- *    locked pass's rules (tolerates nothing — clones do not change —, writes the progress
- *    lines, does not feed the record) under its own name, and `sends` the plan with each job's
- *    `sources` rebased from `from` to `to` (module and path stay: the files land where the
- *    locked pass would put them);
- * 3. nothing else changes here: it runs through the same data-pass path as `hot` and
- *    `locked`. In `runDonor` (src/sst/donor.ts) it replaces step 6: under the lock the frozen
- *    files are cloned (src/transfer/clone*.ts), `continue` is written once the clones exist
- *    (the lock is held only while cloning), then `runPass({ kind: "clone", … })` sends them.
+ * The clone pass (issue 24, clone_pass.ts): under the lock the donor clones the frozen files
+ * into snapshot directories, sends what cannot be sent from clones by a `locked` pass, writes
+ * `continue`, then runs the `clone` pass: the locked pass's rules (tolerates nothing — clones
+ * do not change —, writes the progress lines, does not feed the record) under its own name,
+ * sending its plan with every source rebased from a part's directory to its clone root (module,
+ * path and names stay: the files land where the locked pass would put them); each job that
+ * ended cleanly hands its clones back ({@link Pass} `sent`).
  *
  * @module
  */
@@ -40,6 +35,7 @@ import type { PrecopyRecord } from "./precopy_record.ts";
 import { formatBytes, TransferProgress } from "./progress.ts";
 import { type RsyncLine, settledByLockedPass } from "./rsync_failures.ts";
 import type { CopyPlan } from "./copy_plan.ts";
+import { rebasePlan, type SnapshotRoot } from "./clone_pass.ts";
 import {
   type JobEnd,
   type JobRun,
@@ -63,7 +59,19 @@ export type Pass =
    */
   | { kind: "completion"; file: string; before: readonly string[] }
   /** The refusal record, where the completion record would go: the joiner fails with it. */
-  | { kind: "refusal"; file: string };
+  | { kind: "refusal"; file: string }
+  /**
+   * After `continue`: `plan` (as listed under the lock, its sources the live directories) sent
+   * from the clones, each source rebased into its part's clone root (`roots`); `sent` is told
+   * of every job that ended cleanly (its clones may go).
+   */
+  | {
+    kind: "clone";
+    plan: CopyPlan;
+    delta: boolean;
+    roots: readonly SnapshotRoot[];
+    sent: (job: RsyncJob) => void;
+  };
 
 /** Where a pass reports to its caller (the donor makes one per SST). */
 export interface PassObserver {
@@ -111,6 +119,14 @@ function rulesOf(pass: Pass): Rules {
         tolerated: NOTHING_TOLERATED,
         progress: true,
         ended: null,
+      };
+    case "clone":
+      return {
+        name: pass.delta ? "clone delta pass (from the clones)" : "clone pass (from the clones)",
+        sends: { kind: "plan", plan: rebasePlan(pass.plan, pass.roots), delta: pass.delta },
+        tolerated: NOTHING_TOLERATED,
+        progress: true,
+        ended: pass.sent,
       };
     case "completion":
       return recordRules("completion record", {
@@ -170,7 +186,7 @@ async function runDataPass(
     protocol: rules.progress ? observer.protocol : undefined,
   });
   const tally = new PassTally(rules, meter);
-  const lead = onWire(plan.lead);
+  const lead = plan.lead && onWire(plan.lead);
   const streams = tunnel.streams;
   const lanes: Lanes = isCapped(tunnel.wire)
     ? { kind: "serial", lead }

@@ -7,7 +7,13 @@
 import type { ServerLayout } from "../config/settings.ts";
 import { Modules } from "./rsyncd_config.ts";
 import { engineFileSets, specialTopLevelDirs, TOP_LEVEL_EXCLUDES } from "./layout_files.ts";
-import { dirNames, type Selection, selectionOptions, type TreeWalk } from "./selection.ts";
+import {
+  dirNames,
+  isSnapshotName,
+  type Selection,
+  selectionOptions,
+  type TreeWalk,
+} from "./selection.ts";
 import { displayName, utf8Name, withRawDir } from "../proc/raw_dir.ts";
 import { onPath } from "../core/fs_errors.ts";
 
@@ -185,7 +191,7 @@ export function streamLoads(sizes: readonly number[], streams: number): number[]
 /**
  * Lists the datadir's top-level directories that pass 6 copies (links to directories
  * included: `--copy-links` sends what they point to), with sizes from `walk`. Only names that
- * are UTF-8: the others go by {@link otherDirsJob}.
+ * are UTF-8: the others go by {@link otherDirsJob}. Never a snapshot directory of the donor's.
  */
 export async function listSchemaDirs(layout: ServerLayout, walk: TreeWalk): Promise<SchemaDir[]> {
   const skip = new Set(notSchemaDirs(layout));
@@ -196,7 +202,7 @@ export async function listSchemaDirs(layout: ServerLayout, walk: TreeWalk): Prom
   );
   for (const raw of names) {
     const name = utf8Name(raw);
-    if (name === null || skip.has(name)) continue;
+    if (name === null || skip.has(name) || isSnapshotName(name)) continue;
     const path = `${layout.datadir}/${name}`;
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) {
       out.push({ name, bytes: await walk.treeBytes(path) });

@@ -13,6 +13,28 @@
 import { fsFailure } from "../core/fs_errors.ts";
 import { rawDirNames, utf8Name, withRawDir } from "../proc/raw_dir.ts";
 
+/**
+ * The name prefix of the donor's snapshot directories (transfer/snapshot_dir.ts): clones of the
+ * frozen files, inside the server's own directories. No pass reads or sends one, at any depth
+ * ({@link SNAPSHOT_EXCLUDE}); the walker does not count one ({@link TreeWalk}).
+ */
+export const SNAPSHOT_PREFIX = "#sql-wsrep_sst_snapshot.";
+
+/**
+ * The rsync rule that leaves every snapshot directory out, at any depth (one path component,
+ * directories only). `[#]`: a rule file (the joiner's daemon `exclude from`) reads a line that
+ * starts with `#` as a comment.
+ */
+export const SNAPSHOT_RULE = "[#]sql-wsrep_sst_snapshot.*/";
+
+/** {@link SNAPSHOT_RULE} as an rsync option. */
+export const SNAPSHOT_EXCLUDE = `--exclude=${SNAPSHOT_RULE}`;
+
+/** Whether a directory entry named `name` is a snapshot directory (never sent, never counted). */
+export function isSnapshotName(name: string): boolean {
+  return name.startsWith(SNAPSHOT_PREFIX);
+}
+
 /** Which files of its sources a job sends. */
 export type Selection =
   /** The top-level directories of the source directory (no file), but `excludes`. */
@@ -40,12 +62,16 @@ export type Selection =
   /** The source files themselves. */
   | { kind: "files" };
 
-/** The rsync options that make rsync send exactly `s` of a job's sources. */
+/**
+ * The rsync options that make rsync send exactly `s` of a job's sources: snapshot directories
+ * never ({@link SNAPSHOT_EXCLUDE}, first after the recursion option).
+ */
 export function selectionOptions(s: Selection): string[] {
   switch (s.kind) {
     case "directories":
       return [
         "--dirs",
+        SNAPSHOT_EXCLUDE,
         ...s.excludes.map((n) => `--exclude=/${n}`),
         "--include=/*/",
         "--exclude=/*",
@@ -53,6 +79,7 @@ export function selectionOptions(s: Selection): string[] {
     case "matching":
       return [
         "--recursive",
+        SNAPSHOT_EXCLUDE,
         "--exclude=/*/",
         ...s.patterns.map((p) => `--include=/${p}`),
         ...(s.keep ?? []).map((n) => `--exclude=/${n}`),
@@ -60,10 +87,11 @@ export function selectionOptions(s: Selection): string[] {
         "--exclude=**",
       ];
     case "trees":
-      return ["--recursive"];
+      return ["--recursive", SNAPSHOT_EXCLUDE];
     case "otherTrees":
       return [
         "--recursive",
+        SNAPSHOT_EXCLUDE,
         // `***` makes rsync read the escapes of `literal` (it does only in wildcard patterns).
         ...s.excludes.map((n) => `--exclude=/${literal(n)}/***`),
         "--filter=P /*",
@@ -165,6 +193,20 @@ export class TreeWalk {
     return out;
   }
 
+  /**
+   * The directories at or below each `trees` source (links followed, snapshot directories left
+   * out), as paths in the transfer (`rel` of {@link SentFile}): what rsync `--recursive` creates
+   * on the joiner, empty ones too.
+   */
+  async treeDirs(sources: readonly string[]): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const src of sources.map(trimSlash)) {
+      const base = src.slice(src.lastIndexOf("/") + 1);
+      await this.#collect(src, base, new Set(), [], dirs);
+    }
+    return dirs;
+  }
+
   async #matching(dir: string, res: RegExp[], out: SentFile[]): Promise<void> {
     for (const e of await listDir(dir)) {
       if (!e.isDirectory && res.some((r) => r.test(e.name))) {
@@ -182,7 +224,9 @@ export class TreeWalk {
     for (const raw of await dirNames(dir)) {
       const name = utf8Name(raw);
       if (name !== null) {
-        if (!excludes.has(name)) await this.#collect(`${dir}/${name}`, name, new Set(), out);
+        if (!excludes.has(name) && !isSnapshotName(name)) {
+          await this.#collect(`${dir}/${name}`, name, new Set(), out);
+        }
         continue;
       }
       const rel = new TextDecoder().decode(raw);
@@ -206,7 +250,13 @@ export class TreeWalk {
     }
   }
 
-  async #collect(path: string, rel: string, ancestors: Set<string>, out: SentFile[]) {
+  async #collect(
+    path: string,
+    rel: string,
+    ancestors: Set<string>,
+    out: SentFile[],
+    dirs?: string[],
+  ) {
     const info = await this.#stat(path);
     if (!info) return;
     if (info.isFile) {
@@ -221,8 +271,10 @@ export class TreeWalk {
     }
     const inner = new Set(ancestors).add(id);
     const prefix = rel === "" ? "" : `${rel}/`;
+    dirs?.push(rel);
     for (const e of await listDir(path)) {
-      await this.#collect(`${path}/${e.name}`, `${prefix}${e.name}`, inner, out);
+      if (e.isDirectory && isSnapshotName(e.name)) continue;
+      await this.#collect(`${path}/${e.name}`, `${prefix}${e.name}`, inner, out, dirs);
     }
   }
 }

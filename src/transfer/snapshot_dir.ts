@@ -56,8 +56,10 @@ import { isSameProcessAlive, processStartTime } from "../proc/liveness.ts";
 import { statxTimes } from "../proc/statx.ts";
 import { Stopwatch } from "../proc/wait.ts";
 
+import { SNAPSHOT_PREFIX } from "./selection.ts";
+
 /** The name prefix of a snapshot directory; mariadbd hides names that start with `#sql`. */
-export const SNAPSHOT_PREFIX = "#sql-wsrep_sst_snapshot.";
+export { SNAPSHOT_PREFIX };
 
 /** The setting named in environment errors of the clone pass. */
 const SETTING = "[sst] clone";
@@ -308,6 +310,25 @@ export class SnapshotDirs {
       }
     } catch (e) {
       throw fsFailure(e, { path: source, doing: `clone into ${fs.path}`, setting: SETTING });
+    }
+  }
+
+  /**
+   * Makes directory `relDir` below part `key`'s clone root (`""`: the root itself), and those on
+   * the way, with the owner, group and mode of their source directories: a directory rsync
+   * creates on the joiner even when no file in it is cloned. Returns why it cannot (then no
+   * file below it can be sent from the clones), or null.
+   */
+  mirror(key: string, relDir: string): string | null {
+    const { part, fs } = this.#parts.get(key) ?? {};
+    if (!part || !fs) throw new Error(`no part ${key}`);
+    if (fs.unusable) return "its file system does not clone";
+    const bad = relDir === "" ? null : badRel(relDir);
+    if (bad) return bad;
+    try {
+      return this.#mirrorDirs(part, relDir === "" ? "-" : `${relDir}/-`);
+    } catch (e) {
+      throw fsFailure(e, { path: `${part.dir}/${relDir}`, doing: "mirror", setting: SETTING });
     }
   }
 

@@ -22,7 +22,7 @@ import {
   structureJob,
   withDeltaBlock,
 } from "../../src/transfer/passes.ts";
-import { TreeWalk } from "../../src/transfer/selection.ts";
+import { SNAPSHOT_EXCLUDE, SNAPSHOT_RULE, TreeWalk } from "../../src/transfer/selection.ts";
 import {
   datadirDaemonExcludes,
   specialTopLevelDirs,
@@ -137,7 +137,11 @@ Deno.test("passes: engineFileJobs always sends the four engine file sets through
     for (const j of jobs) {
       assertEquals(j.sources.length, 1, c.name);
       // files only: top-level directories excluded before the includes, everything else after
-      assertEquals(j.options.slice(0, 3), ["--recursive", "--delete", "--exclude=/*/"], c.name);
+      assertEquals(
+        j.options.slice(0, 4),
+        ["--recursive", "--delete", SNAPSHOT_EXCLUDE, "--exclude=/*/"],
+        c.name,
+      );
       assertEquals(j.options[j.options.length - 1], "--exclude=**", c.name);
     }
   }
@@ -207,7 +211,7 @@ Deno.test("layout files: the joiner's datadir module protects its own special di
   for (const c of cases) {
     const lines = datadirDaemonExcludes(c.layout).split("\n");
     assertEquals(lines.pop(), "", `${c.name}: one pattern a line, newline-terminated`);
-    assertEquals(lines.sort(), [...base, ...c.extra].sort(), c.name);
+    assertEquals(lines.sort(), [...base, ...c.extra, SNAPSHOT_RULE].sort(), c.name);
   }
 });
 
@@ -268,7 +272,7 @@ Deno.test("passes: schemaJobs balances directories by size (largest first into l
   const jobs = schemaJobs(defaultLayout(), dirs, 2);
   assertEquals(jobs.map(names), [["a", "d"], ["b", "c"]]);
   for (const j of jobs) {
-    assertEquals(j.options, ["--recursive", "--delete"]);
+    assertEquals(j.options, ["--recursive", "--delete", SNAPSHOT_EXCLUDE]);
     assertEquals(j.module, "rsync_tunnel_sst");
   }
   assertEquals(jobs[0].sources, [`${DD}/a`, `${DD}/d`]);

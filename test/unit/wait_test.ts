@@ -197,12 +197,6 @@ const WAIT_MODULE = "proc/wait.ts";
  * the reason, or use the wait module.
  */
 const MEASURED: readonly [string, string][] = [
-  // How long the donor held mariadbd's writes blocked (INFO line).
-  ["sst/donor.ts", "const lockedAt = Date.now();"],
-  [
-    "sst/donor.ts",
-    "log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);",
-  ],
   // How long a pass took (INFO line).
   ["transfer/pass.ts", "const started = Date.now();"],
   ["transfer/pass.ts", "((Date.now() - started) / 1000).toFixed(1)"],
@@ -256,7 +250,7 @@ Deno.test("one way to wait: the scan finds a hand-made deadline, a race and a ti
   const files = new Map([
     ["sst/x.ts", "const deadline = Date.now() + 5000;\nwhile (Date.now() < deadline) f();\n"],
     ["cli/y.ts", "await Promise.race([p, t]);\nsetTimeout(r, 10);\n// Date.now() in a comment\n"],
-    ["sst/donor.ts", "  const lockedAt = Date.now();\n"],
+    ["transfer/pass.ts", "  const started = Date.now();\n"],
     ["proc/wait.ts", "return Date.now() - this.#start;\n"],
   ]);
   assertEquals(handMadeWaits(files), [

@@ -1,0 +1,461 @@
+/**
+ * `[sst] clone` on real clusters: node1's datadir on a loop-mounted file system that clones
+ * (XFS `reflink=1`, btrfs; test/support/loop_fs.ts), sysbench `oltp_write_only` at 100
+ * transactions/s and DDL running on node1 during the whole SST. Under the lock the donor clones
+ * the frozen files, writes `continue` at once and sends from the clones:
+ *
+ * - XFS, and btrfs with the redo log on a second file system (XFS: one snapshot directory per
+ *   file system): after the join every table's checksum equals node1's, node2 restarts, node1's
+ *   log splits the lock (`donor writes blocked for … (mariadbd's flush …, clones … for N
+ *   files)`), and neither `SHOW DATABASES` nor `information_schema.SCHEMATA` on node1 ever
+ *   showed the snapshot directory while it existed (sampled during the SST);
+ * - the host's ext4 with `clone=auto`: the locked pass, with the INFO line saying why;
+ * - guards: the donor program SIGKILLed during the clone pass leaves its snapshot directory,
+ *   which the next SST removes (and says so); a small XFS filled by node1's own writes during
+ *   the clone pass: the SST fails with the space error, node1 keeps running and writing, the
+ *   clones' space comes back.
+ *
+ * Needs root (loop mounts), xfsprogs, btrfs-progs, sysbench, and the launcher built by
+ * `deno task build`.
+ */
+import { type Cluster, MYSQL_USER, type Node, withCluster } from "./cluster.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
+import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { type LoopFs, type LoopFsType, makeLoopFs } from "../support/loop_fs.ts";
+import { record } from "../support/ledger.ts";
+import { sleep } from "../../src/proc/process.ts";
+import { SNAPSHOT_PREFIX } from "../../src/transfer/snapshot_dir.ts";
+import { statFs } from "../../src/proc/statfs.ts";
+
+const BULK_ROWS = 1000; // × 64 KiB off-page blobs ≈ 64 MiB
+/** Small images: clones must leave this much free (the default 1 GiB is more than the image). */
+const FLOOR = "clone-floor=32M";
+
+async function must(cmd: string, args: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
+  }
+}
+
+/** The file systems of one test, made before the cluster and removed after it. */
+async function withImages<T>(
+  specs: { type: LoopFsType; mib: number }[],
+  fn: (fss: LoopFs[]) => Promise<T>,
+): Promise<T> {
+  const fss: LoopFs[] = [];
+  try {
+    for (const s of specs) fss.push(await makeLoopFs(s.type, s.mib));
+    return await fn(fss);
+  } finally {
+    for (const fs of fss.reverse()) await fs.teardown();
+  }
+}
+
+/**
+ * Puts `node`'s datadir on `fs` (before its first start): the template datadir copied in,
+ * owned by mysql, the image bind-mounted on the datadir's path. Returns the unmount.
+ */
+async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<void>> {
+  await must("cp", ["-a", `${node.datadir}/.`, fs.dir]);
+  await must("chown", ["-R", `${MYSQL_USER}:${MYSQL_USER}`, fs.dir]);
+  await must("mount", ["--bind", fs.dir, node.datadir]);
+  // Lazy: mariadbd may still hold files there until the cluster's teardown kills it.
+  return () => must("umount", ["-l", node.datadir]).catch(() => {});
+}
+
+/** Moves `node`'s redo log to `fs`; returns the `[mysqld]` line that says so. */
+async function redoOn(fs: LoopFs, node: Node): Promise<string> {
+  await must("mv", [`${node.datadir}/ib_logfile0`, `${fs.dir}/ib_logfile0`]);
+  await must("chown", ["-R", `${MYSQL_USER}:${MYSQL_USER}`, fs.dir]);
+  return `innodb_log_group_home_dir=${fs.dir}`;
+}
+
+/** sysbench `oltp_write_only` against `n`: its tables made now. */
+function sysbenchArgs(cluster: Cluster, n: Node): string[] {
+  void cluster;
+  return [
+    "oltp_write_only",
+    "--db-driver=mysql",
+    `--mysql-socket=${n.socket}`,
+    "--mysql-user=root",
+    "--mysql-db=sbtest",
+    "--tables=2",
+    "--table-size=20000",
+  ];
+}
+
+async function sysbenchPrepare(cluster: Cluster, n: Node): Promise<void> {
+  await cluster.sql(n, "CREATE DATABASE sbtest");
+  await must("sysbench", [...sysbenchArgs(cluster, n), "prepare"]);
+}
+
+/** sysbench at 100 transactions/s until stopped; `stop()` returns the seconds with writes. */
+function sysbenchRun(cluster: Cluster, n: Node): { stop: () => Promise<number> } {
+  const child = new Deno.Command("sysbench", {
+    args: [
+      ...sysbenchArgs(cluster, n),
+      "--rate=100",
+      "--threads=2",
+      "--time=600",
+      "--report-interval=1",
+      "--mysql-ignore-errors=all",
+      "run",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const out = new Response(child.stdout).text();
+  return {
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+      const text = await out;
+      return [...text.matchAll(/tps: ([\d.]+)/g)].filter((m) => Number(m[1]) > 0).length;
+    },
+  };
+}
+
+/** DDL on node1 in rounds (create, rename, drop a table, rebuild one) until `done()`. */
+async function ddlLoop(cluster: Cluster, n: Node, done: () => boolean) {
+  let rounds = 0;
+  const failures: string[] = [];
+  const renamed: string[] = [];
+  while (!done()) {
+    const i = rounds++;
+    const q = [
+      `CREATE TABLE e2e.ddl${i} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`,
+      `INSERT INTO e2e.ddl${i} VALUES (1, ${i}), (2, ${i})`,
+      `RENAME TABLE e2e.ddl${i} TO e2e.ren${i}`,
+      ...(renamed.length > 2 ? [`DROP TABLE e2e.${renamed.shift()}`] : []),
+      ...(i % 4 === 0 ? ["ALTER TABLE e2e_second.t2 FORCE"] : []),
+    ];
+    try {
+      await cluster.sql(n, q.join(";\n"), 120_000);
+      renamed.push(`ren${i}`);
+    } catch (e) {
+      failures.push(String(e).split("\n")[0]);
+    }
+    await sleep(100);
+  }
+  return { rounds, failures };
+}
+
+/**
+ * Samples node1's databases (`SHOW DATABASES`, `information_schema.SCHEMATA`) and whether a
+ * snapshot directory exists in its datadir, until `done()`.
+ */
+async function watchSnapshot(cluster: Cluster, n: Node, done: () => boolean) {
+  let whileThere = 0;
+  const shown: string[] = [];
+  while (!done()) {
+    const there = [...Deno.readDirSync(n.datadir)].some((e) => e.name.startsWith(SNAPSHOT_PREFIX));
+    try {
+      const rows = [
+        ...await cluster.sql(n, "SHOW DATABASES", 10_000),
+        ...await cluster.sql(n, "SELECT schema_name FROM information_schema.SCHEMATA", 10_000),
+      ];
+      const still = [...Deno.readDirSync(n.datadir)].some((e) =>
+        e.name.startsWith(SNAPSHOT_PREFIX)
+      );
+      if (there && still) whileThere++;
+      shown.push(...rows.map((r) => r[0]).filter((d) => /wsrep_sst_snapshot/.test(d)));
+    } catch { /* the server may be busy under the lock: the next sample */ }
+    await sleep(50);
+  }
+  return { whileThere, shown };
+}
+
+/** node1's WSREP_SST lines, for assertion messages. */
+function sstLines(cluster: Cluster, n: Node): string {
+  return "\n--- node1 ---\n" +
+    cluster.logSinceStart(n).split("\n").filter((l) => /WSREP_SST/.test(l)).join("\n");
+}
+
+/** The lock line with clones: `donor writes blocked for N s (mariadbd's flush M s, clones K s for F files…)`. */
+const CLONED_LOCK =
+  /donor writes blocked for ([\d.]+) s \(mariadbd's flush ([\d.]+) s, clones ([\d.]+) s for (\d+) files/;
+
+/**
+ * One SST from node1 (datadir on `fss[0]`, redo on `fss[1]` if given) to node2 with sysbench
+ * and DDL on node1 throughout, then the checks of the module documentation.
+ */
+async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
+  const unmount: (() => Promise<void>)[] = [];
+  const pki = localhostTls(sst);
+  await withCluster({
+    size: 2,
+    sstMethod: "rsync_tunnel",
+    pathPrefix: LAUNCHER_DIR,
+    configure: async (node, cluster) => {
+      const tls = await pki(node, cluster);
+      if (node.index !== 1) return tls;
+      const mysqld = fss[1] ? [await redoOn(fss[1], node)] : [];
+      unmount.push(await datadirOn(fss[0], node));
+      return { ...tls, mysqld };
+    },
+  }, async (cluster) => {
+    try {
+      const lap = stopwatch();
+      const [n1, n2] = cluster.nodes;
+      await bootstrapWithBulk(cluster, BULK_ROWS);
+      await sysbenchPrepare(cluster, n1);
+      lap(`node1 bootstrapped on ${fss.map((f) => f.type).join(" + ")}`);
+
+      const bench = sysbenchRun(cluster, n1);
+      await sleep(1000);
+      let synced = false;
+      const ddl = ddlLoop(cluster, n1, () => synced);
+      const sampled = watchSnapshot(cluster, n1, () => synced);
+      cluster.start(n2);
+      try {
+        await cluster.waitSynced(n2, 120_000);
+      } finally {
+        synced = true;
+      }
+      const [d, s, busy] = [await ddl, await sampled, await bench.stop()];
+      lap(
+        `node2 synced; sysbench wrote in ${busy} s, ${d.rounds} DDL rounds (${d.failures.length} ` +
+          `failed${d.failures.length ? `: ${d.failures[0]}` : ""}), ${s.whileThere} samples ` +
+          "while the snapshot existed",
+      );
+      const log1 = cluster.logSinceStart(n1);
+      const context = sstLines(cluster, n1);
+      assertEquals(cluster.joinType(n2), "SST", `node2 joined by SST${context}`);
+      const lock = CLONED_LOCK.exec(log1);
+      assert(lock && Number(lock[4]) > 0, `the lock line shows the clones${context}`);
+      assert(
+        new RegExp(`SST complete on donor: state \\S+ \\S+, ${lock![0].replace(/[().]/g, "\\$&")}`)
+          .test(log1),
+        `the final line carries the same figures${context}`,
+      );
+      assert(/clone (delta )?pass \(from the clones\): copied|compared/.test(log1), context);
+      const snapshotDirs = fss[1] ? 2 : 1;
+      const planLine = /clones: (.*)/.exec(log1)?.[1] ?? "";
+      assertEquals(
+        (planLine.match(/\): clone(?=;| \(\d{8} )/g) ?? []).length,
+        snapshotDirs,
+        `one snapshot directory per file system${context}`,
+      );
+      assert(busy >= 3, `sysbench wrote during the SST (${busy} s)`);
+      assert(d.rounds >= 3, `DDL ran during the SST (${d.rounds} rounds)`);
+      assert(s.whileThere >= 1, `node1's databases were sampled while the snapshot existed`);
+      assertEquals(s.shown, [], "the snapshot directory is never shown as a database");
+      for (const fs of fss) {
+        const left = [...Deno.readDirSync(fs.dir)].filter((e) =>
+          e.name.startsWith(SNAPSHOT_PREFIX)
+        );
+        assertEquals(left.map((e) => e.name), [], `no snapshot directory left on ${fs.type}`);
+      }
+
+      const [c1, c2] = [await cluster.checksums(n1), await cluster.checksums(n2)];
+      assertEquals(c2, c1, "node2's tables and checksums equal node1's");
+      assert("sbtest.sbtest1" in c1, "the sysbench tables are compared");
+      await cluster.stop(n2);
+      cluster.start(n2);
+      await cluster.waitSynced(n2, 90_000);
+      assertEquals(await cluster.checksums(n2), await cluster.checksums(n1), "after a restart");
+      lap("node2 restarted cleanly");
+    } finally {
+      for (const u of unmount) await u();
+    }
+  });
+}
+
+Deno.test("clone=on, datadir on XFS (reflink=1), sysbench and DDL on the donor throughout: the lock splits into mariadbd's flush and the clones, the snapshot is never a database, node2's checksums equal node1's and it restarts", () =>
+  withImages(
+    [{ type: "xfs", mib: 1024 }],
+    (fss) => clonedSstUnderLoad(fss, ["clone=on", FLOOR, "precopy=off", "bwlimit=30M"]),
+  ));
+
+Deno.test("clone=on with a pre-copy, datadir on btrfs and the redo log on XFS, sysbench and DDL on the donor throughout: one snapshot directory per file system, node2's checksums equal node1's and it restarts", () =>
+  withImages(
+    [{ type: "btrfs", mib: 1024 }, { type: "xfs", mib: 320 }],
+    (fss) => clonedSstUnderLoad(fss, ["clone=on", FLOOR, "precopy=on", "bwlimit=30M"]),
+  ));
+
+Deno.test("clone=auto on the host's ext4: the probe says why not, and the locked pass sends the data", () =>
+  withCluster({
+    size: 2,
+    sstMethod: "rsync_tunnel",
+    pathPrefix: LAUNCHER_DIR,
+    configure: localhostTls(["clone=auto", "precopy=off"]),
+  }, async (cluster) => {
+    const [n1, n2] = cluster.nodes;
+    await bootstrapWithBulk(cluster, 200);
+    const fsType = statFs(n1.datadir)?.type;
+    cluster.start(n2);
+    await cluster.waitSynced(n2, 90_000);
+    const log1 = cluster.logSinceStart(n1);
+    const context = sstLines(cluster, n1);
+    assert(
+      /clones: datadir.*: locked copy \(.*(does not support clones|refuses to clone).*\)/.test(
+        log1,
+      ),
+      `the INFO line says the ${fsType} datadir cannot clone${context}`,
+    );
+    assert(/locked pass: copied/.test(log1), `the locked pass sent the data${context}`);
+    assert(
+      /donor writes blocked for [\d.]+ s \(mariadbd's flush [\d.]+ s, locked pass [\d.]+ s\)/
+        .test(log1),
+      `the lock line names the locked pass${context}`,
+    );
+    assertEquals(await cluster.checksums(n2), await cluster.checksums(n1), "node2 equals node1");
+  }));
+
+/** Waits until node1's log matches `re`, bounded. */
+async function waitLog(cluster: Cluster, n: Node, re: RegExp, ms: number): Promise<string> {
+  for (let waited = 0; waited < ms; waited += 100) {
+    const log = cluster.logSinceStart(n);
+    if (re.test(log)) return log;
+    await sleep(100);
+  }
+  throw new Error(`node1's log never matched ${re}${sstLines(cluster, n)}`);
+}
+
+/** The running donor program of `n` (mariadbd runs it through `sh -c`). */
+function donorProgram(cluster: Cluster, n: Node): number | null {
+  return cluster.helpers(n).find((p) =>
+    /wsrep_sst_rsync_tunnel/.test(p.cmdline) && /--role donor/.test(p.cmdline) &&
+    !/^(\/bin\/)?sh /.test(p.cmdline)
+  )?.pid ?? null;
+}
+
+Deno.test("clone guard: the donor program SIGKILLed during the clone pass leaves its snapshot directory; the next SST removes it and says so", () =>
+  withImages([{ type: "xfs", mib: 1024 }], async ([fs]) => {
+    const unmount: (() => Promise<void>)[] = [];
+    const pki = localhostTls(["clone=on", FLOOR, "precopy=off", "bwlimit=4M"]);
+    await withCluster({
+      size: 2,
+      sstMethod: "rsync_tunnel",
+      pathPrefix: LAUNCHER_DIR,
+      configure: async (node, cluster) => {
+        const tls = await pki(node, cluster);
+        if (node.index === 1) unmount.push(await datadirOn(fs, node));
+        return tls;
+      },
+    }, async (cluster) => {
+      const problems: string[] = [];
+      try {
+        const [n1, n2] = cluster.nodes;
+        await bootstrapWithBulk(cluster, 300);
+        cluster.start(n2);
+        await waitLog(cluster, n1, /clone pass \(from the clones\): \d+ parts/, 90_000);
+        const snapshots = () =>
+          [...Deno.readDirSync(n1.datadir)].filter((e) => e.name.startsWith(SNAPSHOT_PREFIX))
+            .map((e) => e.name);
+        const pid = donorProgram(cluster, n1);
+        assert(pid !== null, `the donor program runs${sstLines(cluster, n1)}`);
+        Deno.kill(pid, "SIGKILL");
+        await cluster.kill(n2);
+        await cluster.waitHelpersGone(n2, 20_000);
+        await sleep(1000);
+        const left = snapshots();
+        if (left.length !== 1) problems.push(`snapshot directories after the kill: ${left}`);
+        await cluster.waitHelpersGone(n1, 20_000);
+        cluster.start(n2);
+        await cluster.waitSynced(n2, 120_000);
+        const log1 = cluster.logSinceStart(n1);
+        if (
+          !new RegExp(
+            `removed snapshot directory \\S*${
+              left[0]?.replace(/[.]/g, "\\.")
+            } left by a killed SST`,
+          ).test(log1)
+        ) {
+          problems.push("the next SST does not say it removed the snapshot directory");
+        }
+        if (snapshots().length !== 0) problems.push(`left after the next SST: ${snapshots()}`);
+        const [c1, c2] = [await cluster.checksums(n1), await cluster.checksums(n2)];
+        if (JSON.stringify(c1) !== JSON.stringify(c2)) problems.push("checksums differ");
+        record({
+          kind: "fault",
+          name: "e2e: donor program SIGKILLed during the clone pass (snapshot removed next SST)",
+          ok: problems.length === 0,
+          detail: problems.join("; ") || undefined,
+        });
+        assertEquals(problems, [], sstLines(cluster, n1));
+      } finally {
+        for (const u of unmount) await u();
+      }
+    });
+  }));
+
+Deno.test("clone guard: node1's own writes fill its small XFS during the clone pass: the SST fails with the space error, the clones are dropped and their space comes back, node1 keeps running and writing", () =>
+  withImages([{ type: "xfs", mib: 320 }], async ([fs]) => {
+    const unmount: (() => Promise<void>)[] = [];
+    const pki = localhostTls([
+      "clone=on",
+      "clone-floor=120M",
+      "precopy=off",
+      "bwlimit=3M",
+    ]);
+    await withCluster({
+      size: 2,
+      sstMethod: "rsync_tunnel",
+      pathPrefix: LAUNCHER_DIR,
+      configure: async (node, cluster) => {
+        const tls = await pki(node, cluster);
+        if (node.index === 1) unmount.push(await datadirOn(fs, node));
+        return tls;
+      },
+    }, async (cluster) => {
+      const problems: string[] = [];
+      try {
+        const [n1, n2] = cluster.nodes;
+        await bootstrapWithBulk(cluster, 300);
+        const free = () => statFs(fs.dir)?.available ?? 0;
+        const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+        const before = free();
+        cluster.start(n2);
+        await waitLog(cluster, n1, /clone pass \(from the clones\): \d+ parts/, 90_000);
+        // node1 writes new tables (7.5 MiB of blobs each, as much again in its binary log)
+        // until the guard fires, at most 300 MiB.
+        let fired = "";
+        for (let i = 0; i < 20 && !fired; i++) {
+          await cluster.sql(
+            n1,
+            `CREATE TABLE e2e.fill${i} (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB;\n` +
+              `INSERT INTO e2e.fill${i} SELECT seq, REPEAT(MD5(seq + ${i}), 2048) FROM e2e.seq_1_to_120`,
+            60_000,
+          );
+          await sleep(300);
+          fired = /free space on the file system of .* fell to .*clones were dropped.*/.exec(
+            cluster.logSinceStart(n1),
+          )?.[0] ?? "";
+        }
+        const log1 = await waitLog(
+          cluster,
+          n1,
+          /SST (sending )?failed|WSREP_SST: \[ERROR\]/,
+          30_000,
+        )
+          .catch(() => cluster.logSinceStart(n1));
+        await cluster.waitHelpersGone(n1, 20_000);
+        const after = free();
+        if (!fired) problems.push("the space guard did not fire");
+        if (/SST complete on donor/.test(log1)) problems.push("the donor completed the SST");
+        const left = [...Deno.readDirSync(n1.datadir)].filter((e) =>
+          e.name.startsWith(SNAPSHOT_PREFIX)
+        );
+        if (left.length > 0) problems.push(`snapshot directory left: ${left[0].name}`);
+        if (!n1.running) problems.push("node1 stopped");
+        await cluster.sql(n1, "INSERT INTO e2e.big VALUES (9999999, 1, 'after the guard')")
+          .catch((e) => problems.push(`node1 does not take writes: ${e}`));
+        record({
+          kind: "fault",
+          name: "e2e: donor's file system filling during the clone pass (clones dropped)",
+          ok: problems.length === 0,
+          detail: problems.join("; ") ||
+            `free ${mib(before)} before, ${mib(after)} after the clones were dropped`,
+        });
+        assertEquals(problems, [], `${fired}${sstLines(cluster, n1)}`);
+        console.log(`free before ${mib(before)}, after the guard ${mib(after)}: ${fired}`);
+      } finally {
+        for (const u of unmount) await u();
+      }
+    });
+  }));
