@@ -79,8 +79,14 @@ import { rshSetup } from "../tunnel/rsh_command.ts";
 import type { Tunnel } from "../transfer/rsync_runner.ts";
 import { type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
 import { type LockedReads, lockedReads, planCopy } from "../transfer/copy_plan.ts";
-import { cloneUnderLock, guardClones, prepareClones } from "../transfer/clone_pass.ts";
-import { type CloneRun, cloneSummary } from "../transfer/snapshot_dir.ts";
+import {
+  type CloneSetup,
+  cloneUnderLock,
+  guardClones,
+  prepareClones,
+} from "../transfer/clone_pass.ts";
+import { type CloneRun, cloneSummary, type SnapshotDirs } from "../transfer/snapshot_dir.ts";
+import type { SpaceWatch } from "../transfer/space_guard.ts";
 import {
   COMPLETION_FILE,
   isValidState,
@@ -159,44 +165,15 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     // sent from clones; 7. `continue` (mariadbd releases the lock); then the clone pass.
     const locked = await planLockedPass(ctx, copy, dir).catch(refusing);
     const lock: LockFigures = { flushed, clones: null };
-    if (clones.snapshots) {
-      const cloned = await cloneUnderLock(clones, locked.reads, copy.walk, dir);
-      lock.clones = cloned.run;
-      const watch = guardClones(clones, cloned, {
-        signal: ctx.stopper.signal,
-        onLow: (e) => ctx.stopper.stop(e),
-      });
-      ctx.scope.defer("stop watching the clones' free space", () => watch.stop());
-      if (cloned.locked) {
-        const sent = new Stopwatch();
-        await runPass({ kind: "locked", plan: cloned.locked, delta: locked.delta }, tunnel, {});
-        lock.lockedPass = sent.elapsed();
-      }
-      ctx.protocol.write("continue");
-      lock.blocked = blocked.elapsed();
-      log.info(lockLine(lock));
-      const pass: Pass = {
-        kind: "clone",
-        plan: cloned.clone,
-        delta: locked.delta,
-        roots: cloned.roots,
-        sent: cloned.sent,
-      };
-      await runPass(pass, tunnel, progress);
-      await watch.stop();
-      await clones.snapshots.removeAll();
-    } else {
-      const sent = new Stopwatch();
-      await runPass(
-        { kind: "locked", plan: locked.reads.plan, delta: locked.delta },
-        tunnel,
-        progress,
-      );
-      lock.lockedPass = sent.elapsed();
-      ctx.protocol.write("continue");
-      lock.blocked = blocked.elapsed();
-      log.info(lockLine(lock));
-    }
+    const under: UnderLock = { tunnel, dir, progress, walk: copy.walk, locked, blocked, lock };
+    const fromClones = clones.snapshots
+      ? await cloneFrozenFiles(ctx, under, clones, clones.snapshots)
+      : await sendLocked(under);
+    // 7. `continue`: mariadbd releases the lock; one line splits how long it held.
+    ctx.protocol.write("continue");
+    lock.blocked = blocked.elapsed();
+    log.info(lockLine(lock));
+    if (fromClones) await sendFromClones(fromClones, under);
     summary = `, ${lockLine(lock)}`;
     const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
     before.push(await dir.write(MANIFEST_FILE, sent));
@@ -561,6 +538,79 @@ async function planLockedPass(
   const record = first.hot?.record ?? null;
   const reads = await lockedReads(plan, record, first.walk, dir);
   return { reads, delta: record !== null || first.delta };
+}
+
+/** What the steps from the lock to the end of the data's transfer share. */
+interface UnderLock {
+  tunnel: Tunnel;
+  dir: PrivateDir;
+  /** Writes the `total`/`complete` lines (`--progress 1`) of the pass that ends the copy. */
+  progress: PassObserver;
+  walk: TreeWalk;
+  locked: LockedPlan;
+  /** Started at `flush tables`. */
+  blocked: Stopwatch;
+  /** Filled in as the steps run. */
+  lock: LockFigures;
+}
+
+/** 6. without clones: the locked pass. Returns null: nothing is left for after the lock. */
+async function sendLocked(u: UnderLock): Promise<null> {
+  const sent = new Stopwatch();
+  const pass: Pass = { kind: "locked", plan: u.locked.reads.plan, delta: u.locked.delta };
+  await runPass(pass, u.tunnel, u.progress);
+  u.lock.lockedPass = sent.elapsed();
+  return null;
+}
+
+/** What is left for after the lock when files were cloned. */
+interface FromClones {
+  /** The clone pass, or null when nothing could be cloned. */
+  pass: Pass | null;
+  watch: SpaceWatch;
+  snapshots: SnapshotDirs;
+}
+
+/**
+ * 6. with clones (transfer/clone_pass.ts): clones the files the locked pass would read, starts
+ * watching free space, and sends by a locked pass what cannot be sent from clones. Returns the
+ * clone pass for after `continue`.
+ */
+async function cloneFrozenFiles(
+  ctx: SstContext,
+  u: UnderLock,
+  clones: CloneSetup,
+  snapshots: SnapshotDirs,
+): Promise<FromClones> {
+  const cloned = await cloneUnderLock(clones, u.locked.reads, u.walk, u.dir);
+  u.lock.clones = cloned.run;
+  const watch = guardClones(clones, cloned, {
+    signal: ctx.stopper.signal,
+    onLow: (e) => ctx.stopper.stop(e),
+  });
+  ctx.scope.defer("stop watching the clones' free space", () => watch.stop());
+  const nothingCloned = cloned.clone.jobs.length === 0 && !cloned.clone.lead;
+  if (cloned.locked) {
+    const sent = new Stopwatch();
+    const pass: Pass = { kind: "locked", plan: cloned.locked, delta: u.locked.delta };
+    await runPass(pass, u.tunnel, nothingCloned ? u.progress : {});
+    u.lock.lockedPass = sent.elapsed();
+  }
+  const pass: Pass | null = nothingCloned ? null : {
+    kind: "clone",
+    plan: cloned.clone,
+    delta: u.locked.delta,
+    roots: cloned.roots,
+    sent: cloned.sent,
+  };
+  return { pass, watch, snapshots };
+}
+
+/** After `continue`: the clone pass, free space watched until it ends and every clone is gone. */
+async function sendFromClones(f: FromClones, u: UnderLock): Promise<void> {
+  if (f.pass) await runPass(f.pass, u.tunnel, u.progress);
+  await f.watch.stop();
+  await f.snapshots.removeAll();
 }
 
 /** How the lock was spent, in seconds (of a {@link Stopwatch}: ms). */

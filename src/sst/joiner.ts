@@ -4,7 +4,8 @@
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
  * 3. start socat's TLS listener (one rsync daemon per verified connection, no plaintext port);
- * 4. publish what this node holds and its free space (joiner_holdings.ts: the donor's delta and
+ * 4. remove the snapshot directories of a killed donor on this node (transfer/snapshot_dir.ts),
+ *    publish what this node holds and its free space (joiner_holdings.ts: the donor's delta and
  *    space decisions), then print `ready <secret>@<host>:<port>/rsync_tunnel_sst/1[/…]` (our
  *    server's version, when known: the donor refuses a pair that cannot work);
  * 5. wait for the donor's completion record (or its refusal), bounded and watching mariadbd;
@@ -18,6 +19,8 @@
  * @module
  */
 import type { SstContext } from "./context.ts";
+import { cloneParts } from "../transfer/clone_pass.ts";
+import { sweepStaleSnapshots } from "../transfer/snapshot_dir.ts";
 import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
 import { ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
@@ -103,7 +106,9 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     tls,
     ws.config,
   );
-  // 4. What this node holds (the donor's delta and space decisions), then ready.
+  // 4. What this node holds (the donor's delta and space decisions), then ready. Snapshot
+  // directories this node left as a donor that was killed hold space: removed first.
+  await sweepStaleSnapshots(cloneParts(ctx.settings.layout).map((p) => p.dir));
   const copy = await publishHoldings(ctx, ws.spaceDir, ws.binlogDir);
   ctx.protocol.write(
     `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version, copy)}`,

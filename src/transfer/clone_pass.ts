@@ -259,7 +259,8 @@ export async function cloneUnderLock(
     }
     if (s.locked) lockedJobs.push(s.locked);
   }
-  const leadWithClones = schemaDirsMirrored && plan.lead !== undefined;
+  const leadWithClones = schemaDirsMirrored && plan.lead !== undefined &&
+    snapshots.mirror(DATADIR_KEY, "") === null;
   const locked = lockedJobs.length > 0 || (!leadWithClones && plan.lead)
     ? planOf(lockedJobs, leadWithClones ? undefined : plan.lead)
     : null;

@@ -1,6 +1,6 @@
 /**
  * The private snapshot directories that hold copy-on-write clones of the frozen files, and how
- * the clone pass (issue 24; wired into the donor's passes next) uses them safely.
+ * the clone pass (issue 24; transfer/clone_pass.ts, wired into src/sst/donor.ts) uses them.
  *
  * Where: one per file system (st_dev) that holds a part of the data set (datadir, InnoDB data
  * home, redo, undo, Aria log, binlog directory), inside the shallowest part directory on it,
@@ -10,41 +10,56 @@
  * root's). mariadbd lists every directory of the datadir as a database, dot-directories too
  * (`#mysql50#.name`), except names that start with `#sql` (its temporary-file prefix): such a
  * directory is in neither `SHOW DATABASES` nor `information_schema.SCHEMATA` and `USE` refuses it
- * (test/integration/snapshot_dir_test.ts checks it on a real server). InnoDB, Aria and the
- * binary log open their files by name and never list these directories.
+ * (test/integration/snapshot_dir_test.ts checks it on a real server; test/e2e/clone_pass_test.ts
+ * samples both during real SSTs). InnoDB, Aria and the binary log open their files by name and
+ * never list these directories.
  *
- * The clone pass, line for line:
+ * The clone pass, line for line as implemented:
  *
- * - before `flush tables`, {@link sweepStaleSnapshots} removes the snapshot directories of
- *   donors that were killed (owner PID and start time no longer running, our uid), one INFO
- *   line each; {@link SnapshotDirs.create} makes this run's, mode 0700, and registers their
- *   removal on the SST's scope, so every exit path but SIGKILL removes them;
- * - `probeClones` (clone_probe.ts) clones a small file in each of them and decides per file
- *   system and part: `clone` or the locked pass, one INFO line; `[sst] clone=off` skips it,
- *   `on` refuses (before `flush tables`) when a part cannot clone;
- * - under the lock, after `tables_flushed`: `checkFloor` (space_guard.ts) on each clone file
- *   system, `watchSpace` started, then {@link SnapshotDirs.cloneAll} clones exactly the files
- *   the locked pass would read (the same selection and walker; with a pre-copy, those its record
- *   cannot vouch for) to `<snapshot>/<part key>/<the same relative name>`, each with its
+ * - before `flush tables` (and before a pre-copy), clone_pass.ts `prepareClones`: with any
+ *   `[sst] clone`, {@link sweepStaleSnapshots} removes the snapshot directories of donors that
+ *   were killed (owner PID and start time no longer running, our uid), one INFO line each; unless
+ *   `off`, {@link SnapshotDirs.create} makes this run's, mode 0700, and registers their removal
+ *   on the SST's scope, so every exit path but SIGKILL removes them;
+ * - `probeClones` (clone_probe.ts) checks the floor and clones a small file in each of them and
+ *   decides per file system and part: `clone` or the locked pass; one INFO line for every part
+ *   (`off`: every part the locked pass, the same line); `on` refuses (ConfigError, before
+ *   `flush tables`) when a part cannot clone; when no part clones, the directories go at once;
+ * - under the lock, after `tables_flushed`, clone_pass.ts `cloneUnderLock`: `checkFloor`
+ *   (space_guard.ts) again on each clone file system (below it: a WARNING, its parts go to the
+ *   locked pass); then per job of the locked plan, with exactly the files the locked pass would
+ *   read (copy_plan.ts `lockedReads`: the same selection and walker; with a pre-copy, those its
+ *   record cannot vouch for), {@link SnapshotDirs.mirror} makes the job's source directories
+ *   (every directory below a schema directory, empty ones too) and {@link SnapshotDirs.cloneAll}
+ *   clones the files to `<snapshot>/<part key>/<the same relative name>`, each with its
  *   source's size, content, owner, group, mode and times (src/proc/ficlone.ts); links are
- *   followed, as rsync's `--copy-links` does; directories on the way get their source
- *   directory's owner, group and mode;
+ *   followed, as rsync's `--copy-links` does; directories get their source directory's owner,
+ *   group and mode;
  * - files that cannot be cloned (under a link to another file system, a btrfs nodatacow file,
- *   an owner we cannot give, a name that is not UTF-8) and the parts that use the locked pass
- *   are sent by today's locked pass, still under the lock; a full file system or any other
- *   failure fails the SST there (the scope drops the clones);
- * - `continue` once every clone exists and those files are sent; the completion record and GTID
- *   are the ones read under the lock, as today;
- * - the clone pass: rsync's source is `root(part)/` instead of the part's directory, with the
- *   same module, path, names and options (`--copy-links`); each clone is deleted
- *   ({@link SnapshotDirs.release}) as soon as the rsync that sent it ended cleanly;
- * - the watcher runs until the last clone is gone; when it fires, its signal stops the SST,
- *   whose scope removes the snapshot directories: space returns before mariadbd needs it;
- * - every other pass (hot pre-copy, structure, locked) and the joiner's daemon-side excludes
- *   leave out `#sql-wsrep_sst_snapshot.*` at any depth, so a snapshot directory is never read by
- *   the pre-copy nor sent to the joiner;
+ *   an owner we cannot give, a name that is not UTF-8), the parts that use the locked pass and
+ *   the `otherTrees` job are sent by a locked pass, still under the lock: a job is split by
+ *   `--exclude-from` lists (the clone pass leaves out what the locked pass sends and the other
+ *   way round, so neither deletes the other's files), or sent whole by the locked pass when a
+ *   name has no exact rule; the structure pass goes with the clone pass only when every schema
+ *   directory is mirrored. A full file system or any other failure fails the SST there (the
+ *   scope drops the clones);
+ * - `watchSpace` starts once the clones exist; `continue` once the locked pass (if any) has sent
+ *   its files; the completion record and GTID are the ones read under the lock, as today;
+ * - the clone pass (pass.ts `clone`): rsync's source is `root(part)/…` instead of the part's
+ *   directory, with the same module, path, names and options (`--copy-links`); each clone is
+ *   deleted as soon as the rsync that sent it ended cleanly;
+ * - the watcher runs until the clone pass has ended, then the snapshot directories are removed;
+ *   when it fires, every clone is deleted at once and the SST stops with its CloneSpaceError
+ *   (exit 28): space returns before mariadbd needs it;
+ * - every other pass (hot pre-copy, structure, locked, schema and engine jobs: selection.ts
+ *   `SNAPSHOT_EXCLUDE`), the walker that counts bytes, lists schema directories and feeds the
+ *   pre-copy record, the joiner's held-files and space report, and the joiner's daemon-side
+ *   excludes (layout_files.ts `datadirDaemonExcludes`) leave out `#sql-wsrep_sst_snapshot.*` at
+ *   any depth, so a snapshot directory is never read by the pre-copy nor sent to the joiner;
  * - the log splits the lock: `donor writes blocked for N s (mariadbd's flush M s, clones K s
- *   for F files)`, K and F from {@link CloneRun}.
+ *   for F files)` (N from `flush tables` to `continue`, M to `tables_flushed`), K and F from
+ *   {@link CloneRun} (K: the whole clone step under the lock), `, locked pass L s` added when one
+ *   ran; the same figures end the donor's `SST complete` line.
  *
  * @module
  */

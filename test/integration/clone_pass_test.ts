@@ -1,0 +1,121 @@
+/**
+ * How the clone pass splits the locked plan (src/transfer/clone_pass.ts), on a real XFS
+ * (`reflink=1`, loop-mounted: root): every file the locked pass reads is cloned under its
+ * relative name; a file that cannot be cloned (a link to a file on another file system) goes to
+ * the locked pass, each pass excluding the other's files; schema directories are mirrored, empty
+ * ones too; the clone pass sends from the clone roots and hands each job's clones back; the
+ * scope removes the snapshot directory.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { withLoopFs } from "../support/loop_fs.ts";
+import { OptionLookup } from "../../src/config/option_lookup.ts";
+import { settingsFrom } from "../../src/config/settings.ts";
+import { parseSstArgs } from "../../src/core/args.ts";
+import { Scope } from "../../src/sst/scope.ts";
+import { lockedReads, planCopy } from "../../src/transfer/copy_plan.ts";
+import { cloneUnderLock, prepareClones, rebasePlan } from "../../src/transfer/clone_pass.ts";
+import { SNAPSHOT_PREFIX, TreeWalk } from "../../src/transfer/selection.ts";
+
+const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
+
+Deno.test("clone pass on XFS: clones keep their names, a file on another file system goes to the locked pass (each pass excludes the other's), empty schema directories are mirrored, the clone pass sends from the clones and releases them", async () => {
+  const outside = await Deno.makeTempDir({ prefix: "clone-pass-outside-" });
+  try {
+    await withLoopFs("xfs", 320, async (fs) => {
+      const dd = `${fs.dir}/data`;
+      for (const d of [dd, `${dd}/s1`, `${dd}/s1/sub`, `${dd}/s2`, `${dd}/mysql`]) {
+        await Deno.mkdir(d);
+      }
+      const files: Record<string, Uint8Array> = {
+        "ibdata1": bytes(1 << 20, 1),
+        "ib_logfile0": bytes(1 << 20, 2),
+        "undo001": bytes(65536, 3),
+        "aria_log_control": bytes(52, 4),
+        "s1/t.ibd": bytes(196608, 5),
+        "s1/t.frm": bytes(1000, 6),
+        "mysql/user.MAD": bytes(8192, 7),
+      };
+      for (const [rel, data] of Object.entries(files)) await Deno.writeFile(`${dd}/${rel}`, data);
+      await Deno.writeFile(`${outside}/far.MYD`, bytes(4096, 8));
+      await Deno.symlink(`${outside}/far.MYD`, `${dd}/s1/far.MYD`);
+      const cnf = `${fs.dir}/my.cnf`;
+      await Deno.writeTextFile(cnf, "[sst]\nclone=on\nclone-floor=1M\n");
+      const args = parseSstArgs([
+        "--role",
+        "donor",
+        "--address",
+        "127.0.0.1:4444/rsync_tunnel_sst",
+        "--datadir",
+        dd,
+        "--defaults-file",
+        cnf,
+      ]); // deno-fmt-ignore
+      const settings = settingsFrom(args, await OptionLookup.load({ defaultsFile: cnf }), 2);
+      const scope = new Scope();
+      const private_ = await Deno.makeTempDir({ prefix: "clone-pass-private-" });
+      const writer = {
+        async write(name: string, content: string) {
+          await Deno.writeTextFile(`${private_}/${name}`, content, { mode: 0o600 });
+          return `${private_}/${name}`;
+        },
+      };
+      try {
+        const setup = await prepareClones(settings, scope);
+        assert(setup.snapshots, "the datadir clones");
+        const walk = new TreeWalk();
+        const plan = await planCopy(settings, walk, true);
+        const reads = await lockedReads(plan, null, walk, writer);
+        const cloned = await cloneUnderLock(setup, reads, walk, writer);
+        const snapshot = setup.snapshots.fileSystems[0].path;
+        assert(snapshot.startsWith(`${dd}/${SNAPSHOT_PREFIX}`), snapshot);
+
+        assertEquals(cloned.run.uncloned.map((u) => [u.rel, u.errno]), [["s1/far.MYD", "EXDEV"]]);
+        assertEquals(cloned.run.cloned.length, Object.keys(files).length);
+        const root = cloned.roots[0].to;
+        for (const [rel, data] of Object.entries(files)) {
+          assertEquals(await Deno.readFile(`${root}/${rel}`), data, `${rel} cloned whole`);
+        }
+        for (const d of ["s2", "s1/sub"]) {
+          assert((await Deno.stat(`${root}/${d}`)).isDirectory, `${d} mirrored`);
+        }
+
+        // The schema job of s1 is split: the locked pass excludes the clones, the clone pass
+        // the file it could not clone; the structure pass goes with the clones.
+        assert(cloned.locked, "a locked pass sends the uncloned file");
+        assertEquals(cloned.locked.lead, undefined);
+        assertEquals(cloned.locked.jobs.length, 1);
+        const lockedJob = cloned.locked.jobs[0].job;
+        const excluded = (job: { options: string[] }) =>
+          job.options.filter((o) => o.startsWith("--exclude-from="))
+            .flatMap((o) =>
+              Deno.readTextFileSync(o.slice("--exclude-from=".length)).trim().split("\n")
+            );
+        assertEquals(excluded(lockedJob).sort(), ["/s1/t.frm", "/s1/t.ibd"]);
+        assertEquals(cloned.locked.jobs[0].bytes, 4096);
+        const cloneJob = cloned.clone.jobs.find((s) => s.job.label === lockedJob.label)!.job;
+        assertEquals(excluded(cloneJob), ["/s1/far.MYD"]);
+        assert(cloned.clone.lead, "the structure pass sends from the clones");
+
+        const sent = rebasePlan(cloned.clone, cloned.roots);
+        for (const s of [sent.lead!, ...sent.jobs.map((j) => j.job)]) {
+          for (const src of s.sources) assert(src.startsWith(`${root}/`) || src === root, src);
+        }
+        assertEquals(
+          sent.jobs.map((j) => j.job.module),
+          cloned.clone.jobs.map((j) => j.job.module),
+        );
+        const ibdata = sent.jobs.find((j) => j.job.label === "InnoDB system tablespace")!.job;
+        cloned.sent(ibdata);
+        assert(!(await Deno.stat(`${root}/ibdata1`).then(() => true, () => false)), "released");
+        assert(await Deno.stat(`${dd}/ibdata1`), "the server's file stays");
+      } finally {
+        await scope.close();
+        await Deno.remove(private_, { recursive: true });
+      }
+      const left = [...Deno.readDirSync(dd)].filter((e) => e.name.startsWith(SNAPSHOT_PREFIX));
+      assertEquals(left.map((e) => e.name), [], "the scope removed the snapshot directory");
+    });
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
+});
