@@ -15,7 +15,12 @@ import {
 } from "../../src/config/wire_options.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { formatDuration, progressLine, TransferProgress } from "../../src/transfer/progress.ts";
-import { globToRegExp, selectionOptions, TreeWalk } from "../../src/transfer/selection.ts";
+import {
+  globToRegExp,
+  selectionOptions,
+  SNAPSHOT_EXCLUDE,
+  TreeWalk,
+} from "../../src/transfer/selection.ts";
 
 async function sst(lines: string[]): Promise<OptionLookup> {
   const dir = await Deno.makeTempDir({ prefix: "wire-unit-" });
@@ -209,19 +214,22 @@ Deno.test("selection: one glob dialect: * and ? never cross '/', everything else
   assertEquals(globToRegExp("undo?").test("undo12"), false);
 });
 
-Deno.test("selection: the rsync filters of a job are built from the same selection", () => {
+Deno.test("selection: the rsync filters of a job are built from the same selection; snapshot directories never, at any depth", () => {
   assertEquals(selectionOptions({ kind: "matching", patterns: ["ibdata*"] }), [
     "--recursive",
+    SNAPSHOT_EXCLUDE,
     "--exclude=/*/",
     "--include=/ibdata*",
     "--exclude=**",
   ]);
   assertEquals(selectionOptions({ kind: "directories", excludes: ["lost+found"] }), [
     "--dirs",
+    SNAPSHOT_EXCLUDE,
     "--exclude=/lost+found",
     "--include=/*/",
     "--exclude=/*",
   ]);
-  assertEquals(selectionOptions({ kind: "trees" }), ["--recursive"]);
+  assertEquals(selectionOptions({ kind: "trees" }), ["--recursive", SNAPSHOT_EXCLUDE]);
+  assertEquals(SNAPSHOT_EXCLUDE, "--exclude=[#]sql-wsrep_sst_snapshot.*/");
   assertEquals(selectionOptions({ kind: "files" }), []);
 });
