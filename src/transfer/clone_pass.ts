@@ -233,7 +233,7 @@ export async function cloneUnderLock(
   const otherTrees = plan.jobs.some((s) => s.job.selection.kind === "otherTrees");
   let schemaDirsMirrored = cloning.has(DATADIR_KEY) && !otherTrees;
   for (const [i, sized] of plan.jobs.entries()) {
-    const split = await splitJob(sized, reads.reads[i], {
+    const split = await splitJob(sized, reads.reads[i], reads.dirs[i], {
       parts,
       cloning,
       snapshots,
@@ -333,6 +333,7 @@ interface SplitContext {
 async function splitJob(
   sized: SizedJob,
   files: readonly SentFile[],
+  dirs: readonly string[],
   c: SplitContext,
 ): Promise<JobSplit> {
   const { job } = sized;
@@ -341,7 +342,7 @@ async function splitJob(
   const holders = new Set(job.sources.map((s) => partHolding(c.parts, s)));
   const part = holders.size === 1 ? [...holders][0] : undefined;
   if (!part || !c.cloning.has(part.key)) return whole;
-  if (await mirrorSources(job, part, c) !== null) return whole;
+  if (mirrorSources(job, dirs, part, c) !== null) return whole;
   const requests = files.map((f) => ({ part: part.key, rel: inPart(part, f.path) }));
   const out = c.snapshots.cloneAll(requests);
   c.run.cloned.push(...out.cloned);
@@ -379,25 +380,31 @@ async function splitJob(
 
 /**
  * Makes the directories a job's sources name in its part's clone root: a directory source
- * (`dir/`) itself; a `trees` source with every directory below it. Returns why one cannot be
- * made (the job is then sent by the locked pass), or null.
+ * (`dir/`) itself; for a `trees` job, `dirs` (every directory below its sources, as the walk
+ * under the lock listed them). Returns why one cannot be made (the job is then sent by the
+ * locked pass), or null.
  */
-async function mirrorSources(
+function mirrorSources(
   job: RsyncJob,
+  dirs: readonly string[],
   part: ClonePart,
   c: SplitContext,
-): Promise<string | null> {
+): string | null {
   switch (job.selection.kind) {
     case "files":
       return null;
     case "trees": {
-      for (const source of job.sources) {
+      // A tree's directories are named from its source's last component on (`rel`): its
+      // parent's name below the part goes before them.
+      const parents = new Map(job.sources.map((source) => {
         const base = inPart(part, source);
-        const parent = base.includes("/") ? base.slice(0, base.lastIndexOf("/") + 1) : "";
-        for (const rel of await c.walk.treeDirs([source])) {
-          const why = c.snapshots.mirror(part.key, parent + rel);
-          if (why !== null) return why;
-        }
+        const cut = base.lastIndexOf("/") + 1;
+        return [base.slice(cut), base.slice(0, cut)];
+      }));
+      for (const rel of dirs) {
+        const parent = parents.get(rel.split("/")[0]) ?? "";
+        const why = c.snapshots.mirror(part.key, parent + rel);
+        if (why !== null) return why;
       }
       return null;
     }

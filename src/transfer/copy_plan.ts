@@ -69,6 +69,8 @@ export interface LockedReads {
   plan: CopyPlan;
   /** `reads[i]`: the files `plan.jobs[i]` reads (stat'ed now), in the walker's order. */
   reads: SentFile[][];
+  /** `dirs[i]`: the directories `plan.jobs[i]` creates (`trees` jobs; `rel` as in `reads`). */
+  dirs: string[][];
 }
 
 /**
@@ -82,18 +84,23 @@ export async function lockedReads(
   walk: TreeWalk,
   dir: FileWriter,
 ): Promise<LockedReads> {
+  const reads: SentFile[][] = [];
+  const dirs: string[][] = [];
+  const listed = async (job: RsyncJob) => {
+    const d: string[] = [];
+    dirs.push(d);
+    return await walk.files(job.selection, job.sources, d);
+  };
   if (record === null) {
-    const reads: SentFile[][] = [];
-    for (const { job } of plan.jobs) reads.push(await walk.files(job.selection, job.sources));
-    return { plan, reads };
+    for (const { job } of plan.jobs) reads.push(await listed(job));
+    return { plan, reads, dirs };
   }
   const mapped = await writableMappings();
   const jobs: SizedJob[] = [];
-  const reads: SentFile[][] = [];
   const skipped = { files: 0, bytes: 0 };
   let compared = 0;
   for (const { job } of plan.jobs) {
-    const files = await walk.files(job.selection, job.sources);
+    const files = await listed(job);
     const vouched = files.map((f) => record.vouchesFor(f, mapped));
     const unchanged = files.filter((_, i) => vouched[i]);
     reads.push(files.filter((_, i) => !vouched[i]));
@@ -114,7 +121,7 @@ export async function lockedReads(
     `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
       `since the pre-copy: not read again; ${compared} file(s) to compare`,
   );
-  return { plan: { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) }, reads };
+  return { plan: { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) }, reads, dirs };
 }
 
 /**

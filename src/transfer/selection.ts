@@ -168,8 +168,13 @@ export class TreeWalk {
     return (await this.files(s, sources)).reduce((sum, f) => sum + f.info.size, 0);
   }
 
-  /** The regular files `s` selects of `sources`, each stat'ed now. */
-  async files(s: Selection, sources: readonly string[]): Promise<SentFile[]> {
+  /**
+   * The regular files `s` selects of `sources`, each stat'ed now. `dirs`, if given, receives the
+   * directories at or below each `trees` source (links followed, snapshot directories left out)
+   * as paths in the transfer (`rel` of {@link SentFile}): what rsync `--recursive` creates on the
+   * joiner, empty ones too.
+   */
+  async files(s: Selection, sources: readonly string[], dirs?: string[]): Promise<SentFile[]> {
     const out: SentFile[] = [];
     for (const src of sources.map(trimSlash)) {
       const base = src.slice(src.lastIndexOf("/") + 1);
@@ -180,7 +185,7 @@ export class TreeWalk {
           await this.#matching(src, s.patterns.map(globToRegExp), out);
           break;
         case "trees":
-          await this.#collect(src, base, new Set(), out);
+          await this.#collect(src, base, new Set(), out, dirs);
           break;
         case "otherTrees":
           await this.#otherTrees(src, new Set(s.excludes), out);
@@ -191,20 +196,6 @@ export class TreeWalk {
       }
     }
     return out;
-  }
-
-  /**
-   * The directories at or below each `trees` source (links followed, snapshot directories left
-   * out), as paths in the transfer (`rel` of {@link SentFile}): what rsync `--recursive` creates
-   * on the joiner, empty ones too.
-   */
-  async treeDirs(sources: readonly string[]): Promise<string[]> {
-    const dirs: string[] = [];
-    for (const src of sources.map(trimSlash)) {
-      const base = src.slice(src.lastIndexOf("/") + 1);
-      await this.#collect(src, base, new Set(), [], dirs);
-    }
-    return dirs;
   }
 
   async #matching(dir: string, res: RegExp[], out: SentFile[]): Promise<void> {

@@ -112,3 +112,41 @@ Deno.test("pass kinds: the completion record is one whole-file rsync with the re
   assert(manifest >= 0 && record > manifest, "the records before it, then the completion record");
   assertEquals(groups.length, 1);
 });
+
+Deno.test("pass kinds: a clone pass sends every source from its clone root (module and names unchanged), hands back the clones of each job that exited 0, fails like a locked pass, and writes the progress lines", async () => {
+  const seen: (readonly string[])[] = [];
+  const sent: string[] = [];
+  const t = tunnel("none", 0, []);
+  t.adapter = {
+    spawn(spec: SpawnSpec): Child {
+      seen.push(spec.args);
+      const fails = spec.args.includes("/snap/d/shop/");
+      return denoAdapter.spawn({
+        ...spec,
+        cmd: "sh",
+        args: ["-c", 'printf "%s\\n" "$@" >&2; exit $0', fails ? "23" : "0", ...SHRUNK],
+      });
+    },
+  };
+  const pass: Pass = {
+    kind: "clone",
+    plan: PLAN,
+    delta: false,
+    roots: [{ from: "/d", to: "/snap/d" }],
+    sent: (j) => sent.push(j.sources.join(" ")),
+  };
+  const lines: string[] = [];
+  let error: unknown = null;
+  await runPass(pass, t, { protocol: (l) => lines.push(l) }).catch((e) => error = e);
+  const tail = (args: readonly string[]) => args.slice(args.indexOf("--") + 1);
+  for (const args of seen) {
+    const [source, dest, ...rest] = tail(args);
+    assert(/^\/snap\/d\/(structure|shop|crm)\/$/.test(source), `from the clones: ${source}`);
+    assertEquals([dest, ...rest], ["sst@joiner::m/"], "the same module, one source");
+  }
+  assert(seen.map(tail).some((a) => a[0] === "/snap/d/shop/"), "the failing job ran");
+  assert(error instanceof TransferError, String(error));
+  assert(!sent.includes("/snap/d/shop/"), "a failed job keeps its clones");
+  assert(sent.every((s) => s.startsWith("/snap/d/")), sent.join(" "));
+  assertEquals(lines[0], "total 30");
+});
