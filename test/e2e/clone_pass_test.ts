@@ -227,6 +227,7 @@ async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
       assertEquals(cluster.joinType(n2), "SST", `node2 joined by SST${context}`);
       const lock = CLONED_LOCK.exec(log1);
       assert(lock && Number(lock[4]) > 0, `the lock line shows the clones${context}`);
+      lap(lock[0]);
       assert(
         new RegExp(`SST complete on donor: state \\S+ \\S+, ${lock![0].replace(/[().]/g, "\\$&")}`)
           .test(log1),
