@@ -46,6 +46,7 @@ import {
   type ClonedFile,
   type ClonePart,
   type CloneRun,
+  deviceOf,
   SnapshotDirs,
   sweepStaleSnapshots,
 } from "./snapshot_dir.ts";
@@ -107,7 +108,8 @@ export async function prepareClones(
   settings: Settings,
   cleanup: CleanupRegistry,
 ): Promise<CloneSetup> {
-  const parts = cloneParts(settings.layout);
+  // A directory that does not exist holds nothing to clone (the passes send nothing from it).
+  const parts = cloneParts(settings.layout).filter((p) => deviceOf(p.dir) !== null);
   const floor: FloorPolicy = { fraction: DEFAULT_FLOOR.fraction, minBytes: settings.cloneFloor };
   if (settings.clone === "off") {
     await sweepStaleSnapshots(parts.map((p) => p.dir));

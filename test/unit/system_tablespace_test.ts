@@ -164,6 +164,7 @@ Deno.test("engine sets: the system tablespace job sends exactly its files, hides
   assertEquals(job.options, [
     "--recursive",
     "--delete",
+    "--exclude=[#]sql-wsrep_sst_snapshot.*/",
     "--exclude=/*/",
     "--include=/ibsys1",
     "--include=/ibsys2",
