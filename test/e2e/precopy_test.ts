@@ -11,10 +11,10 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { type Cluster, type Node, withCluster } from "./cluster.ts";
+import { type Cluster, type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
 import { sleep } from "../../src/proc/process.ts";
 import { UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
 

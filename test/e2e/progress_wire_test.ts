@@ -19,9 +19,9 @@ import {
   type NodeExtra,
   readFrom,
   withCluster,
-} from "./cluster.ts";
+} from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
-import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls, requireLauncher } from "../../scripts/lib/launcher.ts";
 
 /** `WSREP_SST:` lines of a log text (for messages). */
 function sstLines(text: string): string {

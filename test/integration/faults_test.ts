@@ -9,7 +9,7 @@
  * Every fault is recorded in the hardening ledger with what was measured.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SstResult, TEST_STATE } from "../support/sst_driver.ts";
+import { driveSst, type SstResult, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
 import {
   fileSize,
   filesLeftBehind,
@@ -19,9 +19,13 @@ import {
   pollUntil,
   waitNoProcesses,
   withFixture,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { commandName, isAlive, processesInGroups } from "../../src/proc/liveness.ts";
 
 const MB = 1024 * 1024;

@@ -7,9 +7,9 @@
  * timeout, naming it, with nothing left running.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { assertNothingLeft, fileSize, makeFixture, pollUntil } from "../support/fixture.ts";
-import { record } from "../support/ledger.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { assertNothingLeft, fileSize, makeFixture, pollUntil } from "../../scripts/lib/fixture.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 const JOINER_IP = "10.78.0.2";
 const DONOR_IP = "10.78.0.1";

@@ -3,7 +3,12 @@
  * rsync and openssl.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { type DriveOptions, driveSst, type SstResult, TEST_STATE } from "../support/sst_driver.ts";
+import {
+  type DriveOptions,
+  driveSst,
+  type SstResult,
+  TEST_STATE,
+} from "../../scripts/lib/sst_driver.ts";
 import {
   type Fixture,
   type FixtureOptions,
@@ -12,12 +17,16 @@ import {
   makeToolDir,
   processesMentioning,
   setSst,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { makeCa, makeLeaf } from "../support/pki.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { commandName } from "../../src/proc/liveness.ts";
-import { recordCount } from "../support/ledger.ts";
+import { recordCount } from "../../scripts/lib/ledger.ts";
 import { UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
 
 function assertClean(f: Fixture): void {

@@ -17,7 +17,7 @@ import {
   driveSst,
   type SideResult,
   type SstResult,
-} from "../support/sst_driver.ts";
+} from "../../scripts/lib/sst_driver.ts";
 import {
   fileSize,
   filesLeftBehind,
@@ -28,8 +28,8 @@ import {
   signalAll,
   waitNoProcesses,
   withFixture,
-} from "../support/fixture.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import type { Child } from "../../src/proc/process.ts";
 
 const MB = 1024 * 1024;
