@@ -6,14 +6,7 @@
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
-
-async function* sources(dir: string): AsyncGenerator<string> {
-  for await (const e of Deno.readDir(dir)) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) yield* sources(path);
-    else if (e.isFile && path.endsWith(".ts")) yield path;
-  }
-}
+import { REPO_URL, sourceFiles } from "../support/source_files.ts";
 
 /** The relative imports of `text` (static and dynamic), as written. */
 function importsOf(text: string): string[] {
@@ -33,8 +26,8 @@ function resolve(file: string, spec: string): string {
 Deno.test("scripts: no import reaches into test/ (shared code lives in scripts/lib/)", async () => {
   assertEquals(resolve("scripts/bench/lab.ts", "../../test/e2e/cluster.ts"), "test/e2e/cluster.ts");
   const found: string[] = [];
-  for await (const file of sources("scripts")) {
-    for (const spec of importsOf(await Deno.readTextFile(file))) {
+  for (const [file, text] of await sourceFiles(new URL("scripts/", REPO_URL), "scripts/")) {
+    for (const spec of importsOf(text)) {
       if (resolve(file, spec).startsWith("test/")) found.push(`${file}: ${spec}`);
     }
   }

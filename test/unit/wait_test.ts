@@ -16,6 +16,7 @@ import {
 } from "../../src/proc/wait.ts";
 import { AbortedError, ExitCode, TimeoutError } from "../../src/core/errors.ts";
 import { Stopper } from "../../src/sst/context.ts";
+import { sourceFiles as sourcesUnder } from "../support/source_files.ts";
 
 const stopped = () => new AbortedError(ExitCode.interrupted, "received SIGTERM; stopping the SST");
 
@@ -233,23 +234,8 @@ function handMadeWaits(files: ReadonlyMap<string, string>): string[] {
   return out;
 }
 
-async function sourceFiles(dir = SRC, prefix = ""): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  for await (const e of Deno.readDir(dir)) {
-    const rel = prefix + e.name;
-    if (e.isDirectory) {
-      for (const [k, v] of await sourceFiles(new URL(`${e.name}/`, dir), `${rel}/`)) {
-        files.set(k, v);
-      }
-    } else if (e.name.endsWith(".ts")) {
-      files.set(rel, await Deno.readTextFile(new URL(e.name, dir)));
-    }
-  }
-  return files;
-}
-
 Deno.test("one way to wait: no deadline arithmetic, Promise.race or timer in src/ outside proc/wait.ts", async () => {
-  assertEquals(handMadeWaits(await sourceFiles()), []);
+  assertEquals(handMadeWaits(await sourcesUnder(SRC)), []);
 });
 
 Deno.test("one way to wait: the scan finds a hand-made deadline, a race and a timer, and allows measured durations", () => {
