@@ -496,7 +496,9 @@ async function deadlineRun(f: Fixture): Promise<void> {
         ["donor", r.donor, donorStarted, donorClock],
       ] as const
     ) {
-      const secs = ((clock as { endedAt: () => number } | null)!.endedAt() - started) / 1000;
+      const c = clock as { endedAt: () => number } | null;
+      o.expect(c !== null, `${side} started (${r.joiner?.stderr ?? ""})`);
+      const secs = c === null ? Infinity : (c.endedAt() - started) / 1000;
       o.expect(res?.code === TIMEOUT, `${side} exit ${res?.code}, want 110`);
       o.expect(
         new RegExp(`\\[ERROR\\].*\\[sst\\] tunnel-deadline=${deadline} s`).test(res?.stderr ?? ""),
