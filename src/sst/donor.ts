@@ -78,6 +78,8 @@ import {
   renderRefusal,
 } from "../transfer/completion.ts";
 import { formatBytes } from "../transfer/progress.ts";
+import { PHASE_FILE, renderPhaseNotice } from "../transfer/phase_notice.ts";
+import { DonorTotals } from "../transfer/sst_totals.ts";
 import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
@@ -95,8 +97,20 @@ import {
 import { checkJoinerSpace } from "./space_check.ts";
 import { JoinerSpaceError } from "../transfer/joiner_space.ts";
 
-/** Runs the donor side of an SST. */
+/** Runs the donor side of an SST; its last INFO line has the totals, also on a failure. */
 export async function runDonor(ctx: SstContext): Promise<void> {
+  const totals = new DonorTotals();
+  try {
+    await donorSteps(ctx, totals);
+  } catch (e) {
+    log.info(totals.line(e));
+    throw e;
+  }
+  log.info(totals.line(null));
+}
+
+/** The donor's steps (see the module documentation), telling `totals` what they do. */
+async function donorSteps(ctx: SstContext, totals: DonorTotals): Promise<void> {
   // 1. The joiner, the per-SST secret, the pair of servers.
   const joiner = parseEndpoint(ctx.args.address);
   checkDonorPath(joiner, ctx.args.address);
@@ -128,9 +142,10 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   } else {
     // With --progress, this observer writes the `total`/`complete` lines of the pass that ends
     // the SST (the locked one: its kind decides, transfer/pass.ts).
-    const progress: PassObserver = ctx.args.progress
-      ? { protocol: (line) => ctx.protocol.write(line) }
-      : {};
+    const progress: PassObserver = {
+      ...(ctx.args.progress ? { protocol: (line: string) => ctx.protocol.write(line) } : {}),
+      ...passReports(dir, totals),
+    };
     // 4. The plan; with a pre-copy, the hot pass.
     const copy = await planFirstPass(ctx, { tunnel, dir }).catch(refusing);
     if (copy.hot) await runPass(copy.hot, tunnel, progress);
@@ -138,12 +153,12 @@ export async function runDonor(ctx: SstContext): Promise<void> {
     await clearFlushMarkers(ctx.settings.layout.datadir);
     ctx.protocol.write("flush tables");
     state = await tablesFlushed(ctx);
-    const lockedAt = Date.now();
+    totals.locked();
     // 6. The locked pass, with its progress lines.
     await runPass(await planLockedPass(ctx, copy, dir).catch(refusing), tunnel, progress);
     // 7. Release the lock.
     ctx.protocol.write("continue");
-    log.info(`donor writes blocked for ${((Date.now() - lockedAt) / 1000).toFixed(1)} s`);
+    log.info(`donor writes blocked for ${totals.unlocked().toFixed(1)} s`);
     const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
     before.push(await dir.write(MANIFEST_FILE, sent));
   }
@@ -152,6 +167,20 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   await runPass({ kind: "completion", file: record, before }, tunnel, {});
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
+}
+
+/**
+ * What the data passes report besides progress: each pass's phase notice, written here and
+ * sent by the pass to the joiner (its progress lines), and each pass's figures (the totals).
+ */
+function passReports(dir: PrivateDir, totals: DonorTotals): PassObserver {
+  return {
+    notice: async (notice) => {
+      await Deno.remove(`${dir.path}/${PHASE_FILE}`).catch(() => {});
+      return await dir.write(PHASE_FILE, renderPhaseNotice(notice));
+    },
+    ended: (summary) => totals.passEnded(summary),
+  };
 }
 
 /** Writes the completion record for `state` into the private directory; returns its path. */
@@ -315,7 +344,10 @@ async function prepareTunnel(
     "STDIO",
     connect,
   ];
-  log.info(`tunnel: rsync --rsh runs ${ctx.tools.socat} ${socatArgs.join(" ")}`);
+  log.info(
+    `tunnel: rsync --rsh runs, for each connection, ${ctx.tools.socat} -lf ` +
+      `${statusDir}/socat-<its pid>.log ${socatArgs.join(" ")}`,
+  );
   return {
     adapter: ctx.adapter,
     rsync: ctx.tools.rsync,
