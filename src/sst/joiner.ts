@@ -81,7 +81,7 @@ const IDLE_GRACE_MS = 2000;
 /** Runs the joiner side of an SST; its last INFO line has the totals, also on a failure. */
 export async function runJoiner(ctx: SstContext): Promise<void> {
   const watch: TransferWatch = {
-    started: Date.now(),
+    clock: new Stopwatch(),
     received: null,
     progress: new ReceiveProgress({ info: log.info }),
   };
@@ -472,7 +472,8 @@ async function receiveCompletion(
 
 /** How the joiner follows the transfer for its progress and totals lines. */
 interface TransferWatch {
-  started: number;
+  /** Since the run started. */
+  clock: Stopwatch;
   /** The bytes received so far; null until the listener runs. */
   received: ReceivedBytes | null;
   progress: ReceiveProgress;
@@ -495,7 +496,7 @@ async function followTransfer(watch: TransferWatch, noticeFile: string): Promise
 async function joinerTotals(watch: TransferWatch, error: unknown | null): Promise<string> {
   return joinerTotalsLine({
     error,
-    seconds: (Date.now() - watch.started) / 1000,
+    seconds: watch.clock.elapsed() / 1000,
     received: await watch.received?.count(false).catch(() => 0) ?? 0,
     phases: watch.progress.phases,
   });

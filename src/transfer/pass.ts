@@ -34,6 +34,7 @@
 import * as log from "../core/log.ts";
 import type { Child } from "../proc/process.ts";
 import { stop } from "../proc/process.ts";
+import { Stopwatch } from "../proc/wait.ts";
 import { describeWire, isCapped, rsyncWireOptions } from "../config/wire_options.ts";
 import { completionJob, type RsyncJob } from "./passes.ts";
 import type { PrecopyRecord } from "./precopy_record.ts";
@@ -168,7 +169,7 @@ async function runDataPass(
   observer: PassObserver,
 ): Promise<void> {
   const { name } = rules;
-  const started = Date.now();
+  const clock = new Stopwatch();
   const wireOptions = rsyncWireOptions(tunnel.wire);
   const onWire = (job: RsyncJob): RsyncJob => ({
     ...job,
@@ -210,14 +211,14 @@ async function runDataPass(
   } finally {
     await notice.settle(ok);
     const read = ok ? plan.total : meter.copied();
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = clock.elapsed() / 1000;
     observer.ended?.({ phase, delta, read, sent: tally.sent, seconds, ok });
   }
   meter.finish();
   if (tally.settled.length > 0) logSettled(name, tally.settled);
   const { sent } = tally;
   const verb = delta ? "compared" : "copied";
-  const seconds = (Date.now() - started) / 1000;
+  const seconds = clock.elapsed() / 1000;
   log.info(
     `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ` +
       `${seconds.toFixed(1)} s`,
