@@ -11,9 +11,12 @@
  * | `refusal`    | the refusal record                | nothing                       | no             | no                        |
  *
  * Data passes (`hot`, `locked`) run their plan's jobs in parallel streams (one rsync at a time
- * under a bandwidth cap) with the wire options, report progress (INFO lines; the `total` /
- * `complete` protocol lines when the kind says so, through the {@link PassObserver} the donor
- * hands in) and log what they sent. Record passes run one rsync, whole-file, without them.
+ * under a bandwidth cap) with the wire options, report progress (INFO lines named after the
+ * pass's phase; the `total` / `complete` protocol lines when the kind says so, through the
+ * {@link PassObserver} the donor hands in), send the joiner their phase notice alongside
+ * (phase_notice.ts: the joiner's progress lines), log what they sent, and tell the observer
+ * their figures when they end, well or not (the donor's totals line, sst_totals.ts). Record
+ * passes run one rsync, whole-file, without them.
  *
  * Adding a kind — the clone pass (issue 24: under the lock, clone the frozen files into a
  * snapshot directory, print `continue`, then send from the clones):
@@ -21,7 +24,8 @@
  *    {@link Pass} (the plan listed under the lock; `from` the datadir, `to` the snapshot root);
  * 2. the compiler then stops at {@link rulesOf}, the one switch on the kind: its case gives the
  *    locked pass's rules (tolerates nothing — clones do not change —, writes the progress
- *    lines, does not feed the record) under its own name, and `sends` the plan with each job's
+ *    lines, does not feed the record) under its own name and phase (`clone pass`, already a
+ *    {@link Phase} the joiner knows), and `sends` the plan with each job's
  *    `sources` rebased from `from` to `to` (module and path stay: the files land where the
  *    locked pass would put them);
  * 3. nothing else changes here: it runs through the same data-pass path as `hot` and
