@@ -237,6 +237,10 @@ export class ReceiveProgress {
       return `${n.phase}: received ${formatBytes(got)}, ${formatRate(sec > 0 ? got / sec : 0)} ` +
         `(only the blocks that differ, out of ${formatBytes(n.total)} compared: no ETA)`;
     }
+    if (got >= n.total) {
+      return `${n.phase}: received all ${formatBytes(n.total)}; waiting for the donor's next ` +
+        "pass or its completion record";
+    }
     return progressLine(got, n.total, sec, { phase: n.phase, verb: "received" });
   }
 }

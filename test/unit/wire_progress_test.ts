@@ -278,14 +278,18 @@ Deno.test("progress: the joiner logs what it receives at the donor's rhythm, per
   p.tick(10 * MiB); // too early: 10 s after the last line
   now = 22_000;
   p.tick(50 * MiB);
-  p.announce({ phase: "locked delta pass", total: 100 * MiB, delta: true }, 100 * MiB);
   now = 32_000;
+  p.tick(100 * MiB + 1); // the donor waits for the lock
+  p.announce({ phase: "locked delta pass", total: 100 * MiB, delta: true }, 100 * MiB);
+  now = 42_000;
   p.tick(100 * MiB + 80 * 1024);
   p.finish(100 * MiB + 80 * 1024);
   assertEquals(info, [
     "waiting for the donor to send data (10 s so far)",
     "hot pre-copy: the donor sends 100.0 MiB (whole files)",
     "hot pre-copy: received 50.0 MiB of 100.0 MiB (50 %), 5.0 MiB/s, ETA 10 s",
+    "hot pre-copy: received all 100.0 MiB; waiting for the donor's next pass or its " +
+    "completion record",
     "hot pre-copy: done (100.0 MiB received, whole files)",
     "locked delta pass: the donor compares 100.0 MiB with this node's files and sends only " +
     "the blocks that differ",
