@@ -98,10 +98,10 @@ import { checkJoinerSpace } from "./space_check.ts";
 import { JoinerSpaceError } from "../transfer/joiner_space.ts";
 
 /** Runs the donor side of an SST; its last INFO line has the totals, also on a failure. */
-export async function runDonor(ctx: SstContext): Promise<void> {
+export async function runDonorWithTotals(ctx: SstContext): Promise<void> {
   const totals = new DonorTotals();
   try {
-    await donorSteps(ctx, totals);
+    await runDonor(ctx, totals);
   } catch (e) {
     log.info(totals.line(e));
     throw e;
@@ -109,8 +109,8 @@ export async function runDonor(ctx: SstContext): Promise<void> {
   log.info(totals.line(null));
 }
 
-/** The donor's steps (see the module documentation), telling `totals` what they do. */
-async function donorSteps(ctx: SstContext, totals: DonorTotals): Promise<void> {
+/** The donor, step by step as the module documentation numbers them: every protocol line it writes, in order; `totals` hears what each step did. */
+export async function runDonor(ctx: SstContext, totals: DonorTotals): Promise<void> {
   // 1. The joiner, the per-SST secret, the pair of servers.
   const joiner = parseEndpoint(ctx.args.address);
   checkDonorPath(joiner, ctx.args.address);

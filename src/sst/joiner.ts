@@ -12,7 +12,8 @@
  * 6. check the secret, stop the listener, install binary logs (full SST only);
  * 7. print the final `<uuid>:<seqno> <domain>` line.
  *
- * `runJoiner` writes each of these lines itself, in this order; which failure it reports when
+ * `runJoiner` writes each of these lines itself, in this order (`runJoinerWithTotals` adds the
+ * totals line however it ends); which failure it reports when
  * the wait ends early is stop_cause.ts's decision.
  *
  * @module
@@ -79,14 +80,14 @@ import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
 const IDLE_GRACE_MS = 2000;
 
 /** Runs the joiner side of an SST; its last INFO line has the totals, also on a failure. */
-export async function runJoiner(ctx: SstContext): Promise<void> {
+export async function runJoinerWithTotals(ctx: SstContext): Promise<void> {
   const watch: TransferWatch = {
     clock: new Stopwatch(),
     received: null,
     progress: new ReceiveProgress({ info: log.info }),
   };
   try {
-    await joinerSteps(ctx, watch);
+    await runJoiner(ctx, watch);
   } catch (e) {
     log.info(await joinerTotals(watch, e));
     throw e;
@@ -94,8 +95,8 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   log.info(await joinerTotals(watch, null));
 }
 
-/** The joiner's steps (see the module documentation), following the transfer in `watch`. */
-async function joinerSteps(ctx: SstContext, watch: TransferWatch): Promise<void> {
+/** The joiner, step by step as the module documentation numbers them: every protocol line it writes, in order; `watch` follows the transfer. */
+export async function runJoiner(ctx: SstContext, watch: TransferWatch): Promise<void> {
   // 1. TLS and where to listen.
   const endpoint = parseEndpoint(ctx.args.address);
   const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
