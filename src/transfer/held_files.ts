@@ -90,8 +90,9 @@ export function describeHoldings(h: Holdings, c: JoinerCopy): string {
     case "copy":
       return `this node holds an earlier copy: ${mib(h.bytes)} where the SST writes, ` +
         `${mib(h.userBytes)} of it in ${h.userSchemas.length} schema(s) (` +
-        `${h.userSchemas.slice(0, 5).join(", ")}${h.userSchemas.length > 5 ? ", …" : ""}); ` +
-        "told to the donor (with [sst] delta=auto it sends only what differs)";
+        `${h.userSchemas.slice(0, 5).join(", ")}${h.userSchemas.length > 5 ? ", …" : ""}), ` +
+        "an old datadir or what an interrupted SST left; told to the donor (with [sst] " +
+        "delta=auto it compares every file and sends only what is missing or differs)";
     case "none":
       return `this node holds no earlier copy (${mib(h.bytes)} where the SST writes, ` +
         `${mib(h.userBytes)} in schemas of its own data); told to the donor ` +
