@@ -21,6 +21,7 @@ import {
 } from "../support/fixture.ts";
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { record } from "../support/ledger.ts";
+import { ip, JOINER_IP, makeHosts } from "../support/veth_pair.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 const MIB = 1024 ** 2;
@@ -149,8 +150,10 @@ interface Interruption {
   what: string;
   /** The joiner's `--parent` (its mariadbd), when the test provides one. */
   parent?: () => Deno.ChildProcess;
-  /** Kills what dies, given the donor's process and the joiner's parent. */
-  kill: (donor: { pid: number }, parent: Deno.ChildProcess | null) => void;
+  /** Both sides on two hosts joined by a veth pair (veth_pair.ts) instead of loopback. */
+  hosts?: boolean;
+  /** Kills what dies, given the donor's process, the joiner's parent and the hosts. */
+  kill: (donor: { pid: number }, parent: Deno.ChildProcess | null, hosts: Hosts | null) => void;
   /** What the joiner says when it gives up. */
   says: RegExp;
 }
@@ -169,23 +172,56 @@ const INTERRUPTIONS: Interruption[] = [
     kill: (_, parent) => parent?.kill("SIGKILL"),
     says: /\[ERROR\].*(gone|exited|parent)/,
   },
+  {
+    what: "link cut past tunnel-idle-timeout",
+    hosts: true,
+    // The joiner's end goes down: packets vanish, both sides wait for tunnel-idle-timeout.
+    kill: (_d, _p, h) => ip(["-n", h!.joiner, "link", "set", "vj", "down"]),
+    says: /\[ERROR\] no data arrived from the donor for \[sst\] tunnel-idle-timeout=3 s/,
+  },
 ];
 
+type Hosts = NonNullable<ReturnType<typeof makeHosts>>;
+
+/** Whether network namespaces can be made here (the link-cut case needs them). */
+const canMakeHosts = (() => {
+  const h = makeHosts();
+  h?.teardown();
+  return h !== null;
+})();
+
 for (const it of INTERRUPTIONS) {
-  Deno.test(`${it.what} mid-transfer: what arrived stays in the joiner's datadir (no temporary file, no marker), and the next SST sends only what is missing`, async () => {
+  Deno.test({
+    name:
+      `${it.what} mid-transfer: what arrived stays in the joiner's datadir (no temporary file, no marker), and the next SST sends only what is missing`,
+    ignore: it.hosts === true && !canMakeHosts,
+    fn: () => interruptThenResume(it),
+  });
+}
+
+async function interruptThenResume(it: Interruption): Promise<void> {
+  const hosts = it.hosts ? makeHosts() : null;
+  try {
     await withFixture({
       bigTableBytes: 24 * MIB,
+      sstLines: ["tunnel-idle-timeout=3"],
       donorSstLines: ["bwlimit=4M"],
+      extraSans: hosts ? [`IP:${JOINER_IP}`] : [],
     }, async (f) => {
+      const on = (node: Fixture["joiner"], ns: string | undefined) =>
+        ns ? { ...node, wrap: ["ip", "netns", "exec", ns] } : node;
+      const between = {
+        address: hosts ? `${JOINER_IP}:${f.port}` : f.address,
+        joiner: on(f.joiner, hosts?.joiner),
+        donor: on(f.donor, hosts?.donor),
+      };
       const name = `loopback: ${it.what} mid-SST, the next SST resumes`;
       const jd = f.joiner.layout.datadir;
       const table = `${jd}/shop/orders.ibd`;
       const parent = it.parent?.() ?? null;
       let killedAt = -1;
       const first = await driveSst({
-        address: f.address,
-        joiner: f.joiner,
-        donor: f.donor,
+        ...between,
         parent: parent?.pid,
         onDonorStart: (donor) => {
           (async () => {
@@ -194,7 +230,7 @@ for (const it of INTERRUPTIONS) {
               const size = await Deno.stat(table).then((s) => s.size, () => 0);
               if (size >= 14 * MIB) {
                 killedAt = size;
-                it.kill(donor, parent);
+                it.kill(donor, parent, hosts);
                 return;
               }
               await sleep(20);
@@ -223,7 +259,8 @@ for (const it of INTERRUPTIONS) {
       if (left.length > 0) problems.push(`left behind: ${left.join(", ")}`);
 
       await setSst(f.donor, { bwlimit: null });
-      const again = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+      if (hosts) ip(["-n", hosts.joiner, "link", "set", "vj", "up"]);
+      const again = await driveSst(between);
       const sent = again.donor?.code === 0 ? lockedPass(again.donor).sent : -1;
       const total = (await Deno.stat(`${f.donor.layout.datadir}/shop/orders.ibd`)).size;
       if (sent < 0) problems.push(`the second SST failed: ${again.joiner.code}`);
@@ -245,5 +282,7 @@ for (const it of INTERRUPTIONS) {
       );
       assertEquals(processesMentioning(f.root), [], "no helper process may outlive the SSTs");
     });
-  });
+  } finally {
+    hosts?.teardown();
+  }
 }
