@@ -75,6 +75,7 @@ import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
 import { publishHoldings } from "./joiner_holdings.ts";
 import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
+import { clearIncompleteMark } from "./incomplete_mark.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see receiveCompletion). */
 const IDLE_GRACE_MS = 2000;
@@ -161,6 +162,7 @@ export async function runJoiner(ctx: SstContext, watch: TransferWatch): Promise<
     await removeStaleServerState(ctx.settings.layout);
     await warnStrayEngineFiles(ctx.settings.layout);
   }
+  await clearIncompleteMark(ctx.settings.layout.datadir);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   // 7. The state.
   ctx.protocol.final(record.state);

@@ -22,6 +22,7 @@ import {
 import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
 import { record } from "../support/ledger.ts";
 import { ip, JOINER_IP, makeHosts } from "../support/veth_pair.ts";
+import { INCOMPLETE_MARK } from "../../src/sst/incomplete_mark.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 const MIB = 1024 ** 2;
@@ -133,6 +134,8 @@ Deno.test("rsync temporary files (.name.XXXXXX) left in the joiner's schema dire
   });
 });
 
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
 /** Every `.name.XXXXXX` file (rsync's temporary file names) under `dir`. */
 async function rsyncTempFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -193,7 +196,7 @@ const canMakeHosts = (() => {
 for (const it of INTERRUPTIONS) {
   Deno.test({
     name:
-      `${it.what} mid-transfer: what arrived stays in the joiner's datadir (no temporary file, no marker), and the next SST sends only what is missing`,
+      `${it.what} mid-transfer: what arrived stays in the joiner's datadir (no temporary file; the mark of an incomplete SST), and the next SST sends only what is missing`,
     ignore: it.hosts === true && !canMakeHosts,
     fn: () => interruptThenResume(it),
   });
@@ -254,6 +257,7 @@ async function interruptThenResume(it: Interruption): Promise<void> {
       if (held < killedAt) problems.push(`the table shrank from ${killedAt} to ${held} bytes`);
       const temps = await rsyncTempFiles(jd);
       if (temps.length > 0) problems.push(`rsync temporary files left: ${temps.join(", ")}`);
+      if (!(await exists(`${jd}/${INCOMPLETE_MARK}`))) problems.push("no incomplete mark left");
       // A SIGKILLed donor leaves its own lock and private directory: its next run removes them.
       const left = leftoversOf(f).filter((l) => !l.startsWith("donor "));
       if (left.length > 0) problems.push(`left behind: ${left.join(", ")}`);
@@ -269,12 +273,13 @@ async function interruptThenResume(it: Interruption): Promise<void> {
       }
       const diff = await differences(f);
       if (diff.length > 0) problems.push(`after the second SST: ${diff.join(", ")}`);
+      if (await exists(`${jd}/${INCOMPLETE_MARK}`)) problems.push("the mark outlived the SST");
       record({ kind: "fault", name, ok: problems.length === 0, detail: problems.join("; ") });
       const logs = `${first.joiner.stderr}\n---\n${again.joiner.stderr}\n${again.donor?.stderr}`;
       assertEquals(problems, [], logs);
       assertMatch(
         again.joiner.stderr,
-        /\[INFO\] this node holds an earlier copy: [\d.]+ MiB where the SST writes.*interrupted SST/,
+        /\[INFO\] this node holds an earlier copy: [\d.]+ MiB where the SST writes.*, what an interrupted SST left \(an SST to this datadir started at /,
       );
       assertMatch(
         again.donor!.stderr,
@@ -286,3 +291,51 @@ async function interruptThenResume(it: Interruption): Promise<void> {
     hosts?.teardown();
   }
 }
+
+Deno.test("a system tablespace cut short by an interrupted SST, with no table file in the schema directories yet, is taken for an earlier copy (the SST's mark): delta transfer, the joiner's files equal the donor's", async () => {
+  await withFixture({ bigTableBytes: 16 * MIB }, async (f) => {
+    await sst(f);
+    const jd = f.joiner.layout.datadir;
+    // What an SST killed while it wrote ibdata1 leaves: no schema directory, ibdata1 cut short
+    // with the donor's size and time, the mark.
+    for (const e of await Array.fromAsync(Deno.readDir(jd))) {
+      if (e.isDirectory) await Deno.remove(`${jd}/${e.name}`, { recursive: true });
+    }
+    await interruptedCopy(
+      `${f.donor.layout.innodbDataHomeDir}/ibdata1`,
+      `${f.joiner.layout.innodbDataHomeDir}/ibdata1`,
+      512 * 1024,
+    );
+    await Deno.writeTextFile(`${jd}/${INCOMPLETE_MARK}`, "an SST to this datadir started\n");
+    const r = await driveSst({ address: f.address, joiner: f.joiner, donor: f.donor });
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertMatch(r.joiner.lines[0], /\/copy-\d+$/);
+    assertMatch(
+      r.joiner.stderr,
+      /this node holds an earlier copy: [\d.]+ MiB where the SST writes, 0\.0 MiB of it in 0 schema\(s\), what an interrupted SST left \(an SST to this datadir started\)/,
+    );
+    assertMatch(
+      r.donor!.stderr,
+      /delta transfer on \(\[sst\] delta=auto: the joiner holds an earlier copy/,
+    );
+    assertEquals(await differences(f), [], "the joiner's files equal the donor's");
+    assertEquals(await exists(`${jd}/${INCOMPLETE_MARK}`), false, "the mark is gone");
+  });
+});
+
+Deno.test("an SST that fails before any data arrived leaves the joiner's datadir as it found it (no mark)", async () => {
+  await withFixture({}, async (f) => {
+    // No donor: the joiner gives up on tunnel-initial-timeout.
+    await setSst(f.joiner, { "tunnel-initial-timeout": "2" });
+    const r = await driveSst({
+      address: f.address,
+      joiner: f.joiner,
+      donor: f.donor,
+      noDonor: true,
+    });
+    assert(r.joiner.code !== 0, r.joiner.stderr);
+    assertEquals(leftoversOf(f), [], "nothing left");
+    assertEquals(await exists(`${f.joiner.layout.datadir}/${INCOMPLETE_MARK}`), false);
+  });
+});
