@@ -10,11 +10,18 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { type Cluster, fileSize, MARIADBD, type Node, readFrom, withCluster } from "./cluster.ts";
+import {
+  type Cluster,
+  fileSize,
+  MARIADBD,
+  type Node,
+  readFrom,
+  withCluster,
+} from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
-import { record } from "../support/ledger.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 const MIB = 1024 ** 2;

@@ -11,16 +11,20 @@
  * directories by the next SST (`--delete`), never installed.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SideResult } from "../support/sst_driver.ts";
+import { driveSst, type SideResult } from "../../scripts/lib/sst_driver.ts";
 import {
   type Fixture,
   leftoversOf,
   processesMentioning,
   setSst,
   withFixture,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { ip, JOINER_IP, makeHosts } from "../support/veth_pair.ts";
 import { INCOMPLETE_MARK } from "../../src/sst/incomplete_mark.ts";
 import { sleep } from "../../src/proc/process.ts";
