@@ -1,12 +1,13 @@
 /**
  * An interrupted SST resumes on a real cluster (issue 27 item 2): node2's first SST (into its
- * freshly installed datadir, ~220 MiB, slowed by `[sst] bwlimit`) is cut by SIGKILL to node2's
- * mariadbd once ~70 % of the data set has arrived, as a supervisor that gives up on a slow start
- * does. What arrived stays in node2's datadir (no rsync temporary file); node2 is restarted as
- * systemd does it (`mariadbd --wsrep-recover` first, which starts InnoDB on what is there: it
- * recovers no position), asks for a full SST again, says how much it already holds, and the donor, with the defaults
- * (`delta=auto`), compares every file and sends only what is missing or changed: at most 40 %
- * of the data set plus the rows written meanwhile. node2 ends Synced with node1's checksums.
+ * freshly installed datadir, 205–236 MiB by version, slowed by `[sst] bwlimit`) is cut by
+ * SIGKILL to node2's mariadbd once ~70 % of the data set has arrived, as a supervisor that gives
+ * up on a slow start does. What arrived stays in node2's datadir (no rsync temporary file);
+ * node2 is restarted as systemd does it (`mariadbd --wsrep-recover` first, which starts InnoDB
+ * on what is there: it recovers no position), asks for a full SST again, says how much it
+ * already holds, and the donor, with the defaults (`delta=auto`), compares every file and sends
+ * only what is missing or changed: at most 40 % of the data set plus the rows written meanwhile.
+ * node2 ends Synced with node1's checksums.
  *
  * Needs the launcher built by `deno task build`.
  */
@@ -143,8 +144,11 @@ Deno.test("an SST whose joiner's mariadbd is SIGKILLed at ~70 % resumes: node2 r
     lap("node1 bootstrapped with the data set");
 
     // The first SST, cut once ~70 % of what the donor sends has arrived in node2's e2e schema
-    // (the largest part: it goes first, one rsync at a time under bwlimit).
+    // (the largest part: it goes first, one rsync at a time under bwlimit), and before all of
+    // it has: the engine files are a larger part of the data set on some versions (11.8).
     const total = dataSetBytes(n1.datadir);
+    const e2eBytes = treeBytes(`${n1.datadir}/e2e`);
+    const target = Math.min(0.7 * total, 0.9 * e2eBytes);
     let from = fileSize(n1.errorLog);
     cluster.start(n2);
     const schema = `${n2.datadir}/e2e`;
@@ -152,14 +156,13 @@ Deno.test("an SST whose joiner's mariadbd is SIGKILLed at ~70 % resumes: node2 r
     let arrived = 0;
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(20)) {
       arrived = treeBytes(schema);
-      if (arrived >= 0.7 * total || !n2.running) break;
+      if (arrived >= target || !n2.running) break;
     }
     await cluster.kill(n2);
-    const e2eBytes = treeBytes(`${n1.datadir}/e2e`);
     lap(
       `node2 killed with ${(arrived / MIB).toFixed(1)} of ${(total / MIB).toFixed(1)} MiB arrived`,
     );
-    if (arrived < 0.6 * total) problems.push(`killed at ${arrived} of ${total} bytes`);
+    if (arrived < 0.55 * total) problems.push(`killed at ${arrived} of ${total} bytes`);
     if (arrived >= e2eBytes) problems.push("the kill came after the schema had arrived");
 
     // node1's SST fails; node2's helpers are gone; what arrived is still there.
