@@ -1,7 +1,7 @@
 /**
  * Loopback micro-benchmark (not a test, not the README figures): the two SST scripts alone,
  * without mariadbd, both ends on 127.0.0.1 of one host, driven as mariadbd drives them
- * (test/support/sst_driver.ts), on a generated datadir of 64 MiB random files. It measures the
+ * (scripts/lib/sst_driver.ts), on a generated datadir of 64 MiB random files. It measures the
  * scripts' own overhead and the loopback throughput of our tunnel against MariaDB's stock
  * `/usr/bin/wsrep_sst_rsync` (plain rsync daemon, no TLS). Loopback has no network cost and
  * the stock script's per-directory parallelism is at its worst here, so its ratio flatters us;
@@ -23,8 +23,8 @@
  *
  * @module
  */
-import { driveSst, TEST_STATE } from "../test/support/sst_driver.ts";
-import { type FixtureNode, freePort, makeFixture } from "../test/support/fixture.ts";
+import { driveSst, TEST_STATE } from "./lib/sst_driver.ts";
+import { type FixtureNode, freePort, makeFixture } from "./lib/fixture.ts";
 import { VERSION } from "../src/core/version.ts";
 import { treeBytes, versionOf } from "./bench_common.ts";
 

@@ -9,13 +9,9 @@
  *
  * @module
  */
-import { driveSst, TEST_STATE } from "../test/support/sst_driver.ts";
-import { makeFixture } from "../test/support/fixture.ts";
-import {
-  diffDigests,
-  isTransferredDatadirFile,
-  treeDigest,
-} from "../test/support/sample_datadir.ts";
+import { driveSst, TEST_STATE } from "./lib/sst_driver.ts";
+import { makeFixture } from "./lib/fixture.ts";
+import { diffDigests, isTransferredDatadirFile, treeDigest } from "./lib/sample_datadir.ts";
 
 const keep = Deno.args.includes("--keep");
 const say = (s: string) => console.log(s);

@@ -1,5 +1,5 @@
 /**
- * Prints the hardening summary from the ledger the tests wrote (test/support/ledger.ts), per
+ * Prints the hardening summary from the ledger the tests wrote (scripts/lib/ledger.ts), per
  * kind: faults handled / tried, configuration refusals, bad inputs rejected / tried, unusual
  * inputs accepted / tried, orphans, plaintext listeners, plaintext data, secrets exposed,
  * world-readable files. Entries of one kind and name recorded in one MariaDB version's run are
@@ -15,7 +15,7 @@ import {
   type LedgerKind,
   ledgerPath,
   readLedger,
-} from "../test/support/ledger.ts";
+} from "./lib/ledger.ts";
 
 // `--version X`: only the cases of one MariaDB version's run (the README's host table).
 const only = Deno.args.includes("--version") ? Deno.args[Deno.args.indexOf("--version") + 1] : null;

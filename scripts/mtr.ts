@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { makeCa, makeLeaf } from "../test/support/pki.ts";
+import { makeCa, makeLeaf } from "./lib/pki.ts";
 
 /** The suite's rsync SST tests that take no stock-only `[sst]` keys (`encrypt`, `tkey` …). */
 const DEFAULT_TESTS = [

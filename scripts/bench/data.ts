@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Cluster, Node } from "../../test/e2e/cluster.ts";
+import type { Cluster, Node } from "../lib/cluster.ts";
 import { denoAdapter, run, sleep } from "../../src/proc/process.ts";
 import { treeBytes, treeFiles } from "../bench_common.ts";
 

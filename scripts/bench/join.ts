@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readFrom } from "../../test/e2e/cluster.ts";
+import { readFrom } from "../lib/cluster.ts";
 import { type Bench, type BenchSetup, configure } from "./lab.ts";
 import type { Method } from "./methods.ts";
 import { benchBytes, settleWriteback } from "./data.ts";

@@ -1,15 +1,15 @@
 /**
  * The benchmark's cluster: two MariaDB Galera nodes, each in its own network namespace
- * (`bench-…`, see test/e2e/netns.ts), standard ports, one test CA. {@link withBench} builds it,
+ * (`bench-…`, see scripts/lib/netns.ts), standard ports, one test CA. {@link withBench} builds it,
  * runs a scenario and tears everything down on every exit path (end, error, SIGINT, SIGTERM,
  * SIGHUP); `--keep` keeps the cluster's files.
  *
  * @module
  */
-import { chownMysql, Cluster, type Node } from "../../test/e2e/cluster.ts";
-import { NetnsLab, probeNetns } from "../../test/e2e/netns.ts";
-import { LAUNCHER_DIR, requireLauncher } from "../../test/e2e/support/launcher.ts";
-import { type Leaf, makeCa, makeLeaf } from "../../test/support/pki.ts";
+import { chownMysql, Cluster, type Node } from "../lib/cluster.ts";
+import { NetnsLab, probeNetns } from "../lib/netns.ts";
+import { LAUNCHER_DIR, requireLauncher } from "../lib/launcher.ts";
+import { type Leaf, makeCa, makeLeaf } from "../lib/pki.ts";
 import { type Method, METHODS, nodeExtra, type Pki } from "./methods.ts";
 
 /** A running benchmark cluster. */

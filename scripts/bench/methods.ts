@@ -15,8 +15,8 @@
  *
  * @module
  */
-import type { Node, NodeExtra } from "../../test/e2e/cluster.ts";
-import type { Ca, Leaf } from "../../test/support/pki.ts";
+import type { Node, NodeExtra } from "../lib/cluster.ts";
+import type { Ca, Leaf } from "../lib/pki.ts";
 import { sstLines } from "./options.ts";
 
 /** One SST method as the benchmark configures it. */

@@ -44,7 +44,7 @@ import { treeBytes } from "../bench_common.ts";
 import { BenchArgs, parseSize, sstLines } from "./options.ts";
 import { type Method, METHODS, pickMethods, withSst } from "./methods.ts";
 import { type Bench, type BenchSetup, linkBytes, slowLink, withBench } from "./lab.ts";
-import type { Node } from "../../test/e2e/cluster.ts";
+import type { Node } from "../lib/cluster.ts";
 import { type ChangePattern, changeRows, growData, type Tables, warmCache } from "./data.ts";
 import { joinOnce, type JoinSample, wipeNode2 } from "./join.ts";
 import { fmt, median, printTable, printVersions, summaryLine } from "./report.ts";

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { Node } from "../../test/e2e/cluster.ts";
+import type { Node } from "../lib/cluster.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 const TICKS = 100; // USER_HZ on Linux

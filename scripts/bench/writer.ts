@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Cluster, Node } from "../../test/e2e/cluster.ts";
+import type { Cluster, Node } from "../lib/cluster.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 /** Milliseconds between two inserts when the donor is not blocked. */

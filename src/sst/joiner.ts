@@ -13,7 +13,8 @@
  * 6. check the secret, stop the listener, install binary logs (full SST only);
  * 7. print the final `<uuid>:<seqno> <domain>` line.
  *
- * `runJoiner` writes each of these lines itself, in this order; which failure it reports when
+ * `runJoiner` writes each of these lines itself, in this order (`runJoinerWithTotals` adds the
+ * totals line however it ends); which failure it reports when
  * the wait ends early is stop_cause.ts's decision.
  *
  * @module
@@ -56,7 +57,10 @@ import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
 import { binlogDir } from "../transfer/layout_files.ts";
 import { onPath } from "../core/fs_errors.ts";
 import { newSecret } from "./secret.ts";
-import { PROGRESS_INTERVAL_MS } from "../transfer/progress.ts";
+import { PROGRESS_INTERVAL_MS, ReceiveProgress } from "../transfer/progress.ts";
+import { parsePhaseNotice, PHASE_FILE } from "../transfer/phase_notice.ts";
+import { ReceivedBytes } from "../transfer/received_bytes.ts";
+import { joinerTotalsLine } from "../transfer/sst_totals.ts";
 import {
   markSstInProgress,
   prepareDirectories,
@@ -74,12 +78,29 @@ import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
 import { publishHoldings } from "./joiner_holdings.ts";
 import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
+import { clearIncompleteMark } from "./incomplete_mark.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see receiveCompletion). */
 const IDLE_GRACE_MS = 2000;
 
-/** Runs the joiner side of an SST. */
-export async function runJoiner(ctx: SstContext): Promise<void> {
+/** Runs the joiner side of an SST; its last INFO line has the totals, also on a failure. */
+export async function runJoinerWithTotals(ctx: SstContext): Promise<void> {
+  const watch: TransferWatch = {
+    clock: new Stopwatch(),
+    received: null,
+    progress: new ReceiveProgress({ info: log.info }),
+  };
+  try {
+    await runJoiner(ctx, watch);
+  } catch (e) {
+    log.info(await joinerTotals(watch, e));
+    throw e;
+  }
+  log.info(await joinerTotals(watch, null));
+}
+
+/** The joiner, step by step as the module documentation numbers them: every protocol line it writes, in order; `watch` follows the transfer. */
+export async function runJoiner(ctx: SstContext, watch: TransferWatch): Promise<void> {
   // 1. TLS and where to listen.
   const endpoint = parseEndpoint(ctx.args.address);
   const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
@@ -117,15 +138,19 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
   const progress = ctx.args.progress ? (line: string) => ctx.protocol.write(line) : null;
   const daemon = new DaemonLogFollower(ws.rsyncdLog);
   const refused = (r: RefusalRecord) => refusalError(r, secret, server.version);
+  watch.received = new ReceivedBytes(ws.rsyncdLog, () => listener.receiverBytesBySession());
+  const follow = () => followTransfer(watch, ws.noticeFile);
   const record = await receiveCompletion(ctx, listener, ws.completionFile, daemon, {
     refused,
     progress,
+    follow,
   }).catch(async (e) => {
     throw await stopCause(e, {
       stopped: () => ctx.stopper.pending(),
       joiner: witnesses(ctx, daemon, ws.completionFile, refused),
     });
   });
+  watch.progress.finish(await watch.received.count(false));
   // 6. Check, stop the listener, install.
   if (!secretsEqual(record.secret, secret)) {
     throw new TransferError(
@@ -142,6 +167,7 @@ export async function runJoiner(ctx: SstContext): Promise<void> {
     await removeStaleServerState(ctx.settings.layout);
     await warnStrayEngineFiles(ctx.settings.layout);
   }
+  await clearIncompleteMark(ctx.settings.layout.datadir);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   // 7. The state.
   ctx.protocol.final(record.state);
@@ -207,6 +233,8 @@ interface Workspace {
   config: string;
   rsyncdLog: string;
   completionFile: string;
+  /** Where the donor's phase notice lands (phase_notice.ts), beside the completion record. */
+  noticeFile: string;
   /** Staging directory for binary logs, or null without binary logging. */
   binlogStaging: string | null;
   /** Where binary logs arrive: the staging directory, or an empty private one. */
@@ -264,6 +292,7 @@ async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Worksp
     config,
     rsyncdLog,
     completionFile: `${completionDir}/${COMPLETION_FILE}`,
+    noticeFile: `${completionDir}/${PHASE_FILE}`,
     binlogStaging,
     binlogDir,
     spaceDir,
@@ -376,7 +405,12 @@ async function receiveCompletion(
   listener: TunnelListener,
   file: string,
   daemon: DaemonLogFollower,
-  on: { refused: (r: RefusalRecord) => SstError; progress: ((line: string) => void) | null },
+  on: {
+    refused: (r: RefusalRecord) => SstError;
+    progress: ((line: string) => void) | null;
+    /** Follows the transfer (the joiner's progress lines); returns the bytes received so far. */
+    follow: () => Promise<number>;
+  },
 ): Promise<CompletionRecord> {
   const t = ctx.settings.timeouts;
   const started = new Stopwatch();
@@ -386,10 +420,10 @@ async function receiveCompletion(
   // joiner does not know the donor's total, so it prints no `total` line (the donor does).
   const lastProgress = new Stopwatch();
   let reported = -1;
-  const progress = (force: boolean) => {
+  const progress = async (force: boolean) => {
+    const bytes = await on.follow();
     if (!on.progress || (!force && !lastProgress.reached(PROGRESS_INTERVAL_MS))) return;
     lastProgress.restart();
-    const bytes = listener.bytesReceived();
     if (bytes > reported) on.progress(`complete ${bytes}`);
     reported = Math.max(reported, bytes);
   };
@@ -397,10 +431,10 @@ async function receiveCompletion(
   return await waitFor(async () => {
     const text = await Deno.readTextFile(file).catch(() => null);
     if (text !== null) {
-      progress(true);
+      await progress(true);
       return await accepted(ctx, listener, parseDonorRecord(text, file), daemon, on.refused);
     }
-    progress(false);
+    await progress(false);
     if (listener.child.exited) {
       throw new TransferError("the TLS listener (socat) exited before the transfer completed");
     }
@@ -442,6 +476,38 @@ async function receiveCompletion(
     }
     return undefined;
   }, { every: 200, limit: Infinity, signal: ctx.stopper.signal });
+}
+
+/** How the joiner follows the transfer for its progress and totals lines. */
+interface TransferWatch {
+  /** Since the run started. */
+  clock: Stopwatch;
+  /** The bytes received so far; null until the listener runs. */
+  received: ReceivedBytes | null;
+  progress: ReceiveProgress;
+}
+
+/**
+ * One look at the transfer: the bytes received, the donor's phase notice (a new pass is
+ * logged), a progress line when the interval has passed. Returns the bytes received.
+ */
+async function followTransfer(watch: TransferWatch, noticeFile: string): Promise<number> {
+  const text = await Deno.readTextFile(noticeFile).catch(() => null);
+  const notice = text === null ? null : parsePhaseNotice(text);
+  const received = await watch.received?.count(notice?.delta !== true) ?? 0;
+  watch.progress.announce(notice, received);
+  watch.progress.tick(received);
+  return received;
+}
+
+/** The joiner's totals line, for a run that ended with `error` (null: complete). */
+async function joinerTotals(watch: TransferWatch, error: unknown | null): Promise<string> {
+  return joinerTotalsLine({
+    error,
+    seconds: watch.clock.elapsed() / 1000,
+    received: await watch.received?.count(false).catch(() => 0) ?? 0,
+    phases: watch.progress.phases,
+  });
 }
 
 /**

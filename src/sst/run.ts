@@ -16,8 +16,8 @@ import { type SstContext, Stopper } from "./context.ts";
 import { acquireInstanceLock, LOCK_WAIT_SEC } from "./instance_lock.ts";
 import { AbortedError, ExitCode, SstError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
-import { runJoiner } from "./joiner.ts";
-import { runDonor } from "./donor.ts";
+import { runJoinerWithTotals } from "./joiner.ts";
+import { runDonorWithTotals } from "./donor.ts";
 import type { StdinSource } from "./donor_credentials.ts";
 import { stopCause } from "./stop_cause.ts";
 import { MAIN_NAME, type ProgramName } from "../core/program_name.ts";
@@ -99,10 +99,10 @@ export async function runSst(argv: readonly string[], deps: RunDeps): Promise<nu
     };
     switch (args.role) {
       case "joiner":
-        await runJoiner(ctx);
+        await runJoinerWithTotals(ctx);
         break;
       case "donor":
-        await runDonor(ctx);
+        await runDonorWithTotals(ctx);
         break;
     }
     return ExitCode.ok;

@@ -36,6 +36,8 @@ export interface HeldFile {
   size: number;
   /** The bytes it occupies on disk (its length for a file system that does not say). */
   allocated: number;
+  /** Its modification time (ms since the epoch; 0 when the file system does not say). */
+  modified?: number;
 }
 
 /** What the joiner holds. */
@@ -58,7 +60,8 @@ export async function heldFiles(layout: ServerLayout): Promise<Holdings> {
   for (const job of jobs) {
     for (const f of await walk.files(job.selection, job.sources)) {
       const allocated = f.info.blocks === null ? f.info.size : f.info.blocks * 512;
-      files.push({ module: job.module, rel: f.rel, size: f.info.size, allocated });
+      const modified = f.info.mtime?.getTime() ?? 0;
+      files.push({ module: job.module, rel: f.rel, size: f.info.size, allocated, modified });
     }
   }
   const schemaOf = (rel: string) => rel.slice(0, rel.indexOf("/"));
@@ -73,25 +76,46 @@ export async function heldFiles(layout: ServerLayout): Promise<Holdings> {
   };
 }
 
-/**
- * What the joiner tells the donor: an earlier copy when its own schema directories hold at
- * least {@link COPY_MIN_BYTES} of table files (a fresh or empty datadir holds none).
- */
-export function copyOf(h: Holdings): JoinerCopy {
-  return h.userBytes >= COPY_MIN_BYTES
-    ? { kind: "copy", mib: Math.floor(h.bytes / 1024 ** 2) }
-    : { kind: "none" };
+/** Whether `after` differs from `before` (a file added, removed, resized or written). */
+export function holdingsChanged(before: Holdings, after: Holdings): boolean {
+  const key = (f: HeldFile) => `${f.module}\0${f.rel}\0${f.size}\0${f.modified ?? 0}`;
+  const was = new Set(before.files.map(key));
+  return after.files.length !== before.files.length || after.files.some((f) => !was.has(key(f)));
 }
 
-/** One line for the joiner's log: what it holds and what it tells the donor. */
-export function describeHoldings(h: Holdings, c: JoinerCopy): string {
+/**
+ * What the joiner tells the donor: an earlier copy when its own schema directories hold at
+ * least {@link COPY_MIN_BYTES} of table files (a fresh or empty datadir holds none), or when an
+ * SST to it did not complete (`incomplete`: that SST's mark, sst/incomplete_mark.ts) and it
+ * holds any file where the SST writes.
+ */
+export function copyOf(h: Holdings, incomplete: string | null = null): JoinerCopy {
+  const copy = h.userBytes >= COPY_MIN_BYTES || (incomplete !== null && h.bytes > 0);
+  return copy ? { kind: "copy", mib: Math.floor(h.bytes / 1024 ** 2) } : { kind: "none" };
+}
+
+/**
+ * One line for the joiner's log: what it holds, whether an SST to it did not complete
+ * (`incomplete`, see {@link copyOf}), and what it tells the donor.
+ */
+export function describeHoldings(
+  h: Holdings,
+  c: JoinerCopy,
+  incomplete: string | null = null,
+): string {
   const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
   switch (c.kind) {
     case "copy":
       return `this node holds an earlier copy: ${mib(h.bytes)} where the SST writes, ` +
-        `${mib(h.userBytes)} of it in ${h.userSchemas.length} schema(s) (` +
-        `${h.userSchemas.slice(0, 5).join(", ")}${h.userSchemas.length > 5 ? ", …" : ""}); ` +
-        "told to the donor (with [sst] delta=auto it sends only what differs)";
+        `${mib(h.userBytes)} of it in ${h.userSchemas.length} schema(s)` +
+        (h.userSchemas.length > 0
+          ? ` (${h.userSchemas.slice(0, 5).join(", ")}${h.userSchemas.length > 5 ? ", …" : ""})`
+          : "") +
+        (incomplete === null
+          ? ", an old datadir or what an interrupted SST left"
+          : `, what an interrupted SST left (${incomplete || "it left its mark"})`) +
+        "; told to the donor (with [sst] delta=auto it compares every file and sends only " +
+        "what is missing or differs)";
     case "none":
       return `this node holds no earlier copy (${mib(h.bytes)} where the SST writes, ` +
         `${mib(h.userBytes)} in schemas of its own data); told to the donor ` +

@@ -11,28 +11,34 @@
  * | `refusal`    | the refusal record                | nothing                       | no             | no                        |
  * | `clone`      | the plan, from the clones         | nothing                       | yes            | no                        |
  *
- * Data passes (`hot`, `locked`, `clone`) run their plan's jobs in parallel streams (one rsync at a time
- * under a bandwidth cap) with the wire options, report progress (INFO lines; the `total` /
- * `complete` protocol lines when the kind says so, through the {@link PassObserver} the donor
- * hands in) and log what they sent. Record passes run one rsync, whole-file, without them.
+ * Data passes (`hot`, `locked`, `clone`) run their plan's jobs in parallel streams (one rsync at
+ * a time under a bandwidth cap) with the wire options, report progress (INFO lines named after
+ * the pass's phase; the `total` / `complete` protocol lines when the kind says so, through the
+ * {@link PassObserver} the donor hands in), send the joiner their phase notice alongside
+ * (phase_notice.ts: the joiner's progress lines), log what they sent, and tell the observer
+ * their figures when they end, well or not (the donor's totals line, sst_totals.ts). Record
+ * passes run one rsync, whole-file, without them.
  *
  * The clone pass (issue 24, clone_pass.ts): under the lock the donor clones the frozen files
  * into snapshot directories, sends what cannot be sent from clones by a `locked` pass, writes
  * `continue`, then runs the `clone` pass: the locked pass's rules (tolerates nothing — clones
- * do not change —, writes the progress lines, does not feed the record) under its own name,
- * sending its plan with every source rebased from a part's directory to its clone root (module,
- * path and names stay: the files land where the locked pass would put them); each job that
- * ended cleanly hands its clones back ({@link Pass} `sent`).
+ * do not change —, writes the progress lines, does not feed the record) under its own name and
+ * phase (`clone pass`), sending its plan with every source rebased from a part's directory to
+ * its clone root (module, path and names stay: the files land where the locked pass would put
+ * them); each job that ended cleanly hands its clones back ({@link Pass} `sent`).
  *
  * @module
  */
 import * as log from "../core/log.ts";
 import type { Child } from "../proc/process.ts";
 import { stop } from "../proc/process.ts";
+import { Stopwatch } from "../proc/wait.ts";
 import { describeWire, isCapped, rsyncWireOptions } from "../config/wire_options.ts";
 import { completionJob, type RsyncJob } from "./passes.ts";
 import type { PrecopyRecord } from "./precopy_record.ts";
 import { formatBytes, TransferProgress } from "./progress.ts";
+import type { Phase, PhaseNotice } from "./phase_notice.ts";
+import type { PassSummary } from "./sst_totals.ts";
 import { type RsyncLine, settledByLockedPass } from "./rsync_failures.ts";
 import type { CopyPlan } from "./copy_plan.ts";
 import { rebasePlan, type SnapshotRoot } from "./clone_pass.ts";
@@ -77,12 +83,21 @@ export type Pass =
 export interface PassObserver {
   /** Writes a `total`/`complete` protocol line (only with `--progress 1`; else undefined). */
   protocol?: (line: string) => void;
+  /**
+   * Writes the phase notice of a data pass (phase_notice.ts) into a private file and returns
+   * its path: the pass sends it to the joiner as it starts, for the joiner's progress lines.
+   */
+  notice?: (notice: PhaseNotice) => Promise<string>;
+  /** Told when a data pass ended, well or not (the donor's totals line). */
+  ended?: (summary: PassSummary) => void;
 }
 
 /** What a pass's kind decides. */
 interface Rules {
   /** The pass's name in the log. */
   name: string;
+  /** A data pass's phase, as its progress lines and the joiner's name it; null for records. */
+  phase: Phase | null;
   /** What it sends: a plan of jobs (delta or whole files), or one record file. */
   sends:
     | { kind: "plan"; plan: CopyPlan; delta: boolean }
@@ -106,6 +121,7 @@ function rulesOf(pass: Pass): Rules {
     case "hot":
       return {
         name: "hot pre-copy (the server takes writes)",
+        phase: "hot pre-copy",
         sends: { kind: "plan", plan: pass.plan, delta: pass.delta },
         // A file that shrank or vanished while read: the locked pass compares it again.
         tolerated: settledByLockedPass,
@@ -115,6 +131,7 @@ function rulesOf(pass: Pass): Rules {
     case "locked":
       return {
         name: pass.delta ? "locked delta pass" : "locked pass",
+        phase: pass.delta ? "locked delta pass" : "locked pass",
         sends: { kind: "plan", plan: pass.plan, delta: pass.delta },
         tolerated: NOTHING_TOLERATED,
         progress: true,
@@ -123,6 +140,7 @@ function rulesOf(pass: Pass): Rules {
     case "clone":
       return {
         name: pass.delta ? "clone delta pass (from the clones)" : "clone pass (from the clones)",
+        phase: "clone pass",
         sends: { kind: "plan", plan: rebasePlan(pass.plan, pass.roots), delta: pass.delta },
         tolerated: NOTHING_TOLERATED,
         progress: true,
@@ -141,7 +159,7 @@ function rulesOf(pass: Pass): Rules {
 
 /** A record pass: one file (and those before it), nothing tolerated, no progress. */
 function recordRules(name: string, sends: Rules["sends"]): Rules {
-  return { name, sends, tolerated: NOTHING_TOLERATED, progress: false, ended: null };
+  return { name, phase: null, sends, tolerated: NOTHING_TOLERATED, progress: false, ended: null };
 }
 
 /** Runs `pass` through `tunnel`; throws an `SstError` explaining the first failure. */
@@ -171,7 +189,7 @@ async function runDataPass(
   observer: PassObserver,
 ): Promise<void> {
   const { name } = rules;
-  const started = Date.now();
+  const clock = new Stopwatch();
   const wireOptions = rsyncWireOptions(tunnel.wire);
   const onWire = (job: RsyncJob): RsyncJob => ({
     ...job,
@@ -181,9 +199,11 @@ async function runDataPass(
   if (wireOptions.length > 0) {
     log.info(`on the wire: ${describeWire(tunnel.wire)} (${wireOptions.join(" ")})`);
   }
+  const phase = rules.phase ?? "locked pass";
   const meter = new TransferProgress(plan.total, {
     info: log.info,
     protocol: rules.progress ? observer.protocol : undefined,
+    label: { phase, verb: delta ? "compared" : "copied" },
   });
   const tally = new PassTally(rules, meter);
   const lead = plan.lead && onWire(plan.lead);
@@ -199,19 +219,73 @@ async function runDataPass(
         : ` in up to ${streams} parallel streams`),
   );
   const run = tally.jobRun(delta);
-  await runPool(jobs, lanes, {
-    run: (job) => runJob(job, tunnel, run),
-    stopOthers: () => tally.stopRunning(),
-  });
+  const notice = new NoticeSender(observer, tunnel);
+  notice.send({ phase, total: plan.total, delta });
+  let ok = false;
+  try {
+    await runPool(jobs, lanes, {
+      run: (job) => runJob(job, tunnel, run),
+      stopOthers: () => tally.stopRunning(),
+    });
+    ok = true;
+  } finally {
+    await notice.settle(ok);
+    const read = ok ? plan.total : meter.copied();
+    const seconds = clock.elapsed() / 1000;
+    observer.ended?.({ phase, delta, read, sent: tally.sent, seconds, ok });
+  }
   meter.finish();
   if (tally.settled.length > 0) logSettled(name, tally.settled);
   const { sent } = tally;
   const verb = delta ? "compared" : "copied";
+  const seconds = clock.elapsed() / 1000;
   log.info(
-    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ${
-      ((Date.now() - started) / 1000).toFixed(1)
-    } s`,
+    `${name}: ${verb} ${formatBytes(plan.total)}, sent ${formatBytes(sent)} (${sent} bytes) in ` +
+      `${seconds.toFixed(1)} s`,
   );
+}
+
+/**
+ * Sends a data pass's phase notice to the joiner beside the pass (one small rsync, its failure
+ * tolerated: the joiner then reports an unknown total; a joiner of an older version ignores
+ * the file). Never lengthens the pass: it runs alongside, and is stopped if the pass fails.
+ */
+class NoticeSender implements JobWatch {
+  #sending: Promise<void> = Promise.resolve();
+  #child: Child | null = null;
+
+  constructor(private readonly observer: PassObserver, private readonly tunnel: Tunnel) {}
+
+  /** Starts sending `notice` (nothing without an observer that writes it). */
+  send(notice: PhaseNotice): void {
+    const write = this.observer.notice;
+    if (!write) return;
+    const tolerateAll = () => [];
+    this.#sending = write(notice)
+      .then((file) =>
+        runJob(
+          { ...completionJob(file), label: "phase notice" },
+          this.tunnel,
+          { delta: false, tolerated: tolerateAll, watch: this },
+        )
+      )
+      .catch((e) => log.debug(`phase notice not sent: ${e instanceof Error ? e.message : e}`));
+  }
+
+  /** Waits for the notice's rsync; stops it first when the pass failed. */
+  async settle(passOk: boolean): Promise<void> {
+    if (!passOk && this.#child) await stop(this.#child, 2000);
+    await this.#sending;
+  }
+
+  command(line: string): void {
+    log.debug(line);
+  }
+  started(child: Child): void {
+    this.#child = child;
+  }
+  tick(): void {}
+  finished(): void {}
 }
 
 /** What one pass learns from its rsyncs: the running ones, bytes sent, tolerated lines. */

@@ -60,6 +60,13 @@ const SENDER = String.raw`rsync: (?:\[sender\] )?`;
 /** Ordered: the first rule that matches a line decides what it means. */
 const RULES: readonly Rule[] = [
   { re: /No space left on device/i, kind: "joiner-no-space" },
+  // The receiving side's socket to the donor, not its files: the donor went away (killed, its
+  // host rebooted) while this side wrote or read.
+  {
+    re:
+      /^rsync: \[(?:receiver|generator)\] (?:write|read) error: (?:Broken pipe|Connection reset by peer)/,
+    kind: "connection",
+  },
   // The receiving side's errors, and paths inside a module: the joiner's files.
   { re: /^rsync: \[(?:receiver|generator)\] /, kind: "joiner-write" },
   { re: /^rsync: .* \(in [^)]+\)(?: failed)?: /, kind: "joiner-write" },

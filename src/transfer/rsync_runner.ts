@@ -129,7 +129,7 @@ export function rsyncArgs(job: RsyncJob, tunnel: Tunnel, delta: boolean): string
 /** Runs one job; throws an {@link SstError} explaining a failure its pass does not tolerate. */
 export async function runJob(job: RsyncJob, tunnel: Tunnel, run: JobRun): Promise<void> {
   const args = rsyncArgs(job, tunnel, run.delta);
-  run.watch.command(`rsync (${job.label}): ${tunnel.rsync} ${args.join(" ")}`);
+  run.watch.command(`rsync (${job.label}): ${tunnel.rsync} ${args.map(shownArg).join(" ")}`);
   const started = Date.now();
   const child = tunnel.adapter.spawn({
     cmd: tunnel.rsync,
@@ -181,6 +181,14 @@ export async function runJob(job: RsyncJob, tunnel: Tunnel, run: JobRun): Promis
   run.watch.finished(job, { sent: stats.sent, clean: false, tolerated: null });
   tunnel.stop.check();
   throw await explainFailure(job, tunnel, status.code, status.signal, err);
+}
+
+/**
+ * An argument as the log shows it: the `--rsh` script is constant text of ours that only
+ * starts socat (rsh_command.ts); the donor logs that socat command once per SST instead.
+ */
+function shownArg(arg: string): string {
+  return arg.startsWith("--rsh=") ? "--rsh=<the tunnel's socat client, logged above>" : arg;
 }
 
 /** rsync's `--info=stats1` summary lines; digits may be grouped (`1,234,567`). */

@@ -59,7 +59,7 @@
  * - the log splits the lock: `donor writes blocked for N s (mariadbd's flush M s, clones K s
  *   for F files)` (N from `flush tables` to `continue`, M to `tables_flushed`), K and F from
  *   {@link CloneRun} (K: the whole clone step under the lock), `, locked pass L s` added when one
- *   ran; the same figures end the donor's `SST complete` line.
+ *   ran; the donor's totals line (sst_totals.ts) ends with the same figures.
  *
  * @module
  */

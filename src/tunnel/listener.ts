@@ -25,6 +25,8 @@ export interface TunnelListener {
    * receivers count: the generator's keep-alives towards a stalled donor are not activity.
    */
   bytesReceived(): number;
+  /** What {@link bytesReceived} sums: each running receiver's bytes, by its daemon's PID. */
+  receiverBytesBySession(): Map<number, number>;
 }
 
 /** What to start. */
@@ -86,27 +88,36 @@ export async function startListener(
     child,
     stderrDone,
     openConnections: () => childrenOf(child.pid).length,
-    bytesReceived: () => receiverBytes(child.pid),
+    bytesReceived: () => {
+      let sum = 0;
+      for (const b of receiverBytes(child.pid).values()) sum += b;
+      return sum;
+    },
+    receiverBytesBySession: () => receiverBytes(child.pid),
   };
 }
 
 /**
- * Sum of `rchar` (procfs io) of the rsync receivers below `pid`: an rsync daemon forks its
- * receiver, so a receiver is an rsync whose parent is an rsync.
+ * `rchar` (procfs io) of the rsync receivers below `pid`, by their parent's PID (the daemon
+ * of the session: an rsync daemon forks its receiver, so a receiver is an rsync whose parent
+ * is an rsync).
  */
-function receiverBytes(pid: number, parentIsRsync = false): number {
-  let total = 0;
+function receiverBytes(
+  pid: number,
+  parentIsRsync = false,
+  into = new Map<number, number>(),
+): Map<number, number> {
   for (const c of childrenOf(pid)) {
     const isRsync = commandName(c) === "rsync";
     if (isRsync && parentIsRsync) {
       try {
         const io = Deno.readTextFileSync(`/proc/${c}/io`);
-        total += Number(io.match(/^rchar: (\d+)/m)?.[1] ?? 0);
+        into.set(pid, (into.get(pid) ?? 0) + Number(io.match(/^rchar: (\d+)/m)?.[1] ?? 0));
       } catch { /* gone */ }
     }
-    total += receiverBytes(c, isRsync);
+    receiverBytes(c, isRsync, into);
   }
-  return total;
+  return into;
 }
 
 function portBusy(opts: ListenerOptions, exited: boolean): BusyError {

@@ -5,11 +5,11 @@
  * that sees it, each with one FAIL line naming the fix and the exit code an SST would have.
  * Needs root and `deno task build`.
  */
-import { NetnsLab, probeNetns } from "./netns.ts";
+import { NetnsLab, probeNetns } from "../../scripts/lib/netns.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { LAUNCHER } from "./support/launcher.ts";
+import { LAUNCHER } from "../../scripts/lib/launcher.ts";
 import { type Child, denoAdapter, sleep, stop } from "../../src/proc/process.ts";
-import { makeLeaf } from "../support/pki.ts";
+import { makeLeaf } from "../../scripts/lib/pki.ts";
 
 const skip = await probeNetns();
 

@@ -18,12 +18,12 @@
  * Needs root (loop mounts), xfsprogs, btrfs-progs, sysbench, and the launcher built by
  * `deno task build`.
  */
-import { type Cluster, MYSQL_USER, type Node, withCluster } from "./cluster.ts";
+import { type Cluster, MYSQL_USER, type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
 import { type LoopFs, type LoopFsType, makeLoopFs } from "../support/loop_fs.ts";
-import { record } from "../support/ledger.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 import { SNAPSHOT_PREFIX } from "../../src/transfer/snapshot_dir.ts";
 import { statFs } from "../../src/proc/statfs.ts";
@@ -229,7 +229,7 @@ async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
       assert(lock && Number(lock[4]) > 0, `the lock line shows the clones${context}`);
       lap(lock[0]);
       assert(
-        new RegExp(`SST complete on donor: state \\S+ \\S+, ${lock![0].replace(/[().]/g, "\\$&")}`)
+        new RegExp(`SST totals on donor: complete .*; ${lock![0].replace(/[().]/g, "\\$&")}`)
           .test(log1),
         `the final line carries the same figures${context}`,
       );

@@ -12,7 +12,7 @@
  * - `--defaults-group-suffix=.x` with the TLS settings only in `[sst.x]`.
  * - `wsrep_gtid_mode=ON`, `wsrep_gtid_domain_id=7` on the donor only: the joiner adopts 7.
  */
-import { type Cluster, type Node, pickFreePorts } from "./cluster.ts";
+import { type Cluster, type Node, pickFreePorts } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { type ClusterCase, clusterTest, sstOfNode2 } from "./support/cluster_case.ts";
 import { nodeTag } from "./support/flows.ts";

@@ -11,11 +11,11 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { chownMysql, withCluster } from "./cluster.ts";
+import { chownMysql, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
-import { record } from "../support/ledger.ts";
+import { LAUNCHER_DIR, localhostTls, requireLauncher } from "../../scripts/lib/launcher.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 function sstLines(log: string, level: string): string[] {

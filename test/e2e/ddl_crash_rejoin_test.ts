@@ -8,10 +8,10 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { atLeast, readFrom, serverVersion, withCluster } from "./cluster.ts";
+import { atLeast, readFrom, serverVersion, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
 import { denoAdapter, run, sleep } from "../../src/proc/process.ts";
 
 const NAME = "rsync_tunnel: a node killed in the middle of an ALTER TABLE re-joins by delta SST " +

@@ -6,10 +6,10 @@
  * because the joiner says it holds an earlier copy, sends far fewer bytes than the data set it
  * compares, and node2's tables equal node1's afterwards.
  */
-import { fileSize, readFrom, withCluster } from "./cluster.ts";
+import { fileSize, readFrom, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
 
 /** `12.3 MiB` (formatBytes) → bytes. */
 function parseBytes(text: string): number {

@@ -7,10 +7,10 @@
  *
  * Needs the launcher and its `wsrep_sst_rsync_tunnel_wan` link built by `deno task build`.
  */
-import { fileSize, readFrom, withCluster } from "./cluster.ts";
+import { fileSize, readFrom, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
 
 /** `12.3 MiB` (formatBytes) → bytes. */
 function parseBytes(text: string): number {

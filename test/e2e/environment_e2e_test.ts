@@ -7,11 +7,11 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { type Cluster, type Node, withCluster } from "./cluster.ts";
+import { type Cluster, type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assertEquals } from "./support/assert.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
-import { describe } from "./support/procfs.ts";
-import { record, recordCount } from "../support/ledger.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
+import { describe } from "../../scripts/lib/procfs.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 
 /** Waits (bounded) until `node`'s mariadbd has exited by itself; false if it still runs. */

@@ -10,12 +10,12 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { type Cluster, type Node, withCluster } from "./cluster.ts";
+import { type Cluster, type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { describe, type ProcInfo, readProc } from "./support/procfs.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
-import { record, recordCount } from "../support/ledger.ts";
+import { describe, type ProcInfo, readProc } from "../../scripts/lib/procfs.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 import {
   isSameProcessAlive,

@@ -6,7 +6,7 @@
  * launcher runs the Deno runtime installed beside the bundle. (The packages, installed by apt
  * with no deno on PATH at all, are tested by test/packaging/installed_packages_test.ts.)
  */
-import { chownMysql, withCluster } from "./cluster.ts";
+import { chownMysql, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { sstThenIst } from "./support/flows.ts";
 

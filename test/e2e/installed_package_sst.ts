@@ -8,7 +8,7 @@
  * mariadbd gets — finds no deno, that the copy answers `--version` and `check`, and that a real
  * 2-node cluster joins by SST through it (the joiner's log names the installed bundle).
  */
-import { chownMysql, withCluster } from "./cluster.ts";
+import { chownMysql, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { diffMaps } from "./support/assert.ts";
 import { VERSION } from "../../src/core/version.ts";

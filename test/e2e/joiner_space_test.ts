@@ -5,12 +5,12 @@
  * system, the bytes needed and free, and the fix; the donor exits 28 (node2's mariadbd aborts as
  * soon as the donor fails, so only node1 logs an exit status); node1 stays Synced.
  */
-import { chownMysql, type Node, readFrom, withCluster } from "./cluster.ts";
+import { chownMysql, type Node, readFrom, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
-import { mountTmpfs } from "../support/fixture.ts";
-import { record } from "../support/ledger.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
+import { mountTmpfs } from "../../scripts/lib/fixture.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 /** Waits (bounded) until `node`'s mariadbd has exited by itself; false if it still runs. */
 async function exitsWithin(node: Node, ms: number): Promise<boolean> {

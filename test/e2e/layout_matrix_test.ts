@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { Cluster, Node } from "./cluster.ts";
+import type { Cluster, Node } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { clusterTest, type Scene } from "./support/cluster_case.ts";
 import {

@@ -11,7 +11,7 @@
  * - a datadir path containing spaces;
  * - data-at-rest encryption with the file_key_management plugin.
  */
-import { chownMysql, type Node } from "./cluster.ts";
+import { chownMysql, type Node } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { type ClusterCase, clusterTest, type Scene, sstOfNode2 } from "./support/cluster_case.ts";
 import {

@@ -28,15 +28,15 @@ import {
   type NodeExtra,
   readFrom,
   withCluster,
-} from "./cluster.ts";
-import { type NetnsLab, probeNetns, withLab } from "./netns.ts";
+} from "../../scripts/lib/cluster.ts";
+import { type NetnsLab, probeNetns, withLab } from "../../scripts/lib/netns.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
 import { joinWatched, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, requireLauncher } from "./support/launcher.ts";
+import { LAUNCHER_DIR, requireLauncher } from "../../scripts/lib/launcher.ts";
 import type { Listener } from "./support/listeners.ts";
 import { waitNsOnly, watchListenersIn } from "./support/netns_listeners.ts";
-import { describe } from "./support/procfs.ts";
-import { type Ca, type Leaf, makeCa, makeLeaf } from "../support/pki.ts";
+import { describe } from "../../scripts/lib/procfs.ts";
+import { type Ca, type Leaf, makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
 import { denoAdapter, run, settlesWithin, sleep } from "../../src/proc/process.ts";
 import { GALERA_PLAINTEXT } from "../support/log_lines.ts";
 

@@ -11,10 +11,10 @@
  *
  * Needs the launcher built by `deno task build`.
  */
-import { type Cluster, type Node, withCluster } from "./cluster.ts";
+import { type Cluster, type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
-import { LAUNCHER_DIR, localhostTls } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
 import { sleep } from "../../src/proc/process.ts";
 import { UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
 
@@ -148,6 +148,32 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     assertEquals(cluster.joinType(n2), "SST", `node2 joined by SST${context}`);
     assert(/locked delta pass: compared/.test(log1), `the donor ran a delta pass${context}`);
     assert(/donor writes blocked for [\d.]+ s/.test(log1), `the lock time is logged${context}`);
+    // Both sides name the two passes; each ends with one totals line naming them.
+    const log2 = cluster.logSinceStart(n2);
+    const both = `${context}\n--- node2 ---\n${
+      log2.split("\n").filter((l) => /WSREP_SST/.test(l)).join("\n")
+    }`;
+    assert(
+      /\] hot pre-copy: copied .* \(100 %\)/.test(log1) &&
+        /\] locked delta pass: compared .* \(100 %\)/.test(log1),
+      `the donor's progress lines name both passes${both}`,
+    );
+    assert(
+      /\] hot pre-copy: the donor sends /.test(log2) &&
+        /\] locked delta pass: the donor compares /.test(log2) &&
+        /\] locked delta pass: done /.test(log2),
+      `the joiner's progress lines name both passes${both}`,
+    );
+    assert(
+      /SST totals on donor: complete in .*passes: hot pre-copy \((whole files|delta), .*\), locked delta pass \(delta, compared .*donor writes blocked for [\d.]+ s/
+        .test(log1) && log1.split("SST totals on donor:").length === 2,
+      `one totals line on the donor${both}`,
+    );
+    assert(
+      /SST totals on joiner: complete in .*passes the donor announced: hot pre-copy, locked delta pass/
+        .test(log2) && log2.split("SST totals on joiner:").length === 2,
+      `one totals line on the joiner${both}`,
+    );
     const skipped = /locked delta pass: (\d+) file\(s\), .* unchanged since the pre-copy/.exec(
       log1,
     );

@@ -6,8 +6,12 @@
  *   `compress-level=1`: the SST succeeds with equal checksums, the donor's error log shows the
  *   `copied X of Y (100 %)` line and rsync's `--compress-choice=zstd --compress-level=1`, and
  *   mariadbd accepted the `total`/`complete` protocol lines (no "unknown signal");
+ * - both sides say what they are doing: the donor's progress lines and the joiner's name the
+ *   pass (`locked pass: copied X of Y`, `locked pass: the donor sends …`, `locked pass: done`),
+ *   each side ends with one totals line, rsync's command lines carry no `sh -c` script;
  * - with `[sst] bwlimit=4M`: the donor's data copy takes at least as long as the cap allows
- *   for the bytes it reports, and each rsync carries its share of the cap.
+ *   for the bytes it reports, and each rsync carries its share of the cap; a copy that long
+ *   shows mid-pass progress lines on both sides.
  *
  * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
  */
@@ -19,9 +23,9 @@ import {
   type NodeExtra,
   readFrom,
   withCluster,
-} from "./cluster.ts";
+} from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals, diffMaps } from "./support/assert.ts";
-import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls, requireLauncher } from "../../scripts/lib/launcher.ts";
 
 /** `WSREP_SST:` lines of a log text (for messages). */
 function sstLines(text: string): string {
@@ -34,6 +38,42 @@ const UNIT: Record<string, number> = { B: 1, KiB: 1024, MiB: 1048576, GiB: 10737
 function copiedTotal(donorLog: string): number | null {
   const m = /copied ([\d.]+) (B|KiB|MiB|GiB) of ([\d.]+) (B|KiB|MiB|GiB) \(100 %\)/.exec(donorLog);
   return m ? Number(m[3]) * UNIT[m[4]] : null;
+}
+
+/** Lines of `text` containing `part`. */
+function linesWith(text: string, part: string): string[] {
+  return text.split("\n").filter((l) => l.includes(part));
+}
+
+/**
+ * Both sides of an SST with one locked pass of whole files said what they were doing, pass by
+ * pass, and ended with one totals line each.
+ */
+function assertPhasedLogs(donorLog: string, joinerLog: string, ctx: string): void {
+  assert(
+    /\] locked pass: copied [\d.]+ \S+ of [\d.]+ \S+ \(100 %\)/.test(donorLog),
+    `the donor's progress lines name the locked pass${ctx}`,
+  );
+  assert(
+    /\] locked pass: the donor sends [\d.]+ \S+ \(whole files\)/.test(joinerLog) &&
+      /\] locked pass: done \([\d.]+ \S+ received, whole files\)/.test(joinerLog),
+    `the joiner's progress lines name the locked pass${ctx}`,
+  );
+  const donorTotals = linesWith(donorLog, "SST totals on donor:");
+  assert(
+    donorTotals.length === 1 &&
+      /complete in [\d.]+ s; passes: locked pass \(whole files, copied [\d.]+ \S+, sent [\d.]+ \S+\); read .*; donor writes blocked for [\d.]+ s/
+        .test(donorTotals[0]),
+    `one totals line on the donor${ctx}`,
+  );
+  const joinerTotals = linesWith(joinerLog, "SST totals on joiner:");
+  assert(
+    joinerTotals.length === 1 &&
+      /complete in [\d.]+ s; received [\d.]+ \S+, [\d.]+ MiB\/s; passes the donor announced: locked pass/
+        .test(joinerTotals[0]),
+    `one totals line on the joiner${ctx}`,
+  );
+  assert(linesWith(donorLog, "sh -c").length === 0, `no --rsh script in the log${ctx}`);
 }
 
 /** Wipes node2, gives both nodes `sst` keys (TLS kept), joins node2; returns the donor log. */
@@ -120,11 +160,14 @@ Deno.test(
         for (const log of [donorLog, joinerLog]) {
           assert(!/unknown signal/i.test(log), `mariadbd accepted every protocol line${ctx}`);
         }
+        assertPhasedLogs(donorLog, joinerLog, ctx);
       });
 
       await t.step("bwlimit=4M bounds the copy from below", async () => {
-        const { donorLog } = await sstWith(cluster, tls, { sst: ["bwlimit=4M"] });
-        const ctx = `\n--- donor ---\n${sstLines(donorLog)}`;
+        const { donorLog, joinerLog } = await sstWith(cluster, tls, { sst: ["bwlimit=4M"] });
+        const ctx = `\n--- donor ---\n${sstLines(donorLog)}\n--- joiner ---\n${
+          sstLines(joinerLog)
+        }`;
         const total = copiedTotal(donorLog);
         const secs = Number(/locked pass: copied .*? in ([\d.]+) s/.exec(donorLog)?.[1] ?? NaN);
         assert(total !== null && Number.isFinite(secs), `progress and copy time logged${ctx}`);
@@ -136,6 +179,21 @@ Deno.test(
           `${(total! / 1048576).toFixed(1)} MiB at 4 MiB/s need ≥ ${floor.toFixed(1)} s; the ` +
             `copy took ${secs} s${ctx}`,
         );
+        assertPhasedLogs(donorLog, joinerLog, ctx);
+        // Both sides report at the same rhythm (PROGRESS_INTERVAL_MS, 10 s, the donor's from
+        // the start of the pass, the joiner's from its own start): a pass of over 11 s shows a
+        // line before its end on both. The cap makes this one last about 14 s (57 MiB of data).
+        if (total! / (4 * 1048576) > 12) {
+          assert(
+            /\] locked pass: copied [\d.]+ \S+ of [\d.]+ \S+ \(\d\d? %\)/.test(donorLog),
+            `the donor logged progress during the pass${ctx}`,
+          );
+          assert(
+            /\] locked pass: received [\d.]+ \S+ of [\d.]+ \S+ \(\d+ %\), [\d.]+ MiB\/s, ETA/
+              .test(joinerLog),
+            `the joiner logged progress during the pass${ctx}`,
+          );
+        }
       });
     });
   },

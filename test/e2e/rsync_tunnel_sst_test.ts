@@ -6,11 +6,11 @@
  *
  * Needs the launcher built by `deno task build` (`dist/bin/wsrep_sst_rsync_tunnel`).
  */
-import { type Node, withCluster } from "./cluster.ts";
+import { type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert } from "./support/assert.ts";
 import { helperListeners, show, sstThenIst } from "./support/flows.ts";
 import type { Listener } from "./support/listeners.ts";
-import { LAUNCHER_DIR, localhostTls, requireLauncher } from "./support/launcher.ts";
+import { LAUNCHER_DIR, localhostTls, requireLauncher } from "../../scripts/lib/launcher.ts";
 import { GALERA_PLAINTEXT } from "../support/log_lines.ts";
 
 function assertOnlyJoinerSocat(phase: string, joiner: Node, listeners: Listener[]): void {

@@ -13,7 +13,7 @@
  */
 import { assert } from "./support/assert.ts";
 import { type ClusterCase, clusterTest } from "./support/cluster_case.ts";
-import { describe } from "./support/procfs.ts";
+import { describe } from "../../scripts/lib/procfs.ts";
 import {
   backgroundWriter,
   ensureWriteTable,

@@ -16,7 +16,13 @@
  * 6. `ssl-mode=DISABLED` on node2: its joiner stops with one ERROR naming the option's file,
  *    line and key, exit 22, and nothing listens.
  */
-import { chownMysql, type Cluster, type Node, type NodeExtra, withCluster } from "./cluster.ts";
+import {
+  chownMysql,
+  type Cluster,
+  type Node,
+  type NodeExtra,
+  withCluster,
+} from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { type Listener, listListeners, watchListeners } from "./support/listeners.ts";
 import {
@@ -30,7 +36,7 @@ import {
   sstLinesOf,
   stopwatch,
 } from "./support/scenario_kit.ts";
-import { type Ca, type Leaf, makeCa, makeCaDir, makeLeaf } from "../support/pki.ts";
+import { type Ca, type Leaf, makeCa, makeCaDir, makeLeaf } from "../../scripts/lib/pki.ts";
 import { settlesWithin } from "../../src/proc/process.ts";
 import { GALERA_PLAINTEXT } from "../support/log_lines.ts";
 

@@ -3,7 +3,7 @@
  * of our program: bootstrap, SST join, IST rejoin, equal checksums, join-type detection, the
  * listener watch (it must see the stock rsync daemon), and nothing left running.
  */
-import { withCluster } from "./cluster.ts";
+import { withCluster } from "../../scripts/lib/cluster.ts";
 import { assert } from "./support/assert.ts";
 import { helperListeners, show, sstThenIst } from "./support/flows.ts";
 

@@ -8,7 +8,7 @@
 import { assertEquals } from "./support/assert.ts";
 import { clusterTest, sstOfNode2 } from "./support/cluster_case.ts";
 import { emptyDir, filesIn, installDatadir, joinNode } from "./support/scenario_kit.ts";
-import type { Node } from "./cluster.ts";
+import type { Node } from "../../scripts/lib/cluster.ts";
 
 const SPEC = "ibsys1:12M:autoextend";
 

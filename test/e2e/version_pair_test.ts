@@ -8,10 +8,15 @@
  * Needs the bullseye root (`deno task roots`) and the launcher (`deno task build`); host only
  * (scripts/roots.ts HOST_ONLY_TESTS): it makes its own chroot.
  */
-import { type Cluster, type Node, type ServerVersion, withCluster } from "./cluster.ts";
+import {
+  type Cluster,
+  type Node,
+  type ServerVersion,
+  withCluster,
+} from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";
-import { LAUNCHER_DIR, requireLauncher } from "./support/launcher.ts";
-import { makeCa, makeLeaf } from "../support/pki.ts";
+import { LAUNCHER_DIR, requireLauncher } from "../../scripts/lib/launcher.ts";
+import { makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
 import { denoAdapter, run, sleep } from "../../src/proc/process.ts";
 import { parseVersionOutput } from "../../src/core/server_version.ts";
 

@@ -11,9 +11,9 @@
  *
  * Needs the launcher built by `deno task build` (not used here: the cluster layout asks for it).
  */
-import { withCluster } from "./cluster.ts";
+import { withCluster } from "../../scripts/lib/cluster.ts";
 import { assert } from "./support/assert.ts";
-import { LAUNCHER_DIR } from "./support/launcher.ts";
+import { LAUNCHER_DIR } from "../../scripts/lib/launcher.ts";
 import { PrecopyRecord, UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
 import type { RsyncJob } from "../../src/transfer/passes.ts";
 import { TreeWalk } from "../../src/transfer/selection.ts";

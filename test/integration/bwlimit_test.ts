@@ -5,8 +5,8 @@
  * The one timing check the item asks for; the margin is generous (±10 %).
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { withFixture } from "../support/fixture.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { withFixture } from "../../scripts/lib/fixture.ts";
 
 const MiB = 1024 * 1024;
 const CAP_MIB = 2;

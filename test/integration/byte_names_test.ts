@@ -5,8 +5,8 @@
  * pre-copy, as stock rsync does.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { driveSst, type SstResult } from "../support/sst_driver.ts";
-import { type Fixture, setSst, withFixture } from "../support/fixture.ts";
+import { driveSst, type SstResult } from "../../scripts/lib/sst_driver.ts";
+import { type Fixture, setSst, withFixture } from "../../scripts/lib/fixture.ts";
 import { rawDirNames, withRawDir } from "../../src/proc/raw_dir.ts";
 
 /** `sauvegarde-été` in Latin-1: not UTF-8. */

@@ -7,9 +7,9 @@
  * bundles. The control: without step 1, the first switched node is refused (exit 129).
  */
 import { assertEquals } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { type Fixture, makeFixture, setSst } from "../support/fixture.ts";
-import { makeBundle, makeCa, makeLeaf } from "../support/pki.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { type Fixture, makeFixture, setSst } from "../../scripts/lib/fixture.ts";
+import { makeBundle, makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
 
 const SANS = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"];
 

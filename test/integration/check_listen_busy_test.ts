@@ -3,8 +3,8 @@
  * command line holding the port), exit 16 (busy), instead of "socat exited (status 0)".
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { LAUNCHER } from "../support/sst_driver.ts";
-import { freePort, makeFixture } from "../support/fixture.ts";
+import { LAUNCHER } from "../../scripts/lib/sst_driver.ts";
+import { freePort, makeFixture } from "../../scripts/lib/fixture.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { waitFor } from "../../src/proc/wait.ts";
 

@@ -1,7 +1,7 @@
 /** The human-facing `check` command, run as an operator would, on real files. */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { LAUNCHER } from "../support/sst_driver.ts";
-import { type Fixture, makeFixture } from "../support/fixture.ts";
+import { LAUNCHER } from "../../scripts/lib/sst_driver.ts";
+import { type Fixture, makeFixture } from "../../scripts/lib/fixture.ts";
 
 /**
  * Run as root, check judges paths as the server's user (`[mysqld] user`, else `mysql`): the

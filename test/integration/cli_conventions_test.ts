@@ -5,7 +5,7 @@
  * that `openssl verify` accepts for both roles (CA-issued, and self-signed via `certs bundle`).
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { LAUNCHER } from "../support/sst_driver.ts";
+import { LAUNCHER } from "../../scripts/lib/sst_driver.ts";
 import { VERSION } from "../../src/core/version.ts";
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

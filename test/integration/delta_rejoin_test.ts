@@ -7,9 +7,18 @@
  * donor logs them per pass; after every run the joiner's files equal the donor's.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, LAUNCHER, type SideResult } from "../support/sst_driver.ts";
-import { type Fixture, processesMentioning, setSst, withFixture } from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
+import { driveSst, LAUNCHER, type SideResult } from "../../scripts/lib/sst_driver.ts";
+import {
+  type Fixture,
+  processesMentioning,
+  setSst,
+  withFixture,
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
 import { WAN_NAME } from "../../src/core/program_name.ts";
 
 const WAN_LAUNCHER = LAUNCHER.replace(/[^/]+$/, WAN_NAME);

@@ -7,11 +7,15 @@
  * joiner logs the Galera-plaintext WARNING (the fixture sets no wsrep_provider_options).
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { assertNothingLeft, leftovers, setSst, withFixture } from "../support/fixture.ts";
-import { makeLeaf } from "../support/pki.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { assertNothingLeft, leftovers, setSst, withFixture } from "../../scripts/lib/fixture.ts";
+import { makeLeaf } from "../../scripts/lib/pki.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 const PINNED = "donor.example.test,192.0.2.7";
 

@@ -10,7 +10,7 @@
  * Recorded in the hardening ledger as faults.
  */
 import { assertEquals } from "../support/assert.ts";
-import { driveSst, type SideResult, type SstResult } from "../support/sst_driver.ts";
+import { driveSst, type SideResult, type SstResult } from "../../scripts/lib/sst_driver.ts";
 import {
   type Fixture,
   leftovers,
@@ -20,9 +20,9 @@ import {
   signalAll,
   toolPath,
   waitNoProcesses,
-} from "../support/fixture.ts";
-import { record, recordCount } from "../support/ledger.ts";
-import { filesLeftBehind } from "../support/fixture.ts";
+} from "../../scripts/lib/fixture.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
+import { filesLeftBehind } from "../../scripts/lib/fixture.ts";
 import { ExitCode } from "../../src/core/errors.ts";
 
 const DOCUMENTED = new Set<number>(Object.values(ExitCode).filter((c) => c !== 0));

@@ -10,15 +10,15 @@
  * Every case is recorded in the hardening ledger as a fault.
  */
 import { assertEquals } from "../support/assert.ts";
-import { driveSst, type SideResult } from "../support/sst_driver.ts";
+import { driveSst, type SideResult } from "../../scripts/lib/sst_driver.ts";
 import {
   type Fixture,
   leftovers,
   mountTmpfs,
   waitNoProcesses,
   withFixture,
-} from "../support/fixture.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 
 type Side = "joiner" | "donor";
 

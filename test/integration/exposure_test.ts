@@ -7,11 +7,20 @@
  * certificate, nor with a certificate from another CA.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { driveSst, type SstResult } from "../support/sst_driver.ts";
-import { type Fixture, leftovers, makeFixture, processesMentioning } from "../support/fixture.ts";
-import { makeCa, makeLeaf } from "../support/pki.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record, recordCount } from "../support/ledger.ts";
+import { driveSst, type SstResult } from "../../scripts/lib/sst_driver.ts";
+import {
+  type Fixture,
+  leftovers,
+  makeFixture,
+  processesMentioning,
+} from "../../scripts/lib/fixture.ts";
+import { makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { commandLine, commandName } from "../../src/proc/liveness.ts";
 import { socketInodes, tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { COMPLETION_FILE, renderCompletion } from "../../src/transfer/completion.ts";

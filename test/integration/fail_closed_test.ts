@@ -8,7 +8,12 @@
  * `#define WITH_OPENSSL 1` (anything else is logged and passed to the real socat).
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveDonor, driveSst, type SideResult, type SstResult } from "../support/sst_driver.ts";
+import {
+  driveDonor,
+  driveSst,
+  type SideResult,
+  type SstResult,
+} from "../../scripts/lib/sst_driver.ts";
 import {
   assertNothingLeft,
   type Fixture,
@@ -17,9 +22,13 @@ import {
   setSst,
   toolPath,
   withFixture,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { type LedgerKind, record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { type LedgerKind, record, recordCount } from "../../scripts/lib/ledger.ts";
 
 /** A valid-looking per-SST secret (what the joiner's `ready` carries before the `@`). */
 const SECRET = "0123456789abcdef0123456789abcdef";

@@ -9,7 +9,7 @@
  * Every fault is recorded in the hardening ledger with what was measured.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SstResult, TEST_STATE } from "../support/sst_driver.ts";
+import { driveSst, type SstResult, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
 import {
   fileSize,
   filesLeftBehind,
@@ -19,9 +19,13 @@ import {
   pollUntil,
   waitNoProcesses,
   withFixture,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { commandName, isAlive, processesInGroups } from "../../src/proc/liveness.ts";
 
 const MB = 1024 * 1024;
@@ -300,6 +304,43 @@ Deno.test("SIGKILL of our joiner mid-transfer: its TLS listener dies with it and
     assertEquals(await waitNoProcesses(f.root, 5000), []);
   }));
 
+Deno.test("SIGKILL of our joiner during the locked pass: the donor's totals line says how long writes were blocked until the failure", () =>
+  withFixture({ bigTableBytes: BIG, donorSstLines: ["precopy=off"] }, async (f) => {
+    const name =
+      "joiner SIGKILLed during the locked pass: the donor says how long writes were blocked";
+    const k = await killMidTransfer(f, "joiner", "SIGKILL");
+    const log = k.r.donor?.stderr ?? "";
+    const problems = notMidTransfer(k);
+    if (k.r.donor?.code === 0) problems.push("the donor succeeded");
+    if (!/tables flushed and locked at /.test(log)) problems.push("the donor never locked");
+    problems.push(...totalsProblems(log, "donor", {
+      outcome: /failed \(exit \d+\) after [\d.]+ s/,
+      rest: [
+        /; passes: locked pass \(whole files, copied [\d.]+ \S+, sent [\d.]+ \S+, failed\);/,
+        /; donor writes blocked for [\d.]+ s until the failure/,
+      ],
+    }));
+    const blocked = Number(/donor writes blocked for ([\d.]+) s until/.exec(log)?.[1] ?? NaN);
+    if (!(blocked > 0)) problems.push(`blocked for ${blocked} s`);
+    verdict(name, problems);
+  }));
+
+/**
+ * The problems with `side`'s totals line in `log`: there must be exactly one, and it must say
+ * `want.outcome` and each of `want.rest`.
+ */
+function totalsProblems(
+  log: string,
+  side: "donor" | "joiner",
+  want: { outcome: RegExp; rest: RegExp[] },
+): string[] {
+  const lines = log.split("\n").filter((l) => l.includes(`SST totals on ${side}:`));
+  if (lines.length !== 1) return [`${lines.length} totals lines on the ${side}`];
+  return [want.outcome, ...want.rest].filter((re) => !re.test(lines[0])).map((re) =>
+    `the ${side}'s totals line does not match ${re}: ${lines[0]}`
+  );
+}
+
 for (const side of ["donor", "joiner"] as const) {
   Deno.test(`SIGKILL of our ${side}: the next SST removes the private directory the killed run left`, () =>
     withFixture({ bigTableBytes: BIG }, async (f) => {
@@ -331,6 +372,10 @@ for (const side of ["joiner", "donor"] as const) {
         problems.push(`${side} does not say it was stopped by SIGTERM`);
       }
       if (!(k.hitSecs < 8)) problems.push(`${side} took ${k.hitSecs} s to stop`);
+      problems.push(...totalsProblems(hit?.stderr ?? "", side, {
+        outcome: /failed \(exit 3\) after [\d.]+ s/,
+        rest: side === "donor" ? [/; donor writes (blocked for [\d.]+ s until|never blocked)/] : [],
+      }));
       if (!other || other.code === 0) problems.push(`other side exit ${other?.code}, want failure`);
       if (!(k.otherSecs < 10)) problems.push(`other side ended ${k.otherSecs} s after SIGTERM`);
       if (k.r.joiner.lines.length !== 1) problems.push(`joiner printed ${k.r.joiner.lines}`);

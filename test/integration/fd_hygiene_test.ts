@@ -3,8 +3,8 @@
  * Ours marks them close-on-exec at start, so no helper it starts inherits them.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { joinerArgv, LAUNCHER } from "../support/sst_driver.ts";
-import { makeFixture, processesMentioning } from "../support/fixture.ts";
+import { joinerArgv, LAUNCHER } from "../../scripts/lib/sst_driver.ts";
+import { makeFixture, processesMentioning } from "../../scripts/lib/fixture.ts";
 import { denoAdapter, settlesWithin, stop } from "../../src/proc/process.ts";
 
 function descriptorsPointingAt(pid: number, path: string): number {

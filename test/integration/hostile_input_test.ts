@@ -11,7 +11,12 @@
  * before it builds socat addresses). A datadir with a space is not hostile: it must work.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { driveDonor, driveSst, type NodeSpec, type SideResult } from "../support/sst_driver.ts";
+import {
+  driveDonor,
+  driveSst,
+  type NodeSpec,
+  type SideResult,
+} from "../../scripts/lib/sst_driver.ts";
 import {
   type Fixture,
   type FixtureNode,
@@ -20,9 +25,13 @@ import {
   makeToolSpy,
   processesMentioning,
   setSst,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { type Child, stop } from "../../src/proc/process.ts";
 
 /** The injection strings; `PWNED` is created in the cwd (the datadir) if one is executed. */

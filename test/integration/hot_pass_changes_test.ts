@@ -12,10 +12,14 @@
  * Recorded in the hardening ledger as a fault.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { fileSize, pollUntil, withFixture } from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { fileSize, pollUntil, withFixture } from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 const MiB = 1024 * 1024;
 

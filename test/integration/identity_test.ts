@@ -14,7 +14,7 @@
  * the row's setup, runs the SST and checks the outcome.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SideResult, type SstResult } from "../support/sst_driver.ts";
+import { driveSst, type SideResult, type SstResult } from "../../scripts/lib/sst_driver.ts";
 import {
   assertNothingLeft,
   type Fixture,
@@ -22,7 +22,7 @@ import {
   leftovers,
   setSst,
   withFixture,
-} from "../support/fixture.ts";
+} from "../../scripts/lib/fixture.ts";
 import {
   type Ca,
   type LeafOptions,
@@ -31,9 +31,13 @@ import {
   makeCaDir,
   makeIntermediate,
   makeLeaf,
-} from "../support/pki.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+} from "../../scripts/lib/pki.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 const transferred = isTransferredDatadirFile;
 

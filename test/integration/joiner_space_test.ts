@@ -6,9 +6,14 @@
  * data set reaches the joiner. A joiner that can hold the copy is told so in one INFO line.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { assertNothingLeft, leftovers, mountTmpfs, withFixture } from "../support/fixture.ts";
-import { record } from "../support/ledger.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import {
+  assertNothingLeft,
+  leftovers,
+  mountTmpfs,
+  withFixture,
+} from "../../scripts/lib/fixture.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { ExitCode } from "../../src/core/errors.ts";
 
 const MB = 1024 * 1024;

@@ -9,8 +9,8 @@
  * so the exit is only noted.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { makeCa, makeLeaf } from "../support/pki.ts";
-import { freePort } from "../support/fixture.ts";
+import { makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
+import { freePort } from "../../scripts/lib/fixture.ts";
 import { denoAdapter, run, sleep, stop } from "../../src/proc/process.ts";
 import { findTools } from "../../src/proc/tools.ts";
 import { childrenOf } from "../../src/proc/liveness.ts";

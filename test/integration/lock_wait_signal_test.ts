@@ -6,15 +6,15 @@
  * ledger.
  */
 import { assertEquals } from "../support/assert.ts";
-import { joinerArgv, LAUNCHER } from "../support/sst_driver.ts";
+import { joinerArgv, LAUNCHER } from "../../scripts/lib/sst_driver.ts";
 import {
   filesLeftBehind,
   type Fixture,
   pollUntil,
   waitNoProcesses,
   withFixture,
-} from "../support/fixture.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import { type Child, denoAdapter, stop } from "../../src/proc/process.ts";
 
 const INTERRUPTED = 3;

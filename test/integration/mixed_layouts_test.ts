@@ -8,9 +8,9 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
-import { makeFixture } from "../support/fixture.ts";
-import { diffDigests, treeDigest } from "../support/sample_datadir.ts";
+import { driveSst, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
+import { makeFixture } from "../../scripts/lib/fixture.ts";
+import { diffDigests, treeDigest } from "../../scripts/lib/sample_datadir.ts";
 import type { ServerLayout } from "../../src/config/settings.ts";
 import { engineFileSets, specialTopLevelDirs } from "../../src/transfer/layout_files.ts";
 

@@ -7,9 +7,9 @@
  * case runs both and asserts the same code. Real openssl and socat; recorded in the ledger.
  */
 import { assertEquals } from "../support/assert.ts";
-import { driveDonor, LAUNCHER, type SideResult } from "../support/sst_driver.ts";
-import { type Fixture, freePort, waitNoProcesses, withFixture } from "../support/fixture.ts";
-import { record } from "../support/ledger.ts";
+import { driveDonor, LAUNCHER, type SideResult } from "../../scripts/lib/sst_driver.ts";
+import { type Fixture, freePort, waitNoProcesses, withFixture } from "../../scripts/lib/fixture.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 /** `check --peer <target>` with the donor's option file, as a DBA runs it. */
 async function checkPeer(f: Fixture, target: string): Promise<SideResult> {

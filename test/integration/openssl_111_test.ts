@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { findRoot, opensslInRoot, type OpensslRoot } from "../support/openssl_root.ts";
-import { makeCa, makeCaDir, makeIntermediate, makeLeaf } from "../support/pki.ts";
+import { makeCa, makeCaDir, makeIntermediate, makeLeaf } from "../../scripts/lib/pki.ts";
 import { checkTlsFiles } from "../../src/tunnel/certificates.ts";
 import { fetchPeerCertificate } from "../../src/tunnel/peer_probe.ts";
 import { opensslCli } from "../../src/tunnel/openssl_cli.ts";

@@ -13,9 +13,13 @@
  * change the expectation then, and the README's "Upgrading this program in a rolling cluster".
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
-import { type FixtureOptions, makeFixture } from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
+import { driveSst, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
+import { type FixtureOptions, makeFixture } from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
 
 /** The last commit landed on main before the operators work (no release tags yet). */
 export const PREVIOUS = "ad6b015";

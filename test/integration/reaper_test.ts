@@ -6,11 +6,11 @@
  * runs as usual. Real processes (copies of `sleep` named rsync), real socat and rsync.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { pollUntil, withFixture } from "../support/fixture.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { pollUntil, withFixture } from "../../scripts/lib/fixture.ts";
 import { isAlive, processGroupOf } from "../../src/proc/liveness.ts";
 import { RUN_ID_ENV } from "../../src/proc/process.ts";
-import { record } from "../support/ledger.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 
 const DEAD_RUN = "00112233445566778899aabbccddeeff";
 

@@ -9,16 +9,20 @@
  *   succeeds with one WARNING naming the table and its paths.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SstResult } from "../support/sst_driver.ts";
+import { driveSst, type SstResult } from "../../scripts/lib/sst_driver.ts";
 import {
   assertNothingLeft,
   type Fixture,
   type FixtureOptions,
   leftovers,
   withFixture,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { ExitCode } from "../../src/core/errors.ts";
 
 function sst(f: Fixture): Promise<SstResult> {

@@ -6,8 +6,8 @@
  * the same side warns and copies; the rolling-upgrade direction copies without a word.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
-import { assertNothingLeft, leftovers, withFixture } from "../support/fixture.ts";
+import { driveSst, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
+import { assertNothingLeft, leftovers, withFixture } from "../../scripts/lib/fixture.ts";
 import { makeMariadbdStandIn } from "../support/stand_in.ts";
 import { ExitCode } from "../../src/core/errors.ts";
 

@@ -3,7 +3,12 @@
  * rsync and openssl.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { type DriveOptions, driveSst, type SstResult, TEST_STATE } from "../support/sst_driver.ts";
+import {
+  type DriveOptions,
+  driveSst,
+  type SstResult,
+  TEST_STATE,
+} from "../../scripts/lib/sst_driver.ts";
 import {
   type Fixture,
   type FixtureOptions,
@@ -12,12 +17,16 @@ import {
   makeToolDir,
   processesMentioning,
   setSst,
-} from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { makeCa, makeLeaf } from "../support/pki.ts";
+} from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
 import { tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { commandName } from "../../src/proc/liveness.ts";
-import { recordCount } from "../support/ledger.ts";
+import { recordCount } from "../../scripts/lib/ledger.ts";
 import { UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
 
 function assertClean(f: Fixture): void {
@@ -49,6 +58,56 @@ function loopbackTest(name: string, o: FixtureOptions, body: (f: Fixture) => Pro
       await f.cleanup();
     }
   });
+}
+
+/** `WSREP_SST` lines of `text` that contain `part`. */
+function linesWith(text: string, part: string): string[] {
+  return text.split("\n").filter((l) => l.includes(part));
+}
+
+/**
+ * Both sides of a successful SST said what they were doing, pass by pass (`phases`, in order):
+ * the donor's progress lines and the joiner's (the donor's phase notice: what it sends, then
+ * that the pass is done) name each pass, and each side ends with one totals line naming the
+ * passes, the bytes and (donor) how long writes were blocked; rsync's command lines carry no
+ * `sh -c` script, the donor's socat command is logged once.
+ */
+function assertPhasedLogs(r: SstResult, phases: string[]): void {
+  const donor = r.donor!.stderr, joiner = r.joiner.stderr;
+  for (const phase of phases) {
+    const delta = phase.includes("delta");
+    const verb = delta ? "compared" : "copied";
+    assertMatch(
+      donor,
+      new RegExp(`\\] ${phase}: ${verb} [\\d.]+ \\S+ of [\\d.]+ \\S+ \\(100 %\\)`),
+    );
+    assertMatch(
+      joiner,
+      new RegExp(`\\] ${phase}: the donor ${delta ? "compares" : "sends"} [\\d.]+ \\S+`),
+    );
+    assertMatch(joiner, new RegExp(`\\] ${phase}: done \\(`));
+  }
+  const donorTotals = linesWith(donor, "SST totals on donor:");
+  assertEquals(donorTotals.length, 1, donor);
+  assertMatch(
+    donorTotals[0],
+    new RegExp(
+      `complete in [\\d.]+ s; passes: ${
+        phases.map((p) => `${p} \\((delta, compared|whole files, copied) [^)]*\\)`).join(", ")
+      }; read [\\d.]+ \\S+, sent [\\d.]+ \\S+, [\\d.]+ MiB/s; donor writes blocked for [\\d.]+ s`,
+    ),
+  );
+  const joinerTotals = linesWith(joiner, "SST totals on joiner:");
+  assertEquals(joinerTotals.length, 1, joiner);
+  assertMatch(
+    joinerTotals[0],
+    new RegExp(
+      `complete in [\\d.]+ s; received [\\d.]+ \\S+, [\\d.]+ MiB/s; passes the donor ` +
+        `announced: ${phases.join(", ")} \\(`,
+    ),
+  );
+  assertEquals(linesWith(donor, "sh -c"), [], "rsync's command lines without the --rsh script");
+  assertEquals(linesWith(donor, "tunnel: rsync --rsh runs").length, 1, donor);
 }
 
 async function dirDigest(dir: string) {
@@ -514,6 +573,7 @@ loopbackTest(
     assert(skipped && Number(skipped[1]) > 0, "the files the writer left alone are not read again");
     assertMatch(log, /--no-whole-file --block-size=16384/);
     assertMatch(log, /donor writes blocked for [\d.]+ s/);
+    assertPhasedLogs(r, ["hot pre-copy", "locked delta pass"]);
     assert(rounds >= 2, `only ${rounds} rounds of writes`);
     assertEquals(
       diffDigests(locked, await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile)),
@@ -534,6 +594,7 @@ loopbackTest(
       const log = r.donor!.stderr;
       assert(!/hot pre-copy/.test(log), "a pre-copy ran");
       assertMatch(log, /locked pass: copied .* in [\d.]+ s/);
+      assertPhasedLogs(r, ["locked pass"]);
       assert(/--whole-file/.test(log) && !/--no-whole-file/.test(log), "not whole files");
       if (!line) assertMatch(log, /precopy=auto: .* below 256\.0 MiB: one locked pass/);
     }

@@ -6,9 +6,13 @@
  * untouched. An IST keeps everything: the node keeps its data, so its logs still describe it.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst, type SstResult } from "../support/sst_driver.ts";
-import { type Fixture, withFixture } from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
+import { driveSst, type SstResult } from "../../scripts/lib/sst_driver.ts";
+import { type Fixture, withFixture } from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
 
 /** Server state of the joiner's old data set; the redo dir's ib_logfile1 included. */
 const STALE = [

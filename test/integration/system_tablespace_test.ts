@@ -8,9 +8,9 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
-import { type FixtureNode, leftovers, withFixture } from "../support/fixture.ts";
-import { check } from "../support/ledger.ts";
+import { driveSst, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
+import { type FixtureNode, leftovers, withFixture } from "../../scripts/lib/fixture.ts";
+import { check } from "../../scripts/lib/ledger.ts";
 
 /** Adds a `[mysqld]` group with `lines` at the end of a node's option file. */
 async function addMysqld(node: FixtureNode, lines: string[]): Promise<void> {

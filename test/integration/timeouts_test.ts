@@ -17,7 +17,7 @@ import {
   driveSst,
   type SideResult,
   type SstResult,
-} from "../support/sst_driver.ts";
+} from "../../scripts/lib/sst_driver.ts";
 import {
   fileSize,
   filesLeftBehind,
@@ -28,8 +28,8 @@ import {
   signalAll,
   waitNoProcesses,
   withFixture,
-} from "../support/fixture.ts";
-import { record, recordCount } from "../support/ledger.ts";
+} from "../../scripts/lib/fixture.ts";
+import { record, recordCount } from "../../scripts/lib/ledger.ts";
 import type { Child } from "../../src/proc/process.ts";
 
 const MB = 1024 * 1024;
@@ -496,7 +496,9 @@ async function deadlineRun(f: Fixture): Promise<void> {
         ["donor", r.donor, donorStarted, donorClock],
       ] as const
     ) {
-      const secs = ((clock as { endedAt: () => number } | null)!.endedAt() - started) / 1000;
+      const c = clock as { endedAt: () => number } | null;
+      o.expect(c !== null, `${side} started (${r.joiner?.stderr ?? ""})`);
+      const secs = c === null ? Infinity : (c.endedAt() - started) / 1000;
       o.expect(res?.code === TIMEOUT, `${side} exit ${res?.code}, want 110`);
       o.expect(
         new RegExp(`\\[ERROR\\].*\\[sst\\] tunnel-deadline=${deadline} s`).test(res?.stderr ?? ""),

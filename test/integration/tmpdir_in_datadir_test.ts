@@ -8,9 +8,9 @@
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
-import { driveSst, TEST_STATE } from "../support/sst_driver.ts";
-import { type FixtureNode, leftovers, withFixture } from "../support/fixture.ts";
-import { check } from "../support/ledger.ts";
+import { driveSst, TEST_STATE } from "../../scripts/lib/sst_driver.ts";
+import { type FixtureNode, leftovers, withFixture } from "../../scripts/lib/fixture.ts";
+import { check } from "../../scripts/lib/ledger.ts";
 
 /** Every path below `dir`, relative. */
 function walk(dir: string, prefix = ""): string[] {

@@ -6,10 +6,14 @@
  * failure (it did: exit 32), and the SST completes with the donor's data.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { driveSst } from "../support/sst_driver.ts";
-import { fileSize, pollUntil, withFixture } from "../support/fixture.ts";
-import { diffDigests, isTransferredDatadirFile, treeDigest } from "../support/sample_datadir.ts";
-import { record } from "../support/ledger.ts";
+import { driveSst } from "../../scripts/lib/sst_driver.ts";
+import { fileSize, pollUntil, withFixture } from "../../scripts/lib/fixture.ts";
+import {
+  diffDigests,
+  isTransferredDatadirFile,
+  treeDigest,
+} from "../../scripts/lib/sample_datadir.ts";
+import { record } from "../../scripts/lib/ledger.ts";
 import { Modules } from "../../src/transfer/rsyncd_config.ts";
 
 const MB = 1024 * 1024;

@@ -14,11 +14,11 @@ async function sh(cmd: string, args: string[], env?: Record<string, string>) {
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
-/** `deno run -A scripts/deb.ts --out OUT` under `umask 027`, with TMPDIR=tmp. */
+/** `deno run -A scripts/deb.ts --out OUT --fast` under `umask 027`, with TMPDIR=tmp. */
 function debUnderUmask027(out: string, tmp: string) {
   return sh("sh", [
     "-c",
-    'umask 027; exec "$0" run -A "$1" --out "$2"',
+    'umask 027; exec "$0" run -A "$1" --out "$2" --fast',
     Deno.execPath(),
     `${REPO}/scripts/deb.ts`,
     out,

@@ -30,7 +30,7 @@ import {
   makeCaDir,
   makeIntermediate,
   makeLeaf,
-} from "../support/pki.ts";
+} from "../../scripts/lib/pki.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Fixture: one PKI for the whole file

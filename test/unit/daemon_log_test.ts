@@ -121,3 +121,12 @@ Deno.test("daemon log: a file the receiving side could not stat or write fails t
   );
   assertEquals(sessionFailure([e], { trusted: () => false }, LAYOUT), null);
 });
+
+Deno.test("daemon log: a write to the donor that breaks (the donor killed mid-file) is a broken transfer, not a file this node could not install", () => {
+  const events = [
+    `${T} [5] rsync: [generator] write error: Broken pipe (32)`,
+    `${T} [5] rsync error: error in socket IO (code 10) at io.c(949) [generator=3.5.0]`,
+  ].map((l) => parseDaemonLine(l)).filter((e) => e !== null);
+  const message = sessionFailure(events, { trusted: () => true }, LAYOUT)?.message ?? "";
+  assertMatch(message, /^a transfer from the donor broke off \(rsync error: error in socket IO/);
+});

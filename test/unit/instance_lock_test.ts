@@ -18,7 +18,7 @@ import {
 import { RUN_ID_ENV } from "../../src/proc/process.ts";
 import { Scope } from "../../src/sst/scope.ts";
 import { isAlive, processGroupOf, processStartTime } from "../../src/proc/liveness.ts";
-import { pollUntil } from "../support/fixture.ts";
+import { pollUntil } from "../../scripts/lib/fixture.ts";
 
 /** A process group whose leader has exited, with one member per name in `names`. */
 async function orphanedGroup(

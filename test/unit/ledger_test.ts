@@ -1,10 +1,10 @@
 /**
- * How the hardening ledger counts (test/support/ledger.ts, scripts/hardening_summary.ts): one
+ * How the hardening ledger counts (scripts/lib/ledger.ts, scripts/hardening_summary.ts): one
  * case per kind, name and MariaDB version; a case is ok only if every entry was; a failed check
  * is recorded (NOT OK) before it throws; the summary lists every NOT OK case.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { check, ledgerCases, type LedgerEntry, readLedger } from "../support/ledger.ts";
+import { check, ledgerCases, type LedgerEntry, readLedger } from "../../scripts/lib/ledger.ts";
 
 const e = (over: Partial<LedgerEntry>): LedgerEntry => ({
   kind: "fault",

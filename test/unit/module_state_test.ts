@@ -6,6 +6,7 @@
  * first rsync command line). A lookup table typed `ReadonlySet`/`ReadonlyMap` is not state.
  */
 import { assertEquals } from "../support/assert.ts";
+import { sourceFiles as sourcesUnder } from "../support/source_files.ts";
 
 const SRC = new URL("../../src/", import.meta.url);
 
@@ -56,25 +57,10 @@ export function moduleState(files: ReadonlyMap<string, string>): string[] {
   return out.sort();
 }
 
-async function sourceFiles(dir = SRC, prefix = ""): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  for await (const e of Deno.readDir(dir)) {
-    const rel = prefix + e.name;
-    if (e.isDirectory) {
-      for (const [k, v] of await sourceFiles(new URL(`${e.name}/`, dir), `${rel}/`)) {
-        files.set(k, v);
-      }
-    } else if (e.name.endsWith(".ts")) {
-      files.set(rel, await Deno.readTextFile(new URL(e.name, dir)));
-    }
-  }
-  return files;
-}
-
 const allowed = (entry: string) => ALLOWED.some((a) => `${a.file} ${a.name}` === entry);
 
 Deno.test("module state: no top-level let or module-level Map/Set in src/ beyond the process-wide registries", async () => {
-  const found = await sourceFiles().then(moduleState);
+  const found = await sourcesUnder(SRC).then(moduleState);
   assertEquals(found.filter((f) => !allowed(f)), []);
   const stale = ALLOWED.filter((a) => !found.includes(`${a.file} ${a.name}`));
   assertEquals(stale, [], "an allowed entry no longer exists: remove it from ALLOWED");

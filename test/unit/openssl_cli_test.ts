@@ -20,7 +20,7 @@ import {
   type ProcessAdapter,
   type SpawnSpec,
 } from "../../src/proc/process.ts";
-import { makeCa, makeLeaf } from "../support/pki.ts";
+import { makeCa, makeLeaf } from "../../scripts/lib/pki.ts";
 import { SstError } from "../../src/core/errors.ts";
 import { classifySocatTlsError } from "../../src/tunnel/tls_failures.ts";
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
+import { REPO_URL, sourceFiles } from "../support/source_files.ts";
 
 const DOC = "docs/sst-protocol.md";
 const ROOTS = ["src", "scripts", "test"];
@@ -30,14 +31,6 @@ export function citationsIn(text: string): { section: string; line: number }[] {
   return out;
 }
 
-async function* sources(dir: string): AsyncGenerator<string> {
-  for await (const e of Deno.readDir(dir)) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) yield* sources(path);
-    else if (e.isFile && path.endsWith(".ts")) yield path;
-  }
-}
-
 Deno.test("protocol doc: the section finder reads headings and citation lists", () => {
   const doc = "# T\n## 1. How\n### 1.2 Set-up\n### 3.2a When\n";
   assertEquals([...sectionsOf(doc)].sort(), ["1", "1.2", "3.2a"]);
@@ -46,14 +39,13 @@ Deno.test("protocol doc: the section finder reads headings and citation lists", 
 });
 
 Deno.test("protocol doc: every section the code cites exists in docs/sst-protocol.md", async () => {
-  const sections = sectionsOf(await Deno.readTextFile(DOC));
+  const sections = sectionsOf(await Deno.readTextFile(new URL(DOC, REPO_URL)));
   const missing: string[] = [];
   const outside: string[] = [];
   let count = 0;
   for (const root of ROOTS) {
-    for await (const file of sources(root)) {
+    for (const [file, text] of await sourceFiles(new URL(`${root}/`, REPO_URL), `${root}/`)) {
       if (file.endsWith("protocol_doc_test.ts")) continue;
-      const text = await Deno.readTextFile(file);
       for (const c of citationsIn(text)) {
         count++;
         if (!sections.has(c.section)) missing.push(`${file}:${c.line} cites §${c.section}`);

@@ -82,6 +82,9 @@ const BROKEN = [
   "rsync error: error in rsync protocol data stream (code 12) at io.c(387) [sender=3.5.0]",
   "rsync: [sender] failed to connect to 127.0.0.1 (127.0.0.1): Connection refused (111)",
   "rsync error: error in socket IO (code 10) at clientserver.c(165) [sender=3.5.0]",
+  // The joiner's daemon when the donor was SIGKILLed mid-file (interrupted_sst_test.ts).
+  "rsync: [generator] write error: Broken pipe (32)",
+  "rsync: [receiver] read error: Connection reset by peer (104)",
 ];
 
 const kinds = (lines: string[]) => lines.map((l) => classifyRsyncLine(l).kind);
@@ -111,7 +114,14 @@ Deno.test("rsync lines: the joiner's disk full or unwritable, refusals, protocol
   assertEquals(kinds(AUTH), ["refused", "error-summary"]);
   assertEquals(kinds(NO_MODULE), ["refused", "error-summary"]);
   assertEquals(kinds(NOT_A_DAEMON), ["protocol", "protocol"]);
-  assertEquals(kinds(BROKEN), ["connection", "error-summary", "connection", "connection"]);
+  assertEquals(kinds(BROKEN), [
+    "connection",
+    "error-summary",
+    "connection",
+    "connection",
+    "connection",
+    "connection",
+  ]);
   assert(rsyncSays(NO_SPACE.join("\n"), "joiner-no-space"));
   assert(!rsyncSays(SHRUNK.join("\n"), "joiner-no-space"));
 });

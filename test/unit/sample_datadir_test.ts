@@ -1,5 +1,5 @@
 /**
- * The "identical copy" check of the loopback tests (test/support/sample_datadir.ts) must see
+ * The "identical copy" check of the loopback tests (scripts/lib/sample_datadir.ts) must see
  * every file an SST delivers, top-level engine files included, and skip exactly the files the
  * joiner legitimately does not get.
  */
@@ -9,7 +9,7 @@ import {
   isTransferredDatadirFile,
   makeSampleDatadir,
   treeDigest,
-} from "../support/sample_datadir.ts";
+} from "../../scripts/lib/sample_datadir.ts";
 
 async function twoSamples(
   body: (donor: string, joiner: string) => Promise<void>,

@@ -14,7 +14,7 @@ import {
   type Node,
   type NodeExtra,
   withCluster,
-} from "../cluster.ts";
+} from "../../../scripts/lib/cluster.ts";
 import {
   certificates,
   type CertOptions,

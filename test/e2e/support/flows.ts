@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Cluster, Node } from "../cluster.ts";
+import type { Cluster, Node } from "../../../scripts/lib/cluster.ts";
 import { assert, assertEquals, diffMaps } from "./assert.ts";
 import {
   type Listener,
@@ -14,7 +14,7 @@ import {
   watchListeners,
   whileWatching,
 } from "./listeners.ts";
-import { describe } from "./procfs.ts";
+import { describe } from "../../../scripts/lib/procfs.ts";
 
 /** What happened during the scenario, for method-specific assertions. */
 export interface JoinFlowResult {

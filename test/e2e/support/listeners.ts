@@ -5,7 +5,7 @@
  * @module
  */
 import { denoAdapter, run, sleep } from "../../../src/proc/process.ts";
-import { withTeardown } from "./teardown.ts";
+import { withTeardown } from "../../../scripts/lib/teardown.ts";
 
 /** One listening socket and one process holding it. */
 export interface Listener {

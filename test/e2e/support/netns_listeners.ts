@@ -6,9 +6,9 @@
  * @module
  */
 import { sleep } from "../../../src/proc/process.ts";
-import type { NetnsLab } from "../netns.ts";
+import type { NetnsLab } from "../../../scripts/lib/netns.ts";
 import { type Listener, type ListenerWatch, parseSs, pollListeners } from "./listeners.ts";
-import { describe, readProc } from "./procfs.ts";
+import { describe, readProc } from "../../../scripts/lib/procfs.ts";
 
 /** Current TCP listeners inside host `name`. */
 export async function listListenersIn(lab: NetnsLab, name: string): Promise<Listener[]> {

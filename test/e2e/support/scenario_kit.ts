@@ -16,13 +16,13 @@ import {
   type Node,
   type NodeExtra,
   readFrom,
-} from "../cluster.ts";
+} from "../../../scripts/lib/cluster.ts";
 import { assert, AssertionError, diffMaps } from "./assert.ts";
-import { describe } from "./procfs.ts";
-import { type Ca, type Leaf, makeCa, makeLeaf } from "../../support/pki.ts";
+import { describe } from "../../../scripts/lib/procfs.ts";
+import { type Ca, type Leaf, makeCa, makeLeaf } from "../../../scripts/lib/pki.ts";
 import { denoAdapter, run, settlesWithin, sleep } from "../../../src/proc/process.ts";
 
-export { LAUNCHER_DIR, requireLauncher } from "./launcher.ts";
+export { LAUNCHER_DIR, requireLauncher } from "../../../scripts/lib/launcher.ts";
 
 /** Logs a progress line with the time since the stopwatch was made. */
 export function stopwatch(label: string): (what: string) => void {

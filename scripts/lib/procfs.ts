@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sleep } from "../../../src/proc/process.ts";
+import { sleep } from "../../src/proc/process.ts";
 
 /** One process as seen in /proc. */
 export interface ProcInfo {

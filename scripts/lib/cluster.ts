@@ -27,8 +27,8 @@ import {
   settlesWithin,
   sleep,
 } from "../../src/proc/process.ts";
-import { describe, findProcs, killMatching, type ProcInfo, readProc } from "./support/procfs.ts";
-import { withTeardown } from "./support/teardown.ts";
+import { describe, findProcs, killMatching, type ProcInfo, readProc } from "./procfs.ts";
+import { withTeardown } from "./teardown.ts";
 
 /** The server binary. */
 export const MARIADBD = "/usr/sbin/mariadbd";

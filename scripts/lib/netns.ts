@@ -18,8 +18,8 @@
  * @module
  */
 import { type Child, denoAdapter, run, type RunResult, sleep } from "../../src/proc/process.ts";
-import { describe, readProc } from "./support/procfs.ts";
-import { withTeardown } from "./support/teardown.ts";
+import { describe, readProc } from "./procfs.ts";
+import { withTeardown } from "./teardown.ts";
 
 /** The default private /24 (first three octets). */
 export const LAB_SUBNET = "10.77.0";

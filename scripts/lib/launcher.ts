@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { chownMysql, type Cluster, type Node, type NodeExtra } from "../cluster.ts";
-import { type Ca, makeCa, makeLeaf } from "../../support/pki.ts";
-import { denoAdapter, run } from "../../../src/proc/process.ts";
+import { chownMysql, type Cluster, type Node, type NodeExtra } from "./cluster.ts";
+import { type Ca, makeCa, makeLeaf } from "./pki.ts";
+import { denoAdapter, run } from "../../src/proc/process.ts";
 
-const REPO = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
+const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 /** Directory of the launcher built by `deno task build`; put first in mariadbd's PATH. */
 export const LAUNCHER_DIR = `${REPO}/dist/bin`;
 /** The launcher mariadbd finds as `wsrep_sst_rsync_tunnel`. */

@@ -133,7 +133,7 @@ export async function treeDigest(
  * Top-level files of a datadir that the joiner legitimately does not get from the donor, each
  * by name and why: Galera's own state (grastate.dat, gvwstate.dat, galera.cache), the buffer
  * pool dump (ib_buffer_pool), each server's error log and pid file (`*.err`, `*.pid`), and the
- * SST's own markers (`sst_in_progress`, the lock `wsrep_sst.pid`, the completion record
+ * SST's own markers (`sst_in_progress`, `wsrep_sst_rsync_tunnel.incomplete`, the lock `wsrep_sst.pid`, the completion record
  * `sst_complete`). The sample's binary logs (`mysql-bin.*`) are not compared here either: only
  * the last `sst-max-binlogs` of them travel, with an index rebuilt for the joiner, so they are
  * no copy of the donor's set (the binlog tests check them on their own).
@@ -146,6 +146,7 @@ export const NOT_DELIVERED_TOP_LEVEL: readonly RegExp[] = [
   /^[^/]*\.err$/,
   /^[^/]*\.pid$/,
   /^sst_in_progress$/,
+  /^wsrep_sst_rsync_tunnel\.incomplete$/,
   /^sst_complete$/,
   /^mysql-bin\.(\d+|index)$/,
 ];
