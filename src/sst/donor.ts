@@ -626,7 +626,9 @@ async function cloneFrozenFiles(
   if (cloned.locked) {
     const sent = new Stopwatch();
     const pass: Pass = { kind: "locked", plan: cloned.locked, delta: u.locked.delta };
-    await runPass(pass, u.tunnel, nothingCloned ? u.progress : {});
+    // The clone pass after it writes the protocol's progress lines; this one only reports.
+    const quiet: PassObserver = { notice: u.progress.notice, ended: u.progress.ended };
+    await runPass(pass, u.tunnel, nothingCloned ? u.progress : quiet);
     u.lock.lockedPass = sent.elapsed();
   }
   const pass: Pass | null = nothingCloned ? null : {
