@@ -27,6 +27,8 @@ import { CheckReport } from "./check_report.ts";
 import { type ServerUser, serverUser } from "./server_user.ts";
 import { checkPath, reportFreeSpace, serverDirectories, type UsedPath } from "./check_paths.ts";
 import { checkOurNames, checkPort } from "./check_names.ts";
+import { prepareClones } from "../transfer/clone_pass.ts";
+import { Scope } from "../sst/scope.ts";
 import { systemTablespaceDir, systemTablespaceOf } from "../transfer/layout_files.ts";
 
 /** Options of the check subcommand. */
@@ -66,6 +68,7 @@ export async function runCheck(o: CheckOptions, adapter: ProcessAdapter): Promis
     }
     const tls = await report.step(() => checkTls(settings, role, adapter));
     if (tls && user) checkTlsFiles(report, tls, role, user, settings);
+    if (role === "donor") await report.step(() => checkClones(settings));
     if (role !== "joiner") continue;
     // A joiner receives its system tablespace into one directory: a spread one is refused.
     await report.step(() => systemTablespaceDir(settings.layout));
@@ -74,6 +77,21 @@ export async function runCheck(o: CheckOptions, adapter: ProcessAdapter): Promis
     await reportFreeSpace(report, adapter, paths);
   }
   return report.finish();
+}
+
+/**
+ * The donor's clone capability, as the SST would decide it before `flush tables` (one INFO line
+ * per SST: which part clones and why not; `[sst] clone=on` where a part cannot clone is the
+ * SST's own refusal). The probe's snapshot directories are removed before this returns.
+ */
+async function checkClones(settings: Settings): Promise<void> {
+  const scope = new Scope();
+  try {
+    const setup = await prepareClones(settings, scope);
+    await setup.snapshots?.removeAll();
+  } finally {
+    await scope.close();
+  }
 }
 
 function userOf(opts: OptionLookup): ServerUser {

@@ -262,3 +262,25 @@ Deno.test("check run as root finds a key file the server's user cannot read", as
   );
   assert(!r.errors.some((e) => /tcert|tca\b/.test(e)), r.stderr);
 });
+
+Deno.test("check (donor) says whether each part clones, as the SST decides it, leaves no snapshot directory, and refuses clone=on where a part cannot clone (exit 22)", async () => {
+  const f = await makeFixture();
+  try {
+    await asRoot(f.donor.defaultsFile);
+    const snapshots = () =>
+      [...Deno.readDirSync(f.donor.datadir)].filter((e) => e.name.startsWith("#sql-wsrep_sst"));
+    const auto = await check(["--defaults-file", f.donor.defaultsFile, "--role", "donor"]);
+    assertEquals(auto.code, 0, auto.stderr);
+    // The host's /tmp is ext4 (or tmpfs): no clones there, said with the reason.
+    assertMatch(auto.stderr, /\[INFO\] clones: .*locked copy \(/);
+    assertEquals(snapshots().map((e) => e.name), []);
+    const text = await Deno.readTextFile(f.donor.defaultsFile);
+    await Deno.writeTextFile(f.donor.defaultsFile, text.replace("[sst]\n", "[sst]\nclone=on\n"));
+    const on = await check(["--defaults-file", f.donor.defaultsFile, "--role", "donor"]);
+    assertEquals(on.code, 22, on.stderr);
+    assertMatch(on.stderr, /\[ERROR\] .*clone/);
+    assertEquals(snapshots().map((e) => e.name), []);
+  } finally {
+    await f.cleanup();
+  }
+});
