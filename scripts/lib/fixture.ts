@@ -72,9 +72,24 @@ export async function withFixture(
 /** A TCP port nobody listens on now. */
 export function freePort(): number {
   const used = new Set(tcpListeners().map((l) => l.port));
+  // Below the kernel's ephemeral range (ip_local_port_range, 32768 and up by default): a port
+  // there may be the local end of any outgoing connection of the suite, and binding it then
+  // fails with "Address already in use".
+  const top = Math.min(32_000, ephemeralLow() - 1);
   for (;;) {
-    const p = 20000 + Math.floor(Math.random() * 30000);
+    const p = 20000 + Math.floor(Math.random() * (top - 20000));
     if (!used.has(p)) return p;
+  }
+}
+
+/** The first port the kernel hands out for outgoing connections (32768 if unknown). */
+function ephemeralLow(): number {
+  try {
+    const first = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim()
+      .split(/\s+/)[0];
+    return Number(first) > 20_500 ? Number(first) : 32_768;
+  } catch {
+    return 32_768;
   }
 }
 
