@@ -436,7 +436,9 @@ async function receiveCompletion(
     }
     await progress(false);
     if (listener.child.exited) {
-      throw new TransferError("the TLS listener (socat) exited before the transfer completed");
+      // A stop (a signal, mariadbd gone) kills our children first: that is the cause then.
+      throw ctx.stopper.pending() ??
+        new TransferError("the TLS listener (socat) exited before the transfer completed");
     }
     const failure = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
     if (failure) {
