@@ -8,7 +8,13 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { driveSst } from "../../scripts/lib/sst_driver.ts";
-import { assertNothingLeft, leftovers, setSst, withFixture } from "../../scripts/lib/fixture.ts";
+import {
+  assertNothingLeft,
+  type Fixture,
+  leftovers,
+  setSst,
+  withFixture,
+} from "../../scripts/lib/fixture.ts";
 import { makeLeaf } from "../../scripts/lib/pki.ts";
 import {
   diffDigests,
@@ -19,20 +25,22 @@ import { record } from "../../scripts/lib/ledger.ts";
 
 const PINNED = "donor.example.test,192.0.2.7";
 
+/** One SST to a joiner with `donor-names=PINNED` from a donor certificate `name` with `sans`. */
+async function pinnedSst(f: Fixture, name: string, sans: string[]) {
+  const leaf = await makeLeaf(f.root, f.ca, name, { cn: name, sans });
+  await setSst(f.donor, { tcert: leaf.cert, tkey: leaf.key });
+  await setSst(f.joiner, { "donor-names": PINNED });
+  return await driveSst({
+    address: f.address,
+    joiner: f.joiner,
+    donor: f.donor,
+    timeoutMs: 60_000,
+  });
+}
+
 Deno.test("donor-names: a donor certificate of the same CA issued for another name is refused on every connection, nothing is written, and the joiner's log names what it presented and the key", () =>
   withFixture({}, async (f) => {
-    const rogue = await makeLeaf(f.root, f.ca, "rogue", {
-      cn: "rogue",
-      sans: ["DNS:rogue.example.test", "IP:127.0.0.1"],
-    });
-    await setSst(f.donor, { tcert: rogue.cert, tkey: rogue.key });
-    await setSst(f.joiner, { "donor-names": PINNED });
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      timeoutMs: 60_000,
-    });
+    const r = await pinnedSst(f, "rogue", ["DNS:rogue.example.test", "IP:127.0.0.1"]);
     const refused = r.joiner.stderr.split("\n").filter((l) =>
       l.startsWith("WSREP_SST: [ERROR] refused a donor connection")
     );
@@ -62,18 +70,7 @@ Deno.test("donor-names: a donor certificate of the same CA issued for another na
 
 Deno.test("donor-names: the donor whose certificate carries a listed name (subjectAltName DNS) transfers the data identically", () =>
   withFixture({}, async (f) => {
-    const good = await makeLeaf(f.root, f.ca, "good-donor", {
-      cn: "good-donor",
-      sans: ["DNS:DONOR.example.test", "IP:127.0.0.1"],
-    });
-    await setSst(f.donor, { tcert: good.cert, tkey: good.key });
-    await setSst(f.joiner, { "donor-names": PINNED });
-    const r = await driveSst({
-      address: f.address,
-      joiner: f.joiner,
-      donor: f.donor,
-      timeoutMs: 60_000,
-    });
+    const r = await pinnedSst(f, "good-donor", ["DNS:DONOR.example.test", "IP:127.0.0.1"]);
     assertEquals(r.donor?.code, 0, r.donor?.stderr);
     assertEquals(r.joiner.code, 0, r.joiner.stderr);
     assert(!/refused a donor connection/.test(r.joiner.stderr), r.joiner.stderr);
