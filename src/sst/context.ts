@@ -39,6 +39,13 @@ export interface SstContext {
 }
 
 /**
+ * What an entry function's protocol steps answer to, once its setup has made the values they
+ * work on: the arguments, the channel they write, the stop, the cleanup. An {@link SstContext}
+ * is one.
+ */
+export type ProtocolRun = Pick<SstContext, "args" | "protocol" | "stopper" | "scope">;
+
+/**
  * Decides when to give up: a signal arrived, mariadbd (`--parent`) or our own parent went
  * away, or the overall deadline passed. Every wait takes {@link Stopper.signal}, which aborts
  * (its reason the matching error) as soon as one of these happens: at once for a signal, within

@@ -1,6 +1,7 @@
 /**
- * The donor, top to bottom as in docs/sst-protocol.md §3; `runDonor` writes every protocol line itself, in
- * this order:
+ * The donor, top to bottom as in docs/sst-protocol.md §3. Steps 1 and 2 write no protocol line:
+ * they are the setup, `startDonor` (donor_start.ts), whose checked values `runDonor` takes;
+ * `runDonor` does the rest and writes every protocol line itself, in this order:
  *
  * 1. parse the joiner's address and take the per-SST secret from the SST request
  *    (`WSREP_SST_OPT_REMOTE_AUTH`, or MariaDB 11.8's lines on stdin: donor_credentials.ts);
@@ -8,7 +9,8 @@
  *    sides of the 10.8 redo log change cannot work;
  * 2. check the TLS material, decide which name the joiner's certificate must carry, and open
  *    the tunnel every rsync runs through; a pair that cannot work is refused here, the joiner
- *    told through the tunnel (the refusal record), before anything is flushed or copied;
+ *    told through the tunnel (the refusal record), before anything is flushed or copied; for
+ *    a full SST, `[sst] compress` checked against the local rsync;
  * 3. IST (`--bypass`): `continue`, then (7.) only the completion record and `done`;
  * 4. otherwise plan the copy; decide per part of the data set whether it clones under the lock
  *    (`[sst] clone`, transfer/clone_pass.ts: stale snapshot directories removed, a probe clone
@@ -32,50 +34,27 @@
  *
  * @module
  */
-import type { SstContext } from "./context.ts";
+import type { ProtocolRun, SstContext } from "./context.ts";
+import type { SstArgs } from "../core/args.ts";
+import type { Settings } from "../config/settings.ts";
+import { joinerCopy } from "../core/address.ts";
 import {
-  checkDonorPath,
-  type Endpoint,
-  hostForAddress,
-  joinerCopy,
-  joinerServerVersion,
-  parseEndpoint,
-} from "../core/address.ts";
-import { donorSecret } from "./donor_credentials.ts";
+  type DonorStart,
+  notTold,
+  sendRefusal,
+  type ServerPair,
+  startDonor,
+} from "./donor_start.ts";
 import {
-  ConfigError,
   ExitCode,
   SstError,
   TimeoutError,
   TransferError,
   UnsupportedDataError,
 } from "../core/errors.ts";
-import {
-  type Compatibility,
-  compatibility,
-  describePair,
-  recordVersion,
-  type ServerVersion,
-} from "../core/server_version.ts";
-import { candidatePids, serverVersion } from "../proc/server_process.ts";
+import { recordVersion, type ServerVersion } from "../core/server_version.ts";
 import * as log from "../core/log.ts";
-import { addSecret } from "../core/log.ts";
-import { makePrivateDir, type PrivateDir, privateDirError } from "./private_dir.ts";
-import { checkTls, describeSslMode, tlsOptionsOf, verificationOff } from "../tunnel/tls_setup.ts";
-import {
-  connectAddress,
-  disablesVerification,
-  SOCAT_TRANSFER_BUFFER,
-  type TlsOptions,
-} from "../tunnel/socat_address.ts";
-import {
-  certificateNames,
-  choosePeerName,
-  fetchPeerCertificate,
-  identityOf,
-  peerNameCandidates,
-} from "../tunnel/peer_probe.ts";
-import { rshSetup } from "../tunnel/rsh_command.ts";
+import type { PrivateDir } from "./private_dir.ts";
 import type { Tunnel } from "../transfer/rsync_runner.ts";
 import { type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
 import { type LockedReads, lockedReads, planCopy } from "../transfer/copy_plan.ts";
@@ -87,13 +66,7 @@ import {
 } from "../transfer/clone_pass.ts";
 import { type CloneRun, cloneSummary, type SnapshotDirs } from "../transfer/snapshot_dir.ts";
 import type { SpaceWatch } from "../transfer/space_guard.ts";
-import {
-  COMPLETION_FILE,
-  isValidState,
-  type RefusalRecord,
-  renderCompletion,
-  renderRefusal,
-} from "../transfer/completion.ts";
+import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
 import { formatBytes } from "../transfer/progress.ts";
 import { PHASE_FILE, renderPhaseNotice } from "../transfer/phase_notice.ts";
 import { DonorTotals } from "../transfer/sst_totals.ts";
@@ -101,8 +74,6 @@ import { PRECOPY_AUTO_BYTES, wantsPrecopy } from "../config/precopy.ts";
 import { chooseDelta } from "../config/delta.ts";
 import { TreeWalk } from "../transfer/selection.ts";
 import { PrecopyRecord } from "../transfer/precopy_record.ts";
-import { parseCompressList, type WireSettings } from "../config/wire_options.ts";
-import { run } from "../proc/process.ts";
 import { fsFailure } from "../core/fs_errors.ts";
 import { Stopwatch, waitFor } from "../proc/wait.ts";
 import { systemTablespaceOf } from "../transfer/layout_files.ts";
@@ -114,11 +85,14 @@ import {
 import { checkJoinerSpace } from "./space_check.ts";
 import { JoinerSpaceError } from "../transfer/joiner_space.ts";
 
-/** Runs the donor side of an SST; its last INFO line has the totals, also on a failure. */
+/**
+ * Runs the donor side of an SST: its setup (steps 1 and 2, donor_start.ts), then its protocol;
+ * its last INFO line has the totals, also on a failure.
+ */
 export async function runDonorWithTotals(ctx: SstContext): Promise<void> {
   const totals = new DonorTotals();
   try {
-    await runDonor(ctx, totals);
+    await runDonor(ctx, await startDonor(ctx), totals);
   } catch (e) {
     log.info(totals.line(e));
     throw e;
@@ -126,35 +100,23 @@ export async function runDonorWithTotals(ctx: SstContext): Promise<void> {
   log.info(totals.line(null));
 }
 
-/** The donor, step by step as the module documentation numbers them: every protocol line it writes, in order; `totals` hears what each step did. */
-export async function runDonor(ctx: SstContext, totals: DonorTotals): Promise<void> {
-  // 1. The joiner, the per-SST secret, the pair of servers.
-  const joiner = parseEndpoint(ctx.args.address);
-  checkDonorPath(joiner, ctx.args.address);
-  // 10.x: in the environment; 11.8: on stdin (read first: mariadbd wrote it at our start).
-  const secret = await donorSecret(ctx.env("WSREP_SST_OPT_REMOTE_AUTH"), ctx.stdin, {
-    signal: ctx.stopper.signal,
-  });
-  addSecret(secret);
-  const pair = await checkServerVersions(ctx, joiner);
-  // 2. TLS and the tunnel; a pair that cannot work is refused through it.
-  const opening = openTunnel(ctx, joiner, secret);
-  if (pair.verdict.kind === "refuse") await refusePair(opening, secret, pair);
-  const { tunnel, dir, peerName } = await opening;
-  log.info(
-    `rsync_tunnel SST started on donor: to ${tunnel.peer} (` +
-      (peerName === null
-        ? "certificate name not checked: ssl-mode=VERIFY_CA"
-        : `certificate name must be '${peerName}'`) +
-      `)${ctx.args.bypass ? ", IST: only the completion record" : ""}`,
-  );
+/**
+ * The donor from step 3, as the module documentation numbers it, once `startDonor` has done
+ * 1 and 2: every protocol line it writes, in order; `totals` hears what each step did.
+ */
+export async function runDonor(
+  ctx: ProtocolRun,
+  start: DonorStart,
+  totals: DonorTotals,
+): Promise<void> {
+  const { tunnel, dir, secret, pair, settings } = start;
   const refusing = (e: unknown) => refuseData(e, tunnel, dir, { secret, donor: pair.donor });
   let state: string;
   // Records the joiner reads with the completion record (the system tablespace's manifest).
   const before: string[] = [];
   if (ctx.args.bypass) {
     // 3. IST.
-    state = bypassState(ctx);
+    state = bypassState(ctx.args);
     ctx.protocol.write("continue");
   } else {
     // With --progress, this observer writes the `total`/`complete` lines of the pass that ends
@@ -165,19 +127,19 @@ export async function runDonor(ctx: SstContext, totals: DonorTotals): Promise<vo
     };
     // 4. The plan; whether each part clones under the lock (one INFO line); with a
     // pre-copy, the hot pass.
-    const copy = await planFirstPass(ctx, { tunnel, dir }).catch(refusing);
-    const clones = await prepareClones(ctx.settings, ctx.scope);
+    const copy = await planFirstPass(start).catch(refusing);
+    const clones = await prepareClones(settings, ctx.scope);
     if (copy.hot) await runPass(copy.hot, tunnel, progress);
     // 5. Flush and lock.
-    await clearFlushMarkers(ctx.settings.layout.datadir);
+    await clearFlushMarkers(settings.layout.datadir);
     ctx.protocol.write("flush tables");
     totals.locked();
     const blocked = new Stopwatch();
-    state = await tablesFlushed(ctx);
+    state = await tablesFlushed(settings, ctx.stopper.signal);
     const flushed = blocked.elapsed();
     // 6. Under the lock: the locked pass, or clones and the locked pass for what cannot be
     // sent from clones.
-    const locked = await planLockedPass(ctx, copy, dir).catch(refusing);
+    const locked = await planLockedPass(settings, copy, dir).catch(refusing);
     const lock: LockFigures = { flushed, clones: null };
     const under: UnderLock = { tunnel, dir, progress, walk: copy.walk, locked, blocked, lock };
     const fromClones = clones.snapshots
@@ -191,11 +153,11 @@ export async function runDonor(ctx: SstContext, totals: DonorTotals): Promise<vo
     log.info(lockLine(lock));
     totals.lockFigures(lockFigures(lock));
     if (fromClones) await sendFromClones(fromClones, under);
-    const sent = renderManifest(systemTablespaceOf(ctx.settings.layout));
+    const sent = renderManifest(systemTablespaceOf(settings.layout));
     before.push(await dir.write(MANIFEST_FILE, sent));
   }
   // 7. The completion record, then `done`.
-  const record = await completionRecord(ctx, dir, state, secret, pair);
+  const record = await completionRecord(ctx.args.bypass, dir, state, secret, pair);
   await runPass({ kind: "completion", file: record, before }, tunnel, {});
   log.info(`SST complete on donor: state ${state}`);
   ctx.protocol.final(`done ${state}`);
@@ -217,7 +179,7 @@ function passReports(dir: PrivateDir, totals: DonorTotals): PassObserver {
 
 /** Writes the completion record for `state` into the private directory; returns its path. */
 async function completionRecord(
-  ctx: SstContext,
+  bypass: boolean,
   dir: PrivateDir,
   state: string,
   secret: string,
@@ -228,52 +190,11 @@ async function completionRecord(
     renderCompletion({
       state,
       secret,
-      bypass: ctx.args.bypass,
+      bypass,
       // Only a joiner that told its version reads ours (older ones refuse unknown lines).
       ...(pair.joiner ? { server: recordVersion(pair.donor) } : {}),
     }),
   );
-}
-
-/** Both servers' versions and the verdict on the pair. */
-interface ServerPair {
-  donor: ServerVersion | null;
-  joiner: ServerVersion | null;
-  verdict: Compatibility;
-}
-
-/**
- * Our server's version (from the mariadbd above us) against the one the joiner advertised:
- * one INFO line with both, one WARNING line for a newer donor than joiner. Before anything
- * is flushed or copied, so that a pair that cannot work is refused with nothing touched.
- */
-async function checkServerVersions(ctx: SstContext, joiner: Endpoint): Promise<ServerPair> {
-  const ours = await serverVersion(ctx.adapter, candidatePids(undefined));
-  const theirs = joinerServerVersion(joiner);
-  if (!ours.version) log.info(`this server's version is not known: ${ours.source}`);
-  const verdict = compatibility(ours.version, theirs);
-  log.info(describePair(ours.version, theirs, verdict));
-  if (verdict.kind === "warn") log.warn(verdict.message);
-  return { donor: ours.version, joiner: theirs, verdict };
-}
-
-/**
- * Refuses a pair of servers that cannot work together: sends the refusal record where the
- * completion record would go (through the verified tunnel being opened, with the per-SST
- * secret), so that the joiner fails with our reason, and throws it, told or not.
- */
-async function refusePair(
-  opening: Promise<OpenTunnel>,
-  secret: string,
-  pair: ServerPair,
-): Promise<never> {
-  const reason = pair.verdict.kind === "refuse" ? pair.verdict.message : "";
-  const told = async () => {
-    const { tunnel, dir } = await opening;
-    await sendRefusal(tunnel, dir, { secret, server: recordVersion(pair.donor), reason });
-  };
-  await told().catch(notTold);
-  throw new SstError(ExitCode.unsupportedPair, reason);
 }
 
 /**
@@ -295,155 +216,11 @@ async function refuseData(
   throw e;
 }
 
-/** Sends `refusal` where the completion record would go, through an open tunnel. */
-async function sendRefusal(tunnel: Tunnel, dir: PrivateDir, refusal: RefusalRecord): Promise<void> {
-  const file = await dir.write(COMPLETION_FILE, renderRefusal(refusal));
-  await runPass({ kind: "refusal", file }, tunnel, {});
-  log.info(`told the joiner ${tunnel.peer} that this SST is refused`);
-}
-
-/** The refusal stays the cause when the joiner could not be told about it. */
-function notTold(e: unknown): void {
-  log.warn(
-    `could not tell the joiner why this SST is refused (${
-      e instanceof Error ? e.message : String(e)
-    }); its log will only show that the SST failed`,
-  );
-}
-
-/** The tunnel to the joiner, the private directory beside it, the joiner's certificate name. */
-interface OpenTunnel {
-  tunnel: Tunnel;
-  dir: PrivateDir;
-  /** null: `ssl-mode=VERIFY_CA`, no name checked. */
-  peerName: string | null;
-}
-
-/**
- * Checks the TLS material, decides which name the joiner's certificate must carry (one
- * verified handshake), and prepares the per-connection socat client rsync runs.
- */
-async function openTunnel(
-  ctx: SstContext,
-  joiner: Endpoint,
-  secret: string,
-): Promise<OpenTunnel> {
-  const tls = tlsOptionsOf(await checkTls(ctx.settings, "donor", ctx.adapter));
-  const peerName = await joinerCertificateName(ctx, joiner, tls);
-  const dir = await makePrivateDir(
-    ctx.settings.tmpdir,
-    ctx.scope,
-    ctx.settings.layout.datadir,
-  );
-  const tunnel = await prepareTunnel(ctx, dir, joiner, { tls, peerName, secret });
-  return { tunnel, dir, peerName };
-}
-
-/**
- * The donor's end of the tunnel: the socat TLS client rsync runs for each connection (its
- * `--rsh`), and the 0600 password file with the per-SST secret.
- */
-async function prepareTunnel(
-  ctx: SstContext,
-  dir: PrivateDir,
-  joiner: Endpoint,
-  t: { tls: TlsOptions; peerName: string | null; secret: string },
-): Promise<Tunnel> {
-  const s = ctx.settings;
-  const peer = `${hostForAddress(joiner.host)}:${joiner.port}`;
-  const statusDir = `${dir.path}/status`;
-  await Deno.mkdir(statusDir, { mode: 0o700 }).catch((e) => {
-    throw privateDirError(dir.path, { doing: "create", path: statusDir }, e);
-  });
-  const connect = connectAddress({
-    host: joiner.host,
-    port: joiner.port,
-    peerName: t.peerName,
-    connectTimeoutSec: s.timeouts.connect,
-    tls: t.tls,
-    sockopt: s.sockopt,
-  });
-  // -t 0: once either side has closed, the rsync session is over; don't wait for the other
-  // direction (rsync waits for its remote shell to exit, so every second here is per
-  // connection). socat's inactivity limit sits above rsync's own, so rsync reports an idle
-  // peer (exit 30).
-  const socatArgs = [
-    ...SOCAT_TRANSFER_BUFFER,
-    "-t",
-    "0",
-    "-T",
-    String(s.timeouts.idle + 5),
-    "STDIO",
-    connect,
-  ];
-  log.info(
-    `tunnel: rsync --rsh runs, for each connection, ${ctx.tools.socat} -lf ` +
-      `${statusDir}/socat-<its pid>.log ${socatArgs.join(" ")}`,
-  );
-  return {
-    adapter: ctx.adapter,
-    rsync: ctx.tools.rsync,
-    rsh: rshSetup({ socat: ctx.tools.socat, args: socatArgs, logDir: statusDir }),
-    passwordFile: await dir.write("rsync.password", t.secret + "\n"),
-    idleTimeoutSec: s.timeouts.idle,
-    statusDir,
-    peer,
-    wire: s.wire,
-    streams: s.backupThreads,
-    stop: ctx.stopper,
-    recordGroup: (pgid) => ctx.lock.recordGroup(pgid),
-    relayed: new Set(),
-  };
-}
-
-/**
- * The name the joiner's certificate must carry: the host name as addressed, or for an IP the IP
- * itself, or the system resolver's name for it when that name resolves back to the IP —
- * whichever the certificate (fetched by one verified handshake) is issued for. socat then enforces that name on every connection.
- * null with `ssl-mode=VERIFY_CA`: the probe verified the chain (both ways), no name is checked.
- */
-async function joinerCertificateName(
-  ctx: SstContext,
-  joiner: Endpoint,
-  tls: TlsOptions,
-): Promise<string | null> {
-  const host = joiner.host;
-  const candidates = await peerNameCandidates(ctx.adapter, host);
-  const peer = `${hostForAddress(host)}:${joiner.port}`;
-  if (verificationOff(ctx.settings)) {
-    const why = disablesVerification(ctx.settings.sockopt)
-      ? "[sst] sockopt"
-      : describeSslMode(ctx.settings);
-    log.warn(`certificate verification is off (${why}); not checking joiner ${peer}`);
-    return candidates[0];
-  }
-  const leaf = await fetchPeerCertificate(ctx.adapter, {
-    target: hostForAddress(host),
-    port: joiner.port,
-    tls,
-    timeoutSec: ctx.settings.timeouts.connect,
-    peer,
-    signal: ctx.stopper.signal,
-  });
-  if (ctx.settings.tls.mode === "VERIFY_CA") {
-    log.info(
-      `joiner ${peer} presents ${certificateNames(leaf)}; chain verified, name not checked ` +
-        `(${describeSslMode(ctx.settings)})`,
-    );
-    return null;
-  }
-  const chosen = choosePeerName(leaf, candidates, peer);
-  log.info(
-    `joiner ${peer} presents ${certificateNames(leaf)}; checking name '${chosen}' ` +
-      `(${identityOf(chosen, host)})`,
-  );
-  return chosen;
-}
-
-function bypassState(ctx: SstContext): string {
-  const state = `${ctx.args.gtid ?? ""} ${ctx.args.gtidDomainId ?? "0"}`;
+/** IST: the state to hand over, from `--gtid` and `--gtid-domain-id` (checked). */
+function bypassState(args: SstArgs): string {
+  const state = `${args.gtid ?? ""} ${args.gtidDomainId ?? "0"}`;
   if (!isValidState(state)) {
-    throw new SstError(22, `--gtid '${ctx.args.gtid}' is not <uuid>:<seqno>; cannot hand over IST`);
+    throw new SstError(22, `--gtid '${args.gtid}' is not <uuid>:<seqno>; cannot hand over IST`);
   }
   return state;
 }
@@ -458,11 +235,11 @@ async function clearFlushMarkers(datadir: string): Promise<void> {
  * Waits for mariadbd's answer to `flush tables`: `<datadir>/tables_flushed` holding the
  * state, or `<datadir>/sst_error`.
  */
-async function tablesFlushed(ctx: SstContext): Promise<string> {
-  const dd = ctx.settings.layout.datadir;
+async function tablesFlushed(settings: Settings, signal: AbortSignal): Promise<string> {
+  const dd = settings.layout.datadir;
   const flushed = `${dd}/tables_flushed`;
   const failed = `${dd}/sst_error`;
-  const limit = ctx.settings.timeouts.flush;
+  const limit = settings.timeouts.flush;
   return await waitFor(async () => {
     if (await Deno.stat(failed).then(() => true, () => false)) {
       await Deno.remove(failed).catch(() => {});
@@ -487,7 +264,7 @@ async function tablesFlushed(ctx: SstContext): Promise<string> {
   }, {
     every: 20, // the lock line counts this wait as mariadbd's flush: keep it short
     limit: limit * 1000 + 1,
-    signal: ctx.stopper.signal,
+    signal,
     onTimeout: () => {
       throw new TimeoutError(
         `mariadbd did not flush tables within [sst] tunnel-flush-timeout=${limit} s`,
@@ -512,23 +289,15 @@ interface FirstPass {
  * without, one locked pass of whole files. Checks, through the tunnel `to`, that the joiner
  * can hold the copy, and decides the delta from what it holds.
  */
-async function planFirstPass(
-  ctx: SstContext,
-  to: { tunnel: Tunnel; dir: PrivateDir },
-): Promise<FirstPass> {
-  await checkWire(ctx, ctx.settings.wire);
-  await checkOwnTablespace(systemTablespaceOf(ctx.settings.layout));
+async function planFirstPass(start: DonorStart): Promise<FirstPass> {
+  const { settings, tunnel, dir } = start;
+  await checkOwnTablespace(systemTablespaceOf(settings.layout));
   const walk = new TreeWalk();
-  const plan = await planCopy(ctx.settings, walk, false);
-  const precopy = wantsPrecopy(ctx.settings.precopy, plan.total);
-  const joiner = joinerCopy(parseEndpoint(ctx.args.address));
-  await checkJoinerSpace(
-    ctx,
-    { tunnel: to.tunnel, dir: to.dir, walk },
-    plan.jobs.map((j) => j.job),
-    joiner,
-  );
-  const delta = chooseDelta(ctx.settings.delta, ctx.programName, joiner);
+  const plan = await planCopy(settings, walk, false);
+  const precopy = wantsPrecopy(settings.precopy, plan.total);
+  const joiner = joinerCopy(start.joiner);
+  await checkJoinerSpace(settings, { tunnel, dir, walk }, plan.jobs.map((j) => j.job), joiner);
+  const delta = chooseDelta(settings.delta, start.programName, joiner);
   log.info(
     `delta transfer ${delta.on ? "on" : "off"} (${delta.why}): ` +
       (delta.on
@@ -538,7 +307,7 @@ async function planFirstPass(
         : "whole files"),
   );
   if (!precopy) {
-    if (ctx.settings.precopy === "auto") {
+    if (settings.precopy === "auto") {
       log.info(
         `[sst] precopy=auto: ${formatBytes(plan.total)} to copy, below ` +
           `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
@@ -563,11 +332,11 @@ interface LockedPlan {
  * pass clones).
  */
 async function planLockedPass(
-  ctx: SstContext,
+  settings: Settings,
   first: FirstPass,
   dir: PrivateDir,
 ): Promise<LockedPlan> {
-  const plan = await planCopy(ctx.settings, first.walk, true);
+  const plan = await planCopy(settings, first.walk, true);
   const record = first.hot?.record ?? null;
   const reads = await lockedReads(plan, record, first.walk, dir);
   return { reads, delta: record !== null || first.delta };
@@ -610,7 +379,7 @@ interface FromClones {
  * clone pass for after `continue`.
  */
 async function cloneFrozenFiles(
-  ctx: SstContext,
+  ctx: Pick<ProtocolRun, "stopper" | "scope">,
   u: UnderLock,
   clones: CloneSetup,
   snapshots: SnapshotDirs,
@@ -675,24 +444,4 @@ function lockFigures(f: LockFigures): string {
   if (f.clones) parts.push(cloneSummary(f.clones));
   if (f.lockedPass !== undefined) parts.push(`locked pass ${s(f.lockedPass)} s`);
   return `${s(f.blocked ?? 0)} s (${parts.join(", ")})`;
-}
-
-/** Fails with the key's name when the local rsync cannot use the configured compression. */
-async function checkWire(ctx: SstContext, wire: WireSettings): Promise<WireSettings> {
-  if (!wire.compress) return wire;
-  const r = await run(ctx.adapter, { cmd: ctx.tools.rsync, args: ["--version"] }, {
-    timeoutMs: 10_000,
-    signal: ctx.stopper.signal,
-  });
-  const list = parseCompressList(r.stdout);
-  if (!list?.includes(wire.compress)) {
-    throw new ConfigError(
-      `[sst] compress=${wire.compress}: ${ctx.tools.rsync} (version ${ctx.tools.rsyncVersion}) ` +
-        `${
-          list ? `only offers ${list.join(", ")}` : "has no --compress-choice (needs rsync 3.2+)"
-        }; ` +
-        "choose one it lists on both nodes, or remove the key",
-    );
-  }
-  return wire;
 }

@@ -1,5 +1,7 @@
 /**
- * The joiner, top to bottom as in docs/sst-protocol.md §4:
+ * The joiner, top to bottom as in docs/sst-protocol.md §4. Up to its `ready` line it writes no
+ * protocol line: that is the setup, `startJoiner` (joiner_start.ts), whose values `runJoiner`
+ * takes; `runJoiner` prints `ready` and does the rest:
  *
  * 1. check the TLS material and decide where to listen;
  * 2. prepare the private directory, the rsync daemon configuration and the per-SST secret;
@@ -13,32 +15,21 @@
  * 6. check the secret, stop the listener, install binary logs (full SST only);
  * 7. print the final `<uuid>:<seqno> <domain>` line.
  *
- * `runJoiner` writes each of these lines itself, in this order (`runJoinerWithTotals` adds the
- * totals line however it ends); which failure it reports when
+ * `runJoiner` writes each of these lines itself, in this order (`runJoinerWithTotals` runs the
+ * setup, then `runJoiner`, and adds the totals line however it ends); which failure it reports when
  * the wait ends early is stop_cause.ts's decision.
  *
  * @module
  */
-import type { SstContext } from "./context.ts";
-import { cloneParts } from "../transfer/clone_pass.ts";
-import { sweepStaleSnapshots } from "../transfer/snapshot_dir.ts";
-import { formatReadyAddress, type Host, hostText, parseEndpoint } from "../core/address.ts";
+import type { ProtocolRun, SstContext, Stopper } from "./context.ts";
+import type { ServerLayout, Settings } from "../config/settings.ts";
+import { formatReadyAddress } from "../core/address.ts";
 import { ExitCode, SstError, TimeoutError, TransferError } from "../core/errors.ts";
 import * as log from "../core/log.ts";
-import { makePrivateDir, privateDirError } from "./private_dir.ts";
 import { stop } from "../proc/process.ts";
 import { Stopwatch, waitFor } from "../proc/wait.ts";
-import { checkTls, tlsOptionsOf } from "../tunnel/tls_setup.ts";
-import type { CheckedTls } from "../tunnel/certificates.ts";
-import { certificateMatchesHost } from "../tunnel/host_names.ts";
-import { listenAddress, rsyncServerExec, SOCAT_TRANSFER_BUFFER } from "../tunnel/socat_address.ts";
-import { startListener, type TunnelListener } from "../tunnel/listener.ts";
-import { donorNamesEnv, gatedRsyncServerExec } from "../tunnel/donor_gate.ts";
-import { donorNameText } from "../config/donor_names.ts";
-import { isLocalAddress, lookupHost } from "../tunnel/resolve.ts";
-import { renderRsyncdConf, renderSecrets } from "../transfer/rsyncd_config.ts";
+import type { TunnelListener } from "../tunnel/listener.ts";
 import {
-  COMPLETION_FILE,
   type CompletionRecord,
   type DonorRecord,
   parseDonorRecord,
@@ -48,27 +39,17 @@ import {
 import {
   compatibility,
   describePair,
-  describeVersion,
   parseRecordVersion,
   type ServerVersion,
 } from "../core/server_version.ts";
-import { candidatePids, serverVersion } from "../proc/server_process.ts";
 import { installBinlogs, removeOldBinlogs } from "../transfer/binlogs.ts";
-import { binlogDir } from "../transfer/layout_files.ts";
+import { binlogDir, systemTablespaceOf } from "../transfer/layout_files.ts";
 import { onPath } from "../core/fs_errors.ts";
-import { newSecret } from "./secret.ts";
 import { PROGRESS_INTERVAL_MS, ReceiveProgress } from "../transfer/progress.ts";
-import { parsePhaseNotice, PHASE_FILE } from "../transfer/phase_notice.ts";
+import { parsePhaseNotice } from "../transfer/phase_notice.ts";
 import { ReceivedBytes } from "../transfer/received_bytes.ts";
 import { joinerTotalsLine } from "../transfer/sst_totals.ts";
-import {
-  markSstInProgress,
-  prepareDirectories,
-  removeStaleServerState,
-  warnLinkedDirs,
-  warnStrayEngineFiles,
-} from "./datadir.ts";
-import { datadirDaemonExcludes, systemTablespaceOf } from "../transfer/layout_files.ts";
+import { removeStaleServerState, warnStrayEngineFiles } from "./datadir.ts";
 import {
   checkReceivedTablespace,
   MANIFEST_FILE,
@@ -76,14 +57,17 @@ import {
 } from "../transfer/tablespace_manifest.ts";
 import { DaemonLogFollower } from "../transfer/daemon_log.ts";
 import { sessionFailure } from "./session_failure.ts";
-import { publishHoldings } from "./joiner_holdings.ts";
 import { type JoinerWitnesses, stopCause } from "./stop_cause.ts";
 import { clearIncompleteMark } from "./incomplete_mark.ts";
+import { type JoinerStart, startJoiner } from "./joiner_start.ts";
 
 /** How much longer than `tunnel-idle-timeout` the joiner waits for data (see receiveCompletion). */
 const IDLE_GRACE_MS = 2000;
 
-/** Runs the joiner side of an SST; its last INFO line has the totals, also on a failure. */
+/**
+ * Runs the joiner side of an SST: its setup (steps 1 to 4, joiner_start.ts), then its protocol;
+ * its last INFO line has the totals, also on a failure.
+ */
 export async function runJoinerWithTotals(ctx: SstContext): Promise<void> {
   const watch: TransferWatch = {
     clock: new Stopwatch(),
@@ -91,7 +75,7 @@ export async function runJoinerWithTotals(ctx: SstContext): Promise<void> {
     progress: new ReceiveProgress({ info: log.info }),
   };
   try {
-    await runJoiner(ctx, watch);
+    await runJoiner(ctx, await startJoiner(ctx), watch);
   } catch (e) {
     log.info(await joinerTotals(watch, e));
     throw e;
@@ -99,55 +83,36 @@ export async function runJoinerWithTotals(ctx: SstContext): Promise<void> {
   log.info(await joinerTotals(watch, null));
 }
 
-/** The joiner, step by step as the module documentation numbers them: every protocol line it writes, in order; `watch` follows the transfer. */
-export async function runJoiner(ctx: SstContext, watch: TransferWatch): Promise<void> {
-  // 1. TLS and where to listen.
-  const endpoint = parseEndpoint(ctx.args.address);
-  const tls = await checkTls(ctx.settings, "joiner", ctx.adapter);
-  if (tls.mode === "VERIFY_IDENTITY") warnIfNotOurName(tls, endpoint.host);
-  logDonorPinning(ctx.settings);
-  const bind = await chooseBindAddress(ctx, endpoint.host);
-  const where = `${bind ? hostText(bind) : "*"}:${endpoint.port}`;
-  log.info(`rsync_tunnel SST started on joiner; listening on ${where}`);
-  const server = await serverVersion(ctx.adapter, candidatePids(ctx.args.parent));
-  log.info(
-    server.version
-      ? `this server is ${describeVersion(server.version)} (${server.source}); told to the donor`
-      : `this server's version is not known (${server.source}); the donor cannot check ` +
-        "that it can serve this node",
-  );
-  // 2. The private directory, the daemon's configuration, the per-SST secret.
-  const secret = newSecret();
-  const ws = await prepareWorkspace(ctx, secret);
-  // 3. The TLS listener.
-  const ipv6 = (bind ?? endpoint.host).kind === "ipv6";
-  const listener = await startTunnel(
-    ctx,
-    { port: endpoint.port, bind, ipv6, where },
-    tls,
-    ws.config,
-  );
-  // 4. What this node holds (the donor's delta and space decisions), then ready. Snapshot
-  // directories this node left as a donor that was killed hold space: removed first.
-  await sweepStaleSnapshots(cloneParts(ctx.settings.layout).map((p) => p.dir));
-  const copy = await publishHoldings(ctx, ws.spaceDir, ws.binlogDir);
+/**
+ * The joiner from its `ready` line, as the module documentation numbers it, once
+ * `startJoiner` has done 1 to 4: every protocol line it writes, in order; `watch` follows the
+ * transfer.
+ */
+export async function runJoiner(
+  ctx: ProtocolRun,
+  start: JoinerStart,
+  watch: TransferWatch,
+): Promise<void> {
+  const { endpoint, secret, server, ws, listener, settings } = start;
+  // 4. Ready.
   ctx.protocol.write(
-    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server.version, copy)}`,
+    `ready ${secret}@${formatReadyAddress(endpoint.host, endpoint.port, server, start.copy)}`,
   );
   // 5. The donor's record; with --progress, `complete <bytes>` lines written by this observer.
   const progress = ctx.args.progress ? (line: string) => ctx.protocol.write(line) : null;
   const daemon = new DaemonLogFollower(ws.rsyncdLog);
-  const refused = (r: RefusalRecord) => refusalError(r, secret, server.version);
+  const refused = (r: RefusalRecord) => refusalError(r, secret, server);
   watch.received = new ReceivedBytes(ws.rsyncdLog, () => listener.receiverBytesBySession());
   const follow = () => followTransfer(watch, ws.noticeFile);
-  const record = await receiveCompletion(ctx, listener, ws.completionFile, daemon, {
+  const receiving: Receiving = { settings, stopper: ctx.stopper };
+  const record = await receiveCompletion(receiving, listener, ws.completionFile, daemon, {
     refused,
     progress,
     follow,
   }).catch(async (e) => {
     throw await stopCause(e, {
       stopped: () => ctx.stopper.pending(),
-      joiner: witnesses(ctx, daemon, ws.completionFile, refused),
+      joiner: witnesses(settings.layout, daemon, ws.completionFile, refused),
     });
   });
   watch.progress.finish(await watch.received.count(false));
@@ -158,16 +123,16 @@ export async function runJoiner(ctx: SstContext, watch: TransferWatch): Promise<
         "that received our request; refusing the transferred data",
     );
   }
-  if (record.server !== undefined) logServerPair(parseRecordVersion(record.server), server.version);
-  await drainConnections(ctx, listener);
+  if (record.server !== undefined) logServerPair(parseRecordVersion(record.server), server);
+  await drainConnections(ctx.stopper.signal, listener);
   await stop(listener.child);
-  if (!record.bypass) await checkTablespace(ctx, ws.completionFile);
-  await finishBinlogs(ctx, record, ws.binlogStaging);
+  if (!record.bypass) await checkTablespace(settings.layout, ws.completionFile);
+  await finishBinlogs(settings.layout, record, ws.binlogStaging);
   if (!record.bypass) {
-    await removeStaleServerState(ctx.settings.layout);
-    await warnStrayEngineFiles(ctx.settings.layout);
+    await removeStaleServerState(settings.layout);
+    await warnStrayEngineFiles(settings.layout);
   }
-  await clearIncompleteMark(ctx.settings.layout.datadir);
+  await clearIncompleteMark(settings.layout.datadir);
   log.info(`SST complete on joiner: state ${record.state}${record.bypass ? " (IST follows)" : ""}`);
   // 7. The state.
   ctx.protocol.final(record.state);
@@ -178,13 +143,13 @@ export async function runJoiner(ctx: SstContext, watch: TransferWatch): Promise<
  * a refusal record that arrived meanwhile (a broken record explains nothing).
  */
 function witnesses(
-  ctx: SstContext,
+  layout: ServerLayout,
   daemon: DaemonLogFollower,
   file: string,
   refused: (r: RefusalRecord) => SstError,
 ): JoinerWitnesses {
   return {
-    session: async () => sessionFailure(await daemon.all(), daemon, ctx.settings.layout),
+    session: async () => sessionFailure(await daemon.all(), daemon, layout),
     refusal: async () => {
       const text = await Deno.readTextFile(file).catch(() => null);
       let late: DonorRecord | null = null;
@@ -227,167 +192,10 @@ function logServerPair(donor: ServerVersion | null, ours: ServerVersion | null):
   if (verdict.kind === "warn") log.warn(verdict.message);
 }
 
-/** The files one joiner run uses. */
-interface Workspace {
-  /** rsyncd.conf in the private directory. */
-  config: string;
-  rsyncdLog: string;
-  completionFile: string;
-  /** Where the donor's phase notice lands (phase_notice.ts), beside the completion record. */
-  noticeFile: string;
-  /** Staging directory for binary logs, or null without binary logging. */
-  binlogStaging: string | null;
-  /** Where binary logs arrive: the staging directory, or an empty private one. */
-  binlogDir: string;
-  /** Private directory of the space report (transfer/joiner_space.ts). */
-  spaceDir: string;
-}
-
-/**
- * Private 0700 directory with the daemon configuration and secret, the `sst_in_progress`
- * marker, the server's directories, and where the completion record will land.
- */
-async function prepareWorkspace(ctx: SstContext, secret: string): Promise<Workspace> {
-  const dir = await makePrivateDir(
-    ctx.settings.tmpdir,
-    ctx.scope,
-    ctx.settings.layout.datadir,
-  );
-  await markSstInProgress(ctx.settings.layout.datadir, ctx.scope);
-  await warnLinkedDirs(ctx.settings.layout);
-  const binlogStaging = await prepareDirectories(ctx.settings.layout, ctx.scope);
-  const completionDir = `${dir.path}/complete`;
-  const privateMkdir = (d: string) =>
-    Deno.mkdir(d, { mode: 0o700 }).catch((e) => {
-      throw privateDirError(dir.path, { doing: "create", path: d }, e);
-    });
-  await privateMkdir(completionDir);
-  const spaceDir = `${dir.path}/space`;
-  await privateMkdir(spaceDir);
-  // Without binary logging the binlog module points at an empty private directory.
-  const binlogDir = binlogStaging ?? `${dir.path}/no-binlogs`;
-  if (!binlogStaging) await privateMkdir(binlogDir);
-  const rsyncdLog = await dir.write("rsyncd.log", ""); // 0600 before rsync opens it
-  const secrets = await dir.write("rsyncd.secrets", renderSecrets(secret));
-  const datadirExcludeFile = await dir.write(
-    "datadir.exclude",
-    datadirDaemonExcludes(ctx.settings.layout),
-  );
-  const config = await dir.write(
-    "rsyncd.conf",
-    renderRsyncdConf(
-      {
-        layout: ctx.settings.layout,
-        binlogStaging: binlogDir,
-        completionDir,
-        spaceDir,
-        datadirExcludeFile,
-      },
-      secrets,
-      rsyncdLog,
-      ctx.settings.timeouts.idle,
-    ),
-  );
-  return {
-    config,
-    rsyncdLog,
-    completionFile: `${completionDir}/${COMPLETION_FILE}`,
-    noticeFile: `${completionDir}/${PHASE_FILE}`,
-    binlogStaging,
-    binlogDir,
-    spaceDir,
-  };
-}
-
-/** Starts socat's TLS listener (its own process group, recorded in the lock, stopped at exit). */
-async function startTunnel(
-  ctx: SstContext,
-  on: { port: number; bind?: Host; ipv6: boolean; where: string },
-  tls: CheckedTls,
-  config: string,
-): Promise<TunnelListener> {
-  const { port, bind, ipv6, where } = on;
-  const s = ctx.settings;
-  const listen = listenAddress({
-    port,
-    bind,
-    ipv6,
-    maxChildren: Math.max(16, s.backupThreads * 2),
-    tls: tlsOptionsOf(tls),
-    sockopt: s.sockopt,
-    socatVersion: ctx.tools.socatVersion,
-  });
-  const listener = await startListener(ctx.adapter, {
-    socat: ctx.tools.socat,
-    args: [
-      "-d",
-      "-d",
-      ...SOCAT_TRANSFER_BUFFER,
-      "-T",
-      String(s.timeouts.idle + 5), // above rsync's own idle timeout
-      listen,
-      s.donorNames
-        ? gatedRsyncServerExec(ctx.tools.rsync, config)
-        : rsyncServerExec(ctx.tools.rsync, config),
-    ],
-    port,
-    where,
-    env: s.donorNames ? donorNamesEnv(s.donorNames) : undefined,
-    signal: ctx.stopper.signal,
-  });
-  ctx.lock.recordGroup(listener.child.pid);
-  ctx.scope.defer("stop TLS listener", () => stop(listener.child));
-  return listener;
-}
-
-/**
- * Says which donors are accepted, and warns (once per SST) when the per-SST secret crosses
- * Galera's group channel in plaintext: then the secret protects only against those who cannot
- * read Galera traffic, and `donor-names` is what keeps other certificates of the CA out.
- */
-function logDonorPinning(s: SstContext["settings"]): void {
-  if (s.donorNames) {
-    log.info(
-      `donor connections are accepted only from certificates issued for one of: ` +
-        `${s.donorNames.map(donorNameText).join(", ")} ([sst] donor-names)`,
-    );
-  }
-  if (s.galeraTls.kind === "on") return;
-  log.warn(
-    `Galera's group channel is not encrypted (${s.galeraTls.why}): the per-SST secret crosses ` +
-      "it in plaintext, so whoever can read Galera traffic and holds a certificate of the CA " +
-      'could send this node a datadir. Encrypt it with wsrep_provider_options="socket.ssl_cert=' +
-      '…;socket.ssl_key=…;socket.ssl_ca=…" on every node' +
-      (s.donorNames ? "" : ", and set [sst] donor-names to the donors' certificate names"),
-  );
-}
-
-/** The donor will check our certificate for the address's host: say so early if it won't match. */
-function warnIfNotOurName(tls: CheckedTls, host: Host): void {
-  const name = hostText(host);
-  if (host.kind === "name" && !certificateMatchesHost(tls.leaf, name)) {
-    log.warn(
-      `our certificate ${tls.certFile} (${tls.leaf.subject}) is not issued for '${name}', the ` +
-        "host donors are told to reach; they will refuse it unless it carries that name",
-    );
-  }
-}
-
-/** Listen on the address if it is ours; all interfaces otherwise (NAT), as stock does. */
-async function chooseBindAddress(ctx: SstContext, host: Host): Promise<Host | undefined> {
-  if (host.kind !== "name") {
-    if (isLocalAddress(host.address)) return host;
-  } else {
-    for (const ip of await lookupHost(ctx.adapter, host.name)) {
-      if (isLocalAddress(ip)) {
-        return ip.includes(":") ? { kind: "ipv6", address: ip } : { kind: "ipv4", address: ip };
-      }
-    }
-  }
-  log.warn(
-    `SST address ${hostText(host)} is not an address of this host; listening on all interfaces`,
-  );
-  return undefined;
+/** What the wait for the donor reads: this node's settings (timeouts, layout) and the stop. */
+interface Receiving {
+  settings: Settings;
+  stopper: Stopper;
 }
 
 /** How long a failing joiner lets the donor's connections end on their own. */
@@ -401,7 +209,7 @@ const FAILURE_DRAIN_MS = 3_000;
  * `complete <bytes received>` at most every 10 s and at the end.
  */
 async function receiveCompletion(
-  ctx: SstContext,
+  ctx: Receiving,
   listener: TunnelListener,
   file: string,
   daemon: DaemonLogFollower,
@@ -445,7 +253,7 @@ async function receiveCompletion(
       // Let the donor's connections end on their own first (bounded): the session that failed
       // still carries our daemon's error to the donor, which names the cause in its own log.
       // mariadbd may abort us meanwhile (the donor fails too): this failure stays the cause.
-      await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
+      await drainConnections(ctx.stopper.signal, listener, FAILURE_DRAIN_MS).catch(() => {});
       throw failure;
     }
     // The donor's certificate probe connects before mariadbd has flushed its tables; only
@@ -519,7 +327,7 @@ async function joinerTotals(watch: TransferWatch, error: unknown | null): Promis
  * (it may arrive in the same poll as the record).
  */
 async function accepted(
-  ctx: SstContext,
+  ctx: Receiving,
   listener: TunnelListener,
   received: DonorRecord,
   daemon: DaemonLogFollower,
@@ -527,7 +335,7 @@ async function accepted(
 ): Promise<CompletionRecord> {
   if (received.kind === "refused") {
     const refusal = refused(received.refusal);
-    await drainConnections(ctx, listener, FAILURE_DRAIN_MS).catch(() => {});
+    await drainConnections(ctx.stopper.signal, listener, FAILURE_DRAIN_MS).catch(() => {});
     throw refusal;
   }
   const late = sessionFailure(await daemon.poll(), daemon, ctx.settings.layout);
@@ -541,14 +349,14 @@ async function accepted(
  * receives our daemon's error.
  */
 async function drainConnections(
-  ctx: SstContext,
+  signal: AbortSignal,
   listener: TunnelListener,
   limitMs = 10_000,
 ): Promise<void> {
   await waitFor(() => listener.openConnections() === 0, {
     every: 50,
     limit: limitMs,
-    signal: ctx.stopper.signal,
+    signal,
     onTimeout: () => {},
   });
 }
@@ -557,21 +365,21 @@ async function drainConnections(
  * Accepts the data set only if the donor sent the system tablespace this node's configuration
  * names (see tablespace_manifest.ts); its record lies next to the completion record.
  */
-async function checkTablespace(ctx: SstContext, completionFile: string): Promise<void> {
+async function checkTablespace(layout: ServerLayout, completionFile: string): Promise<void> {
   const file = `${completionFile.slice(0, completionFile.lastIndexOf("/"))}/${MANIFEST_FILE}`;
   const text = await Deno.readTextFile(file).catch(() => null);
   await checkReceivedTablespace(
-    systemTablespaceOf(ctx.settings.layout),
+    systemTablespaceOf(layout),
     text === null ? null : parseManifest(text, file),
   );
 }
 
+/** Replaces this node's binary logs by the donor's (a full SST with binary logging only). */
 async function finishBinlogs(
-  ctx: SstContext,
+  layout: ServerLayout,
   record: CompletionRecord,
   staging: string | null,
 ): Promise<void> {
-  const layout = ctx.settings.layout;
   if (record.bypass || !layout.binlogBase || staging === null) return;
   const removed = await removeOldBinlogs(layout);
   const installed = await onPath(

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { SstContext } from "./context.ts";
+import type { Settings } from "../config/settings.ts";
 import type { JoinerCopy } from "../core/address.ts";
 import * as log from "../core/log.ts";
 import type { PrivateDir } from "./private_dir.ts";
@@ -29,7 +29,7 @@ import {
  * not checked, as before.
  */
 export async function checkJoinerSpace(
-  ctx: SstContext,
+  settings: Settings,
   t: { tunnel: Tunnel; dir: PrivateDir; walk: TreeWalk },
   jobs: readonly RsyncJob[],
   joiner: JoinerCopy | null,
@@ -43,8 +43,7 @@ export async function checkJoinerSpace(
     log.info(`the joiner could not measure its free space (${report.error}): not checked`);
     return;
   }
-  const layout = ctx.settings.layout;
-  const logs = binlogJob(await selectBinlogs(layout, ctx.settings.maxBinlogs));
+  const logs = binlogJob(await selectBinlogs(settings.layout, settings.maxBinlogs));
   const files: OutgoingFile[] = [];
   for (const job of logs ? [...jobs, logs] : jobs) {
     for (const f of await t.walk.files(job.selection, job.sources)) {
