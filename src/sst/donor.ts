@@ -11,7 +11,8 @@
  *    the tunnel every rsync runs through; a pair that cannot work is refused here, the joiner
  *    told through the tunnel (the refusal record), before anything is flushed or copied; for
  *    a full SST, `[sst] compress` checked against the local rsync;
- * 3. IST (`--bypass`): `continue`, then (7.) only the completion record and `done`;
+ * 3. IST (`--bypass`): `continue`, then straight to 7. for the completion record and the
+ *    final line;
  * 4. otherwise plan the copy; decide per part of the data set whether it clones under the lock
  *    (`[sst] clone`, transfer/clone_pass.ts: stale snapshot directories removed, a probe clone
  *    per file system, one INFO line); with `[sst] precopy`, copy everything while the server
