@@ -11,12 +11,16 @@
  * ```
  *
  * A root is built once with `debootstrap --variant=minbase` from the mirror the host's apt uses
- * and reused while its stamp (suite + package list) matches; a failed build leaves nothing
- * behind. Before each use the root gets this machine's `deno` binary and `/etc/hosts`.
+ * and reused while its stamp names the same suite; a failed build leaves nothing behind. When
+ * the package list has grown since a root was built (local roots are reused for months; CI
+ * builds fresh ones), the packages it lacks are installed into it by `apt-get` (bounded,
+ * logged) and recorded beside the stamp. Before each use the root gets this machine's `deno`
+ * binary and `/etc/hosts`.
  *
  * Tests run in a private mount namespace (`unshare --mount`), so the bind mounts of `/proc`,
- * `/sys`, `/dev`, `/dev/pts`, the repository and the Deno cache vanish when the run ends,
- * however it ends. Network namespaces cannot be made inside the chroot (`ip netns` fails
+ * `/sys`, `/dev` (with `/dev/pts` and the loop devices: the clone test loop-mounts XFS and
+ * btrfs images from inside the root), the repository and the Deno cache vanish when the run
+ * ends, however it ends. Network namespaces cannot be made inside the chroot (`ip netns` fails
  * there), so the multi-host tests run on the host only.
  *
  * Needs root. Roots live in `$SST_ROOTS_DIR` (default `/var/cache/wsrep_sst_rsync_tunnel`).
@@ -42,18 +46,22 @@ const PACKAGES = [
   "iproute2",
   "procps",
   "util-linux",
+  // test/e2e/clone_pass_test.ts: loop-mounted XFS (reflink=1) and btrfs images, and its load.
+  "xfsprogs",
+  "btrfs-progs",
+  "e2fsprogs",
+  "mount",
+  "sysbench",
 ];
 
 /**
  * e2e test files that run on the host only: network namespaces cannot be made inside a chroot,
- * the version-pair test makes its own chroot into a root, and the clone pass's test needs
- * mkfs.xfs, mkfs.btrfs and sysbench, which the roots do not install yet (issue 24 wants it
- * there too where a loop mount is possible).
+ * and the version-pair test makes its own chroot into a root. (The clone pass's test runs in the
+ * roots too: they install xfsprogs, btrfs-progs and sysbench, and see the host's loop devices.)
  */
 export const HOST_ONLY_TESTS = [
   "test/e2e/multihost_test.ts",
   "test/e2e/version_pair_test.ts",
-  "test/e2e/clone_pass_test.ts",
 ];
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -72,6 +80,68 @@ function packagesOf(suite: string): string[] {
 
 function stampOf(suite: string): string {
   return JSON.stringify({ suite, packages: packagesOf(suite) }) + "\n";
+}
+
+/** The file beside the stamp that lists the packages installed into a root after its build. */
+const ADDED_FILE = ".wsrep-sst-root-added";
+
+/**
+ * What a root needs before use, from its stamp (`{suite, packages}` of its build) and the list
+ * of packages installed into it since (one a line): `build` when there is no complete root of
+ * `suite`, else the wanted packages it lacks (none: reuse as it is).
+ */
+export function rootNeeds(
+  suite: string,
+  wanted: readonly string[],
+  stampText: string,
+  addedText: string,
+): { kind: "build" } | { kind: "add"; packages: string[] } {
+  let stamp: { suite?: unknown; packages?: unknown };
+  try {
+    stamp = JSON.parse(stampText);
+  } catch {
+    return { kind: "build" };
+  }
+  if (stamp?.suite !== suite || !Array.isArray(stamp.packages)) return { kind: "build" };
+  const have = new Set([...stamp.packages, ...addedText.split("\n").map((l) => l.trim())]);
+  return { kind: "add", packages: wanted.filter((p) => !have.has(p)) };
+}
+
+/**
+ * Installs `packages` into the existing root of `suite` with its own apt (the mirror it was
+ * built from), each step bounded, then records them beside the stamp. The stamp itself is left
+ * as built, so a checkout with the older list still reuses the root.
+ */
+async function addPackages(suite: string, root: string, packages: string[]): Promise<void> {
+  console.error(`roots: ${suite}: installing ${packages.join(" ")} into the existing root`);
+  const started = Date.now();
+  const env = ["DEBIAN_FRONTEND=noninteractive"];
+  // Another run installing into the same root holds dpkg's lock: wait for it, bounded.
+  const lock = ["-o", "DPkg::Lock::Timeout=300"];
+  for (
+    const args of [
+      ["update", "-qq"],
+      ["install", "-y", "-qq", "--no-install-recommends", ...lock, ...packages],
+    ]
+  ) {
+    const r = await run(denoAdapter, {
+      cmd: "chroot",
+      args: [root, "env", ...env, "apt-get", ...args],
+    }, { timeoutMs: BUILD_TIMEOUT_MS });
+    if (r.code !== 0 || r.timedOut) {
+      const why = r.timedOut ? "timed out" : `exited ${r.code}`;
+      throw new Error(
+        `apt-get ${args[0]} in ${root} ${why}:\n${(r.stdout + r.stderr).slice(-3000)}`,
+      );
+    }
+  }
+  const addedFile = `${root}/${ADDED_FILE}`;
+  const before = await Deno.readTextFile(addedFile).catch(() => "");
+  await Deno.writeTextFile(addedFile, before + packages.map((p) => `${p}\n`).join(""));
+  console.error(
+    `roots: ${suite}: installed ${packages.length} packages in ` +
+      `${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
 }
 
 /**
@@ -108,12 +178,22 @@ async function hostAptSources(): Promise<string[]> {
   return out;
 }
 
-/** Builds `suite`'s root unless a complete one with the same stamp exists. Returns its path. */
+/**
+ * Builds `suite`'s root unless a complete one exists; installs into an existing one the
+ * packages the list gained since it was built. Returns its path.
+ */
 export async function ensureRoot(suite: string): Promise<string> {
   const root = rootOf(suite);
   const stampFile = `${root}/.wsrep-sst-root`;
   const stamp = stampOf(suite);
-  if ((await Deno.readTextFile(stampFile).catch(() => "")) === stamp) {
+  const needs = rootNeeds(
+    suite,
+    packagesOf(suite),
+    await Deno.readTextFile(stampFile).catch(() => ""),
+    await Deno.readTextFile(`${root}/${ADDED_FILE}`).catch(() => ""),
+  );
+  if (needs.kind === "add") {
+    if (needs.packages.length > 0) await addPackages(suite, root, needs.packages);
     await refreshRoot(root);
     return root;
   }

@@ -16,7 +16,8 @@
  *   clones' space comes back.
  *
  * Needs root (loop mounts), xfsprogs, btrfs-progs, sysbench, and the launcher built by
- * `deno task build`.
+ * `deno task build`. Runs on the host and in the MariaDB 10.5 and 11.8 roots (scripts/roots.ts
+ * installs those packages there; `/dev` is bind-mounted, loop devices included).
  */
 import { type Cluster, MYSQL_USER, type Node, withCluster } from "../../scripts/lib/cluster.ts";
 import { assert, assertEquals } from "./support/assert.ts";

@@ -1,7 +1,8 @@
 /**
  * Real file systems for clone tests: an image file in a temporary directory, made with mkfs,
  * loop-mounted (root), unmounted and removed on teardown. XFS with `reflink=1` and btrfs
- * clone; ext4 does not (the negative case). `.ci/run` installs xfsprogs and btrfs-progs.
+ * clone; ext4 does not (the negative case). `.ci/run` installs xfsprogs and btrfs-progs on the
+ * host, scripts/roots.ts in the Debian roots.
  *
  * Sizes: mkfs.xfs (5.19 and later) refuses a file system under 300 MB, so an XFS image is at
  * least 320 MiB; the image is sparse, and only what a test writes takes disk space.
