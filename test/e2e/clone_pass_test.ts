@@ -13,7 +13,7 @@
  * - guards: the donor program SIGKILLed during the clone pass leaves its snapshot directory,
  *   which the next SST removes (and says so); a small XFS filled by node1's own writes during
  *   the clone pass: the SST fails with the space error, node1 keeps running and writing, the
- *   clones' space comes back.
+ *   clones are deleted (their snapshot directory removed).
  *
  * Needs root (loop mounts), xfsprogs, btrfs-progs, sysbench, and the launcher built by
  * `deno task build`. Runs on the host and in the MariaDB 10.5 and 11.8 roots (scripts/roots.ts
@@ -386,7 +386,7 @@ Deno.test("clone guard: the donor program SIGKILLed during the clone pass leaves
     });
   }));
 
-Deno.test("clone guard: node1's own writes fill its small XFS during the clone pass: the SST fails with the space error, the clones are dropped and their space comes back, node1 keeps running and writing", () =>
+Deno.test("clone guard: node1's own writes fill its small XFS during the clone pass: the SST fails with the space error, the clones are dropped (their snapshot directory removed), node1 keeps running and writing", () =>
   withImages([{ type: "xfs", mib: 512 }], async ([fs]) => {
     const unmount: (() => Promise<void>)[] = [];
     const pki = localhostTls(["clone=on", "precopy=off", "bwlimit=3M"]);
@@ -444,9 +444,10 @@ Deno.test("clone guard: node1's own writes fill its small XFS during the clone p
           e.name.startsWith(SNAPSHOT_PREFIX)
         );
         if (left.length > 0) problems.push(`snapshot directory left: ${left[0].name}`);
-        if (fired && mib(after) < Number(fired[1])) {
-          problems.push(`free ${mib(after)} MiB after the clones were dropped, ${fired[1]} before`);
-        }
+        // No free-space comparison here: node1 keeps writing after the guard fires (the rest of
+        // the fill round, binary log, gcache, delayed page writes), which can take more than the
+        // few blocks the clones had diverged by then (seen 273 MiB after, 276.6 when it fired).
+        // The clones' space is given back when their directory is gone (checked above).
         if (!n1.running) problems.push("node1 stopped");
         await cluster.sql(n1, "INSERT INTO e2e.big VALUES (9999999, 1, 'after the guard')")
           .catch((e) => problems.push(`node1 does not take writes: ${e}`));
