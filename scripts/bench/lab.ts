@@ -27,7 +27,8 @@ export interface Bench {
 
 /** What {@link withBench} builds. */
 export interface BenchSetup {
-  link: "fast" | "slow";
+  /** The link's shape when the cluster starts (a scenario may change it: {@link shapeLink}). */
+  link: Link;
   /** Keep the cluster's files after teardown (`E2E_KEEP`). */
   keep: boolean;
   /** Extra `wsrep_provider_options` entries of node1 (e.g. a small gcache). */
@@ -46,6 +47,12 @@ async function makePki(root: string): Promise<Pki> {
   return { ca, leaves };
 }
 
+/** How the link between the two hosts is shaped. */
+export type Link = "fast" | "slow";
+
+/** What {@link shapeLink} says of the fast link. */
+const FAST_TEXT = "fast (veth pair over a bridge)";
+
 /** Shapes both hosts' egress: 200 Mbit/s, plus 5 ms delay each way if netem exists. */
 export async function slowLink(lab: NetnsLab): Promise<string> {
   const netem = ["root", "netem", "rate", "200mbit", "delay", "5ms", "limit", "10000"];
@@ -60,6 +67,42 @@ export async function slowLink(lab: NetnsLab): Promise<string> {
     if (r.code !== 0) throw new Error(`tc in ${h.name}: ${r.stderr}`);
   }
   return how;
+}
+
+/** Removes the shaping of {@link slowLink} from both hosts (the veths' own queue again). */
+export async function fastLink(lab: NetnsLab): Promise<string> {
+  for (const h of lab.hosts) {
+    if (await rootShaper(lab, h.name) === null) continue;
+    const r = await lab.exec(h.name, "tc", ["qdisc", "del", "dev", "eth0", "root"]);
+    if (r.code !== 0) throw new Error(`tc qdisc del in ${h.name}: ${r.stderr}`);
+  }
+  return FAST_TEXT;
+}
+
+/**
+ * The root qdisc of host `name`'s `eth0` when it is a shaper of {@link slowLink} (`netem` or
+ * `tbf`, as `tc qdisc show` prints it), else null.
+ */
+async function rootShaper(lab: NetnsLab, name: string): Promise<string | null> {
+  const r = await lab.exec(name, "tc", ["qdisc", "show", "dev", "eth0"]);
+  if (r.code !== 0) throw new Error(`tc qdisc show in ${name}: ${r.stderr}`);
+  const line = r.stdout.split("\n").find((l) => /^qdisc (netem|tbf) \S+ root /.test(l));
+  return line?.trim() ?? null;
+}
+
+/**
+ * Shapes the link as `link` asks, then checks both hosts' root qdisc says so (slow: a shaper at
+ * 200 Mbit/s; fast: none), whatever shape it had before: a scenario can switch between the two
+ * within one run. Returns the link in words.
+ */
+export async function shapeLink(lab: NetnsLab, link: Link): Promise<string> {
+  const text = link === "slow" ? await slowLink(lab) : await fastLink(lab);
+  for (const h of lab.hosts) {
+    const shaper = await rootShaper(lab, h.name);
+    const ok = link === "slow" ? /rate 200Mbit/.test(shaper ?? "") : shaper === null;
+    if (!ok) throw new Error(`${h.name}'s eth0 is not ${link} after shaping: ${shaper}`);
+  }
+  return text;
 }
 
 /** Bytes host `name` has sent and received on its `eth0` so far (the kernel's link counters). */
@@ -112,7 +155,7 @@ export async function withBench<T>(setup: BenchSetup, fn: (b: Bench) => Promise<
   }
   try {
     const lab = held.lab = await NetnsLab.create(["node1", "node2"], { prefix: "bench-" });
-    const linkText = setup.link === "slow" ? await slowLink(lab) : "fast (veth pair over a bridge)";
+    const linkText = await shapeLink(lab, setup.link);
     const [cluster, pki] = await buildCluster(lab, setup);
     held.cluster = cluster;
     const b: Bench = { lab, cluster, pki, n1: cluster.node(1), n2: cluster.node(2), linkText };
