@@ -95,14 +95,16 @@ function splitRow(set: DataSet, m: Method, rs: Row[], refs: { gap: number; sst: 
 function goals(r: SplitReport, i: number): string[] {
   const of = (key: string) => medians(r.rows.filter((x) => x.set === i && x.method === key));
   const [plain, mb] = [of("plain"), of("mariabackup")];
-  const check = (ok: boolean) => ok ? "met" : "NOT met";
+  /** `met`/`NOT met`, or `—` when a figure is missing (e.g. the method not run). */
+  const check = (a: number, max: number) =>
+    !Number.isFinite(a) || !Number.isFinite(max) ? "—" : a <= max ? "met" : "NOT met";
   return r.methods.filter((m) => m.sstMethod === "rsync_tunnel").map((m) => {
     const x = of(m.key);
     return `${dataSetLabel(r.dataSets[i])}, ${m.label}: longest stop ${fmt(x.stall)} s ` +
-      `(≤ 0.3 s: ${check(x.stall <= 0.3)}; ≤ mariabackup's ${fmt(mb.stall)} s: ` +
-      `${check(x.stall <= mb.stall)}), of it mariadbd's flush ${fmt(x.flush)} s and ours ` +
+      `(≤ 0.3 s: ${check(x.stall, 0.3)}; ≤ mariabackup's ${fmt(mb.stall)} s: ` +
+      `${check(x.stall, mb.stall)}), of it mariadbd's flush ${fmt(x.flush)} s and ours ` +
       `${fmt(x.ours)} s; SST ÷ plaintext rsync's ${fmt(x.sst / plain.sst)} (≤ 1.1: ` +
-      `${check(x.sst / plain.sst <= 1.1)})`;
+      `${check(x.sst / plain.sst, 1.1)})`;
   });
 }
 
