@@ -85,3 +85,43 @@ export function donorBlocked(log: string): number {
   const all = [...log.matchAll(/donor writes blocked for ([\d.]+) s/g)];
   return all.length > 0 ? Number(all.at(-1)![1]) : NaN;
 }
+
+/** How our donor spent its lock, from its log (see {@link lockSplit}). */
+export interface LockSplit {
+  /** `donor writes blocked for N s`. */
+  blocked: number;
+  /** `mariadbd's flush M s`. */
+  flush: number;
+  /** `clones K s` (NaN: no clones). */
+  clones: number;
+  /** `for F files` of the clones (NaN: no clones). */
+  cloneFiles: number;
+  /** `locked pass P s` (NaN: none, everything was cloned). */
+  lockedPass: number;
+  /** The locked pass's `compared X, sent Y in Z s` (or `copied …`), or null. */
+  lockedPassLine: string | null;
+}
+
+/**
+ * The split of the last `donor writes blocked for N s (mariadbd's flush M s, clones K s for F
+ * files, locked pass P s)` in a log text, with the locked pass's `compared X, sent Y … in Z s`
+ * line; null when the text has neither (stock methods).
+ */
+export function lockSplit(log: string): LockSplit | null {
+  const lock = [...log.matchAll(/donor writes blocked for ([\d.]+) s \(([^)]*)\)/g)].at(-1);
+  if (!lock) return null;
+  const num = (re: RegExp, i = 1) => Number(re.exec(lock[2])?.[i] ?? NaN);
+  const pass = [
+    ...log.matchAll(
+      /locked (?:delta )?pass: ((?:compared|copied) .+?, sent [\d.]+ \S+) \(\d+ bytes\) in ([\d.]+ s)/g,
+    ),
+  ].at(-1);
+  return {
+    blocked: Number(lock[1]),
+    flush: num(/mariadbd's flush ([\d.]+) s/),
+    clones: num(/clones ([\d.]+) s for (\d+) files/),
+    cloneFiles: num(/clones ([\d.]+) s for (\d+) files/, 2),
+    lockedPass: num(/locked pass ([\d.]+) s/),
+    lockedPassLine: pass ? `${pass[1]} in ${pass[2]}` : null,
+  };
+}

@@ -2,7 +2,9 @@
  * The benchmark's cluster: two MariaDB Galera nodes, each in its own network namespace
  * (`bench-…`, see scripts/lib/netns.ts), standard ports, one test CA. {@link withBench} builds it,
  * runs a scenario and tears everything down on every exit path (end, error, SIGINT, SIGTERM,
- * SIGHUP); `--keep` keeps the cluster's files.
+ * SIGHUP); `--keep` keeps the cluster's files. With {@link BenchSetup.fs} both nodes' datadirs
+ * live on loop-mounted images of that type (scripts/lib/loop_fs.ts), made before the cluster
+ * and removed after it (`--keep` leaves them mounted).
  *
  * @module
  */
@@ -10,6 +12,7 @@ import { chownMysql, Cluster, type Node } from "../lib/cluster.ts";
 import { NetnsLab, probeNetns } from "../lib/netns.ts";
 import { LAUNCHER_DIR, requireLauncher } from "../lib/launcher.ts";
 import { type Leaf, makeCa, makeLeaf } from "../lib/pki.ts";
+import { datadirOn, type LoopFs, type LoopFsType, makeLoopFs } from "../lib/loop_fs.ts";
 import { type Method, METHODS, nodeExtra, type Pki } from "./methods.ts";
 
 /** A running benchmark cluster. */
@@ -33,6 +36,17 @@ export interface BenchSetup {
   keep: boolean;
   /** Extra `wsrep_provider_options` entries of node1 (e.g. a small gcache). */
   donorProviderOptions?: string[];
+  /** Both datadirs on loop-mounted images of this type and size (MiB, sparse); none: the host's. */
+  fs?: { type: LoopFsType; mib: number };
+}
+
+/** What {@link withBench} tears down. */
+interface Held {
+  lab?: NetnsLab;
+  cluster?: Cluster;
+  /** The images, and the bind mounts of the datadirs on them. */
+  images: LoopFs[];
+  unmounts: (() => Promise<void>)[];
 }
 
 async function makePki(root: string): Promise<Pki> {
@@ -119,8 +133,15 @@ export async function configure(b: Bench, m: Method, setup: BenchSetup): Promise
   await b.cluster.writeConfig(b.n2, nodeExtra(b.pki, b.n2, m));
 }
 
-async function buildCluster(lab: NetnsLab, setup: BenchSetup): Promise<[Cluster, Pki]> {
+async function buildCluster(
+  lab: NetnsLab,
+  setup: BenchSetup,
+  held: Held,
+): Promise<[Cluster, Pki]> {
   let pki: Pki | null = null;
+  if (setup.fs) {
+    for (let i = 0; i < 2; i++) held.images.push(await makeLoopFs(setup.fs.type, setup.fs.mib));
+  }
   const cluster = await Cluster.create({
     size: 2,
     sstMethod: "rsync_tunnel",
@@ -128,6 +149,8 @@ async function buildCluster(lab: NetnsLab, setup: BenchSetup): Promise<[Cluster,
     placement: (name) => ({ host: name, standardPorts: true, wrap: lab.wrap(name) }),
     configure: async (node, c) => {
       pki ??= await makePki(c.root);
+      const image = held.images[node.index - 1];
+      if (image) held.unmounts.push(await datadirOn(image, node));
       const opts = node.index === 1 ? setup.donorProviderOptions : [];
       return nodeExtra(pki, node, METHODS.tunnel, opts);
     },
@@ -144,8 +167,8 @@ export async function withBench<T>(setup: BenchSetup, fn: (b: Bench) => Promise<
   if (skip) throw new Error(`bench: cannot build network namespaces: ${skip}`);
   await requireLauncher();
   if (setup.keep) Deno.env.set("E2E_KEEP", "1"); // the cluster's teardown keeps its files
-  const held: { lab?: NetnsLab; cluster?: Cluster } = {};
-  const cleanup = onceCleanup(held);
+  const held: Held = { images: [], unmounts: [] };
+  const cleanup = onceCleanup(held, setup.keep);
   const onSignal = (sig: Deno.Signal) => () => {
     console.error(`\n${sig}: cleaning up …`);
     cleanup().finally(() => Deno.exit(130));
@@ -156,7 +179,7 @@ export async function withBench<T>(setup: BenchSetup, fn: (b: Bench) => Promise<
   try {
     const lab = held.lab = await NetnsLab.create(["node1", "node2"], { prefix: "bench-" });
     const linkText = await shapeLink(lab, setup.link);
-    const [cluster, pki] = await buildCluster(lab, setup);
+    const [cluster, pki] = await buildCluster(lab, setup, held);
     held.cluster = cluster;
     const b: Bench = { lab, cluster, pki, n1: cluster.node(1), n2: cluster.node(2), linkText };
     console.log(`cluster in ${cluster.root}; link: ${linkText}`);
@@ -170,12 +193,20 @@ export async function withBench<T>(setup: BenchSetup, fn: (b: Bench) => Promise<
   }
 }
 
-/** Tears down what `held` holds, once (later calls get the same promise). */
-function onceCleanup(held: { lab?: NetnsLab; cluster?: Cluster }): () => Promise<void> {
+/**
+ * Tears down what `held` holds, once (later calls get the same promise); with `keep` the images
+ * stay mounted (their paths are printed).
+ */
+function onceCleanup(held: Held, keep: boolean): () => Promise<void> {
   let cleaning: Promise<void> | null = null;
   return () => {
     cleaning ??= (async () => {
+      if (!keep) { for (const u of held.unmounts) await u(); }
       await held.cluster?.teardown().catch((e) => console.error(`cluster teardown: ${e}`));
+      for (const fs of held.images) {
+        if (keep) console.error(`kept: ${fs.type} image mounted on ${fs.dir}`);
+        else await fs.teardown().catch((e) => console.error(`${fs.type} image teardown: ${e}`));
+      }
       if (!held.lab) return;
       const killed = await held.lab.teardown().catch((e) => [`lab teardown failed: ${e}`]);
       if (killed.length > 0) console.error(`lab teardown: ${killed.join("; ")}`);

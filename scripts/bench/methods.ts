@@ -11,6 +11,8 @@
  *   openssl-listen`/`openssl-connect` with cert, key and cafile, verifying the chain only);
  * - `tunnel` — this program (mutual TLS through socat, per-SST secret), default `[sst]`;
  * - `tunnel-precopy-off`, `tunnel-precopy-on` — this program with `[sst] precopy=off|on`;
+ * - `tunnel-clone-off` — this program with `[sst] clone=off` (no clones under the lock: the
+ *   locked pass, as on a file system that cannot clone);
  * - variants of `rsync_tunnel` with extra `[sst]` keys (`--variant label:key=value;…`).
  *
  * @module
@@ -68,6 +70,7 @@ export const METHODS: Readonly<Record<string, Method>> = {
   tunnel: tunnel("tunnel", "rsync_tunnel (TLS)", []),
   "tunnel-precopy-off": tunnel("tunnel-precopy-off", "tunnel precopy=off", ["precopy=off"]),
   "tunnel-precopy-on": tunnel("tunnel-precopy-on", "tunnel precopy=on", ["precopy=on"]),
+  "tunnel-clone-off": tunnel("tunnel-clone-off", "tunnel clone=off", ["clone=off"]),
 };
 
 /** The methods named by `keys`, then one `rsync_tunnel` method per `--variant` spec. */

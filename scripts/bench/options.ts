@@ -57,12 +57,40 @@ export class BenchArgs {
     return this.list("--sizes", def).map(parseSize).sort((a, b) => a - b);
   }
 
+  /** The value of `name`, which must be one of `allowed` (the first is the default). */
+  choice<T extends string>(name: string, allowed: readonly T[]): T {
+    const v = this.last(name, allowed[0]);
+    if (!allowed.includes(v as T)) throw new Error(`${name} is one of ${allowed.join(", ")}`);
+    return v as T;
+  }
+
   /** `--link fast|slow`. */
   link(def: "fast" | "slow"): "fast" | "slow" {
     const link = this.last("--link", def);
     if (link !== "fast" && link !== "slow") throw new Error("--link is fast or slow");
     return link;
   }
+}
+
+/** One data set of `bench:stall --data`: MiB of cold tables and of hot (sysbench) tables. */
+export interface DataSet {
+  coldMiB: number;
+  hotMiB: number;
+}
+
+/** `--data 1G:1G,0:4G` (cold:hot, each a size) → the data sets, in the order given. */
+export function parseDataSets(spec: string): DataSet[] {
+  return spec.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
+    const [cold, hot, ...rest] = s.split(":");
+    if (hot === undefined || rest.length > 0) {
+      throw new Error(`--data '${s}': write cold:hot, e.g. 1G:1G or 0:4G`);
+    }
+    const set = { coldMiB: parseSize(cold), hotMiB: parseSize(hot) };
+    if (set.hotMiB < 16) {
+      throw new Error(`--data '${s}': sysbench needs at least 16M of hot tables`);
+    }
+    return set;
+  });
 }
 
 /** MiB of a size such as `256M`, `1G`, `1.5GiB` or `4096` (MiB). */

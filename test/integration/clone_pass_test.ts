@@ -7,7 +7,7 @@
  * scope removes the snapshot directory.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { withLoopFs } from "../support/loop_fs.ts";
+import { withLoopFs } from "../../scripts/lib/loop_fs.ts";
 import { OptionLookup } from "../../src/config/option_lookup.ts";
 import { settingsFrom } from "../../src/config/settings.ts";
 import { parseSstArgs } from "../../src/core/args.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { withLoopFs } from "../support/loop_fs.ts";
+import { withLoopFs } from "../../scripts/lib/loop_fs.ts";
 import { Scope } from "../../src/sst/scope.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { SnapshotDirs } from "../../src/transfer/snapshot_dir.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { type LoopFsType, withLoopFs } from "../support/loop_fs.ts";
+import { type LoopFsType, withLoopFs } from "../../scripts/lib/loop_fs.ts";
 import { cloneFile, fileMeta } from "../../src/proc/ficlone.ts";
 import { statFs } from "../../src/proc/statfs.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { withLoopFs } from "../support/loop_fs.ts";
+import { withLoopFs } from "../../scripts/lib/loop_fs.ts";
 import { Scope } from "../../src/sst/scope.ts";
 import { processStartTime } from "../../src/proc/liveness.ts";
 import { fileMeta } from "../../src/proc/ficlone.ts";

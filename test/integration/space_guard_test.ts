@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { withLoopFs } from "../support/loop_fs.ts";
+import { withLoopFs } from "../../scripts/lib/loop_fs.ts";
 import { ExitCode } from "../../src/core/errors.ts";
 import { statFs } from "../../src/proc/statfs.ts";
 import { sleep } from "../../src/proc/wait.ts";

@@ -1,8 +1,9 @@
 /**
- * Real file systems for clone tests: an image file in a temporary directory, made with mkfs,
- * loop-mounted (root), unmounted and removed on teardown. XFS with `reflink=1` and btrfs
- * clone; ext4 does not (the negative case). `.ci/run` installs xfsprogs and btrfs-progs on the
+ * Real file systems for clone tests and benchmarks: an image file in a temporary directory, made
+ * with mkfs, loop-mounted (root), unmounted and removed on teardown. XFS with `reflink=1` and
+ * btrfs clone; ext4 does not (the negative case). `.ci/run` installs xfsprogs and btrfs-progs on the
  * host, scripts/roots.ts in the Debian roots.
+ * {@link datadirOn} puts a node's datadir on such a file system.
  *
  * Sizes: mkfs.xfs (5.19 and later) refuses a file system under 300 MB, so an XFS image is at
  * least 320 MiB; the image is sparse, and only what a test writes takes disk space.
@@ -10,8 +11,13 @@
  * @module
  */
 
+import { MYSQL_USER, type Node } from "./cluster.ts";
+
 /** The file systems a test can ask for. */
 export type LoopFsType = "xfs" | "btrfs" | "ext4";
+
+/** Every {@link LoopFsType}. */
+export const LOOP_FS_TYPES: readonly LoopFsType[] = ["xfs", "btrfs", "ext4"];
 
 /** A mounted image. */
 export interface LoopFs {
@@ -25,13 +31,15 @@ export interface LoopFs {
 /** Smallest image each mkfs accepts here. */
 const MIN_MIB: Record<LoopFsType, number> = { xfs: 320, btrfs: 128, ext4: 16 };
 
-const MKFS: Record<LoopFsType, string[]> = {
+/** The mkfs command line of each type (the image's path follows). */
+export const MKFS: Readonly<Record<LoopFsType, readonly string[]>> = {
   xfs: ["mkfs.xfs", "-q", "-m", "reflink=1"],
   btrfs: ["mkfs.btrfs", "-q"],
   ext4: ["mkfs.ext4", "-q", "-F"],
 };
 
-async function run(cmd: string, args: string[]): Promise<void> {
+/** Runs `cmd args` (no shell), throwing with its stderr when it fails. */
+export async function must(cmd: string, args: string[]): Promise<void> {
   const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   if (!r.success) {
     throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
@@ -49,7 +57,7 @@ export async function makeLoopFs(type: LoopFsType, mib: number): Promise<LoopFs>
   let mounted = false;
   const teardown = async () => {
     if (mounted) {
-      await run("umount", [dir]).catch(() => run("umount", ["-l", dir]));
+      await must("umount", [dir]).catch(() => must("umount", ["-l", dir]));
       mounted = false;
     }
     await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -60,9 +68,9 @@ export async function makeLoopFs(type: LoopFsType, mib: number): Promise<LoopFs>
     await file.truncate(Math.max(mib, MIN_MIB[type]) * 1024 ** 2);
     file.close();
     const [mkfs, ...opts] = MKFS[type];
-    await run(mkfs, [...opts, image]);
+    await must(mkfs, [...opts, image]);
     await Deno.mkdir(dir);
-    await run("mount", ["-o", "loop", image, dir]);
+    await must("mount", ["-o", "loop", image, dir]);
     mounted = true;
     await Deno.chmod(dir, 0o755);
     return { type, dir, teardown };
@@ -84,4 +92,18 @@ export async function withLoopFs<T>(
   } finally {
     await fs.teardown();
   }
+}
+
+/**
+ * Puts `node`'s datadir on `fs` (before its first start): the template datadir copied in (ext4's
+ * `lost+found` removed: mariadbd would list it as a database), owned by mysql, the image
+ * bind-mounted on the datadir's path. Returns the unmount (lazy: mariadbd may still hold files
+ * there until the cluster's teardown kills it).
+ */
+export async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<void>> {
+  await Deno.remove(`${fs.dir}/lost+found`, { recursive: true }).catch(() => {});
+  await must("cp", ["-a", `${node.datadir}/.`, fs.dir]);
+  await must("chown", ["-R", `${MYSQL_USER}:${MYSQL_USER}`, fs.dir]);
+  await must("mount", ["--bind", fs.dir, node.datadir]);
+  return () => must("umount", ["-l", node.datadir]).catch(() => {});
 }

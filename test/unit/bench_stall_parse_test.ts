@@ -1,0 +1,59 @@
+/**
+ * `bench:stall`'s parsing: `--data cold:hot,…` and the split of the lock our donor logs (the
+ * columns of the table under `--load sysbench`).
+ *
+ * @module
+ */
+import { assertEquals } from "../support/assert.ts";
+import { throws } from "node:assert/strict";
+import { parseDataSets } from "../../scripts/bench/options.ts";
+import { lockSplit } from "../../scripts/bench/join.ts";
+import { cloneSummary } from "../../src/transfer/snapshot_dir.ts";
+
+Deno.test("--data: cold:hot sizes in the order given; a set without hot, or with a third field, is refused", () => {
+  assertEquals(parseDataSets("1G:1G,0:4G"), [
+    { coldMiB: 1024, hotMiB: 1024 },
+    { coldMiB: 0, hotMiB: 4096 },
+  ]);
+  assertEquals(parseDataSets("0:96M"), [{ coldMiB: 0, hotMiB: 96 }]);
+  throws(() => parseDataSets("1G"), { message: new RegExp("cold:hot") });
+  throws(() => parseDataSets("1G:1G:1G"), { message: new RegExp("cold:hot") });
+  throws(() => parseDataSets("1G:0"), { message: new RegExp("at least 16M") });
+});
+
+Deno.test("lock split: clones and no locked pass (XFS, btrfs)", () => {
+  const clones = cloneSummary({ seconds: 0.081, cloned: Array(12), uncloned: [], bytes: 0n });
+  const log = "WSREP_SST: [INFO] clone pass (from the clones): copied 96.0 MiB, sent 96.1 MiB " +
+    "(100773888 bytes) in 1.2 s\n" +
+    `WSREP_SST: [INFO] donor writes blocked for 0.41 s (mariadbd's flush 0.30 s, ${clones})\n`;
+  assertEquals(lockSplit(log), {
+    blocked: 0.41,
+    flush: 0.30,
+    clones: 0.08,
+    cloneFiles: 12,
+    lockedPass: NaN,
+    lockedPassLine: null,
+  });
+});
+
+Deno.test("lock split: the locked pass and what it compared and sent (ext4, clone=off); the last lock line counts", () => {
+  const log = [
+    "WSREP_SST: [INFO] hot pre-copy (the server takes writes): copied 1.10 GiB, sent 1.10 GiB " +
+    "(1181116006 bytes) in 9.0 s",
+    "WSREP_SST: [INFO] locked delta pass: compared 1.14 GiB, sent 96.4 MiB (101082726 bytes) " +
+    "in 1.8 s",
+    "WSREP_SST: [INFO] donor writes blocked for 2.10 s (mariadbd's flush 0.25 s, locked pass " +
+    "1.85 s)",
+    "WSREP_SST: [INFO] SST totals on donor: complete in 12.0 s; donor writes blocked for 2.10 s " +
+    "(mariadbd's flush 0.25 s, locked pass 1.85 s)",
+  ].join("\n");
+  assertEquals(lockSplit(log), {
+    blocked: 2.1,
+    flush: 0.25,
+    clones: NaN,
+    cloneFiles: NaN,
+    lockedPass: 1.85,
+    lockedPassLine: "compared 1.14 GiB, sent 96.4 MiB in 1.8 s",
+  });
+  assertEquals(lockSplit("WSREP_SST: [INFO] stock rsync said nothing of the kind"), null);
+});
