@@ -64,7 +64,7 @@ import { fmt, printTable, printVersions, summaryLine } from "./report.ts";
 import { dataSetLabel, HOT_RATE, loadDataSet } from "./hot_load.ts";
 import { type SysbenchResult, type SysbenchRun, sysbenchRun } from "../lib/sysbench.ts";
 import { LOOP_FS_TYPES, MKFS } from "../lib/loop_fs.ts";
-import { medians, type Row, sysbenchReport } from "./stall_split.ts";
+import { describeGaps, medians, type Row, sysbenchReport } from "./stall_split.ts";
 
 const KNOWN = [
   "--sizes",
@@ -133,7 +133,8 @@ function logRun(round: number, m: Method, r: Omit<Row, "set" | "datadirMiB" | "m
   console.log(
     `  round ${round} ${m.label.padEnd(22)} SST ${fmt(r.sst.sstSeconds)} s, join ` +
       `${fmt(r.sst.joinSeconds)} s, longest write gap ${fmt(r.writer.longestGap)} s ` +
-      `(${r.writer.rows} rows), donor log: blocked ${fmt(r.donorBlocked)} s${split}`,
+      `(${r.writer.rows} rows), donor log: blocked ${fmt(r.donorBlocked)} s${split}; ` +
+      `stops against the donor's script: ${describeGaps(r)}`,
   );
 }
 

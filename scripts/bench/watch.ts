@@ -93,6 +93,8 @@ export interface RunSample {
   peakDenoRssMiB: number;
   /** CPU seconds of the SST processes (both nodes) by command name, as last seen. */
   cpuByCommand: Record<string, number>;
+  /** When the donor's SST script ran, in seconds since boot (end NaN if not seen ending). */
+  donorSpan: { start: number; end: number };
 }
 
 /** Start and end (seconds since boot) of the first SST script mariadbd runs on one node. */
@@ -179,6 +181,7 @@ export function watchSst(joiner: Node, donor: Node): { stop(): Promise<RunSample
         peakRssMiB: res.peakKiB / 1024,
         peakDenoRssMiB: res.peakDenoKiB / 1024,
         cpuByCommand: res.byCommand(),
+        donorSpan: { start: d.start || NaN, end: d.end || NaN },
       };
     },
   };

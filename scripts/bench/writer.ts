@@ -22,8 +22,21 @@ export interface WriterResult {
   rows: number;
   /** The longest time between two consecutive commits, in seconds. */
   longestGap: number;
+  /** Every gap over {@link GAP_NOTED_S} between two commits, in order. */
+  gaps: Gap[];
   /** Whether the writer failed (its error), or null. */
   error: string | null;
+}
+
+/** Gaps at least this long (seconds) are kept with their time, to place them in the join. */
+export const GAP_NOTED_S = 0.15;
+
+/** One stop of the writer: when its last commit before returned, and for how long. */
+export interface Gap {
+  /** Seconds since boot (as /proc's times) of the last commit before the gap. */
+  at: number;
+  /** Seconds until the next commit returned. */
+  seconds: number;
 }
 
 /** Creates the writer's table on `node` (replicated, tiny). */
@@ -74,6 +87,9 @@ export function startWriter(node: Node): { stop(): Promise<WriterResult> } {
   const enc = new TextEncoder();
   let running = true;
   const commits: number[] = [];
+  // performance.now() (ms) → seconds since boot, the clock of /proc's process start times.
+  const bootOffset = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) -
+    performance.now() / 1000;
   const loop = (async () => {
     for (let i = 1; running; i++) {
       const sent = performance.now();
@@ -97,6 +113,7 @@ export function startWriter(node: Node): { stop(): Promise<WriterResult> } {
       return {
         rows: commits.length,
         longestGap: longestGap(commits),
+        gaps: notedGaps(commits, bootOffset),
         error: error ?? (said || null),
       };
     },
@@ -114,6 +131,16 @@ async function settle(p: Promise<void>, ms: number): Promise<string | null> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The gaps of at least {@link GAP_NOTED_S} between consecutive times (ms), placed in boot time. */
+export function notedGaps(times: number[], bootOffset: number): Gap[] {
+  const out: Gap[] = [];
+  for (let i = 1; i < times.length; i++) {
+    const seconds = (times[i] - times[i - 1]) / 1000;
+    if (seconds >= GAP_NOTED_S) out.push({ at: times[i - 1] / 1000 + bootOffset, seconds });
+  }
+  return out;
 }
 
 /** The longest interval between consecutive times (ms) in seconds (NaN with fewer than 2). */

@@ -9,6 +9,8 @@ import { throws } from "node:assert/strict";
 import { parseDataSets } from "../../scripts/bench/options.ts";
 import { lockSplit } from "../../scripts/bench/join.ts";
 import { cloneSummary } from "../../src/transfer/snapshot_dir.ts";
+import { notedGaps } from "../../scripts/bench/writer.ts";
+import { gapPhase } from "../../scripts/bench/stall_split.ts";
 
 Deno.test("--data: cold:hot sizes in the order given; a set without hot, or with a third field, is refused", () => {
   assertEquals(parseDataSets("1G:1G,0:4G"), [
@@ -56,4 +58,17 @@ Deno.test("lock split: the locked pass and what it compared and sent (ext4, clon
     lockedPassLine: "compared 1.14 GiB, sent 96.4 MiB in 1.8 s",
   });
   assertEquals(lockSplit("WSREP_SST: [INFO] stock rsync said nothing of the kind"), null);
+});
+
+Deno.test("writer's stops: only gaps of 0.15 s or more are kept, placed in boot time, and each falls before, during or after the donor's script", () => {
+  // Commits at 0, 50, 100 ms, then a 600 ms stop, then 700 and 1000 ms (a 300 ms stop).
+  const gaps = notedGaps([0, 50, 100, 700, 750, 1050], 1000);
+  assertEquals(gaps.map((g) => [Number(g.at.toFixed(3)), Number(g.seconds.toFixed(3))]), [
+    [1000.1, 0.6],
+    [1000.75, 0.3],
+  ]);
+  const span = { start: 1000.5, end: 1000.7 };
+  assertEquals(gaps.map((g) => gapPhase(g, span)), ["sst", "after"]);
+  assertEquals(gapPhase({ at: 999, seconds: 0.5 }, span), "before");
+  assertEquals(gapPhase({ at: 1000.25, seconds: 0.25 }, span), "before");
 });
