@@ -39,7 +39,8 @@
  *   default, and `clone=off`).
  * - `--fs host|xfs|btrfs|ext4` (default `host`: the datadirs where the cluster is): both nodes'
  *   datadirs on sparse loop-mounted images of that type (XFS `-m reflink=1`;
- *   scripts/lib/loop_fs.ts), each twice the largest data set plus 3 GiB, made by the bench and
+ *   scripts/lib/loop_fs.ts), each four times the largest data set plus 8 GiB (the datadir also holds the
+ *   binary logs of the load, about as much again as the tables), made by the bench and
  *   removed at its end, also on failure (`--keep` leaves them mounted). Needs root and the
  *   type's mkfs.
  *
@@ -97,7 +98,7 @@ const largestMiB = Math.max(...dataSets.map((d) => d.coldMiB + d.hotMiB));
 const setup: BenchSetup = {
   link: args.link("fast"),
   keep: args.flag("--keep"),
-  fs: fsType === "host" ? undefined : { type: fsType, mib: 2 * largestMiB + 3072 },
+  fs: fsType === "host" ? undefined : { type: fsType, mib: 4 * largestMiB + 8192 },
 };
 
 /** One SST of node2 from nothing with a writer on node1 during it (and sysbench, if `hot`). */

@@ -245,7 +245,7 @@ export const SST_KEYS = [
     role: "donor",
     default: "auto",
     meaning: "copy the data set once while the server takes writes, then lock only for a delta " +
-      "pass: on, off, or auto (on from 256 MiB of data)",
+      "pass: on, off, or auto (on from 256 MiB of data, off when every part clones under the lock)",
   },
   {
     name: "delta",

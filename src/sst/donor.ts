@@ -13,11 +13,11 @@
  *    a full SST, `[sst] compress` checked against the local rsync;
  * 3. IST (`--bypass`): `continue`, then straight to 7. for the completion record and the
  *    final line;
- * 4. otherwise plan the copy; decide per part of the data set whether it clones under the lock
- *    (`[sst] clone`, transfer/clone_pass.ts: stale snapshot directories removed, a probe clone
- *    per file system, one INFO line); with `[sst] precopy`, copy everything while the server
- *    still takes writes (the hot pass, through per-connection socat TLS clients, in parallel
- *    streams);
+ * 4. otherwise decide per part of the data set whether it clones under the lock (`[sst] clone`,
+ *    transfer/clone_pass.ts: stale snapshot directories removed, a probe clone per file system,
+ *    one INFO line), then plan the copy; with `[sst] precopy` (`auto`: not when every part
+ *    clones), copy everything while the server still takes writes (the hot pass, through
+ *    per-connection socat TLS clients, in parallel streams);
  * 5. `flush tables`, wait for mariadbd's `tables_flushed` (or `sst_error`);
  * 6. under the lock, list what the locked pass reads (after a pre-copy, what its record cannot
  *    vouch for); where parts clone, clone those files and send by a locked pass only what
@@ -60,6 +60,7 @@ import type { Tunnel } from "../transfer/rsync_runner.ts";
 import { type Pass, type PassObserver, runPass } from "../transfer/pass.ts";
 import { type LockedReads, lockedReads, planCopy } from "../transfer/copy_plan.ts";
 import {
+  clonesAll,
   type CloneSetup,
   cloneUnderLock,
   guardClones,
@@ -126,10 +127,10 @@ export async function runDonor(
       ...(ctx.args.progress ? { protocol: (line: string) => ctx.protocol.write(line) } : {}),
       ...passReports(dir, totals),
     };
-    // 4. The plan; whether each part clones under the lock (one INFO line); with a
+    // 4. Whether each part clones under the lock (one INFO line); the plan; with a
     // pre-copy, the hot pass.
-    const copy = await planFirstPass(start).catch(refusing);
     const clones = await prepareClones(settings, ctx.scope);
+    const copy = await planFirstPass(start, clonesAll(clones)).catch(refusing);
     if (copy.hot) await runPass(copy.hot, tunnel, progress);
     // 5. Flush and lock.
     await clearFlushMarkers(settings.layout.datadir);
@@ -290,12 +291,12 @@ interface FirstPass {
  * without, one locked pass of whole files. Checks, through the tunnel `to`, that the joiner
  * can hold the copy, and decides the delta from what it holds.
  */
-async function planFirstPass(start: DonorStart): Promise<FirstPass> {
+async function planFirstPass(start: DonorStart, clonesAll: boolean): Promise<FirstPass> {
   const { settings, tunnel, dir } = start;
   await checkOwnTablespace(systemTablespaceOf(settings.layout));
   const walk = new TreeWalk();
   const plan = await planCopy(settings, walk, false);
-  const precopy = wantsPrecopy(settings.precopy, plan.total);
+  const precopy = wantsPrecopy(settings.precopy, plan.total, clonesAll);
   const joiner = joinerCopy(start.joiner);
   await checkJoinerSpace(settings, { tunnel, dir, walk }, plan.jobs.map((j) => j.job), joiner);
   const delta = chooseDelta(settings.delta, start.programName, joiner);
@@ -308,16 +309,20 @@ async function planFirstPass(start: DonorStart): Promise<FirstPass> {
         : "whole files"),
   );
   if (!precopy) {
-    if (settings.precopy === "auto") {
-      log.info(
-        `[sst] precopy=auto: ${formatBytes(plan.total)} to copy, below ` +
-          `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`,
-      );
-    }
+    if (settings.precopy === "auto") log.info(noPrecopyLine(plan.total, clonesAll));
     return { walk, delta: delta.on, hot: null };
   }
   const record = await PrecopyRecord.take(walk, plan.jobs.map((j) => j.job));
   return { walk, delta: delta.on, hot: { kind: "hot", plan, delta: delta.on, record } };
+}
+
+/** Why `[sst] precopy=auto` made no pre-copy. */
+function noPrecopyLine(total: number, clonesAll: boolean): string {
+  return clonesAll
+    ? `[sst] precopy=auto: every part of the data set clones under the lock: no pre-copy ` +
+      `(it would only add a copy of ${formatBytes(total)} to the SST)`
+    : `[sst] precopy=auto: ${formatBytes(total)} to copy, below ` +
+      `${formatBytes(PRECOPY_AUTO_BYTES)}: one locked pass`;
 }
 
 /** What the lock is for: the files to read under it, and whether passes compare blocks. */

@@ -99,6 +99,11 @@ export interface CloneSetup {
   floor: FloorPolicy;
 }
 
+/** Whether every part of the data set clones under the lock (none is left to a locked copy). */
+export function clonesAll(setup: CloneSetup): boolean {
+  return setup.plans.length > 0 && setup.plans.every((p) => p.mechanism.kind === "clone");
+}
+
 /**
  * Before `flush tables`: removes snapshot directories of killed donors (whatever `[sst] clone`
  * says), and unless it is `off` makes this SST's and probes them (`on`: a ConfigError when a
