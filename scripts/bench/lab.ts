@@ -12,7 +12,7 @@ import { chownMysql, Cluster, type Node } from "../lib/cluster.ts";
 import { NetnsLab, probeNetns } from "../lib/netns.ts";
 import { LAUNCHER_DIR, requireLauncher } from "../lib/launcher.ts";
 import { type Leaf, makeCa, makeLeaf } from "../lib/pki.ts";
-import { datadirOn, type LoopFs, type LoopFsType, makeLoopFs } from "../lib/loop_fs.ts";
+import { datadirOn, type LoopFs, type LoopFsType, makeLoopFs, makeTmpFs } from "../lib/loop_fs.ts";
 import { type Method, METHODS, nodeExtra, type Pki } from "./methods.ts";
 
 /** A running benchmark cluster. */
@@ -38,6 +38,8 @@ export interface BenchSetup {
   donorProviderOptions?: string[];
   /** Both datadirs on loop-mounted images of this type and size (MiB, sparse); none: the host's. */
   fs?: { type: LoopFsType; mib: number };
+  /** node2's datadir on a tmpfs of its own (with {@link fs}): the joiner's writes off the donor's disk. */
+  joinerTmpfs?: boolean;
 }
 
 /** What {@link withBench} tears down. */
@@ -140,7 +142,12 @@ async function buildCluster(
 ): Promise<[Cluster, Pki]> {
   let pki: Pki | null = null;
   if (setup.fs) {
-    for (let i = 0; i < 2; i++) held.images.push(await makeLoopFs(setup.fs.type, setup.fs.mib));
+    held.images.push(await makeLoopFs(setup.fs.type, setup.fs.mib));
+    held.images.push(
+      setup.joinerTmpfs
+        ? await makeTmpFs(setup.fs.mib)
+        : await makeLoopFs(setup.fs.type, setup.fs.mib),
+    );
   }
   const cluster = await Cluster.create({
     size: 2,

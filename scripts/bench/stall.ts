@@ -43,6 +43,14 @@
  *   binary logs of the load, about as much again as the tables), made by the bench and
  *   removed at its end, also on failure (`--keep` leaves them mounted). Needs root and the
  *   type's mkfs.
+ * - `--joiner-fs same|tmpfs` (with `--fs`; default `same`): `tmpfs` puts node2's datadir on a
+ *   tmpfs instead, so that the joiner's writes do not share the donor's disk (here both images
+ *   live on one disk, where the joiner's writes slowed the donor's own fsyncs: stops of the
+ *   donor's writes in the middle of the transfer that two hosts would not have).
+ * - Every stop of the writer over 0.15 s is placed against the donor's SST script: `before` it
+ *   started (node2 joining the group: Galera's view change, the same for every method), while it
+ *   ran (`sst`: the lock is among these), or `after` (node2 catching up); the table gives the
+ *   longest stop while the script ran beside the longest outside it.
  *
  * With `--load sysbench` the table gives, per data set and method: SST s, the longest write gap,
  * and for ours the split our donor logs (`donor writes blocked for N s (mariadbd's flush M s,
@@ -78,6 +86,7 @@ const KNOWN = [
   "--load",
   "--data",
   "--fs",
+  "--joiner-fs",
 ];
 const args = new BenchArgs(Deno.args, KNOWN, "scripts/bench/stall.ts");
 const load = args.choice("--load", ["none", "sysbench"] as const);
@@ -95,10 +104,13 @@ const runs = args.count("--runs", 1);
 const methods = pickMethods(args.list("--methods", DEFAULT_METHODS), args.values("--variant"));
 const fsType = args.choice("--fs", ["host", ...LOOP_FS_TYPES] as const);
 const largestMiB = Math.max(...dataSets.map((d) => d.coldMiB + d.hotMiB));
+const joinerFs = args.choice("--joiner-fs", ["same", "tmpfs"] as const);
+if (joinerFs === "tmpfs" && fsType === "host") throw new Error("--joiner-fs tmpfs goes with --fs");
 const setup: BenchSetup = {
   link: args.link("fast"),
   keep: args.flag("--keep"),
   fs: fsType === "host" ? undefined : { type: fsType, mib: 4 * largestMiB + 8192 },
+  joinerTmpfs: joinerFs === "tmpfs",
 };
 
 /** One SST of node2 from nothing with a writer on node1 during it (and sysbench, if `hot`). */
@@ -284,7 +296,11 @@ function report(rows: Row[], linkText: string, t0: number): void {
 /** The file system of the datadirs, in words (and mkfs's options). */
 function fsText(): string {
   if (fsType === "host") return "the host's (where the cluster is)";
-  return `${fsType} loop images of ${setup.fs!.mib} MiB (sparse), \`${MKFS[fsType].join(" ")}\``;
+  const images = `${fsType} loop images of ${setup.fs!.mib} MiB (sparse), ` +
+    `\`${MKFS[fsType].join(" ")}\``;
+  return joinerFs === "tmpfs"
+    ? `node1: one of the ${images}; node2: a tmpfs (the joiner's writes off the donor's disk)`
+    : images;
 }
 
 const rows: Row[] = [];

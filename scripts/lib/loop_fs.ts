@@ -19,9 +19,9 @@ export type LoopFsType = "xfs" | "btrfs" | "ext4";
 /** Every {@link LoopFsType}. */
 export const LOOP_FS_TYPES: readonly LoopFsType[] = ["xfs", "btrfs", "ext4"];
 
-/** A mounted image. */
+/** A mounted image (or, for a benchmark's joiner, a tmpfs: {@link makeTmpFs}). */
 export interface LoopFs {
-  type: LoopFsType;
+  type: LoopFsType | "tmpfs";
   /** The mount point (mode 0755). */
   dir: string;
   /** Unmounts and removes the image and its directory (idempotent). */
@@ -74,6 +74,31 @@ export async function makeLoopFs(type: LoopFsType, mib: number): Promise<LoopFs>
     mounted = true;
     await Deno.chmod(dir, 0o755);
     return { type, dir, teardown };
+  } catch (e) {
+    await teardown();
+    throw e;
+  }
+}
+
+/**
+ * A tmpfs of at most `mib` MiB mounted on a fresh directory: a benchmark's joiner on a device of
+ * its own, as on a host of its own, so that its writes do not slow the donor's disk.
+ */
+export async function makeTmpFs(mib: number): Promise<LoopFs> {
+  const root = await Deno.makeTempDir({ prefix: "tmpfs-" });
+  const dir = `${root}/mnt`;
+  let mounted = false;
+  const teardown = async () => {
+    if (mounted) await must("umount", [dir]).catch(() => must("umount", ["-l", dir]));
+    mounted = false;
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
+  try {
+    await Deno.chmod(root, 0o755);
+    await Deno.mkdir(dir);
+    await must("mount", ["-t", "tmpfs", "-o", `size=${mib}m,mode=0755`, "tmpfs", dir]);
+    mounted = true;
+    return { type: "tmpfs", dir, teardown };
   } catch (e) {
     await teardown();
     throw e;
