@@ -1,0 +1,280 @@
+/**
+ * `deno run -A scripts/bench/clone_parallel.ts <btrfs|xfs> [hot GiB] [writes] [runs] [warm|cold]`
+ * (root): how long FICLONE takes for a donor-like set of files, one after another (as
+ * SnapshotDirs.cloneAll does) and with K clones in flight (the ioctl as a `nonblocking` FFI call,
+ * which runs on Deno's blocking thread pool), and which files take the time (issue 24).
+ *
+ * The set, on a fresh loop-mounted image: 220 small files (4 KiB to 1 MiB, written buffered and
+ * synced), four "hot table" files of `hot GiB` in all, written sequentially then fragmented by
+ * `writes` page-aligned 16 KiB O_DIRECT writes at random 16 KiB slots with an fsync every 64
+ * writes (InnoDB's pattern; on btrfs, one extent per write), and a 1 GiB log-like file written
+ * sequentially (`LOG_MIB` in the environment: another size). Each measurement: `sync` (clean
+ * source pages; with `cold` as the fifth argument, caches dropped too: cold metadata), then every
+ * file cloned into a directory on the same file system; the clones are removed and the file
+ * system synced between runs. The modes rotate their order from run to run. Results:
+ * clone_parallel_result.md (K clones in flight do not pay: btrfs serializes them).
+ *
+ * Then the dirty-source case: 256 MiB of buffered writes to the log-like file left unsynced
+ * before its clone, against the same writes synced first: whether FICLONE writes back the
+ * source's dirty pages inside the ioctl (under the donor's lock).
+ *
+ * @module
+ */
+
+import { makeLoopFs, must } from "../lib/loop_fs.ts";
+import { cloneFile, FICLONE } from "../../src/proc/ficlone.ts";
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_CLOEXEC = 0o2000000;
+const O_DIRECT = 0o40000; // x86_64
+
+const libc = Deno.dlopen("libc.so.6", {
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  fsync: { parameters: ["i32"], result: "i32" },
+  ioctlOffThread: {
+    name: "ioctl",
+    parameters: ["i32", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+}).symbols;
+
+const enc = new TextEncoder();
+const cstr = (s: string) => enc.encode(s + "\0");
+
+function openFd(path: string, flags: number, mode = 0o600): number {
+  const fd = libc.open(cstr(path), flags, mode);
+  if (fd < 0) throw new Error(`open ${path} failed`);
+  return fd;
+}
+
+/** A 4096-aligned view of `n` bytes (O_DIRECT's buffer). */
+function aligned(n: number): Uint8Array {
+  const raw = new Uint8Array(n + 4096);
+  const addr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
+  const off = (4096 - (addr % 4096)) % 4096;
+  const view = raw.subarray(off, off + n);
+  crypto.getRandomValues(view.subarray(0, Math.min(n, 65536)));
+  return view;
+}
+
+const MiB = 1024 ** 2;
+const PAGE = 16 * 1024;
+/** Buffered writes left dirty (or synced) before the dirty-source clone. */
+const DIRTY_MIB = 256;
+
+/** Writes `bytes` sequentially in 1 MiB O_DIRECT writes, fsync at the end. */
+function writeSeq(path: string, bytes: number): void {
+  const fd = openFd(path, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC);
+  const buf = aligned(MiB);
+  for (let off = 0; off < bytes; off += MiB) {
+    buf[0] = off & 0xff;
+    if (Number(libc.pwrite(fd, buf, BigInt(MiB), BigInt(off))) !== MiB) throw new Error("pwrite");
+  }
+  libc.fsync(fd);
+  libc.close(fd);
+}
+
+/** `n` random 16 KiB writes spread over `files` (O_DIRECT unless `buffered`), fsync every 64. */
+function fragment(files: string[], size: number, n: number, buffered: boolean, sync = true) {
+  const flags = O_WRONLY | O_CLOEXEC | (buffered ? 0 : O_DIRECT);
+  const fds = files.map((f) => openFd(f, flags));
+  const buf = aligned(PAGE);
+  const slots = Math.floor(size / PAGE);
+  for (let i = 0; i < n; i++) {
+    const fd = fds[i % fds.length];
+    const slot = Math.floor(Math.random() * slots);
+    buf[0] = i & 0xff;
+    buf[1] = (i >> 8) & 0xff;
+    if (Number(libc.pwrite(fd, buf, BigInt(PAGE), BigInt(slot * PAGE))) !== PAGE) {
+      throw new Error("pwrite");
+    }
+    if (sync && i % 64 === 63) libc.fsync(fd);
+  }
+  if (sync) { for (const fd of fds) libc.fsync(fd); }
+  for (const fd of fds) libc.close(fd);
+}
+
+function extents(path: string): number {
+  const out = new Deno.Command("filefrag", { args: [path], stdout: "piped" }).outputSync();
+  const m = /(\d+) extents? found/.exec(new TextDecoder().decode(out.stdout));
+  return m ? Number(m[1]) : -1;
+}
+
+let cold = false;
+
+/** Everything written back (and, with `cold`, the page, dentry and inode caches dropped). */
+async function settle(mnt: string, type: string): Promise<void> {
+  await must("sync", []);
+  if (type === "btrfs") await must("btrfs", ["filesystem", "sync", mnt]);
+  if (cold) await Deno.writeTextFile("/proc/sys/vm/drop_caches", "3");
+}
+
+interface Timed {
+  total: number;
+  per: Map<string, number>;
+}
+
+/** One after another with the project's cloneFile (what cloneAll does). */
+function serial(files: string[], dest: string): Timed {
+  const per = new Map<string, number>();
+  const t0 = performance.now();
+  for (const f of files) {
+    const t = performance.now();
+    const r = cloneFile(f, `${dest}/${f.split("/").pop()}`);
+    if (r.kind !== "cloned") throw new Error(`${f}: ${r.reason}`);
+    per.set(f, performance.now() - t);
+  }
+  return { total: performance.now() - t0, per };
+}
+
+/**
+ * K clones in flight: both files opened on the main thread, the ioctl `nonblocking` (on Deno's
+ * blocking thread pool); owner, mode and times are left out (a few µs each, on the main thread).
+ */
+async function concurrent(files: string[], dest: string, k: number): Promise<Timed> {
+  const per = new Map<string, number>();
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const f = files[next++];
+      const t = performance.now();
+      const src = openFd(f, O_RDONLY | O_CLOEXEC);
+      const dst = openFd(`${dest}/${f.split("/").pop()}`, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC);
+      const rc = await libc.ioctlOffThread(dst, BigInt(FICLONE), src);
+      libc.close(dst);
+      libc.close(src);
+      if (rc !== 0) throw new Error(`FICLONE ${f} failed`);
+      per.set(f, performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: k }, worker));
+  return { total: performance.now() - t0, per };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const [type = "btrfs", hotGiB = "3", writes = "120000", runsArg = "3", cache = "warm"] =
+    Deno.args;
+  cold = cache === "cold";
+  const logMiB = Number(Deno.env.get("LOG_MIB") ?? 1024);
+  const hot = Number(hotGiB) * 1024 * MiB;
+  const runs = Number(runsArg);
+  const fs = await makeLoopFs(type as "btrfs" | "xfs", Math.ceil((hot * 2.5) / MiB) + 4096);
+  try {
+    const data = `${fs.dir}/data`;
+    await Deno.mkdir(`${data}/db`, { recursive: true });
+    const small: string[] = [];
+    for (let i = 0; i < 220; i++) {
+      const size = Math.max(4096, Math.floor(Math.random() ** 3 * MiB / 4096) * 4096);
+      const p = `${data}/db/t${i}.ibd`;
+      const b = new Uint8Array(size);
+      crypto.getRandomValues(b.subarray(0, Math.min(size, 65536)));
+      Deno.writeFileSync(p, b);
+      small.push(p);
+    }
+    const hotFiles = [0, 1, 2, 3].map((i) => `${data}/db/hot${i}.ibd`);
+    for (const h of hotFiles) writeSeq(h, hot / 4);
+    writeSeq(`${data}/ib_logfile0`, logMiB * MiB);
+    let t = performance.now();
+    fragment(hotFiles, hot / 4, Number(writes), false);
+    console.error(`fragmented in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    await settle(fs.dir, type);
+    const all = [...small.slice(0, 110), ...hotFiles, `${data}/ib_logfile0`, ...small.slice(110)];
+    const ext = new Map(all.map((f) => [f, extents(f)]));
+    const smallBytes = small.reduce((n, f) => n + Deno.statSync(f).size, 0);
+    console.log(`# ${type}, ${all.length} files, ${cache} cache, ${writes} random writes`);
+    console.log(
+      `small: ${small.length} files ${(smallBytes / MiB).toFixed(0)} MiB, extents ` +
+        `${small.reduce((n, f) => n + ext.get(f)!, 0)}`,
+    );
+    for (const f of [...hotFiles, `${data}/ib_logfile0`]) {
+      console.log(
+        `${f.split("/").pop()}: ${Deno.statSync(f).size / MiB} MiB, ${ext.get(f)} extents`,
+      );
+    }
+    const modes: [string, (d: string) => Promise<Timed> | Timed][] = [
+      ["serial", (d) => serial(all, d)],
+      ["K=2", (d) => concurrent(all, d, 2)],
+      ["K=4", (d) => concurrent(all, d, 4)],
+    ];
+    const totals = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+    const perSerial = new Map<string, number[]>();
+    const perK4 = new Map<string, number[]>();
+    for (let r = 0; r < runs; r++) {
+      for (let i = 0; i < modes.length; i++) {
+        const [name, fn] = modes[(i + r) % modes.length];
+        const dest = `${fs.dir}/clones`;
+        await Deno.mkdir(dest);
+        await settle(fs.dir, type);
+        const res = await fn(dest);
+        totals.get(name)!.push(res.total);
+        const per = name === "serial" ? perSerial : name === "K=4" ? perK4 : null;
+        for (const [f, ms] of per ? res.per : []) per!.set(f, [...(per!.get(f) ?? []), ms]);
+        console.error(`run ${r + 1} ${name}: ${(res.total / 1000).toFixed(3)} s`);
+        await Deno.remove(dest, { recursive: true });
+        await settle(fs.dir, type);
+      }
+    }
+    console.log(`\n| mode | runs (s) | median (s) |\n|---|---|---|`);
+    for (const [m, xs] of totals) {
+      console.log(
+        `| ${m} | ${xs.map((x) => (x / 1000).toFixed(3)).join(", ")} | ` +
+          `${(median(xs) / 1000).toFixed(3)} |`,
+      );
+    }
+    const med = [...perSerial].map(([f, xs]) => [f, median(xs)] as const);
+    const smallSum = med.filter(([f]) => small.includes(f)).reduce((n, [, ms]) => n + ms, 0);
+    console.log(`\nserial per file (median ms): 220 small files together ${smallSum.toFixed(1)}`);
+    for (const [f, ms] of med.filter(([f]) => !small.includes(f))) {
+      console.log(
+        `  ${f.split("/").pop()}: ${ms.toFixed(1)} ms (${ext.get(f)} extents; with K=4 ` +
+          `${median(perK4.get(f)!).toFixed(1)} ms)`,
+      );
+    }
+    const slowSmall = med.filter(([f]) => small.includes(f)).sort((a, b) => b[1] - a[1])[0];
+    console.log(`  slowest small: ${slowSmall[1].toFixed(1)} ms`);
+    // dirty vs clean source pages: the log-like file alone (10 extents), so extents do not blur it
+    const log = `${data}/ib_logfile0`;
+    const dirty: number[] = [];
+    const clean: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      for (const withSync of [false, true]) {
+        const dest = `${fs.dir}/clones`;
+        await Deno.mkdir(dest);
+        await settle(fs.dir, type);
+        const f = Deno.openSync(log, { write: true });
+        const chunk = new Uint8Array(MiB).fill(r + 1);
+        for (let i = 0; i < DIRTY_MIB; i++) f.writeSync(chunk);
+        f.close();
+        if (withSync) await must("sync", []);
+        t = performance.now();
+        serial([log], dest);
+        (withSync ? clean : dirty).push(performance.now() - t);
+        await Deno.remove(dest, { recursive: true });
+        await settle(fs.dir, type);
+      }
+    }
+    const row = (xs: number[]) =>
+      `${xs.map((x) => (x / 1000).toFixed(3)).join(", ")} | ${(median(xs) / 1000).toFixed(3)} |`;
+    console.log(
+      `\nclone of ib_logfile0 alone after ${DIRTY_MIB} MiB of buffered writes to it:\n` +
+        `| source pages | runs (s) | median (s) |\n|---|---|---|\n` +
+        `| dirty (no sync) | ${row(dirty)}\n| synced first | ${row(clean)}`,
+    );
+  } finally {
+    await fs.teardown();
+  }
+}
+
+if (import.meta.main) await main();
