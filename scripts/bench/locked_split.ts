@@ -7,11 +7,11 @@
  *   it except `--changed` % of its pages (default 5, about the share real runs sent), chosen at
  *   random from `--seed` and rewritten with O_DIRECT as InnoDB writes them;
  * - before each step the "InnoDB state" is made as it comes about: the joiner's set as our
- *   rsync left it (its pages cached); the donor's set read in full (the pre-copy read it), then
- *   its changed pages written again with O_DIRECT (InnoDB's writes bypass the page cache and
- *   drop the cached folios they fall in). The loop image's own cache on the host is dropped
- *   too, so what is not cached comes from the disk. The table shows `fincore`'s cached share of
- *   each set before the step;
+ *   rsync left it (its pages cached); the donor's set read in full from the disk (the pre-copy
+ *   read it), then its changed pages written again with O_DIRECT (InnoDB's writes bypass the
+ *   page cache and drop the cached folios they fall in, which can be larger than a page). The
+ *   loop image's own cache on the host is dropped too, so what is not cached comes from the
+ *   disk. The table shows `fincore`'s cached share of each set before the step;
  * - each step runs `--runs` times (default 3; the table shows the median): reading each set,
  *   local rsync with our locked pass's options (sender and receiver through a socketpair, no
  *   tunnel) with the checksum rsync negotiates and with `--checksum-choice=md5`, the same with
@@ -27,8 +27,9 @@
  *
  * Options: `--sizes 1G,4G`, `--runs N`, `--changed 5` (%), `--files 4`, `--fs ext4|xfs|btrfs`,
  * `--seed 1`, `--connections 10`, `--no-perf`, `--no-drop-caches` (leaves out the step that
- * drops every cache of the host, for a machine shared with another benchmark). Needs root (loop mounts, drop_caches), rsync,
- * socat, openssl, fincore, GNU time (`/usr/bin/time`), and perf unless `--no-perf`.
+ * drops every cache of the host, for a machine shared with another benchmark). Needs root
+ * (loop mounts, drop_caches), rsync, socat, openssl, fincore, GNU time (`/usr/bin/time`), and
+ * perf unless `--no-perf`.
  *
  * @module
  */
@@ -203,8 +204,6 @@ async function makeSets(
       d.close();
     }
     await rewriteDirect(p);
-    // As the pre-copy found it: read from the disk (its cached folios then as a read makes them).
-    evict(p.donor);
   }
   const changedBytes = pairs.reduce((s, p) => s + p.changed.length * PAGE, 0);
   return { fs, image, joinerDir, donorDir, pairs, bytes: bytes * files, changedBytes };
@@ -250,7 +249,8 @@ class State {
 
   /**
    * The InnoDB state, made as it comes about: the joiner's set holds `joiner` and is cached
-   * (rsync wrote it); the donor's set is read in full (the pre-copy read it), then its changed
+   * (rsync wrote it); the donor's set is dropped from the cache and read in full (the pre-copy
+   * read it from the disk), then its changed
    * pages are written again with O_DIRECT (InnoDB); then the image's cache on the host is
    * dropped, so what left the file system's cache comes from the disk.
    */
@@ -275,6 +275,9 @@ class State {
       }
       this.joiner = joiner;
     }
+    // The pre-copy read the donor's files from the disk, which caches them in folios as large
+    // as readahead makes them; then InnoDB wrote.
+    for (const p of this.s.pairs) evict(p.donor);
     await readSets([this.s.donorDir], this.s);
     for (const p of this.s.pairs) await rewriteDirect(p);
     await must("sync", []);
@@ -868,7 +871,7 @@ function report(res: Result): void {
   console.log("");
   printTable(["what", "how", "s", "share of the tunnel rsync's s"], [
     [
-      "the donor's changed pages from disk",
+      "the donor's uncached pages from disk",
       "read the donor's set − read it again (cached)",
       fmt(d("read-donor", "read-donor-cached")),
       pct(d("read-donor", "read-donor-cached") / total),
@@ -972,7 +975,7 @@ async function main(): Promise<void> {
       } % of the 16 KiB pages of the donor's set rewritten with O_DIRECT (seed ${o.seed}). ` +
       "Before each step (unless its caches column says otherwise) the InnoDB state, made as it " +
       "comes about: the joiner's set as rsync left it (cached); the donor's set read in full " +
-      "(as the pre-copy read it), then its changed pages written again with O_DIRECT (as " +
+      "from the disk (as the pre-copy read it), then its changed pages written again with O_DIRECT (as " +
       "InnoDB writes them), which drops the cached folios they fall in (fincore's share before " +
       "each step in the caches column); the image's own cache on the host dropped, so what is " +
       "not cached comes from the disk. rsync runs with our locked " +
