@@ -12,7 +12,8 @@
  * source pages; with `cold` as the fifth argument, caches dropped too: cold metadata), then every
  * file cloned into a directory on the same file system; the clones are removed and the file
  * system synced between runs. The modes rotate their order from run to run. Results:
- * clone_parallel_result.md (K clones in flight do not pay: btrfs serializes them).
+ * docs/benchmarks.md "What a clone costs under the lock" (K clones in flight do not pay:
+ * btrfs serializes them).
  *
  * Then the dirty-source case: 256 MiB of buffered writes to the log-like file left unsynced
  * before its clone, against the same writes synced first: whether FICLONE writes back the
