@@ -26,10 +26,10 @@ export function precopyFrom(opts: OptionLookup): Precopy {
 
 /**
  * Whether to pre-copy `bytes` of data under setting `p`. With `auto`, never when every part of
- * the data set clones under the lock (`clonesAll`): the lock is then mariadbd's flush plus
- * milliseconds of clones whatever the size, and a pre-copy would only add a copy to the SST
- * (measured, docs/benchmarks.md "bench:stall under sysbench": XFS, 1 GiB cold + 1 GiB hot, the
- * same stop with and without it, 1.33 against 1.03 × plaintext rsync's SST time).
+ * the data set clones under the lock (`clonesAll`): the lock is then mariadbd's flush plus the
+ * clones, and the clones after a pre-copy are the same hot files, so a pre-copy only adds a copy
+ * to the SST (measured, docs/benchmarks.md "bench:stall under sysbench": XFS, three runs each,
+ * SSTs 1.4–1.7 × longer with it and no stop shorter).
  */
 export function wantsPrecopy(p: Precopy, bytes: number, clonesAll: boolean): boolean {
   switch (p) {

@@ -1,8 +1,9 @@
 /**
  * A copy-on-write clone of one file with the `FICLONE` ioctl (XFS with `reflink=1`, btrfs,
  * bcachefs, OpenZFS 2.2+ with block cloning), through libc as `fcntl` in fd_hygiene.ts. The clone
- * shares every block with its source until one of them is written, so it costs a few metadata
- * operations whatever the size. Never a copy: where the file system cannot clone, the result
+ * shares every block with its source until one of them is written, so it costs metadata
+ * operations per extent of the source, not per byte (7–9 µs per extent on btrfs, 14 on XFS:
+ * docs/benchmarks.md "What a clone costs under the lock"). Never a copy: where the file system cannot clone, the result
  * says so ({@link CloneResult}) and nothing was written; there is no `copy_file_range`,
  * `Deno.copyFile` or `--reflink=auto` fallback here, which would silently read and write the
  * whole file (under the donor's lock, that is exactly the cost clones avoid).
