@@ -3,10 +3,10 @@
  * bcachefs, OpenZFS 2.2+ with block cloning), through libc as `fcntl` in fd_hygiene.ts. The clone
  * shares every block with its source until one of them is written, so it costs metadata
  * operations per extent of the source, not per byte (7–9 µs per extent on btrfs, 14 on XFS:
- * docs/benchmarks.md "What a clone costs under the lock"). Never a copy: where the file system cannot clone, the result
- * says so ({@link CloneResult}) and nothing was written; there is no `copy_file_range`,
- * `Deno.copyFile` or `--reflink=auto` fallback here, which would silently read and write the
- * whole file (under the donor's lock, that is exactly the cost clones avoid).
+ * docs/benchmarks.md "What a clone costs under the lock"). Never a copy: where the file system
+ * cannot clone, the result says so ({@link CloneResult}) and nothing was written; there is no
+ * `copy_file_range`, `Deno.copyFile` or `--reflink=auto` fallback here, which would silently
+ * read and write the whole file (under the donor's lock, that is exactly the cost clones avoid).
  *
  * What the clone carries, so that rsync sends it as it would send the source (rsync sends the
  * file it opens: its size, content, mode and, with `--owner --group`, owner and group; it
