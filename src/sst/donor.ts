@@ -411,6 +411,7 @@ async function cloneFrozenFiles(
     plan: cloned.clone,
     delta: u.locked.delta,
     roots: cloned.roots,
+    opened: cloned.opened,
     sent: cloned.sent,
   };
   return { pass, watch, snapshots };

@@ -11,8 +11,10 @@
  *    clone root (directories of `trees` sources mirrored, empty ones too); what cannot be sent
  *    from clones is the {@link ClonedCopy.locked} plan, sent before `continue`;
  * 3. after `continue`, the `clone` pass (pass.ts) sends {@link ClonedCopy.clone} with its
- *    sources rebased into the clone roots ({@link rebasePlan}); {@link ClonedCopy.sent} deletes
- *    a job's clones as soon as its rsync ended cleanly; {@link guardClones} watches free space.
+ *    sources rebased into the clone roots ({@link rebasePlan}); {@link ClonedCopy.opened}
+ *    deletes each clone as soon as its rsync says it opened it, {@link ClonedCopy.sent} the
+ *    rest of a job's clones once its rsync ended cleanly; {@link guardClones} watches free
+ *    space.
  *
  * How a job is split, so that every file is sent by exactly one pass and `--delete` on the
  * joiner removes nothing the other pass sends (rsync neither sends nor deletes an excluded name):
@@ -153,8 +155,40 @@ export interface ClonedCopy {
   run: CloneRun;
   /** The file systems that hold clones (for {@link guardClones}). */
   guarded: GuardedFs[];
+  /**
+   * Deletes the clone a clone-pass job (as the pass runs it: rebased) names `name`, as its
+   * rsync prints it once it opened the file (rsync_runner.ts `OPENED_PREFIX`): rsync reads on
+   * through its descriptor, and the server's writes stop having to go elsewhere once rsync
+   * closes it. A name that is not exactly one clone's is left to {@link sent}.
+   */
+  opened(job: RsyncJob, name: string): void;
   /** Deletes the clones a clone-pass job (as the pass runs it: rebased) has sent. */
   sent(job: RsyncJob): void;
+}
+
+/**
+ * The name rsync prints for each of `clones` sent by `job` (rebased): relative to a source
+ * that ends in `/`, else to the source's parent. Two clones under one name are left out.
+ */
+export function namesInJob(
+  job: RsyncJob,
+  clones: readonly ClonedFile[],
+): Map<string, ClonedFile> {
+  const names = new Map<string, ClonedFile | null>();
+  for (const clone of clones) {
+    const source = job.sources.find((src) =>
+      src.endsWith("/")
+        ? clone.path.startsWith(src)
+        : clone.path === src || clone.path.startsWith(`${src}/`)
+    );
+    if (source === undefined) continue;
+    const base = source.endsWith("/") ? source : source.slice(0, source.lastIndexOf("/") + 1);
+    const name = clone.path.slice(base.length);
+    names.set(name, names.has(name) ? null : clone);
+  }
+  const unique = new Map<string, ClonedFile>();
+  for (const [name, clone] of names) if (clone) unique.set(name, clone);
+  return unique;
 }
 
 /** The key of a job across its rebased and wired copies. */
@@ -257,12 +291,15 @@ export async function cloneUnderLock(
     return { from: part.dir, to: snapshots.root(key) };
   });
   const byKey = new Map<string, ClonedFile[]>();
+  const byName = new Map<string, Map<string, ClonedFile>>();
   const cloneJobs: SizedJob[] = [];
   const lockedJobs: SizedJob[] = [];
   for (const s of splits) {
     if (s.clone) {
       cloneJobs.push(s.clone);
-      byKey.set(jobKey(rebaseJob(s.clone.job, roots)), s.clones);
+      const rebased = rebaseJob(s.clone.job, roots);
+      byKey.set(jobKey(rebased), s.clones);
+      byName.set(jobKey(rebased), namesInJob(rebased, s.clones));
     }
     if (s.locked) lockedJobs.push(s.locked);
   }
@@ -280,9 +317,17 @@ export async function cloneUnderLock(
     roots,
     run,
     guarded: guardedOf(snapshots, cloning),
+    opened(job, name) {
+      const names = byName.get(jobKey(job));
+      const clone = names?.get(name);
+      if (!names || !clone) return;
+      names.delete(name);
+      releaseSync(clone);
+    },
     sent(job) {
       for (const f of byKey.get(jobKey(job)) ?? []) releaseSync(f);
       byKey.delete(jobKey(job));
+      byName.delete(jobKey(job));
     },
   };
 }

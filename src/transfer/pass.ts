@@ -68,14 +68,16 @@ export type Pass =
   | { kind: "refusal"; file: string }
   /**
    * After `continue`: `plan` (as listed under the lock, its sources the live directories) sent
-   * from the clones, each source rebased into its part's clone root (`roots`); `sent` is told
-   * of every job that ended cleanly (its clones may go).
+   * from the clones, each source rebased into its part's clone root (`roots`); `opened` is told
+   * of every file a job's rsync has opened, `sent` of every job that ended cleanly (its clones
+   * may go).
    */
   | {
     kind: "clone";
     plan: CopyPlan;
     delta: boolean;
     roots: readonly SnapshotRoot[];
+    opened: (job: RsyncJob, name: string) => void;
     sent: (job: RsyncJob) => void;
   };
 
@@ -108,6 +110,8 @@ interface Rules {
   progress: boolean;
   /** Told of every job that ended cleanly, or null. */
   ended: ((job: RsyncJob) => void) | null;
+  /** Told of every file a job's rsync has opened (rsync_runner.ts `opened`), or null. */
+  opened: ((job: RsyncJob, name: string) => void) | null;
 }
 
 const NOTHING_TOLERATED = () => null;
@@ -127,6 +131,7 @@ function rulesOf(pass: Pass): Rules {
         tolerated: settledByLockedPass,
         progress: false,
         ended: (job) => pass.record.ended(job),
+        opened: null,
       };
     case "locked":
       return {
@@ -136,6 +141,7 @@ function rulesOf(pass: Pass): Rules {
         tolerated: NOTHING_TOLERATED,
         progress: true,
         ended: null,
+        opened: null,
       };
     case "clone":
       return {
@@ -145,6 +151,8 @@ function rulesOf(pass: Pass): Rules {
         tolerated: NOTHING_TOLERATED,
         progress: true,
         ended: pass.sent,
+        // Each clone goes once its rsync has it open: its blocks stop being shared sooner.
+        opened: pass.opened,
       };
     case "completion":
       return recordRules("completion record", {
@@ -159,7 +167,15 @@ function rulesOf(pass: Pass): Rules {
 
 /** A record pass: one file (and those before it), nothing tolerated, no progress. */
 function recordRules(name: string, sends: Rules["sends"]): Rules {
-  return { name, phase: null, sends, tolerated: NOTHING_TOLERATED, progress: false, ended: null };
+  return {
+    name,
+    phase: null,
+    sends,
+    tolerated: NOTHING_TOLERATED,
+    progress: false,
+    ended: null,
+    opened: null,
+  };
 }
 
 /** Runs `pass` through `tunnel`; throws an `SstError` explaining the first failure. */
@@ -299,7 +315,8 @@ class PassTally implements JobWatch {
 
   /** How this pass's rsyncs run. */
   jobRun(delta: boolean): JobRun {
-    return { delta, tolerated: this.rules.tolerated, watch: this };
+    const opened = this.rules.opened;
+    return { delta, tolerated: this.rules.tolerated, watch: this, ...(opened ? { opened } : {}) };
   }
 
   command(line: string): void {

@@ -63,6 +63,11 @@ export interface JobRun {
   /** The lines of a failed rsync (exit `code`) that its pass tolerates, or null: a failure. */
   tolerated(code: number, lines: readonly string[]): RsyncLine[] | null;
   watch: JobWatch;
+  /**
+   * Told, while the rsync runs, of each file its sender has opened (the name as rsync prints
+   * it, relative to the job's source), or absent: then rsync names no file.
+   */
+  opened?: (job: RsyncJob, name: string) => void;
 }
 
 /** What the pass learns from each of its rsyncs. */
@@ -106,7 +111,8 @@ export function commonOptions(
     "--inplace",
     ...(delta ? ["--no-whole-file", `--block-size=${blockSize}`] : ["--whole-file"]),
     // Nothing on stdout but the summary ("sent N bytes  received M bytes …"), which runJob
-    // takes for the bytes sent (--quiet would silence it too).
+    // takes for the bytes sent (--quiet would silence it too), and, where a pass asks, a line
+    // per file opened (OPENED_PREFIX), which runJob takes out first.
     "--info=NONE,STATS1",
     `--timeout=${tunnel.idleTimeoutSec}`,
     `--rsh=${tunnel.rsh.rsh}`,
@@ -114,11 +120,19 @@ export function commonOptions(
   ];
 }
 
-/** The full argv of one job. */
-export function rsyncArgs(job: RsyncJob, tunnel: Tunnel, delta: boolean): string[] {
+/**
+ * What starts each line `--out-format` prints: one per file (and directory) the sender opens,
+ * after it opened it (rsync's sender.c logs an item after `open` and `fstat`, before or after
+ * reading it), so the file may go from then on: rsync reads through its descriptor.
+ */
+export const OPENED_PREFIX = "wsrep-sst-opened ";
+
+/** The full argv of one job; with `names`, rsync prints each file it opens ({@link OPENED_PREFIX}). */
+export function rsyncArgs(job: RsyncJob, tunnel: Tunnel, delta: boolean, names = false): string[] {
   const dest = `${RSYNC_USER}@joiner::${job.module}/${job.path ?? ""}`;
   return [
     ...commonOptions(tunnel, delta, job.blockSize),
+    ...(names ? [`--out-format=${OPENED_PREFIX}%n`] : []),
     ...job.options,
     "--",
     ...job.sources,
@@ -128,7 +142,7 @@ export function rsyncArgs(job: RsyncJob, tunnel: Tunnel, delta: boolean): string
 
 /** Runs one job; throws an {@link SstError} explaining a failure its pass does not tolerate. */
 export async function runJob(job: RsyncJob, tunnel: Tunnel, run: JobRun): Promise<void> {
-  const args = rsyncArgs(job, tunnel, run.delta);
+  const args = rsyncArgs(job, tunnel, run.delta, run.opened !== undefined);
   run.watch.command(`rsync (${job.label}): ${tunnel.rsync} ${args.map(shownArg).join(" ")}`);
   const started = Date.now();
   const child = tunnel.adapter.spawn({
@@ -144,7 +158,10 @@ export async function runJob(job: RsyncJob, tunnel: Tunnel, run: JobRun): Promis
   });
   tunnel.recordGroup(child.pid);
   run.watch.started(child);
-  const output = Promise.all([text(child.stdout), text(child.stderr)]);
+  const opened = run.opened;
+  const onOpened = opened ? (name: string) => opened(job, name) : null;
+  const output = Promise.all([stdoutText(child.stdout, onOpened), text(child.stderr)]);
+  output.catch(() => {}); // awaited below once rsync ended; a stop before that drops it
   let ended = false;
   const exit = child.status.finally(() => ended = true);
   try {
@@ -204,6 +221,38 @@ export function takeStats(out: string): { sent: number | null; rest: string } {
 
 async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
   return s ? await new Response(s).text() : "";
+}
+
+/**
+ * rsync's stdout without the {@link OPENED_PREFIX} lines, each of which `onOpened` hears as it
+ * arrives (null: the whole text, read at the end).
+ */
+export async function stdoutText(
+  s: ReadableStream<Uint8Array> | null,
+  onOpened: ((name: string) => void) | null,
+): Promise<string> {
+  if (!s || !onOpened) return await text(s);
+  const rest: string[] = [];
+  let partial = "";
+  // rsync's output is read to its end whatever a listener does (a full pipe would stall it);
+  // the first error a listener threw is thrown then.
+  const failures: unknown[] = [];
+  const take = (line: string) => {
+    if (!line.startsWith(OPENED_PREFIX)) return void rest.push(line);
+    try {
+      onOpened(line.slice(OPENED_PREFIX.length));
+    } catch (error) {
+      failures.push(error);
+    }
+  };
+  for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    lines.forEach(take);
+  }
+  if (partial) take(partial);
+  if (failures.length > 0) throw failures[0];
+  return rest.join("\n");
 }
 
 /** What the connections' socat clients logged and nobody relayed yet, relayed now. */

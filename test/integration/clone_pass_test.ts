@@ -15,6 +15,7 @@ import { Scope } from "../../src/sst/scope.ts";
 import { lockedReads, planCopy } from "../../src/transfer/copy_plan.ts";
 import { cloneUnderLock, prepareClones, rebasePlan } from "../../src/transfer/clone_pass.ts";
 import { SNAPSHOT_PREFIX, TreeWalk } from "../../src/transfer/selection.ts";
+import { OPENED_PREFIX, stdoutText } from "../../src/transfer/rsync_runner.ts";
 
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
 
@@ -106,8 +107,43 @@ Deno.test("clone pass on XFS: clones keep their names, a file on another file sy
         );
         const ibdata = sent.jobs.find((j) => j.job.label === "InnoDB system tablespace")!.job;
         cloned.sent(ibdata);
-        assert(!(await Deno.stat(`${root}/ibdata1`).then(() => true, () => false)), "released");
+        const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+        assert(!(await exists(`${root}/ibdata1`)), "released");
         assert(await Deno.stat(`${dd}/ibdata1`), "the server's file stays");
+
+        // Every other job, run by a real rsync that names each file it opens: each clone goes
+        // as its name comes, before the job ends; what arrives is the clones' content.
+        const dest = await Deno.makeTempDir({ prefix: "clone-pass-dest-" });
+        try {
+          for (const { job } of sent.jobs.filter((j) => j.job !== ibdata)) {
+            const child = new Deno.Command("rsync", {
+              args: [
+                "--recursive",
+                `--out-format=${OPENED_PREFIX}%n`,
+                ...job.options,
+                "--",
+                ...job.sources,
+                `${dest}/`,
+              ],
+              stdout: "piped",
+              stderr: "inherit",
+            }).spawn();
+            const names: string[] = [];
+            await stdoutText(child.stdout, (name) => {
+              names.push(name);
+              cloned.opened(job, name);
+            });
+            assert((await child.status).success, `rsync of ${job.label}`);
+            assert(names.length > 0, `${job.label}: rsync named the files it opened`);
+          }
+          for (const [rel, data] of Object.entries(files)) {
+            assert(!(await exists(`${root}/${rel}`)), `${rel}: released once rsync opened it`);
+            assertEquals(await Deno.readFile(`${dd}/${rel}`), data, `${rel}: the server's file`);
+          }
+          assertEquals(await Deno.readFile(`${dest}/s1/t.ibd`), files["s1/t.ibd"], "sent whole");
+        } finally {
+          await Deno.remove(dest, { recursive: true });
+        }
       } finally {
         await scope.close();
         await Deno.remove(private_, { recursive: true });
