@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { type Pass, runPass } from "../../src/transfer/pass.ts";
-import type { Tunnel } from "../../src/transfer/rsync_runner.ts";
+import { OPENED_PREFIX, type Tunnel } from "../../src/transfer/rsync_runner.ts";
 import type { PrecopyRecord } from "../../src/transfer/precopy_record.ts";
 import type { RsyncJob } from "../../src/transfer/passes.ts";
 import { NO_WIRE_OPTIONS } from "../../src/config/wire_options.ts";
@@ -113,9 +113,10 @@ Deno.test("pass kinds: the completion record is one whole-file rsync with the re
   assertEquals(groups.length, 1);
 });
 
-Deno.test("pass kinds: a clone pass sends every source from its clone root (module and names unchanged), hands back the clones of each job that exited 0, fails like a locked pass, and writes the progress lines", async () => {
+Deno.test("pass kinds: a clone pass sends every source from its clone root (module and names unchanged), asks rsync to name each file it opens and hands each name on as it comes, hands back the clones of each job that exited 0, fails like a locked pass, and writes the progress lines", async () => {
   const seen: (readonly string[])[] = [];
   const sent: string[] = [];
+  const opened: string[] = [];
   const t = tunnel("none", 0, []);
   t.adapter = {
     spawn(spec: SpawnSpec): Child {
@@ -124,7 +125,12 @@ Deno.test("pass kinds: a clone pass sends every source from its clone root (modu
       return denoAdapter.spawn({
         ...spec,
         cmd: "sh",
-        args: ["-c", 'printf "%s\\n" "$@" >&2; exit $0', fails ? "23" : "0", ...SHRUNK],
+        args: [
+          "-c",
+          `printf "${OPENED_PREFIX}t.ibd\\n"; printf "%s\\n" "$@" >&2; exit $0`,
+          fails ? "23" : "0",
+          ...SHRUNK,
+        ],
       });
     },
   };
@@ -133,6 +139,7 @@ Deno.test("pass kinds: a clone pass sends every source from its clone root (modu
     plan: PLAN,
     delta: false,
     roots: [{ from: "/d", to: "/snap/d" }],
+    opened: (j, name) => opened.push(`${j.sources.join(" ")} ${name}`),
     sent: (j) => sent.push(j.sources.join(" ")),
   };
   const lines: string[] = [];
@@ -149,4 +156,6 @@ Deno.test("pass kinds: a clone pass sends every source from its clone root (modu
   assert(!sent.includes("/snap/d/shop/"), "a failed job keeps its clones");
   assert(sent.every((s) => s.startsWith("/snap/d/")), sent.join(" "));
   assertEquals(lines[0], "total 30");
+  assert(seen.every((a) => a.includes(`--out-format=${OPENED_PREFIX}%n`)), "rsync names them");
+  assertEquals(opened.sort(), seen.map((a) => `${tail(a)[0]} t.ibd`).sort());
 });
