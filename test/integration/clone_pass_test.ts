@@ -3,8 +3,8 @@
  * (`reflink=1`, loop-mounted: root): every file the locked pass reads is cloned under its
  * relative name; a file that cannot be cloned (a link to a file on another file system) goes to
  * the locked pass, each pass excluding the other's files; schema directories are mirrored, empty
- * ones too; the clone pass sends from the clone roots and hands each job's clones back; the
- * scope removes the snapshot directory.
+ * ones too; the clone pass sends from the clone roots and hands each job's clones back, each
+ * one as soon as a real rsync names it as opened; the scope removes the snapshot directory.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { withLoopFs } from "../../scripts/lib/loop_fs.ts";
@@ -19,7 +19,7 @@ import { OPENED_PREFIX, stdoutText } from "../../src/transfer/rsync_runner.ts";
 
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
 
-Deno.test("clone pass on XFS: clones keep their names, a file on another file system goes to the locked pass (each pass excludes the other's), empty schema directories are mirrored, the clone pass sends from the clones and releases them", async () => {
+Deno.test("clone pass on XFS: clones keep their names, a file on another file system goes to the locked pass (each pass excludes the other's), empty schema directories are mirrored, the clone pass sends from the clones and releases each as rsync opens it", async () => {
   const outside = await Deno.makeTempDir({ prefix: "clone-pass-outside-" });
   try {
     await withLoopFs("xfs", 320, async (fs) => {
