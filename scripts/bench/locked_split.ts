@@ -247,6 +247,13 @@ class State {
   cold = false;
   constructor(readonly s: DataSets) {}
 
+  /** Runs `copy`, an rsync into the joiner's set: the joiner then holds the donor's content. */
+  async copying<T>(copy: Promise<T>): Promise<T> {
+    const r = await copy;
+    this.joiner = "donor's";
+    return r;
+  }
+
   /**
    * The InnoDB state, made as it comes about: the joiner's set holds `joiner` and is cached
    * (rsync wrote it); the donor's set is dropped from the cache and read in full (the pre-copy
@@ -589,11 +596,7 @@ function steps(
       key: "local-delta",
       label: "rsync delta, local, negotiated checksum",
       what: delta,
-      run: async () => {
-        const r = await localRsync(s, true);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () => st.copying(localRsync(s, true)),
     },
     {
       key: "local-same",
@@ -606,31 +609,19 @@ function steps(
       key: "local-md5",
       label: "rsync delta, local, --checksum-choice=md5",
       what: delta,
-      run: async () => {
-        const r = await localRsync(s, true, ["--checksum-choice=md5"]);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () => st.copying(localRsync(s, true, ["--checksum-choice=md5"])),
     },
     {
       key: "local-whole",
       label: "rsync --whole-file, local",
       what: "reads the donor's set, sends and writes all of it",
-      run: async () => {
-        const r = await localRsync(s, false);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () => st.copying(localRsync(s, false)),
     },
     {
       key: "tunnel-delta",
       label: "rsync delta through the TLS tunnel (1 stream)",
       what: `${delta}, over socat TLS to an rsync daemon`,
-      run: async () => {
-        const r = await tunnelRsync(t, tick, [donors], true);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () => st.copying(tunnelRsync(t, tick, [donors], true)),
     },
     {
       key: "tunnel-delta-warm",
@@ -640,31 +631,20 @@ function steps(
         await st.innodb();
         await readSets([s.donorDir], s);
       },
-      run: async () => {
-        const r = await tunnelRsync(t, tick, [donors], true);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () => st.copying(tunnelRsync(t, tick, [donors], true)),
     },
     {
       key: "tunnel-delta-2",
       label: "rsync delta through the TLS tunnel, 2 parallel streams",
       what: `${delta}; half the files each`,
-      run: async () => {
-        const r = await tunnelRsync(t, tick, [donors.slice(0, half), donors.slice(half)], true);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () =>
+        st.copying(tunnelRsync(t, tick, [donors.slice(0, half), donors.slice(half)], true)),
     },
     {
       key: "tunnel-whole",
       label: "rsync --whole-file through the TLS tunnel (1 stream)",
       what: "reads the donor's set, sends and writes all of it",
-      run: async () => {
-        const r = await tunnelRsync(t, tick, [donors], false);
-        st.joiner = "donor's";
-        return r;
-      },
+      run: () => st.copying(tunnelRsync(t, tick, [donors], false)),
     },
     {
       key: "tunnel-connect",
@@ -719,8 +699,7 @@ async function profiles(
   const rec = ["record", "-q", "-e", "cpu-clock", "-F", String(PERF_HZ)];
   try {
     await st.innodb();
-    await must("perf", [...rec, "-o", `${dir}/local`, "--", "rsync", ...localArgs(s)]);
-    st.joiner = "donor's";
+    await st.copying(must("perf", [...rec, "-o", `${dir}/local`, "--", "rsync", ...localArgs(s)]));
     const local = await perfReport(`${dir}/local`);
     await st.innodb();
     // The joiner's side: the listener's future children (perf follows forks of the task).
@@ -743,9 +722,8 @@ async function profiles(
       stdout: "null",
       stderr: "piped",
     });
-    const r = await donor.output();
+    const r = await st.copying(donor.output());
     if (!r.success) throw new Error(`perf rsync: ${new TextDecoder().decode(r.stderr)}`);
-    st.joiner = "donor's";
     await new Promise((r) => setTimeout(r, 500));
     joinerPerf.kill("SIGINT");
     await joinerPerf.status;
