@@ -170,7 +170,7 @@ export interface ClonedCopy {
  * The name rsync prints for each of `clones` sent by `job` (rebased): relative to a source
  * that ends in `/`, else to the source's parent. Two clones under one name are left out.
  */
-export function namesInJob(
+function namesInJob(
   job: RsyncJob,
   clones: readonly ClonedFile[],
 ): Map<string, ClonedFile> {
