@@ -30,6 +30,9 @@ export const FICLONE = 0x40049409;
 const FS_IOC_GETFLAGS = 0x80086601;
 /** `FS_NOCOW_FL`: btrfs `chattr +C` (nodatacow). */
 const FS_NOCOW_FL = 0x00800000;
+/** `_IOWR('f', 11, struct fiemap)`, `<linux/fs.h>`; `struct fiemap` without extents: 32 bytes. */
+const FS_IOC_FIEMAP = 0xc020660b;
+const FIEMAP_SIZE = 32;
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -69,7 +72,7 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   unlink: { parameters: ["buffer"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "i32"], result: "i32" },
-  ioctlFlags: { name: "ioctl", parameters: ["i32", "u64", "buffer"], result: "i32" },
+  ioctlBuffer: { name: "ioctl", parameters: ["i32", "u64", "buffer"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   fchown: { parameters: ["i32", "u32", "u32"], result: "i32" },
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
@@ -246,6 +249,26 @@ function cloneInto(src: number, dst: number, meta: FileMeta, dest: string): Clon
 }
 
 /**
+ * How many pieces (extents) the file at `path` is in on disk, as `filefrag` counts them: the
+ * `FS_IOC_FIEMAP` ioctl asked for the count only (`fm_extent_count` 0: nothing is written back
+ * or listed). What a clone of it costs grows with this number. Null where the file system does
+ * not map extents or the file cannot be opened.
+ */
+export function extentCount(path: string): number | null {
+  const fd = lib().open(cString(path), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return null;
+  try {
+    const map = new Uint8Array(FIEMAP_SIZE);
+    const v = new DataView(map.buffer);
+    v.setBigUint64(8, 0xffffffffffffffffn, true); // fm_length: to the end of the file
+    if (lib().ioctlBuffer(fd, BigInt(FS_IOC_FIEMAP), map) !== 0) return null;
+    return v.getUint32(20, true); // fm_mapped_extents
+  } finally {
+    lib().close(fd);
+  }
+}
+
+/**
  * Whether the file or directory at `path` carries btrfs' nodatacow flag (`chattr +C`, inherited
  * by new files in a directory); false where the file system has no such flag.
  */
@@ -253,7 +276,7 @@ export function noCow(path: string): boolean {
   const fd = openOrThrow(path, O_RDONLY | O_CLOEXEC, 0);
   try {
     const flags = new Uint8Array(8);
-    if (lib().ioctlFlags(fd, BigInt(FS_IOC_GETFLAGS), flags) !== 0) return false;
+    if (lib().ioctlBuffer(fd, BigInt(FS_IOC_GETFLAGS), flags) !== 0) return false;
     return (new DataView(flags.buffer).getUint32(0, true) & FS_NOCOW_FL) !== 0;
   } finally {
     lib().close(fd);

@@ -25,7 +25,8 @@
  *    pre-copy); with `--progress 1` the `total`/`complete` lines of the pass that ends the
  *    copy, written by the observer `runDonor` makes before 4.;
  * 7. `continue` (mariadbd releases the lock), one INFO line splitting the time writes were
- *    blocked (mariadbd's flush, our clones, our locked pass); the clone pass from the clones,
+ *    blocked (mariadbd's flush, our clones, our locked pass), and when the clones were slow one
+ *    naming the slowest files and the pieces they are in; the clone pass from the clones,
  *    with free space watched; the completion record (the state read under the lock), `done
  *    <state>`.
  *
@@ -64,6 +65,7 @@ import {
   type CloneSetup,
   cloneUnderLock,
   guardClones,
+  logSlowClones,
   prepareClones,
 } from "../transfer/clone_pass.ts";
 import { type CloneRun, cloneSummary, type SnapshotDirs } from "../transfer/snapshot_dir.ts";
@@ -148,11 +150,12 @@ export async function runDonor(
       ? await cloneFrozenFiles(ctx, under, clones, clones.snapshots)
       : await sendLocked(under);
     // 7. `continue`: mariadbd releases the lock; one line splits how long it held (the totals
-    // line repeats it); then the clone pass.
+    // line repeats it), one names slow clones; then the clone pass.
     ctx.protocol.write("continue");
     totals.unlocked();
     lock.blocked = blocked.elapsed();
     log.info(lockLine(lock));
+    if (lock.clones) logSlowClones(lock.clones);
     totals.lockFigures(lockFigures(lock));
     if (fromClones) await sendFromClones(fromClones, under);
     const sent = renderManifest(systemTablespaceOf(settings.layout));

@@ -63,6 +63,7 @@ import {
   watchSpace,
 } from "./space_guard.ts";
 import { statFs } from "../proc/statfs.ts";
+import { extentCount } from "../proc/ficlone.ts";
 import { Stopwatch } from "../proc/wait.ts";
 
 /** The key of the datadir's part (its clone root's name). */
@@ -475,6 +476,37 @@ function releaseSync(f: ClonedFile): void {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
+}
+
+/** Clones that took at least this long in all are worth naming (`[INFO]`, after `continue`). */
+export const SLOW_CLONES_SECONDS = 0.1;
+
+/**
+ * After `continue`, before the clone pass opens any clone: when the clones took
+ * {@link SLOW_CLONES_SECONDS} or more, one line naming the three slowest files, each with its
+ * clone time and the pieces (extents) its clone is in, which is what makes a clone slow: the
+ * operator learns which tables to rebuild (README "Clones and file fragments"). `pieces` counts
+ * them (ficlone.ts `extentCount`); null when none is worth naming.
+ */
+export function slowClonesLine(
+  run: CloneRun,
+  pieces: (path: string) => number | null,
+): string | null {
+  if (run.seconds < SLOW_CLONES_SECONDS || run.cloned.length === 0) return null;
+  const slowest = [...run.cloned].sort((a, b) => b.seconds - a.seconds).slice(0, 3);
+  const named = slowest.map((f) => {
+    const n = pieces(f.path);
+    return `${f.source} ${f.seconds.toFixed(2)} s` + (n === null ? "" : ` (${n} pieces)`);
+  });
+  return `clones took ${run.seconds.toFixed(2)} s; slowest: ${named.join(", ")}: a clone costs ` +
+    'per piece of its file on disk; README "Clones and file fragments" says how to rebuild a ' +
+    "table in few pieces";
+}
+
+/** Logs {@link slowClonesLine} with the pieces the clones are in now, if there is one. */
+export function logSlowClones(run: CloneRun): void {
+  const line = slowClonesLine(run, extentCount);
+  if (line) log.info(line);
 }
 
 /** One INFO line for the files the locked pass sends because they could not be cloned. */

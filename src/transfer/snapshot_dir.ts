@@ -118,7 +118,11 @@ export interface CloneRequest {
 export interface ClonedFile extends CloneRequest {
   /** The clone's path. */
   path: string;
+  /** The server's file it was cloned from. */
+  source: string;
   size: bigint;
+  /** How long its clone took (under the lock). */
+  seconds: number;
 }
 
 /** A file left to the locked pass, and why. */
@@ -316,10 +320,11 @@ export class SnapshotDirs {
     try {
       const blocked = this.#mirrorDirs(part, r.rel);
       if (blocked) return { ...r, errno: "EPERM", reason: blocked };
+      const clock = new Stopwatch();
       const result = cloneFile(source, dest);
       switch (result.kind) {
         case "cloned":
-          return { ...r, path: dest, size: result.size };
+          return { ...r, path: dest, source, size: result.size, seconds: clock.elapsed() / 1000 };
         case "cannot-clone":
           return { ...r, errno: result.errno, reason: result.reason };
       }

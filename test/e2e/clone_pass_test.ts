@@ -7,7 +7,8 @@
  * - XFS, and btrfs with the redo log on a second file system (XFS: one snapshot directory per
  *   file system): after the join every table's checksum equals node1's, node2 restarts, node1's
  *   log splits the lock (`donor writes blocked for … (mariadbd's flush …, clones … for N
- *   files)`), and neither `SHOW DATABASES` nor `information_schema.SCHEMATA` on node1 ever
+ *   files)`) and, when the clones took 0.1 s or more, names the slowest with their pieces
+ *   (none below), and neither `SHOW DATABASES` nor `information_schema.SCHEMATA` on node1 ever
  *   showed the snapshot directory while it existed (sampled during the SST);
  * - the host's ext4 with `clone=auto`: the locked pass, with the INFO line saying why;
  * - guards: the donor program SIGKILLed during the clone pass leaves its snapshot directory,
@@ -203,6 +204,12 @@ async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
       `the final line carries the same figures${context}`,
     );
     assert(/clone (delta )?pass \(from the clones\): copied|compared/.test(log1), context);
+    // Slow clones (0.1 s or more in all) are named with the pieces their files are in.
+    const slow = /clones took [\d.]+ s; slowest: (.*)/.exec(log1);
+    const cloneSeconds = Number(lock[3]);
+    if (cloneSeconds >= 0.11) assert(slow, `the slowest clones are named${context}`);
+    if (cloneSeconds <= 0.09) assertEquals(slow, null, `fast clones are not named${context}`);
+    if (slow) assert(/^\/\S+ [\d.]+ s\b.* \(\d+ pieces\)/.test(slow[1]), slow[0]);
     const snapshotDirs = fss[1] ? 2 : 1;
     const planLine = /clones: (.*)/.exec(log1)?.[1] ?? "";
     assertEquals(

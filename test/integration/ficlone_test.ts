@@ -3,13 +3,14 @@
  * and btrfs a clone has its source's content, size, owner, group, mode and times and shares
  * its blocks (free space barely moves for 64 MiB, and a write to the source leaves the clone
  * as it was); where no clone is possible (ext4, another file system, a btrfs nodatacow file
- * into a directory that is not) the result says why and nothing is left behind.
+ * into a directory that is not) the result says why and nothing is left behind. `extentCount`
+ * counts a file's pieces as `filefrag` does, before and after writes fragment it.
  *
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { type LoopFsType, withLoopFs } from "../../scripts/lib/loop_fs.ts";
-import { cloneFile, fileMeta } from "../../src/proc/ficlone.ts";
+import { cloneFile, extentCount, fileMeta } from "../../src/proc/ficlone.ts";
 import { statFs } from "../../src/proc/statfs.ts";
 
 const MIB = 1024 ** 2;
@@ -117,4 +118,45 @@ Deno.test("clone of a btrfs nodatacow file into a directory without it: cannot-c
     // Into a nodatacow directory (a snapshot directory made inside it inherits the flag): fine.
     assertEquals(cloneFile(src, `${fs.dir}/nocow/clone.ibd`).kind, "cloned");
   });
+});
+
+/** `filefrag`'s count of `path`'s extents (e2fsprogs, the same ioctl read by another program). */
+async function filefrag(path: string): Promise<number> {
+  const out = await new Deno.Command("filefrag", { args: [path], stdout: "piped" }).output();
+  const m = /(\d+) extents? found/.exec(new TextDecoder().decode(out.stdout));
+  if (!m) throw new Error(`filefrag ${path}: no extent count`);
+  return Number(m[1]);
+}
+
+/** Writes every other 4 KiB block of the first `blocks` blocks of `path`, synced each time. */
+async function writeEveryOther(path: string, blocks: number): Promise<void> {
+  const f = await Deno.open(path, { write: true });
+  const block = new Uint8Array(4096).fill(7);
+  for (let i = 0; i < blocks; i += 2) {
+    await f.seek(i * 4096, Deno.SeekMode.Start);
+    await f.write(block);
+    await f.syncData();
+  }
+  f.close();
+}
+
+for (const type of ["xfs", "btrfs", "ext4"] as LoopFsType[]) {
+  Deno.test(`extentCount on ${type}: filefrag's count, on a whole file and on one in pieces`, async () => {
+    await withLoopFs(type, 256, async (fs) => {
+      const src = `${fs.dir}/t.ibd`;
+      await sourceFile(src, 8);
+      const whole = extentCount(src);
+      assertEquals(whole, await filefrag(src));
+      // A clone shares every block: on XFS and btrfs each block written then goes elsewhere.
+      if (type !== "ext4") assertEquals(cloneFile(src, `${fs.dir}/c.ibd`).kind, "cloned");
+      await writeEveryOther(src, 256);
+      const pieces = extentCount(src);
+      assertEquals(pieces, await filefrag(src));
+      if (type !== "ext4") assert(pieces! >= 100, `${pieces} pieces after 128 separate writes`);
+    });
+  });
+}
+
+Deno.test("extentCount of a file that does not exist: null", () => {
+  assertEquals(extentCount("/nonexistent/t.ibd"), null);
 });
