@@ -102,6 +102,11 @@ export interface LockSplit {
   lockedPassLine: string | null;
 }
 
+/** The last `clones took K s; slowest: …` line of our donor in a log text, or null. */
+export function slowClones(log: string): string | null {
+  return [...log.matchAll(/clones took [\d.]+ s; slowest: [^\n]*/g)].at(-1)?.[0] ?? null;
+}
+
 /**
  * The split of the last `donor writes blocked for N s (mariadbd's flush M s, clones K s for F
  * files, locked pass P s)` in a log text, with the locked pass's `compared X, sent Y … in Z s`

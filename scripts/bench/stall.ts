@@ -67,7 +67,7 @@ import { BenchArgs, type DataSet, parseDataSets } from "./options.ts";
 import { type Method, pickMethods } from "./methods.ts";
 import { type Bench, type BenchSetup, withBench } from "./lab.ts";
 import { growData, type Tables, warmCache } from "./data.ts";
-import { donorBlocked, joinOnce, lockSplit, wipeNode2 } from "./join.ts";
+import { donorBlocked, joinOnce, lockSplit, slowClones, wipeNode2 } from "./join.ts";
 import { createWriterTable, startWriter, type WriterResult } from "./writer.ts";
 import { fmt, printTable, printVersions, summaryLine } from "./report.ts";
 import { dataSetLabel, HOT_RATE, loadDataSet } from "./hot_load.ts";
@@ -149,6 +149,8 @@ function logRun(round: number, m: Method, r: Omit<Row, "set" | "datadirMiB" | "m
       `(${r.writer.rows} rows), donor log: blocked ${fmt(r.donorBlocked)} s${split}; ` +
       `stops against the donor's script: ${describeGaps(r)}`,
   );
+  const slow = slowClones(r.sst.donorLog);
+  if (slow) console.log(`    ${slow}`);
 }
 
 /** Loads data set `i` (cumulative `--sizes`, or from none under sysbench) and cools it. */

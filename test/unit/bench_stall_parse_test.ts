@@ -1,13 +1,14 @@
 /**
- * `bench:stall`'s parsing: `--data cold:hot,…` and the split of the lock our donor logs (the
- * columns of the table under `--load sysbench`).
+ * `bench:stall`'s parsing: `--data cold:hot,…`, the split of the lock our donor logs (the
+ * columns of the table under `--load sysbench`) and its line naming slow clones.
  *
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
 import { throws } from "node:assert/strict";
 import { parseDataSets } from "../../scripts/bench/options.ts";
-import { lockSplit } from "../../scripts/bench/join.ts";
+import { lockSplit, slowClones } from "../../scripts/bench/join.ts";
+import { slowClonesLine } from "../../src/transfer/clone_pass.ts";
 import { cloneSummary } from "../../src/transfer/snapshot_dir.ts";
 import { notedGaps } from "../../scripts/bench/writer.ts";
 import { gapPhase } from "../../scripts/bench/stall_split.ts";
@@ -71,4 +72,28 @@ Deno.test("writer's stops: only gaps of 0.15 s or more are kept, placed in boot 
   assertEquals(gaps.map((g) => gapPhase(g, span)), ["sst", "after"]);
   assertEquals(gapPhase({ at: 999, seconds: 0.5 }, span), "before");
   assertEquals(gapPhase({ at: 1000.25, seconds: 0.25 }, span), "before");
+});
+
+Deno.test("slow clones: the bench shows the donor's last line naming them, read as the donor writes it", () => {
+  const file = (rel: string, seconds: number) => ({
+    part: "datadir",
+    rel,
+    path: `/snap/${rel}`,
+    source: `/var/lib/mysql/${rel}`,
+    size: 0n,
+    seconds,
+  });
+  const line = (seconds: number) =>
+    slowClonesLine(
+      { seconds, cloned: [file("sbtest/sbtest1.ibd", seconds)], uncloned: [], bytes: 0n },
+      () => 4242,
+    )!;
+  const log = [
+    `WSREP_SST: [INFO] ${line(0.2)}`,
+    "WSREP_SST: [INFO] donor writes blocked for 0.41 s (mariadbd's flush 0.30 s, clones …)",
+    `WSREP_SST: [INFO] ${line(0.35)}`,
+    "WSREP_SST: [INFO] SST complete on donor",
+  ].join("\n");
+  assertEquals(slowClones(log), line(0.35));
+  assertEquals(slowClones("WSREP_SST: [INFO] donor writes blocked for 0.05 s"), null);
 });
