@@ -47,6 +47,9 @@
  *   tmpfs instead, so that the joiner's writes do not share the donor's disk (here both images
  *   live on one disk, where the joiner's writes slowed the donor's own fsyncs: stops of the
  *   donor's writes in the middle of the transfer that two hosts would not have).
+ * - `--donor-trx-commit 0|1|2` (default: the clusters' 2): node1's
+ *   `innodb_flush_log_at_trx_commit`, set once the cluster runs (`SET GLOBAL`); what mariadbd's
+ *   own flush under `flush tables` takes depends on it (docs/benchmarks.md).
  * - Every stop of the writer over 0.15 s is placed against the donor's SST script: `before` it
  *   started (node2 joining the group: Galera's view change, the same for every method), while it
  *   ran (`sst`: the lock is among these), or `after` (node2 catching up); the table gives the
@@ -87,6 +90,7 @@ const KNOWN = [
   "--data",
   "--fs",
   "--joiner-fs",
+  "--donor-trx-commit",
 ];
 const args = new BenchArgs(Deno.args, KNOWN, "scripts/bench/stall.ts");
 const load = args.choice("--load", ["none", "sysbench"] as const);
@@ -105,6 +109,7 @@ const methods = pickMethods(args.list("--methods", DEFAULT_METHODS), args.values
 const fsType = args.choice("--fs", ["host", ...LOOP_FS_TYPES] as const);
 const largestMiB = Math.max(...dataSets.map((d) => d.coldMiB + d.hotMiB));
 const joinerFs = args.choice("--joiner-fs", ["same", "tmpfs"] as const);
+const trxCommit = args.choice("--donor-trx-commit", ["2", "1", "0"] as const);
 if (joinerFs === "tmpfs" && fsType === "host") throw new Error("--joiner-fs tmpfs goes with --fs");
 const setup: BenchSetup = {
   link: args.link("fast"),
@@ -307,9 +312,12 @@ function fsText(): string {
 
 const rows: Row[] = [];
 const t0 = Date.now();
-console.log(`datadirs' file system: ${fsText()}`);
+console.log(
+  `datadirs' file system: ${fsText()}; node1's innodb_flush_log_at_trx_commit=${trxCommit}`,
+);
 const linkText = await withBench(setup, async (b) => {
   await createWriterTable(b.cluster, b.n1);
+  await b.cluster.sql(b.n1, `SET GLOBAL innodb_flush_log_at_trx_commit=${trxCommit}`);
   const tables: Tables = { next: 0 };
   for (let i = 0; i < dataSets.length; i++) await benchSet(b, i, tables, rows);
   return b.linkText;
