@@ -17,6 +17,7 @@ import { sstKey, type SstKeyName, sstOrigin, sstValue } from "./sst_keys.ts";
 import { tlsFrom, type TlsSettings } from "./tls_settings.ts";
 import { type DonorName, donorNamesFrom } from "./donor_names.ts";
 import { type GaleraTls, galeraTlsFrom } from "./galera_tls.ts";
+import { type TrxCommit, trxCommitFrom } from "./trx_commit.ts";
 import { type SystemTablespace, systemTablespaceFrom } from "./system_tablespace.ts";
 
 export type { TlsSettings } from "./tls_settings.ts";
@@ -90,6 +91,8 @@ export interface Settings {
   donorNames: DonorName[] | null;
   /** Whether Galera's group channel (which carries the per-SST secret) is encrypted. */
   galeraTls: GaleraTls;
+  /** The server's `innodb_flush_log_at_trx_commit` as started (the donor's flush hint). */
+  trxCommit: TrxCommit;
 }
 
 /** Which option files mariadbd read (its `--defaults-*` options). */
@@ -289,6 +292,7 @@ export function settingsFrom(args: SettingsInput, opts: OptionLookup, cpuCount: 
     cloneFloor: cloneFloorFrom(opts),
     donorNames: donorNamesFrom(opts),
     galeraTls: galeraTlsFrom(opts),
+    trxCommit: trxCommitFrom(opts, args.server?.innodbFlushLogAtTrxCommit),
   };
 }
 

@@ -34,7 +34,7 @@ export interface SstArgs {
   server: ServerPaths;
 }
 
-/** Server file locations that may come with the arguments. */
+/** Server file locations (and the one other server option we read) that may come with the arguments. */
 export interface ServerPaths {
   innodbDataHomeDir?: string;
   /** `innodb_data_file_path` (system tablespace files), from mariadbd's argv only. */
@@ -45,6 +45,8 @@ export interface ServerPaths {
   logBin?: string;
   logBinIndex?: string;
   logBasename?: string;
+  /** `innodb_flush_log_at_trx_commit` (config/trx_commit.ts), from mariadbd's argv only. */
+  innodbFlushLogAtTrxCommit?: string;
 }
 
 const stringOptions = [
@@ -158,6 +160,9 @@ function applyServerOption(
     case "innodb-data-file-path":
       if (value !== undefined) out.innodbDataFilePath = value;
       return;
+    case "innodb-flush-log-at-trx-commit":
+      if (value !== undefined) out.innodbFlushLogAtTrxCommit = value;
+      return;
     case "innodb-log-group-home-dir":
       if (value !== undefined) out.innodbLogGroupHomeDir = value;
       return;
@@ -226,6 +231,7 @@ export function parseSstArgs(argv: readonly string[]): SstArgs {
     server: {
       innodbDataHomeDir: nonEmpty(v["innodb-data-home-dir"]) ?? fromServer.innodbDataHomeDir,
       innodbDataFilePath: fromServer.innodbDataFilePath,
+      innodbFlushLogAtTrxCommit: fromServer.innodbFlushLogAtTrxCommit,
       innodbLogGroupHomeDir: nonEmpty(v["innodb-log-group-home-dir"]) ??
         fromServer.innodbLogGroupHomeDir,
       innodbUndoDirectory: nonEmpty(v["innodb-undo-directory"]) ??

@@ -25,7 +25,8 @@
  *    pre-copy); with `--progress 1` the `total`/`complete` lines of the pass that ends the
  *    copy, written by the observer `runDonor` makes before 4.;
  * 7. `continue` (mariadbd releases the lock), one INFO line splitting the time writes were
- *    blocked (mariadbd's flush, our clones, our locked pass), and when the clones were slow one
+ *    blocked (mariadbd's flush, our clones, our locked pass), a hint when mariadbd's flush was
+ *    slow with `innodb_flush_log_at_trx_commit` 0 or 2, and when the clones were slow a line
  *    naming the slowest files and the pieces they are in; the clone pass from the clones,
  *    with free space watched; the completion record (the state read under the lock), `done
  *    <state>`.
@@ -69,6 +70,7 @@ import {
   prepareClones,
 } from "../transfer/clone_pass.ts";
 import { type CloneRun, cloneSummary, type SnapshotDirs } from "../transfer/snapshot_dir.ts";
+import { slowFlushLine } from "../config/trx_commit.ts";
 import type { SpaceWatch } from "../transfer/space_guard.ts";
 import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
 import { formatBytes } from "../transfer/progress.ts";
@@ -150,11 +152,13 @@ export async function runDonor(
       ? await cloneFrozenFiles(ctx, under, clones, clones.snapshots)
       : await sendLocked(under);
     // 7. `continue`: mariadbd releases the lock; one line splits how long it held (the totals
-    // line repeats it), one names slow clones; then the clone pass.
+    // line repeats it), hints name a slow flush's setting and slow clones; then the clone pass.
     ctx.protocol.write("continue");
     totals.unlocked();
     lock.blocked = blocked.elapsed();
     log.info(lockLine(lock));
+    const flushHint = slowFlushLine(flushed / 1000, settings.trxCommit);
+    if (flushHint) log.info(flushHint);
     if (lock.clones) logSlowClones(lock.clones);
     totals.lockFigures(lockFigures(lock));
     if (fromClones) await sendFromClones(fromClones, under);

@@ -361,7 +361,7 @@ Deno.test("args: splitMysqldArgs splits at the first --mysqld-args only", () => 
   assertEquals(splitMysqldArgs(["--role", "joiner"]), [["--role", "joiner"], []]);
 });
 
-Deno.test("args: directory options are taken from --mysqld-args with _ and loose- normalised", () => {
+Deno.test("args: directory options (and innodb_flush_log_at_trx_commit) are taken from --mysqld-args with _ and loose- normalised", () => {
   const a = parseSstArgs([
     ...MINIMAL,
     "--mysqld-args",
@@ -371,6 +371,7 @@ Deno.test("args: directory options are taken from --mysqld-args with _ and loose
     "--loose_aria_log_dir_path=/srv/aria",
     "--log-bin-index=/srv/binlog/idx.index",
     "--log_basename=node1",
+    "--loose-innodb_flush_log_at_trx_commit=2",
   ]);
   assertEquals(defined(a.server), {
     innodbUndoDirectory: "/srv/undo",
@@ -379,6 +380,7 @@ Deno.test("args: directory options are taken from --mysqld-args with _ and loose
     ariaLogDirPath: "/srv/aria",
     logBinIndex: "/srv/binlog/idx.index",
     logBasename: "node1",
+    innodbFlushLogAtTrxCommit: "2",
   });
 });
 
