@@ -38,8 +38,8 @@ export const SLOW_FLUSH_SECONDS = 0.3;
 export function slowFlushLine(flushSeconds: number, setting: TrxCommit): string | null {
   if (flushSeconds < SLOW_FLUSH_SECONDS || !["0", "2"].includes(setting.value)) return null;
   return `mariadbd's flush took ${flushSeconds.toFixed(2)} s with ` +
-    `innodb_flush_log_at_trx_commit=${setting.value} (${setting.where}); measured under load it ` +
-    "took 0.33-0.79 s with 2 and 0.11-0.14 s with 1: to shorten the donor's stop, " +
+    `innodb_flush_log_at_trx_commit=${setting.value} (${setting.where}); in our benchmark under load ` +
+    "it took 0.33-0.79 s with 2 and 0.11-0.14 s with 1: to shorten the donor's stop, " +
     "SET GLOBAL innodb_flush_log_at_trx_commit=1 on the donor for the SST's time " +
     '(README "mariadbd\'s own flush")';
 }
