@@ -23,13 +23,17 @@
 
 import { LOOP_FS_TYPES, type LoopFsType, makeLoopFs, must } from "../lib/loop_fs.ts";
 import { cloneFile } from "../../src/proc/ficlone.ts";
+import {
+  libc,
+  MiB,
+  O_CLOEXEC,
+  O_RDONLY,
+  O_RDWR,
+  openFd,
+  writeRandomPages,
+  writeSequential,
+} from "./direct_writes.ts";
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_CREAT = 0o100;
-const O_CLOEXEC = 0o2000000;
-const O_DIRECT = 0o40000; // x86_64 and aarch64 differ: this bench is x86_64's
 /** `_IOWR('f', 11, struct fiemap)`. */
 const FS_IOC_FIEMAP = 0xc020660bn;
 /** `_IOW(0x94, 13, struct file_clone_range)`. */
@@ -38,59 +42,6 @@ const FIEMAP_FLAG_SYNC = 1;
 const FIEMAP_EXTENT_LAST = 1;
 const EXTENT_SIZE = 56;
 const BATCH = 4096;
-
-const libc = Deno.dlopen("libc.so.6", {
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  fsync: { parameters: ["i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-}).symbols;
-
-const MiB = 1024 ** 2;
-const PAGE = 16 * 1024;
-
-function openFd(path: string, flags: number): number {
-  const fd = libc.open(new TextEncoder().encode(path + "\0"), flags, 0o600);
-  if (fd < 0) throw new Error(`open ${path} failed`);
-  return fd;
-}
-
-/** A 4096-aligned buffer of `n` random bytes (O_DIRECT's alignment). */
-function aligned(n: number): Uint8Array {
-  const raw = new Uint8Array(n + 4096);
-  const addr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
-  const view = raw.subarray((4096 - (addr % 4096)) % 4096).subarray(0, n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(view.subarray(i, i + 65536));
-  return view;
-}
-
-function pwriteAll(fd: number, buf: Uint8Array, off: number): void {
-  if (Number(libc.pwrite(fd, buf, BigInt(buf.length), BigInt(off))) !== buf.length) {
-    throw new Error("short pwrite");
-  }
-}
-
-function writeSequential(path: string, bytes: number): void {
-  const fd = openFd(path, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC);
-  const buf = aligned(MiB);
-  for (let off = 0; off < bytes; off += MiB) pwriteAll(fd, buf, off);
-  libc.fsync(fd);
-  libc.close(fd);
-}
-
-function writeRandomPages(path: string, bytes: number, n: number): void {
-  const fd = openFd(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-  const buf = aligned(PAGE);
-  const pages = Math.floor(bytes / PAGE);
-  for (let i = 0; i < n; i++) {
-    buf[0] = i & 0xff;
-    pwriteAll(fd, buf, Math.floor(Math.random() * pages) * PAGE);
-    if (i % 64 === 63) libc.fsync(fd);
-  }
-  libc.fsync(fd);
-  libc.close(fd);
-}
 
 /** One extent as FIEMAP lists it. */
 interface Extent {

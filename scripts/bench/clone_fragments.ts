@@ -7,80 +7,21 @@
  * writes `writes` (default 8000) random page-aligned 16 KiB O_DIRECT writes (fsync every 64, as
  * InnoDB writes a hot table) to each file: to `with-clone` while a clone of it exists (as the
  * server writes while our clone pass runs), the clone deleted afterwards; to `no-clone` with no
- * clone. After each round it prints both files' extents (`filefrag`) and how long a fresh clone of
- * each takes (`FICLONE`, the clone deleted again): the time the next SST's clone of that file
- * would hold the donor's lock.
+ * clone. After each round it prints both files' extents (FIEMAP, as `filefrag` counts them) and
+ * how long a fresh clone of each takes (`FICLONE`, the clone deleted again): the time the next
+ * SST's clone of that file would hold the donor's lock.
  *
  * @module
  */
 
 import { LOOP_FS_TYPES, type LoopFsType, makeLoopFs, must } from "../lib/loop_fs.ts";
-import { cloneFile } from "../../src/proc/ficlone.ts";
-
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_CLOEXEC = 0o2000000;
-const O_DIRECT = 0o40000; // x86_64 and aarch64 differ: this bench is x86_64's
-
-const libc = Deno.dlopen("libc.so.6", {
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  fsync: { parameters: ["i32"], result: "i32" },
-}).symbols;
-
-const MiB = 1024 ** 2;
-const PAGE = 16 * 1024;
-
-function openFd(path: string, flags: number): number {
-  const fd = libc.open(new TextEncoder().encode(path + "\0"), flags, 0o600);
-  if (fd < 0) throw new Error(`open ${path} failed`);
-  return fd;
-}
-
-/** A 4096-aligned buffer of `n` random bytes (O_DIRECT's alignment). */
-function aligned(n: number): Uint8Array {
-  const raw = new Uint8Array(n + 4096);
-  const addr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
-  const view = raw.subarray((4096 - (addr % 4096)) % 4096).subarray(0, n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(view.subarray(i, i + 65536));
-  return view;
-}
-
-function pwriteAll(fd: number, buf: Uint8Array, off: number): void {
-  if (Number(libc.pwrite(fd, buf, BigInt(buf.length), BigInt(off))) !== buf.length) {
-    throw new Error("short pwrite");
-  }
-}
-
-/** `bytes` in 1 MiB O_DIRECT writes, fsync at the end. */
-function writeSequential(path: string, bytes: number): void {
-  const fd = openFd(path, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC);
-  const buf = aligned(MiB);
-  for (let off = 0; off < bytes; off += MiB) pwriteAll(fd, buf, off);
-  libc.fsync(fd);
-  libc.close(fd);
-}
-
-/** `n` random page-aligned 16 KiB O_DIRECT writes, fsync every 64. */
-function writeRandomPages(path: string, bytes: number, n: number): void {
-  const fd = openFd(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-  const buf = aligned(PAGE);
-  const pages = Math.floor(bytes / PAGE);
-  for (let i = 0; i < n; i++) {
-    buf[0] = i & 0xff;
-    pwriteAll(fd, buf, Math.floor(Math.random() * pages) * PAGE);
-    if (i % 64 === 63) libc.fsync(fd);
-  }
-  libc.fsync(fd);
-  libc.close(fd);
-}
+import { cloneFile, extentCount } from "../../src/proc/ficlone.ts";
+import { MiB, writeRandomPages, writeSequential } from "./direct_writes.ts";
 
 function extents(path: string): number {
-  const out = new Deno.Command("filefrag", { args: [path], stdout: "piped" }).outputSync();
-  const m = /(\d+) extents? found/.exec(new TextDecoder().decode(out.stdout));
-  if (!m) throw new Error(`filefrag ${path}: no extent count`);
-  return Number(m[1]);
+  const n = extentCount(path);
+  if (n === null) throw new Error(`${path}: no extent count`);
+  return n;
 }
 
 /** Seconds a fresh clone of `path` takes; the clone is deleted again. */
