@@ -26,7 +26,7 @@
  *    copy, written by the observer `runDonor` makes before 4.;
  * 7. `continue` (mariadbd releases the lock), one INFO line splitting the time writes were
  *    blocked (mariadbd's flush, our clones, our locked pass), a hint when mariadbd's flush was
- *    slow with `innodb_flush_log_at_trx_commit` 0 or 2, and when the clones were slow a line
+ *    slow with `innodb_flush_log_at_trx_commit` 0 or 2 on XFS, and when the clones were slow a line
  *    naming the slowest files and the pieces they are in; the clone pass from the clones,
  *    with free space watched; the completion record (the state read under the lock), `done
  *    <state>`.
@@ -71,6 +71,7 @@ import {
 } from "../transfer/clone_pass.ts";
 import { type CloneRun, cloneSummary, type SnapshotDirs } from "../transfer/snapshot_dir.ts";
 import { slowFlushLine } from "../config/trx_commit.ts";
+import { statFs } from "../proc/statfs.ts";
 import type { SpaceWatch } from "../transfer/space_guard.ts";
 import { COMPLETION_FILE, isValidState, renderCompletion } from "../transfer/completion.ts";
 import { formatBytes } from "../transfer/progress.ts";
@@ -157,7 +158,8 @@ export async function runDonor(
     totals.unlocked();
     lock.blocked = blocked.elapsed();
     log.info(lockLine(lock));
-    const flushHint = slowFlushLine(flushed / 1000, settings.trxCommit);
+    const fsType = statFs(settings.layout.datadir)?.type;
+    const flushHint = slowFlushLine(flushed / 1000, settings.trxCommit, fsType);
     if (flushHint) log.info(flushHint);
     if (lock.clones) logSlowClones(lock.clones);
     totals.lockFigures(lockFigures(lock));

@@ -8,8 +8,9 @@
  *   file system): after the join every table's checksum equals node1's, node2 restarts, node1's
  *   log splits the lock (`donor writes blocked for … (mariadbd's flush …, clones … for N
  *   files)`) and, when the clones took 0.1 s or more, names the slowest with their pieces
- *   (none below), a flush of mariadbd's of 0.3 s or more gets the hint naming
- *   `innodb_flush_log_at_trx_commit=2` and the option file that sets it (none below), and neither `SHOW DATABASES` nor `information_schema.SCHEMATA` on node1 ever
+ *   (none below), a flush of mariadbd's of 0.3 s or more on XFS gets the hint naming
+ *   `innodb_flush_log_at_trx_commit=2` and the option file that sets it (none below or on
+ *   btrfs), and neither `SHOW DATABASES` nor `information_schema.SCHEMATA` on node1 ever
  *   showed the snapshot directory while it existed (sampled during the SST);
  * - the host's ext4 with `clone=auto`: the locked pass, with the INFO line saying why;
  * - guards: the donor program SIGKILLed during the clone pass leaves its snapshot directory,
@@ -206,12 +207,16 @@ async function clonedSstUnderLoad(fss: LoopFs[], sst: string[]): Promise<void> {
     );
     assert(/clone (delta )?pass \(from the clones\): copied|compared/.test(log1), context);
     // A slow flush of mariadbd's (0.3 s or more) with the clusters' innodb_flush_log_at_trx_commit=2
-    // gets the hint naming the setting and where it was read.
+    // gets the hint naming the setting and where it was read, on XFS only (where 1 was measured
+    // to help).
     const hint = /mariadbd's flush took [\d.]+ s with innodb_flush_log_at_trx_commit=2 \((\S+):\d+ /
       .exec(log1);
     const flushSeconds = Number(lock[2]);
-    if (flushSeconds >= 0.31) assert(hint, `a slow flush gets the hint${context}`);
-    if (flushSeconds <= 0.29) assertEquals(hint, null, `a quick flush gets none${context}`);
+    const onXfs = fss[0].type === "xfs";
+    if (onXfs && flushSeconds >= 0.31) assert(hint, `a slow flush gets the hint${context}`);
+    if (!onXfs || flushSeconds <= 0.29) {
+      assertEquals(hint, null, `a quick flush, or one off XFS, gets none${context}`);
+    }
     // Slow clones (0.1 s or more in all) are named with the pieces their files are in.
     const slow = /clones took [\d.]+ s; slowest: (.*)/.exec(log1);
     const cloneSeconds = Number(lock[3]);
