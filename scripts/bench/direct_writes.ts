@@ -1,7 +1,8 @@
 /**
- * Writes as InnoDB makes them to a hot table, for the clone micro-benchmarks
- * (clone_fragments.ts, clone_delta.ts): sequential 1 MiB and random 16 KiB page writes with
- * `O_DIRECT` through libc, and descriptors opened by path.
+ * Writes as InnoDB makes them to a hot table, for the micro-benchmarks (clone_fragments.ts,
+ * clone_delta.ts, locked_split.ts): sequential 1 MiB and random 16 KiB page writes with
+ * `O_DIRECT` through libc, page-aligned buffers, descriptors opened by path, and dropping a
+ * file's cached pages (Deno has neither `O_DIRECT` nor `posix_fadvise`).
  *
  * @module
  */
@@ -20,7 +21,10 @@ export const libc = Deno.dlopen("libc.so.6", {
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   fsync: { parameters: ["i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
 }).symbols;
+
+const POSIX_FADV_DONTNEED = 4;
 
 export const MiB = 1024 ** 2;
 /** InnoDB's default page size. */
@@ -33,13 +37,29 @@ export function openFd(path: string, flags: number): number {
   return fd;
 }
 
-/** A 4096-aligned buffer of `n` random bytes (O_DIRECT's alignment). */
-function aligned(n: number): Uint8Array {
+/** A 4096-aligned buffer of `n` zero bytes (O_DIRECT's alignment). */
+export function alignedBuffer(n: number): Uint8Array {
   const raw = new Uint8Array(n + 4096);
   const addr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
-  const view = raw.subarray((4096 - (addr % 4096)) % 4096).subarray(0, n);
+  return raw.subarray((4096 - (addr % 4096)) % 4096).subarray(0, n);
+}
+
+/** A 4096-aligned buffer of `n` random bytes. */
+function aligned(n: number): Uint8Array {
+  const view = alignedBuffer(n);
   for (let i = 0; i < n; i += 65536) crypto.getRandomValues(view.subarray(i, i + 65536));
   return view;
+}
+
+/** Drops the cached pages of `path` (clean ones: it is synced first). */
+export function evict(path: string): void {
+  const fd = openFd(path, O_RDONLY | O_CLOEXEC);
+  try {
+    libc.fsync(fd);
+    libc.posix_fadvise(fd, 0n, 0n, POSIX_FADV_DONTNEED);
+  } finally {
+    libc.close(fd);
+  }
 }
 
 function pwriteAll(fd: number, buf: Uint8Array, off: number): void {

@@ -34,6 +34,15 @@
  * @module
  */
 import { BenchArgs } from "./options.ts";
+import {
+  alignedBuffer,
+  evict,
+  libc,
+  O_CLOEXEC,
+  O_DIRECT,
+  O_WRONLY,
+  openFd,
+} from "./direct_writes.ts";
 import { fmt, median, printTable } from "./report.ts";
 import { versionOf } from "../bench_common.ts";
 import {
@@ -71,51 +80,6 @@ const KNOWN = [
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-
-// ---------------------------------------------------------------------------------------------
-// libc: O_DIRECT writes and posix_fadvise (Deno has neither)
-
-const O_WRONLY = 0o1;
-const O_DIRECT = 0o40000;
-const O_CLOEXEC = 0o2000000;
-const POSIX_FADV_DONTNEED = 4;
-
-const libc = Deno.dlopen("libc.so.6", {
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  fsync: { parameters: ["i32"], result: "i32" },
-  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
-}).symbols;
-
-function cPath(path: string): Uint8Array {
-  return new TextEncoder().encode(path + "\0");
-}
-
-function openFd(path: string, flags: number): number {
-  const fd = libc.open(cPath(path), flags | O_CLOEXEC, 0);
-  if (fd < 0) throw new Error(`open ${path} failed`);
-  return fd;
-}
-
-/** A page-sized buffer aligned for O_DIRECT (4 KiB). */
-function alignedPage(): Uint8Array {
-  const big = new Uint8Array(PAGE + 4096);
-  const addr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(big));
-  const pad = (4096 - Number(BigInt(addr) % 4096n)) % 4096;
-  return big.subarray(pad, pad + PAGE);
-}
-
-/** Drops the cached pages of `path` (clean ones: it is synced first). */
-function evict(path: string): void {
-  const fd = openFd(path, 0);
-  try {
-    libc.fsync(fd);
-    libc.posix_fadvise(fd, 0n, 0n, POSIX_FADV_DONTNEED);
-  } finally {
-    libc.close(fd);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The synthetic files: AES-CTR keystreams (random-looking, reproducible at any offset)
@@ -215,8 +179,8 @@ async function makeSets(
  * folio can be larger than a page, so more than the changed pages may leave the cache).
  */
 async function rewriteDirect(p: FilePair): Promise<void> {
-  const page = alignedPage();
-  const fd = openFd(p.donor, O_WRONLY | O_DIRECT);
+  const page = alignedBuffer(PAGE);
+  const fd = openFd(p.donor, O_WRONLY | O_DIRECT | O_CLOEXEC);
   try {
     for (const n of p.changed) {
       page.set(await p.rewritten.bytes(n * PAGE, PAGE));
