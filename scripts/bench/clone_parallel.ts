@@ -7,7 +7,8 @@
  * The set, on a fresh loop-mounted image: 220 small files (4 KiB to 1 MiB, written buffered and
  * synced), four "hot table" files of `hot GiB` in all, written sequentially then fragmented by
  * `writes` page-aligned 16 KiB O_DIRECT writes at random 16 KiB slots with an fsync every 64
- * writes (InnoDB's pattern; on btrfs, one extent per write), and a 1 GiB log-like file written
+ * writes (InnoDB's pattern; on btrfs, one extent per write; on XFS only with `FRAG_WITH_CLONE=1`
+ * in the environment, which writes them while a clone of each exists), and a 1 GiB log-like file written
  * sequentially (`LOG_MIB` in the environment: another size). Each measurement: `sync` (clean
  * source pages; with `cold` as the fifth argument, caches dropped too: cold metadata), then every
  * file cloned into a directory on the same file system; the clones are removed and the file
@@ -114,6 +115,13 @@ async function settle(mnt: string, type: string): Promise<void> {
   await must("sync", []);
   if (type === "btrfs") await must("btrfs", ["filesystem", "sync", mnt]);
   if (cold) await Deno.writeTextFile("/proc/sys/vm/drop_caches", "3");
+  // SETTLE_MS: a pause for the file system's background work (XFS frees a removed clone's
+  // extents after the unlink returns), then another sync.
+  const pause = Number(Deno.env.get("SETTLE_MS") ?? 0);
+  if (pause > 0) {
+    await new Promise((r) => setTimeout(r, pause));
+    await must("sync", []);
+  }
 }
 
 interface Timed {
@@ -188,7 +196,16 @@ async function main(): Promise<void> {
     for (const h of hotFiles) writeSeq(h, hot / 4);
     writeSeq(`${data}/ib_logfile0`, logMiB * MiB);
     let t = performance.now();
+    // FRAG_WITH_CLONE=1: the hot files are written while a clone of each exists, as the server
+    // writes during our clone pass; on XFS that is what puts them in pieces (without a clone XFS
+    // writes in place and the files stay whole).
+    const withClone = Deno.env.get("FRAG_WITH_CLONE") === "1";
+    if (withClone) {
+      await Deno.mkdir(`${fs.dir}/early`);
+      serial(hotFiles, `${fs.dir}/early`);
+    }
     fragment(hotFiles, hot / 4, Number(writes), false);
+    if (withClone) await Deno.remove(`${fs.dir}/early`, { recursive: true });
     console.error(`fragmented in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     await settle(fs.dir, type);
     const all = [...small.slice(0, 110), ...hotFiles, `${data}/ib_logfile0`, ...small.slice(110)];

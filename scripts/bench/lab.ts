@@ -40,6 +40,8 @@ export interface BenchSetup {
   fs?: { type: LoopFsType; mib: number };
   /** node2's datadir on a tmpfs of its own (with {@link fs}): the joiner's writes off the donor's disk. */
   joinerTmpfs?: boolean;
+  /** Binary logging on both nodes (`log_bin`; default true, as in the test clusters). */
+  binlog?: boolean;
 }
 
 /** What {@link withBench} tears down. */
@@ -153,6 +155,7 @@ async function buildCluster(
     size: 2,
     sstMethod: "rsync_tunnel",
     pathPrefix: LAUNCHER_DIR,
+    binlog: setup.binlog,
     placement: (name) => ({ host: name, standardPorts: true, wrap: lab.wrap(name) }),
     configure: async (node, c) => {
       pki ??= await makePki(c.root);

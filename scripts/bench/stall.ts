@@ -50,6 +50,9 @@
  * - `--donor-trx-commit 0|1|2` (default: the clusters' 2): node1's
  *   `innodb_flush_log_at_trx_commit`, set once the cluster runs (`SET GLOBAL`); what mariadbd's
  *   own flush under `flush tables` takes depends on it (docs/benchmarks.md).
+ * - `--binlog on|off` (default `on`, as in the test clusters): binary logging (`log_bin`) on
+ *   both nodes. With it on, mariadbd's flush under `flush tables` rotates the binary log and
+ *   waits until InnoDB has made the old file's commits durable (docs/benchmarks.md).
  * - Every stop of the writer over 0.15 s is placed against the donor's SST script: `before` it
  *   started (node2 joining the group: Galera's view change, the same for every method), while it
  *   ran (`sst`: the lock is among these), or `after` (node2 catching up); the table gives the
@@ -91,6 +94,7 @@ const KNOWN = [
   "--fs",
   "--joiner-fs",
   "--donor-trx-commit",
+  "--binlog",
 ];
 const args = new BenchArgs(Deno.args, KNOWN, "scripts/bench/stall.ts");
 const load = args.choice("--load", ["none", "sysbench"] as const);
@@ -116,6 +120,7 @@ const setup: BenchSetup = {
   keep: args.flag("--keep"),
   fs: fsType === "host" ? undefined : { type: fsType, mib: 4 * largestMiB + 8192 },
   joinerTmpfs: joinerFs === "tmpfs",
+  binlog: args.choice("--binlog", ["on", "off"] as const) === "on",
 };
 
 /** One SST of node2 from nothing with a writer on node1 during it (and sysbench, if `hot`). */
@@ -313,7 +318,8 @@ function fsText(): string {
 const rows: Row[] = [];
 const t0 = Date.now();
 console.log(
-  `datadirs' file system: ${fsText()}; node1's innodb_flush_log_at_trx_commit=${trxCommit}`,
+  `datadirs' file system: ${fsText()}; node1's innodb_flush_log_at_trx_commit=${trxCommit}; ` +
+    `binary log ${setup.binlog ? "on" : "off"}`,
 );
 const linkText = await withBench(setup, async (b) => {
   await createWriterTable(b.cluster, b.n1);

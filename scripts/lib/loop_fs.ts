@@ -72,6 +72,7 @@ export async function makeLoopFs(type: LoopFsType, mib: number): Promise<LoopFs>
     await Deno.mkdir(dir);
     await must("mount", ["-o", "loop", image, dir]);
     mounted = true;
+    if (Deno.env.get("LOOP_DIRECT_IO") === "1") await directIo(dir);
     await Deno.chmod(dir, 0o755);
     return { type, dir, teardown };
   } catch (e) {
@@ -131,4 +132,17 @@ export async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<v
   await must("chown", ["-R", `${MYSQL_USER}:${MYSQL_USER}`, fs.dir]);
   await must("mount", ["--bind", fs.dir, node.datadir]);
   return () => must("umount", ["-l", node.datadir]).catch(() => {});
+}
+
+/**
+ * `LOOP_DIRECT_IO=1`: the loop device under `dir` reads and writes its image with O_DIRECT, as a
+ * disk would, instead of through the host's page cache (where a flush of the file system inside
+ * writes back everything the image has cached).
+ */
+async function directIo(dir: string): Promise<void> {
+  const out = await new Deno.Command("findmnt", { args: ["-n", "-o", "SOURCE", dir] }).output();
+  const dev = new TextDecoder().decode(out.stdout).trim();
+  await must("losetup", ["--direct-io=on", dev]);
+  const dio = await new Deno.Command("losetup", { args: ["-n", "-O", "DIO", dev] }).output();
+  if (new TextDecoder().decode(dio.stdout).trim() !== "1") throw new Error(`${dev}: no direct I/O`);
 }
