@@ -159,7 +159,12 @@ export async function runDonor(
     lock.blocked = blocked.elapsed();
     log.info(lockLine(lock));
     const fsType = statFs(settings.layout.datadir)?.type;
-    const flushHint = slowFlushLine(flushed / 1000, settings.trxCommit, fsType);
+    const flushHint = slowFlushLine({
+      seconds: flushed / 1000,
+      setting: settings.trxCommit,
+      fsType,
+      binlog: settings.layout.binlogBase !== undefined,
+    });
     if (flushHint) log.info(flushHint);
     if (lock.clones) logSlowClones(lock.clones);
     totals.lockFigures(lockFigures(lock));

@@ -39,26 +39,32 @@ Deno.test("trx commit: read from the server groups with where; mariadbd's argume
   assertEquals(trxCommitFrom(none.opts, undefined), { value: "1", where: "default" });
 });
 
-Deno.test("slow flush hint: only at 0.3 s or more, only with 0 or 2, only on XFS, naming the setting's place", () => {
+Deno.test("slow flush hint: only at 0.3 s or more, with 0 or 2, the binary log on and on XFS or ext4, naming the setting's place and the wait", () => {
   const two = {
     value: "2",
     where: "/etc/mysql/conf.d/galera.cnf:7 [galera] innodb_flush_log_at_trx_commit",
   };
-  assertEquals(slowFlushLine(SLOW_FLUSH_SECONDS - 0.01, two, "xfs"), null);
+  const facts = { seconds: 0.68, setting: two, fsType: "xfs", binlog: true };
+  assertEquals(slowFlushLine({ ...facts, seconds: SLOW_FLUSH_SECONDS - 0.01 }), null);
   for (const value of ["1", "3"]) {
-    assertEquals(slowFlushLine(0.8, { value, where: "default" }, "xfs"), null);
+    assertEquals(slowFlushLine({ ...facts, setting: { value, where: "default" } }), null);
   }
-  for (const fs of ["btrfs", "ext4", undefined]) {
-    assertEquals(slowFlushLine(0.8, two, fs), null, `no hint on ${fs}`);
+  for (const fsType of ["btrfs", "tmpfs", undefined]) {
+    assertEquals(slowFlushLine({ ...facts, fsType }), null, `no hint on ${fsType}`);
   }
-  const line = slowFlushLine(0.68, two, "xfs");
+  assertEquals(slowFlushLine({ ...facts, binlog: false }), null, "no rotation, no wait");
+  const line = slowFlushLine(facts);
   assert(line !== null);
   assert(
     line.startsWith(
-      `mariadbd's flush took 0.68 s with innodb_flush_log_at_trx_commit=2 (${two.where})`,
+      `mariadbd's flush took 0.68 s with innodb_flush_log_at_trx_commit=2 (${two.where}) ` +
+        "and the binary log on",
     ),
     line,
   );
+  assert(line.includes("rotates the binary log"), line);
   assert(line.includes("SET GLOBAL innodb_flush_log_at_trx_commit=1"), line);
-  assert(slowFlushLine(0.3, { value: "0", where: "mariadbd's argument" }, "xfs") !== null);
+  assert(slowFlushLine({ ...facts, fsType: "ext4" }) !== null, "ext4 as XFS");
+  const zero = { value: "0", where: "mariadbd's argument" };
+  assert(slowFlushLine({ ...facts, seconds: 0.3, setting: zero }) !== null);
 });
