@@ -6,15 +6,16 @@
  *
  * The set, on a fresh loop-mounted image: 220 small files (4 KiB to 1 MiB, written buffered and
  * synced), four "hot table" files of `hot GiB` in all, written sequentially then fragmented by
- * `writes` page-aligned 16 KiB O_DIRECT writes at random 16 KiB slots with an fsync every 64
- * writes (InnoDB's pattern; on btrfs, one extent per write; on XFS only with `FRAG_WITH_CLONE=1`
- * in the environment, which writes them while a clone of each exists), and a 1 GiB log-like file written
- * sequentially (`LOG_MIB` in the environment: another size). Each measurement: `sync` (clean
- * source pages; with `cold` as the fifth argument, caches dropped too: cold metadata), then every
- * file cloned into a directory on the same file system; the clones are removed and the file
- * system synced between runs. The modes rotate their order from run to run. Results:
- * docs/benchmarks.md "What a clone costs under the lock" (K clones in flight do not pay:
- * btrfs serializes them).
+ * `writes` page-aligned 16 KiB O_DIRECT writes at random 16 KiB slots with an fsync every 64 writes
+ * (InnoDB's pattern; on btrfs, one extent per write; on XFS only with `FRAG_WITH_CLONE=1` in the
+ * environment, which writes them while a clone of each exists), and a 1 GiB log-like file written
+ * sequentially (`LOG_MIB` in the environment: another size). Each measurement: `sync` (clean source
+ * pages; with `cold` as the fifth argument, caches dropped too: cold metadata), then every file
+ * cloned into a directory on the same file system; the clones are removed and the file system
+ * synced between runs (`SETTLE_MS` in the environment: then a pause of that many ms and another
+ * sync, for the frees XFS does in the background). The modes rotate their order from run to run.
+ * Results: docs/benchmarks.md "What a clone costs under the lock" (on btrfs K clones in flight do
+ * not pay; on fragmented XFS files two did).
  *
  * Then the dirty-source case: 256 MiB of buffered writes to the log-like file left unsynced
  * before its clone, against the same writes synced first: whether FICLONE writes back the

@@ -10,7 +10,7 @@
  *   when the clones took 0.1 s or more, names the slowest with their pieces (none below), a flush
  *   of mariadbd's of 0.3 s or more on XFS gets the hint naming `innodb_flush_log_at_trx_commit=2`,
  *   the option file that sets it and the binary log's wait (the clusters write a binary log; none
- *   below 0.3 s or on btrfs; likewise on ext4), and neither `SHOW DATABASES` nor
+ *   below 0.3 s or on btrfs; the ext4 test below checks the same), and neither `SHOW DATABASES` nor
  *   `information_schema.SCHEMATA` on node1 ever showed the snapshot directory while it existed
  *   (sampled during the SST);
  * - the host's ext4 with `clone=auto`: the locked pass, with the INFO line saying why;
