@@ -26,68 +26,35 @@
 
 import { makeLoopFs, must } from "../lib/loop_fs.ts";
 import { cloneFile, FICLONE } from "../../src/proc/ficlone.ts";
+import {
+  alignedBuffer,
+  libc,
+  MiB,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECT,
+  O_EXCL,
+  O_RDONLY,
+  O_WRONLY,
+  openFd,
+  PAGE,
+  writeSequential,
+} from "./direct_writes.ts";
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_CLOEXEC = 0o2000000;
-const O_DIRECT = 0o40000; // x86_64
-
-const libc = Deno.dlopen("libc.so.6", {
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  fsync: { parameters: ["i32"], result: "i32" },
-  ioctlOffThread: {
-    name: "ioctl",
-    parameters: ["i32", "u64", "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
+/** The ioctl as a `nonblocking` FFI call: it runs on Deno's blocking thread pool. */
+const offThread = Deno.dlopen("libc.so.6", {
+  ioctl: { parameters: ["i32", "u64", "i32"], result: "i32", nonblocking: true },
 }).symbols;
 
-const enc = new TextEncoder();
-const cstr = (s: string) => enc.encode(s + "\0");
-
-function openFd(path: string, flags: number, mode = 0o600): number {
-  const fd = libc.open(cstr(path), flags, mode);
-  if (fd < 0) throw new Error(`open ${path} failed`);
-  return fd;
-}
-
-/** A 4096-aligned view of `n` bytes (O_DIRECT's buffer). */
-function aligned(n: number): Uint8Array {
-  const raw = new Uint8Array(n + 4096);
-  const addr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw)));
-  const off = (4096 - (addr % 4096)) % 4096;
-  const view = raw.subarray(off, off + n);
-  crypto.getRandomValues(view.subarray(0, Math.min(n, 65536)));
-  return view;
-}
-
-const MiB = 1024 ** 2;
-const PAGE = 16 * 1024;
 /** Buffered writes left dirty (or synced) before the dirty-source clone. */
 const DIRTY_MIB = 256;
-
-/** Writes `bytes` sequentially in 1 MiB O_DIRECT writes, fsync at the end. */
-function writeSeq(path: string, bytes: number): void {
-  const fd = openFd(path, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC);
-  const buf = aligned(MiB);
-  for (let off = 0; off < bytes; off += MiB) {
-    buf[0] = off & 0xff;
-    if (Number(libc.pwrite(fd, buf, BigInt(MiB), BigInt(off))) !== MiB) throw new Error("pwrite");
-  }
-  libc.fsync(fd);
-  libc.close(fd);
-}
 
 /** `n` random 16 KiB writes spread over `files` (O_DIRECT unless `buffered`), fsync every 64. */
 function fragment(files: string[], size: number, n: number, buffered: boolean, sync = true) {
   const flags = O_WRONLY | O_CLOEXEC | (buffered ? 0 : O_DIRECT);
   const fds = files.map((f) => openFd(f, flags));
-  const buf = aligned(PAGE);
+  const buf = alignedBuffer(PAGE);
+  crypto.getRandomValues(buf);
   const slots = Math.floor(size / PAGE);
   for (let i = 0; i < n; i++) {
     const fd = fds[i % fds.length];
@@ -157,7 +124,7 @@ async function concurrent(files: string[], dest: string, k: number): Promise<Tim
       const t = performance.now();
       const src = openFd(f, O_RDONLY | O_CLOEXEC);
       const dst = openFd(`${dest}/${f.split("/").pop()}`, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC);
-      const rc = await libc.ioctlOffThread(dst, BigInt(FICLONE), src);
+      const rc = await offThread.ioctl(dst, BigInt(FICLONE), src);
       libc.close(dst);
       libc.close(src);
       if (rc !== 0) throw new Error(`FICLONE ${f} failed`);
@@ -194,8 +161,8 @@ async function main(): Promise<void> {
       small.push(p);
     }
     const hotFiles = [0, 1, 2, 3].map((i) => `${data}/db/hot${i}.ibd`);
-    for (const h of hotFiles) writeSeq(h, hot / 4);
-    writeSeq(`${data}/ib_logfile0`, logMiB * MiB);
+    for (const h of hotFiles) writeSequential(h, hot / 4);
+    writeSequential(`${data}/ib_logfile0`, logMiB * MiB);
     let t = performance.now();
     // FRAG_WITH_CLONE=1: the hot files are written while a clone of each exists, as the server
     // writes during our clone pass; on XFS that is what puts them in pieces (without a clone XFS

@@ -1,8 +1,8 @@
 /**
  * Writes as InnoDB makes them to a hot table, for the micro-benchmarks (clone_fragments.ts,
- * clone_delta.ts, locked_split.ts): sequential 1 MiB and random 16 KiB page writes with
- * `O_DIRECT` through libc, page-aligned buffers, descriptors opened by path, and dropping a
- * file's cached pages (Deno has neither `O_DIRECT` nor `posix_fadvise`).
+ * clone_delta.ts, clone_parallel.ts, locked_split.ts): sequential 1 MiB and random 16 KiB page
+ * writes with `O_DIRECT` through libc, page-aligned buffers, descriptors opened by path, and
+ * dropping a file's cached pages (Deno has neither `O_DIRECT` nor `posix_fadvise`).
  *
  * @module
  */
@@ -11,6 +11,7 @@ export const O_RDONLY = 0;
 export const O_WRONLY = 1;
 export const O_RDWR = 2;
 export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
 export const O_CLOEXEC = 0o2000000;
 export const O_DIRECT = 0o40000; // x86_64 and aarch64 differ: these benches are x86_64's
 
