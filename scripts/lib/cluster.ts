@@ -637,6 +637,30 @@ export class Cluster {
   }
 
   /**
+   * Waits (bounded) until every running node has committed the same last seqno
+   * (`wsrep_last_committed`). `Synced` alone does not mean that: a joiner turns Synced once its
+   * receive queue is short, not empty, so writes made during its SST may still be applying.
+   * Call it before comparing the nodes' data.
+   */
+  async waitCaughtUp(timeoutMs = 30_000): Promise<void> {
+    const nodes = this.nodes.filter((n) => n.running);
+    const deadline = Date.now() + timeoutMs;
+    let seen: (string | null)[] = [];
+    while (Date.now() < deadline) {
+      seen = await Promise.all(nodes.map((n) => this.status(n, "wsrep_last_committed")));
+      if (seen[0] !== null && seen.every((s) => s === seen[0])) return;
+      await sleep(200);
+    }
+    throw this.fail(
+      nodes[0],
+      "waitCaughtUp",
+      `nodes did not catch up within ${timeoutMs} ms: wsrep_last_committed ` +
+        nodes.map((n, i) => `${n.name}=${seen[i]}`).join(" "),
+      true,
+    );
+  }
+
+  /**
    * Creates test data: schema `e2e` with a big InnoDB table (`rows` rows), a MyISAM and an
    * Aria table, and a second schema `e2e_second` with an InnoDB table.
    */

@@ -309,22 +309,6 @@ export async function joinNode(
   return { type, seconds, joinerLog, otherLogs };
 }
 
-/** Waits (bounded) until every running node has committed the same last seqno. */
-export async function waitCaughtUp(cluster: Cluster, timeoutMs = 30_000): Promise<void> {
-  const nodes = cluster.nodes.filter((n) => n.running);
-  const deadline = Date.now() + timeoutMs;
-  let seen: (string | null)[] = [];
-  while (Date.now() < deadline) {
-    seen = await Promise.all(nodes.map((n) => cluster.status(n, "wsrep_last_committed")));
-    if (seen[0] !== null && seen.every((s) => s === seen[0])) return;
-    await sleep(200);
-  }
-  throw new AssertionError(
-    `nodes did not catch up within ${timeoutMs} ms: wsrep_last_committed ` +
-      nodes.map((n, i) => `${n.name}=${seen[i]}`).join(" "),
-  );
-}
-
 /**
  * Checks that every running node has the same checksums (of `tables` tables, if given) and
  * that no node has a process besides its mariadbd (bounded wait).
@@ -335,7 +319,7 @@ export async function verifyCluster(
   tables?: number,
   since?: Map<string, number>,
 ): Promise<Record<string, string>> {
-  await waitCaughtUp(cluster);
+  await cluster.waitCaughtUp();
   const nodes = cluster.nodes.filter((n) => n.running);
   const sums = await Promise.all(nodes.map((n) => cluster.checksums(n)));
   const count = Object.keys(sums[0]).length;
