@@ -42,6 +42,8 @@ export interface BenchSetup {
   joinerTmpfs?: boolean;
   /** Binary logging on both nodes (`log_bin`; default true, as in the test clusters). */
   binlog?: boolean;
+  /** Extra `wsrep_provider_options` entries of both nodes (e.g. Galera's EVS timers). */
+  providerOptions?: string[];
 }
 
 /** What {@link withBench} tears down. */
@@ -156,6 +158,7 @@ async function buildCluster(
     sstMethod: "rsync_tunnel",
     pathPrefix: LAUNCHER_DIR,
     binlog: setup.binlog,
+    providerOptions: setup.providerOptions,
     placement: (name) => ({ host: name, standardPorts: true, wrap: lab.wrap(name) }),
     configure: async (node, c) => {
       pki ??= await makePki(c.root);

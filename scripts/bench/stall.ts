@@ -53,6 +53,9 @@
  * - `--binlog on|off` (default `on`, as in the test clusters): binary logging (`log_bin`) on
  *   both nodes. With it on, mariadbd's flush under `flush tables` rotates the binary log and
  *   waits until InnoDB has made the old file's commits durable (docs/benchmarks.md).
+ * - `--provider-options 'key=value;…'` (default none): extra `wsrep_provider_options` of both
+ *   nodes, e.g. `evs.join_retrans_period=PT0.1S;evs.inactive_check_period=PT0.1S`, which shorten
+ *   the stop of Galera's view change as node2 joins (docs/benchmarks.md).
  * - Every stop of the writer over 0.15 s is placed against the donor's SST script: `before` it
  *   started (node2 joining the group: Galera's view change, the same for every method), while it
  *   ran (`sst`: the lock is among these), or `after` (node2 catching up); the table gives the
@@ -95,6 +98,7 @@ const KNOWN = [
   "--joiner-fs",
   "--donor-trx-commit",
   "--binlog",
+  "--provider-options",
 ];
 const args = new BenchArgs(Deno.args, KNOWN, "scripts/bench/stall.ts");
 const load = args.choice("--load", ["none", "sysbench"] as const);
@@ -121,7 +125,19 @@ const setup: BenchSetup = {
   fs: fsType === "host" ? undefined : { type: fsType, mib: 4 * largestMiB + 8192 },
   joinerTmpfs: joinerFs === "tmpfs",
   binlog: args.choice("--binlog", ["on", "off"] as const) === "on",
+  providerOptions: providerOptions(args.last("--provider-options", "")),
 };
+
+/** `--provider-options 'k=v;k=v'`: Galera options for both nodes, each checked as `key=value`. */
+function providerOptions(text: string): string[] {
+  const entries = text.split(";").map((e) => e.trim()).filter((e) => e !== "");
+  for (const e of entries) {
+    if (!/^[a-z_.]+=[A-Za-z0-9_.:]+$/.test(e)) {
+      throw new Error(`--provider-options: ${JSON.stringify(e)} is not key=value`);
+    }
+  }
+  return entries;
+}
 
 /** One SST of node2 from nothing with a writer on node1 during it (and sysbench, if `hot`). */
 async function stallRun(b: Bench, m: Method, sizeMiB: number, hot: SysbenchRun | null) {
@@ -319,7 +335,10 @@ const rows: Row[] = [];
 const t0 = Date.now();
 console.log(
   `datadirs' file system: ${fsText()}; node1's innodb_flush_log_at_trx_commit=${trxCommit}; ` +
-    `binary log ${setup.binlog ? "on" : "off"}`,
+    `binary log ${setup.binlog ? "on" : "off"}` +
+    (setup.providerOptions!.length
+      ? `; both nodes' extra wsrep_provider_options: ${setup.providerOptions!.join(";")}`
+      : ""),
 );
 const linkText = await withBench(setup, async (b) => {
   await createWriterTable(b.cluster, b.n1);
