@@ -38,12 +38,13 @@ export const MKFS: Readonly<Record<LoopFsType, readonly string[]>> = {
   ext4: ["mkfs.ext4", "-q", "-F"],
 };
 
-/** Runs `cmd args` (no shell), throwing with its stderr when it fails. */
-export async function must(cmd: string, args: string[]): Promise<void> {
+/** Runs `cmd args` (no shell) and returns its stdout; throws with its stderr when it fails. */
+export async function must(cmd: string, args: string[]): Promise<string> {
   const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   if (!r.success) {
     throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
   }
+  return new TextDecoder().decode(r.stdout);
 }
 
 /**
@@ -131,7 +132,7 @@ export async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<v
   await must("cp", ["-a", `${node.datadir}/.`, fs.dir]);
   await must("chown", ["-R", `${MYSQL_USER}:${MYSQL_USER}`, fs.dir]);
   await must("mount", ["--bind", fs.dir, node.datadir]);
-  return () => must("umount", ["-l", node.datadir]).catch(() => {});
+  return () => must("umount", ["-l", node.datadir]).then(() => {}, () => {});
 }
 
 /**
@@ -140,9 +141,8 @@ export async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<v
  * writes back everything the image has cached).
  */
 async function directIo(dir: string): Promise<void> {
-  const out = await new Deno.Command("findmnt", { args: ["-n", "-o", "SOURCE", dir] }).output();
-  const dev = new TextDecoder().decode(out.stdout).trim();
+  const dev = (await must("findmnt", ["-n", "-o", "SOURCE", dir])).trim();
   await must("losetup", ["--direct-io=on", dev]);
-  const dio = await new Deno.Command("losetup", { args: ["-n", "-O", "DIO", dev] }).output();
-  if (new TextDecoder().decode(dio.stdout).trim() !== "1") throw new Error(`${dev}: no direct I/O`);
+  const dio = (await must("losetup", ["-n", "-O", "DIO", dev])).trim();
+  if (dio !== "1") throw new Error(`${dev}: no direct I/O`);
 }
