@@ -5,7 +5,7 @@
  *
  * | kind         | sends                             | tolerates                     | progress lines | feeds the pre-copy record |
  * | ------------ | --------------------------------- | ----------------------------- | -------------- | ------------------------- |
- * | `hot`        | the plan, the server takes writes | files that shrank or vanished | no             | yes (jobs that exit 0)    |
+ * | `hot`        | the plan, the server takes writes | files that shrank or vanished | no             | yes (all but those files) |
  * | `locked`     | the plan, under the lock          | nothing                       | yes            | no                        |
  * | `completion` | the completion record             | nothing                       | no             | no                        |
  * | `refusal`    | the refusal record                | nothing                       | no             | no                        |
@@ -108,8 +108,11 @@ interface Rules {
   tolerated: (code: number, lines: readonly string[]) => RsyncLine[] | null;
   /** Whether it writes the protocol's progress lines (the pass that ends the SST does). */
   progress: boolean;
-  /** Told of every job that ended cleanly, or null. */
-  ended: ((job: RsyncJob) => void) | null;
+  /**
+   * Told of every job that ended cleanly (`settled` empty) or with a failure the pass tolerates
+   * (`settled`: the lines naming the files that shrank or vanished), or null.
+   */
+  ended: ((job: RsyncJob, settled: readonly RsyncLine[]) => void) | null;
   /** Told of every file a job's rsync has opened (rsync_runner.ts `opened`), or null. */
   opened: ((job: RsyncJob, name: string) => void) | null;
 }
@@ -130,7 +133,7 @@ function rulesOf(pass: Pass): Rules {
         // A file that shrank or vanished while read: the locked pass compares it again.
         tolerated: settledByLockedPass,
         progress: false,
-        ended: (job) => pass.record.ended(job),
+        ended: (job, settled) => pass.record.ended(job, settled),
         opened: null,
       };
     case "locked":
@@ -150,7 +153,7 @@ function rulesOf(pass: Pass): Rules {
         sends: { kind: "plan", plan: rebasePlan(pass.plan, pass.roots), delta: pass.delta },
         tolerated: NOTHING_TOLERATED,
         progress: true,
-        ended: pass.sent,
+        ended: pass.sent, // it tolerates nothing: only jobs that ended cleanly
         // Each clone goes once its rsync has it open: its blocks stop being shared sooner.
         opened: pass.opened,
       };
@@ -337,8 +340,9 @@ class PassTally implements JobWatch {
 
   finished(job: RsyncJob, end: JobEnd): void {
     if (end.sent !== null) this.sent += end.sent;
-    // Only a clean end vouches that every file the job listed arrived whole.
-    if (end.clean) this.rules.ended?.(job);
+    // A clean end vouches that every file the job listed arrived whole; a tolerated one, that
+    // every file but those its lines name did (precopy_record.ts).
+    if (end.clean || end.tolerated) this.rules.ended?.(job, end.tolerated ?? []);
     if (end.tolerated) this.settled.push(...end.tolerated);
   }
 

@@ -5,7 +5,12 @@
  * device, inode, size, modification time and change time. Under the lock the files are
  * stat'ed again, and a file is left out of the locked pass only when all of these hold:
  *
- * - the hot-pass rsync that sent it ended cleanly (exit 0: every file it listed arrived whole);
+ * - the hot-pass rsync that sent it ended cleanly (exit 0: every file it listed arrived whole),
+ *   or failed only because some of its files shrank or vanished while it read them (exit 23 or
+ *   24, every line it printed saying so: rsync_failures.ts `settledByLockedPass`; rsync goes on
+ *   to the next file after each, so the others arrived whole) and the file is neither one those
+ *   lines name nor under a directory they name. When such a line names a path outside the
+ *   job's sources, or one whose bytes rsync escaped, none of the job's files qualifies;
  * - its stamp is unchanged. Every write through the file system (write, pwrite, O_DIRECT,
  *   Linux AIO, io_uring: they all end in the same write path), truncate and fallocate set its
  *   mtime and ctime to the current time; chmod, chown, link and rename set its ctime; a table
@@ -25,6 +30,7 @@
  * @module
  */
 import type { RsyncJob } from "./passes.ts";
+import type { RsyncLine } from "./rsync_failures.ts";
 import type { SentFile, TreeWalk } from "./selection.ts";
 import { statxTimes } from "../proc/statx.ts";
 
@@ -87,6 +93,20 @@ export async function writableMappings(proc = "/proc"): Promise<Set<string>> {
   return out;
 }
 
+/**
+ * The path a line about a file that shrank or vanished names (between its first and last `"`),
+ * or null when it names none or rsync escaped a byte of it (`\#ooo`): then it may be any file.
+ */
+function namedPath(line: RsyncLine): string | null {
+  const m = /"(.*)"/.exec(line.text);
+  return m && !m[1].includes("\\") ? m[1] : null;
+}
+
+/** Whether `path` is `dir` or lies under it. */
+function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
 /** The key of a job across passes (the runner hands out copies with more options). */
 function jobKey(job: RsyncJob): string {
   return `${job.module}\0${job.selection.kind}\0${job.sources.join("\0")}`;
@@ -118,9 +138,23 @@ export class PrecopyRecord {
     return record;
   }
 
-  /** Records that the hot pass's `job` ended cleanly: every file it sent arrived whole. */
-  ended(job: RsyncJob): void {
-    for (const path of this.#filesOf.get(jobKey(job)) ?? []) this.#clean.add(path);
+  /**
+   * Records that the hot pass's `job` ended: cleanly (`settled` empty: every file it listed
+   * arrived whole), or after the files that `settled` (the rsync lines its pass tolerated) name
+   * shrank or vanished: every other file arrived whole.
+   */
+  ended(job: RsyncJob, settled: readonly RsyncLine[] = []): void {
+    const sources = job.sources.map((s) => s.replace(/\/+$/, ""));
+    const named: string[] = [];
+    for (const line of settled) {
+      if (line.kind === "partial") continue; // rsync's closing line names no file
+      const path = namedPath(line);
+      if (path === null || !sources.some((s) => isWithin(path, s))) return;
+      named.push(path);
+    }
+    for (const path of this.#filesOf.get(jobKey(job)) ?? []) {
+      if (!named.some((n) => isWithin(path, n))) this.#clean.add(path);
+    }
   }
 
   /** Whether the locked pass may leave `f` (stat'ed under the lock) out. */

@@ -11,7 +11,8 @@
  * `WHERE`, a CSV log table, `innodb_undo_log_truncate`), or that vanished between the plan and
  * its read (a table dropped or rebuilt). The locked pass settles both: it lists the data set
  * again under the lock and compares every file the pre-copy cannot vouch for, and the pre-copy
- * record never vouches for a file of an rsync that did not exit 0 (precopy_record.ts). Every
+ * record never vouches for a file these lines name, nor for any file of an rsync that failed
+ * otherwise (precopy_record.ts). Every
  * other line (the joiner could not write, the daemon refused us, the connection broke, the
  * donor could not read a file for another reason, a line we do not know) stops the SST before
  * the lock: the locked pass would meet it again.

@@ -1,13 +1,15 @@
 /**
  * A pass's kind alone decides how it treats its rsyncs (src/transfer/pass.ts): the same rsync
  * outcome (a stand-in rsync through the real process adapter) is tolerated by a hot pass and
- * fails a locked pass; only a hot pass feeds the pre-copy record, and only with jobs that
- * exited 0; only the locked pass writes the protocol's progress lines. Every rsync's process
- * group is recorded, whatever the kind.
+ * fails a locked pass; only a hot pass feeds the pre-copy record: with every job that exited 0,
+ * and with the tolerated one together with the lines naming its files that shrank or vanished
+ * (the record leaves those out); only the locked pass writes the protocol's progress lines.
+ * Every rsync's process group is recorded, whatever the kind.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { type Pass, runPass } from "../../src/transfer/pass.ts";
 import { OPENED_PREFIX, type Tunnel } from "../../src/transfer/rsync_runner.ts";
+import type { RsyncLine } from "../../src/transfer/rsync_failures.ts";
 import type { PrecopyRecord } from "../../src/transfer/precopy_record.ts";
 import type { RsyncJob } from "../../src/transfer/passes.ts";
 import { NO_WIRE_OPTIONS } from "../../src/config/wire_options.ts";
@@ -71,7 +73,10 @@ const PLAN = {
 
 async function runKind(kind: "hot" | "locked") {
   const ended: string[] = [];
-  const record = { ended: (j: RsyncJob) => ended.push(j.label) } as unknown as PrecopyRecord;
+  const record = {
+    ended: (j: RsyncJob, settled: readonly RsyncLine[]) =>
+      ended.push(`${j.label}${settled.map((l) => ` [${l.kind}: ${l.text}]`).join("")}`),
+  } as unknown as PrecopyRecord;
   const pass: Pass = kind === "hot"
     ? { kind, plan: PLAN, delta: false, record }
     : { kind, plan: PLAN, delta: true };
@@ -83,10 +88,14 @@ async function runKind(kind: "hot" | "locked") {
   return { ended: ended.sort(), lines, groups, error };
 }
 
-Deno.test("pass kinds: a hot pass tolerates files that shrank or vanished and feeds the record only with jobs that exited 0; it writes no protocol line", async () => {
+Deno.test("pass kinds: a hot pass tolerates files that shrank or vanished and hands the record every job, the tolerated one with the lines naming those files; it writes no protocol line", async () => {
   const hot = await runKind("hot");
   assertEquals(hot.error, null);
-  assertEquals(hot.ended, ["crm", "structure"]);
+  assertEquals(hot.ended, [
+    "crm",
+    `shop [shrunk: ${SHRUNK[0]}] [vanished: ${SHRUNK[1]}]`,
+    "structure",
+  ]);
   assertEquals(hot.lines, []);
   assertEquals(hot.groups.length, 3);
 });
