@@ -177,9 +177,13 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     const skipped = /locked delta pass: (\d+) file\(s\), .* unchanged since the pre-copy/.exec(
       log1,
     );
+    // Last in the message: CI shows the end of a failure's output.
+    const tolerated = log1.split("\n").filter((l) => /rsync error\(s\) tolerated/.test(l));
     assert(
       skipped && Number(skipped[1]) >= 2,
-      `the cold table is not read under the lock${context}`,
+      `the cold table is not read under the lock${context}\n--- the hot pass's tolerated errors ---\n${
+        tolerated.join("\n") || "none"
+      }\n--- the line that says what was left out ---\n${skipped?.[0] ?? "none"}`,
     );
 
     assert(w.duringHotPass >= 2, `only ${w.duringHotPass} writer rounds in the hot pass`);
