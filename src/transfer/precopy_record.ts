@@ -31,7 +31,7 @@
  */
 import type { RsyncJob } from "./passes.ts";
 import type { RsyncLine } from "./rsync_failures.ts";
-import type { SentFile, TreeWalk } from "./selection.ts";
+import { type SentFile, type TreeWalk, trimSlash } from "./selection.ts";
 import { statxTimes } from "../proc/statx.ts";
 
 /**
@@ -144,7 +144,7 @@ export class PrecopyRecord {
    * shrank or vanished: every other file arrived whole.
    */
   ended(job: RsyncJob, settled: readonly RsyncLine[] = []): void {
-    const sources = job.sources.map((s) => s.replace(/\/+$/, ""));
+    const sources = job.sources.map(trimSlash);
     const named: string[] = [];
     for (const line of settled) {
       if (line.kind === "partial") continue; // rsync's closing line names no file

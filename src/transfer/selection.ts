@@ -290,6 +290,7 @@ export async function dirNames(dir: string): Promise<Uint8Array[]> {
   return names ?? [];
 }
 
-function trimSlash(p: string): string {
+/** `p` without its trailing slashes (`/` stays `/`): a source as the walk names its files. */
+export function trimSlash(p: string): string {
   return p.replace(/(.)\/+$/, "$1");
 }
