@@ -30,7 +30,13 @@ import {
 } from "./remote_tables.ts";
 import { formatBytes } from "./progress.ts";
 import type { SentFile, TreeWalk } from "./selection.ts";
-import { exactRule, type PrecopyRecord, writableMappings } from "./precopy_record.ts";
+import {
+  exactRule,
+  type PrecopyRecord,
+  type Verdict,
+  verdictLabel,
+  writableMappings,
+} from "./precopy_record.ts";
 import { SHORT_JOB_BYTES, type SizedJob } from "./rsync_runner.ts";
 
 /** The jobs of one data pass and the bytes they send. */
@@ -98,10 +104,13 @@ export async function lockedReads(
   const mapped = await writableMappings();
   const jobs: SizedJob[] = [];
   const skipped = { files: 0, bytes: 0 };
+  const why = new Map<Verdict, number>();
   let compared = 0;
   for (const { job } of plan.jobs) {
     const files = await listed(job);
-    const vouched = files.map((f) => record.vouchesFor(f, mapped));
+    const verdicts = files.map((f) => record.verdict(f, mapped));
+    for (const v of verdicts) why.set(v, (why.get(v) ?? 0) + 1);
+    const vouched = verdicts.map((v) => v === "unchanged");
     const unchanged = files.filter((_, i) => vouched[i]);
     reads.push(files.filter((_, i) => !vouched[i]));
     const left = unchanged.reduce((n, f) => n + f.info.size, 0);
@@ -119,9 +128,16 @@ export async function lockedReads(
   }
   log.info(
     `locked delta pass: ${skipped.files} file(s), ${formatBytes(skipped.bytes)}, unchanged ` +
-      `since the pre-copy: not read again; ${compared} file(s) to compare`,
+      `since the pre-copy: not read again; ${compared} file(s) to compare${comparedWhy(why)}`,
   );
   return { plan: { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) }, reads, dirs };
+}
+
+/** Why the files to compare are compared, most files first (` (12 written since …, 3 new …)`). */
+function comparedWhy(why: ReadonlyMap<Verdict, number>): string {
+  const parts = [...why].sort((a, b) => b[1] - a[1])
+    .flatMap(([v, n]) => v === "unchanged" ? [] : [`${n} ${verdictLabel(v)}`]);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 
 /**

@@ -159,12 +159,54 @@ export class PrecopyRecord {
 
   /** Whether the locked pass may leave `f` (stat'ed under the lock) out. */
   vouchesFor(f: SentFile, mappedNow: ReadonlySet<string>): boolean {
+    return this.verdict(f, mappedNow) === "unchanged";
+  }
+
+  /** Whether the locked pass may leave `f` out, or the first check above that it fails. */
+  verdict(f: SentFile, mappedNow: ReadonlySet<string>): Verdict {
     const before = this.#stamps.get(f.path);
     const now = stampOf(f.path);
-    if (!before || !now || !this.#clean.has(f.path) || !sameStamp(before, now)) return false;
+    if (!before || !now) return "new";
+    if (!this.#clean.has(f.path)) return "not-sent-whole";
+    if (!sameStamp(before, now)) return "changed";
     const settled = BigInt(this.takenAt - UNCHANGED_MARGIN_MS) * 1_000_000n;
-    if (before.mtimeNs >= settled) return false;
-    if (this.mapped.has(now.ino) || mappedNow.has(now.ino)) return false;
-    return exactRule(f.rel) !== null;
+    if (before.mtimeNs >= settled) return "recent";
+    if (this.mapped.has(now.ino) || mappedNow.has(now.ino)) return "mapped";
+    return exactRule(f.rel) !== null ? "unchanged" : "name";
+  }
+}
+
+/** What the record says of a file under the lock: left out, or why it is compared. */
+export type Verdict =
+  /** Every check holds: the locked pass leaves it out. */
+  | "unchanged"
+  /** Not in the record (created since, or not stat'able then), or gone now. */
+  | "new"
+  /** The hot rsync that was to send it failed, or named it as shrunk or vanished. */
+  | "not-sent-whole"
+  /** Written, truncated, renamed or replaced since the record: its stamp differs. */
+  | "changed"
+  /** Unchanged since the record, but written less than the margin before it. */
+  | "recent"
+  /** Some process maps it shared and writable. */
+  | "mapped"
+  /** Its name cannot be an exact rsync filter rule. */
+  | "name";
+
+/** How the donor's log names the files compared for `v` (not for `unchanged`). */
+export function verdictLabel(v: Exclude<Verdict, "unchanged">): string {
+  switch (v) {
+    case "new":
+      return "new since the pre-copy began";
+    case "not-sent-whole":
+      return "not sent whole by the hot pass";
+    case "changed":
+      return "changed since the pre-copy began";
+    case "recent":
+      return `written in the ${UNCHANGED_MARGIN_MS / 1000} s before the pre-copy`;
+    case "mapped":
+      return "mapped shared and writable";
+    case "name":
+      return "named with rsync filter characters";
   }
 }

@@ -571,6 +571,8 @@ loopbackTest(
       /locked delta pass: (\d+) file\(s\), .* unchanged since the pre-copy/,
     );
     assert(skipped && Number(skipped[1]) > 0, "the files the writer left alone are not read again");
+    // The line says why the others are read: the writer's files changed after the record.
+    assertMatch(log, /file\(s\) to compare \(.*\b\d+ changed since the pre-copy began\b/);
     assertMatch(log, /--no-whole-file --block-size=16384/);
     assertMatch(log, /donor writes blocked for [\d.]+ s/);
     assertPhasedLogs(r, ["hot pre-copy", "locked delta pass"]);
@@ -631,6 +633,7 @@ loopbackTest(
     const skipped = /locked delta pass: \d+ file\(s\), ([\d.]+) MiB, unchanged since the pre-copy/
       .exec(log);
     assert(skipped && Number(skipped[1]) >= 8, `shop's other files are left out:\n${log}`);
+    assertMatch(log, /file\(s\) to compare \(.*\b1 not sent whole by the hot pass\b/);
     assertEquals(
       diffDigests(locked, await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile)),
       [],

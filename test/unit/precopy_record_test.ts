@@ -115,3 +115,35 @@ Deno.test("pre-copy record: a real rsync whose source schema was dropped before 
     await Deno.remove(dest, { recursive: true });
   }
 });
+
+Deno.test("pre-copy record: says why each file it cannot vouch for is compared, one reason per check of its list", async () => {
+  const { dir, job } = await datadir();
+  try {
+    const star = "e2e/st*r.ibd";
+    await Deno.writeTextFile(`${dir}/${star}`, "star");
+    await Deno.writeTextFile(`${dir}/e2e/recent.ibd`, "written just now");
+    const old = new Date(Date.now() - 2 * UNCHANGED_MARGIN_MS);
+    await Deno.utime(`${dir}/${star}`, old, old);
+    const record = await after(job, 24, [`file has vanished: "${dir}/e2e/z.ibd"`, VANISHED_CLOSE]);
+    await new Promise((r) => setTimeout(r, 30)); // past the file system's time granularity
+    await Deno.writeTextFile(`${dir}/e2e/a.ibd`, "changed", { append: true });
+    await Deno.writeTextFile(`${dir}/e2e/created.ibd`, "after the record");
+    const files = await new TreeWalk().files(job.selection, job.sources);
+    const inoOf = (rel: string) => String(files.find((f) => f.rel.endsWith(rel))!.info.ino);
+    const mapped = new Set([inoOf("sub/f.ibd")]);
+    const verdicts = Object.fromEntries(
+      files.map((f) => [f.path.slice(dir.length + 1), record.verdict(f, mapped)]),
+    );
+    assertEquals(verdicts, {
+      "cold/t.ibd": "unchanged",
+      "e2e/a.ibd": "changed",
+      "e2e/created.ibd": "new",
+      "e2e/recent.ibd": "recent",
+      "e2e/st*r.ibd": "name",
+      "e2e/sub/f.ibd": "mapped",
+      "e2e/z.ibd": "not-sent-whole",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
