@@ -179,11 +179,14 @@ Deno.test("precopy=on with writes and DDL on the donor during the hot pass: node
     );
     // Last in the message: CI shows the end of a failure's output.
     const tolerated = log1.split("\n").filter((l) => /rsync error\(s\) tolerated/.test(l));
+    const leftOut = log1.split("\n").find((l) => /unchanged since the pre-copy/.test(l));
     assert(
       skipped && Number(skipped[1]) >= 2,
       `the cold table is not read under the lock${context}\n--- the hot pass's tolerated errors ---\n${
         tolerated.join("\n") || "none"
-      }\n--- the line that says what was left out ---\n${skipped?.[0] ?? "none"}`,
+      }\n--- the line that says what was left out, and why the rest was compared ---\n${
+        leftOut ?? "none"
+      }`,
     );
 
     assert(w.duringHotPass >= 2, `only ${w.duringHotPass} writer rounds in the hot pass`);
