@@ -133,7 +133,7 @@ export async function lockedReads(
   return { plan: { ...plan, jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) }, reads, dirs };
 }
 
-/** Why the files to compare are compared, most files first (` (12 written since …, 3 new …)`). */
+/** Why the files to compare are compared, most files first (` (12 changed since …, 3 new …)`). */
 function comparedWhy(why: ReadonlyMap<Verdict, number>): string {
   const parts = [...why].sort((a, b) => b[1] - a[1])
     .flatMap(([v, n]) => v === "unchanged" ? [] : [`${n} ${verdictLabel(v)}`]);
