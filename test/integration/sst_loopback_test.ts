@@ -28,6 +28,7 @@ import { tcpListeners } from "../../src/tunnel/listen_check.ts";
 import { commandName } from "../../src/proc/liveness.ts";
 import { recordCount } from "../../scripts/lib/ledger.ts";
 import { UNCHANGED_MARGIN_MS } from "../../src/transfer/precopy_record.ts";
+import { waitFor } from "../../src/proc/wait.ts";
 
 function assertClean(f: Fixture): void {
   assertEquals(processesMentioning(f.root), [], "no helper process may outlive the SST");
@@ -586,11 +587,13 @@ loopbackTest(
 
 /** Waits, bounded, until `path` exists with at least one byte. */
 async function untilGrown(path: string, limitMs: number): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (((await Deno.stat(path).catch(() => null))?.size ?? 0) === 0) {
-    if (Date.now() > end) throw new Error(`${path} never got a byte in ${limitMs} ms`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
+  await waitFor(async () => ((await Deno.stat(path).catch(() => null))?.size ?? 0) > 0, {
+    every: 20,
+    limit: limitMs,
+    onTimeout: () => {
+      throw new Error(`${path} never got a byte in ${limitMs} ms`);
+    },
+  });
 }
 
 loopbackTest(
