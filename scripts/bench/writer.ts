@@ -101,11 +101,13 @@ export function startWriter(node: Node): { stop(): Promise<WriterResult> } {
       await sleep(Math.max(0, WRITER_PERIOD_MS - (performance.now() - sent)));
     }
   })();
+  // Handled at once: a client that ends mid-run is reported by stop(), not an unhandled rejection.
+  const outcome = loop.then(() => null, (e: unknown) => String(e));
   const stderr = new Response(child.stderr).text();
   return {
     async stop() {
       running = false;
-      const error = await settle(loop, 60_000);
+      const error = await settle(outcome, 60_000);
       await stdin.close().catch(() => {});
       if (error !== null) child.kill("SIGKILL");
       await child.status;
@@ -114,20 +116,20 @@ export function startWriter(node: Node): { stop(): Promise<WriterResult> } {
         rows: commits.length,
         longestGap: longestGap(commits),
         gaps: notedGaps(commits, bootOffset),
-        error: error ?? (said || null),
+        error: error === null ? (said || null) : [error, said].filter(Boolean).join(": "),
       };
     },
   };
 }
 
-/** Null once `p` resolved within `ms`; else its error (or a timeout) as text. */
-async function settle(p: Promise<void>, ms: number): Promise<string | null> {
+/** What `p` (null, or an error as text) gave within `ms`; else a timeout as text. */
+async function settle(p: Promise<string | null>, ms: number): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<string>((r) =>
     timer = setTimeout(() => r(`still blocked after ${ms} ms`), ms)
   );
   try {
-    return await Promise.race([p.then(() => null, (e) => String(e)), timeout]);
+    return await Promise.race([p, timeout]);
   } finally {
     clearTimeout(timer);
   }
