@@ -33,6 +33,8 @@ export interface Method {
   sst: string[];
   /** Whether both nodes get `[sst] tca/tcert/tkey`. */
   tls: boolean;
+  /** Programs the stock script runs that the bench's hosts may lack, with their package. */
+  needs?: readonly { program: string; pkg: string }[];
 }
 
 /** The certificates of the benchmark: one CA, one leaf per node (CN and SAN = node name). */
@@ -58,6 +60,7 @@ export const METHODS: Readonly<Record<string, Method>> = {
     sstMethod: "rsync",
     sst: ["ssl-mode=VERIFY_CA"],
     tls: true,
+    needs: [{ program: "stunnel", pkg: "stunnel4" }],
   },
   wan: { key: "wan", label: "rsync_wan (plaintext)", sstMethod: "rsync_wan", sst: [], tls: false },
   mariabackup: {
@@ -66,6 +69,7 @@ export const METHODS: Readonly<Record<string, Method>> = {
     sstMethod: "mariabackup",
     sst: ["encrypt=3", "ssl-mode=VERIFY_CA"],
     tls: true,
+    needs: [{ program: "mariadb-backup", pkg: "mariadb-backup" }],
   },
   tunnel: tunnel("tunnel", "rsync_tunnel (TLS)", []),
   "tunnel-precopy-off": tunnel("tunnel-precopy-off", "tunnel precopy=off", ["precopy=off"]),
@@ -73,14 +77,43 @@ export const METHODS: Readonly<Record<string, Method>> = {
   "tunnel-clone-off": tunnel("tunnel-clone-off", "tunnel clone=off", ["clone=off"]),
 };
 
-/** The methods named by `keys`, then one `rsync_tunnel` method per `--variant` spec. */
+/**
+ * The methods named by `keys`, then one `rsync_tunnel` method per `--variant` spec. Throws
+ * before any cluster starts when a method's stock script would not find a program it runs (its
+ * SST would fail on the joiner mid-bench).
+ */
 export function pickMethods(keys: string[], variants: string[]): Method[] {
   const out = keys.map((k) => {
     const m = METHODS[k];
     if (!m) throw new Error(`unknown method '${k}' (${Object.keys(METHODS).join(", ")})`);
+    for (const { program, pkg } of m.needs ?? []) {
+      if (!onPath(program)) {
+        throw new Error(
+          `method '${k}' runs ${program}, which is not installed: apt-get install ${pkg}`,
+        );
+      }
+    }
     return m;
   });
   return [...out, ...variants.map(variantMethod)];
+}
+
+/** Whether `program` is an executable file in a directory of `PATH` (or of sbin). */
+function onPath(program: string): boolean {
+  const dirs = [
+    ...(Deno.env.get("PATH") ?? "").split(":"),
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+  ];
+  return dirs.some((d) => {
+    try {
+      return (Deno.statSync(`${d}/${program}`).mode ?? 0) & 0o111 ? true : false;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** `label:key=value[;key=value]` → an `rsync_tunnel` method with these `[sst]` lines. */
