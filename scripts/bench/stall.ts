@@ -81,7 +81,7 @@ import { createWriterTable, startWriter, type WriterResult } from "./writer.ts";
 import { fmt, printTable, printVersions, summaryLine } from "./report.ts";
 import { dataSetLabel, HOT_RATE, loadDataSet } from "./hot_load.ts";
 import { type SysbenchResult, type SysbenchRun, sysbenchRun } from "../lib/sysbench.ts";
-import { LOOP_FS_TYPES, MKFS } from "../lib/loop_fs.ts";
+import { LOOP_FS_TYPES, loopIoText, MKFS } from "../lib/loop_fs.ts";
 import { describeGaps, medians, type Row, sysbenchReport } from "./stall_split.ts";
 
 const KNOWN = [
@@ -325,7 +325,7 @@ function report(rows: Row[], linkText: string, t0: number): void {
 function fsText(): string {
   if (fsType === "host") return "the host's (where the cluster is)";
   const images = `${fsType} loop images of ${setup.fs!.mib} MiB (sparse), ` +
-    `\`${MKFS[fsType].join(" ")}\``;
+    `\`${MKFS[fsType].join(" ")}\`, ${loopIoText()}`;
   return joinerFs === "tmpfs"
     ? `node1: one of the ${images}; node2: a tmpfs (the joiner's writes off the donor's disk)`
     : images;

@@ -135,6 +135,13 @@ export async function datadirOn(fs: LoopFs, node: Node): Promise<() => Promise<v
   return () => must("umount", ["-l", node.datadir]).then(() => {}, () => {});
 }
 
+/** How the loop devices {@link makeLoopFs} makes read and write their images, in words. */
+export function loopIoText(): string {
+  return Deno.env.get("LOOP_DIRECT_IO") === "1"
+    ? "loop devices in direct I/O (`LOOP_DIRECT_IO=1`)"
+    : "loop devices through the host's page cache";
+}
+
 /**
  * `LOOP_DIRECT_IO=1`: the loop device under `dir` reads and writes its image with O_DIRECT, as a
  * disk would, instead of through the host's page cache (where a flush of the file system inside
