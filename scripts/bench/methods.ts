@@ -82,12 +82,16 @@ export const METHODS: Readonly<Record<string, Method>> = {
  * before any cluster starts when a method's stock script would not find a program it runs (its
  * SST would fail on the joiner mid-bench).
  */
-export function pickMethods(keys: string[], variants: string[]): Method[] {
+export function pickMethods(
+  keys: string[],
+  variants: string[],
+  installed: (program: string) => boolean = onPath,
+): Method[] {
   const out = keys.map((k) => {
     const m = METHODS[k];
     if (!m) throw new Error(`unknown method '${k}' (${Object.keys(METHODS).join(", ")})`);
     for (const { program, pkg } of m.needs ?? []) {
-      if (!onPath(program)) {
+      if (!installed(program)) {
         throw new Error(
           `method '${k}' runs ${program}, which is not installed: apt-get install ${pkg}`,
         );

@@ -12,6 +12,7 @@ import { slowClonesLine } from "../../src/transfer/clone_pass.ts";
 import { cloneSummary } from "../../src/transfer/snapshot_dir.ts";
 import { notedGaps } from "../../scripts/bench/writer.ts";
 import { gapPhase } from "../../scripts/bench/stall_split.ts";
+import { pickMethods } from "../../scripts/bench/methods.ts";
 
 Deno.test("--data: cold:hot sizes in the order given; a set without hot, or with a third field, is refused", () => {
   assertEquals(parseDataSets("1G:1G,0:4G"), [
@@ -96,4 +97,19 @@ Deno.test("slow clones: the bench shows the donor's last line naming them, read 
   ].join("\n");
   assertEquals(slowClones(log), line(0.35));
   assertEquals(slowClones("WSREP_SST: [INFO] donor writes blocked for 0.05 s"), null);
+});
+
+Deno.test("methods: one whose stock script runs a program that is not installed is refused before the bench starts, naming the package", () => {
+  const none = () => false;
+  throws(() => pickMethods(["plain", "mariabackup"], [], none), {
+    message:
+      /'mariabackup' runs mariadb-backup, which is not installed: apt-get install mariadb-backup/,
+  });
+  throws(() => pickMethods(["stunnel"], [], none), { message: /apt-get install stunnel4/ });
+  assertEquals(pickMethods(["plain", "tunnel"], ["x:precopy=on"], none).map((m) => m.key), [
+    "plain",
+    "tunnel",
+    "tunnel-x",
+  ]);
+  assertEquals(pickMethods(["mariabackup"], [], (p) => p === "mariadb-backup").length, 1);
 });
