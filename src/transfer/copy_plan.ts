@@ -17,6 +17,7 @@ import {
   otherDirsJob,
   type RsyncJob,
   schemaJobs,
+  shareSchema,
   streamLoads,
   structureJob,
   undecodableDirs,
@@ -155,10 +156,15 @@ export async function planCopy(
   const engine = await sized(engineFileJobs(layout), walk);
   const bulk = engine.filter((j) => j.bytes > SHORT_JOB_BYTES).map((j) => j.bytes);
   const dirs = await listSchemaDirs(layout, walk);
-  const schemas = await sized([
-    ...schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)),
-    otherDirsJob(layout, dirs, await undecodableDirs(layout)),
-  ], walk);
+  const schemas = await shared(
+    await sized([
+      ...schemaJobs(layout, dirs, streams, streamLoads(bulk, streams)),
+      otherDirsJob(layout, dirs, await undecodableDirs(layout)),
+    ], walk),
+    bulk.reduce((n, b) => n + b, 0),
+    settings,
+    walk,
+  );
   const logs = locked
     ? await sized([binlogJob(await selectBinlogs(layout, settings.maxBinlogs))], walk)
     : [];
@@ -166,6 +172,43 @@ export async function planCopy(
   await checkRemoteTables(layout.datadir, dirs.map((d) => d.name), locked);
   const jobs = [...engine, ...schemas, ...logs];
   return { lead: structureJob(layout), jobs, total: jobs.reduce((n, s) => n + s.bytes, 0) };
+}
+
+/**
+ * `schemas` with the largest schema directory split over the streams ({@link shareSchema})
+ * when it alone holds more than half again a stream's fair share of the bulk (`engineBulk`
+ * plus the schemas): a database with one large schema would otherwise go through one stream
+ * while the others idle. Each share must be worth a connection (at least
+ * {@link SHORT_JOB_BYTES} a stream).
+ */
+async function shared(
+  schemas: SizedJob[],
+  engineBulk: number,
+  settings: Settings,
+  walk: TreeWalk,
+): Promise<SizedJob[]> {
+  const streams = settings.backupThreads;
+  const trees = schemas.filter((s) =>
+    s.job.selection.kind === "trees" && s.job.sources.length === 1
+  );
+  if (streams < 2 || trees.length === 0) return schemas;
+  const largest = trees.reduce((m, s) => (s.bytes > m.bytes ? s : m));
+  const fair = (engineBulk + schemas.reduce((n, s) => n + s.bytes, 0)) / streams;
+  if (largest.bytes <= 1.5 * fair || largest.bytes < streams * SHORT_JOB_BYTES) return schemas;
+  const source = largest.job.sources[0];
+  const name = source.slice(source.lastIndexOf("/") + 1);
+  const files = (await walk.files({ kind: "trees" }, [source]))
+    .filter((f) => f.rel.split("/").length === 2)
+    .map((f) => ({ name: f.rel.slice(name.length + 1), bytes: f.info.size }));
+  const jobs = shareSchema(settings.layout, name, files, streams);
+  if (jobs.length === 1) return schemas;
+  const shares = await sized(jobs, walk);
+  log.info(
+    `schema directory ${name} (${formatBytes(largest.bytes)}) holds most of the data: sent in ` +
+      `${shares.length} shares (${shares.map((s) => formatBytes(s.bytes)).join(", ")}), one ` +
+      `per stream ([sst] backup-threads=${streams})`,
+  );
+  return [...schemas.filter((s) => s !== largest), ...shares];
 }
 
 /** The jobs (nulls dropped) with the bytes each will send. */

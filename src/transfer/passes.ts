@@ -176,6 +176,61 @@ export function schemaJobs(
   );
 }
 
+/** A regular file directly in a schema directory, by name, and its size in bytes. */
+export interface SchemaFile {
+  name: string;
+  bytes: number;
+}
+
+/**
+ * Names a share of a schema may carry: a plain file name (MariaDB encodes other characters of
+ * table names as `@xxxx`), so that it is an exact rsync rule and part of a daemon path as it is.
+ */
+const SHAREABLE_NAME = /^[A-Za-z0-9_@$-][A-Za-z0-9_@$.-]*$/;
+
+/**
+ * A schema directory `name` that alone would keep one stream busy long after the others (one
+ * large database), split into up to `shares` jobs of similar size: the first sends the
+ * directory as a tree, `--delete` within it, but the files the others send (`leave`: neither
+ * sent nor deleted by it); each other job sends its files (`files`, largest first to the
+ * lightest share) into the directory. Files with other names stay in the tree. One job (the
+ * directory whole) when the name or the files do not allow a split.
+ */
+export function shareSchema(
+  layout: ServerLayout,
+  name: string,
+  files: readonly SchemaFile[],
+  shares: number,
+): RsyncJob[] {
+  const dir = `${layout.datadir}/${name}`;
+  const tree = (leave: string[]) =>
+    job(`schemas ${name}`, { kind: "trees", leave }, ["--delete"], [dir], Modules.datadir);
+  if (!SHAREABLE_NAME.test(name) || shares < 2) return [tree([])];
+  const movable = files.filter((f) => SHAREABLE_NAME.test(f.name));
+  const stay = files.filter((f) => !SHAREABLE_NAME.test(f.name));
+  const groups = Array.from({ length: shares }, () => ({ bytes: 0, names: [] as string[] }));
+  groups[0].bytes = stay.reduce((n, f) => n + f.bytes, 0);
+  for (const f of [...movable].sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name))) {
+    const lightest = groups.reduce((m, g) => (g.bytes < m.bytes ? g : m));
+    lightest.bytes += f.bytes;
+    lightest.names.push(f.name);
+  }
+  const others = groups.slice(1).filter((g) => g.names.length > 0);
+  return [
+    tree(others.flatMap((g) => g.names.map((n) => `${name}/${n}`)).sort()),
+    ...others.map((g, i) => ({
+      ...job(
+        `schemas ${name} (share ${i + 2})`,
+        { kind: "files" },
+        [],
+        g.names.sort().map((n) => `${dir}/${n}`),
+        Modules.datadir,
+      ),
+      path: `${name}/`,
+    })),
+  ];
+}
+
 /**
  * How `sizes` (bytes of jobs, e.g. the engine file sets) spread over `streams` when each goes,
  * largest first, to the lightest stream: the load of every stream.

@@ -50,8 +50,12 @@ export type Selection =
     keep?: readonly string[];
     stale?: readonly string[];
   }
-  /** Every source, with everything below it. */
-  | { kind: "trees" }
+  /**
+   * Every source, with everything below it, but `leave`: files (their paths in the transfer,
+   * `rel`, each an exact rule's name) that another job of the same pass sends (a schema split
+   * over streams, passes.ts `shareSchema`): neither sent nor, on the joiner, deleted.
+   */
+  | { kind: "trees"; leave?: readonly string[] }
   /**
    * The top-level directories of the source directory that `excludes` does not name, with
    * everything below them: rsync finds them itself, so that directories whose names are not
@@ -87,7 +91,11 @@ export function selectionOptions(s: Selection): string[] {
         "--exclude=**",
       ];
     case "trees":
-      return ["--recursive", SNAPSHOT_EXCLUDE];
+      return [
+        "--recursive",
+        SNAPSHOT_EXCLUDE,
+        ...(s.leave ?? []).map((rel) => `--exclude=/${rel}`),
+      ];
     case "otherTrees":
       return [
         "--recursive",
@@ -160,7 +168,7 @@ export class TreeWalk {
 
   /** Bytes `s` selects of `sources` (trees from the cache). */
   async bytes(s: Selection, sources: readonly string[]): Promise<number> {
-    if (s.kind === "trees") {
+    if (s.kind === "trees" && !s.leave?.length) {
       let n = 0;
       for (const src of sources) n += await this.treeBytes(trimSlash(src));
       return n;
@@ -184,9 +192,13 @@ export class TreeWalk {
         case "matching":
           await this.#matching(src, s.patterns.map(globToRegExp), out);
           break;
-        case "trees":
-          await this.#collect(src, base, new Set(), out, dirs);
+        case "trees": {
+          const leave = new Set(s.leave ?? []);
+          const found: SentFile[] = [];
+          await this.#collect(src, base, new Set(), found, dirs);
+          out.push(...found.filter((f) => !leave.has(f.rel)));
           break;
+        }
         case "otherTrees":
           await this.#otherTrees(src, new Set(s.excludes), out);
           break;

@@ -155,3 +155,79 @@ Deno.test("clone pass on XFS: clones keep their names, a file on another file sy
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("clone pass on XFS with a schema in two shares: the share's job (its files into the schema's directory) sends from the clones and releases each as rsync opens it", async () => {
+  await withLoopFs("xfs", 320, async (fs) => {
+    const dd = `${fs.dir}/data`;
+    for (const d of [dd, `${dd}/big`, `${dd}/mysql`]) await Deno.mkdir(d);
+    const files: Record<string, Uint8Array> = {
+      "ibdata1": bytes(1 << 20, 1),
+      "ib_logfile0": bytes(1 << 20, 2),
+      "mysql/user.MAD": bytes(8192, 7),
+    };
+    for (let i = 1; i <= 4; i++) files[`big/t${i}.ibd`] = bytes(24 << 20, 10 + i);
+    for (const [rel, data] of Object.entries(files)) await Deno.writeFile(`${dd}/${rel}`, data);
+    const cnf = `${fs.dir}/my.cnf`;
+    await Deno.writeTextFile(cnf, "[sst]\nclone=on\nclone-floor=1M\nbackup-threads=2\n");
+    const args = parseSstArgs([
+      "--role",
+      "donor",
+      "--address",
+      "127.0.0.1:4444/rsync_tunnel_sst",
+      "--datadir",
+      dd,
+      "--defaults-file",
+      cnf,
+    ]); // deno-fmt-ignore
+    const settings = settingsFrom(args, await OptionLookup.load({ defaultsFile: cnf }), 2);
+    const scope = new Scope();
+    const private_ = await Deno.makeTempDir({ prefix: "clone-pass-private-" });
+    const writer = {
+      async write(name: string, content: string) {
+        await Deno.writeTextFile(`${private_}/${name}`, content, { mode: 0o600 });
+        return `${private_}/${name}`;
+      },
+    };
+    const dest = await Deno.makeTempDir({ prefix: "clone-pass-dest-" });
+    try {
+      const setup = await prepareClones(settings, scope);
+      const walk = new TreeWalk();
+      const plan = await planCopy(settings, walk, true);
+      const reads = await lockedReads(plan, null, walk, writer);
+      const cloned = await cloneUnderLock(setup, reads, walk, writer);
+      assertEquals(cloned.locked, null, "everything clones");
+      const root = cloned.roots[0].to;
+      const sent = rebasePlan(cloned.clone, cloned.roots);
+      const share = sent.jobs.find((j) => j.job.path === "big/");
+      assert(share, `a share job: ${sent.jobs.map((j) => j.job.label)}`);
+      assertEquals(share.job.selection.kind, "files");
+      assertEquals(share.bytes, 48 << 20);
+      for (const { job } of sent.jobs) {
+        const child = new Deno.Command("rsync", {
+          args: [
+            "--recursive",
+            `--out-format=${OPENED_PREFIX}%n`,
+            ...job.options,
+            "--",
+            ...job.sources,
+            `${dest}/${job.path ?? ""}`,
+          ],
+          stdout: "piped",
+          stderr: "inherit",
+        }).spawn();
+        await stdoutText(child.stdout, (name) => cloned.opened(job, name));
+        assert((await child.status).success, `rsync of ${job.label}`);
+      }
+      const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+      for (const [rel, data] of Object.entries(files)) {
+        if (!rel.startsWith("big/")) continue;
+        assert(!(await exists(`${root}/${rel}`)), `${rel}: released once rsync opened it`);
+        assertEquals(await Deno.readFile(`${dest}/${rel}`), data, `${rel} arrived whole`);
+      }
+    } finally {
+      await scope.close();
+      await Deno.remove(private_, { recursive: true });
+      await Deno.remove(dest, { recursive: true });
+    }
+  });
+});

@@ -663,3 +663,84 @@ loopbackTest(
     }
   },
 );
+
+/** Schema `big` in `dd`: `n` tables of `mib` MiB of random bytes each, and one odd-named file. */
+async function bigSchema(dd: string, n: number, mib: number): Promise<void> {
+  await Deno.mkdir(`${dd}/big`);
+  const chunk = new Uint8Array(1024 * 1024);
+  for (let i = 1; i <= n; i++) {
+    const file = await Deno.open(`${dd}/big/t${i}.ibd`, { write: true, create: true });
+    for (let m = 0; m < mib; m++) {
+      for (let o = 0; o < chunk.length; o += 65536) {
+        crypto.getRandomValues(chunk.subarray(o, o + 65536));
+      }
+      await file.write(chunk);
+    }
+    file.close();
+  }
+  await Deno.writeTextFile(`${dd}/big/odd name.frm`, "stays in the tree");
+}
+
+/** The donor's line that says it split schema `big`, as a RegExp. */
+const BIG_SPLIT = /schema directory big \([\d.]+ MiB\) holds most of the data: sent in 2 shares/;
+
+loopbackTest(
+  "backup-threads=2: one schema with most of the data is sent in two shares; the joiner equals the donor, its stale file in that schema is deleted and its old copy of a shared table overwritten",
+  { donorSstLines: ["backup-threads=2"] },
+  async (f) => {
+    const dd = f.donor.layout.datadir, jd = f.joiner.layout.datadir;
+    await bigSchema(dd, 4, 24);
+    await Deno.mkdir(`${jd}/big`);
+    await Deno.writeTextFile(`${jd}/big/stale.ibd`, "dropped on the donor");
+    for (const t of ["t1", "t2", "t3", "t4"]) await Deno.writeTextFile(`${jd}/big/${t}.ibd`, "old");
+    const r = await sst(f);
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    assertMatch(r.donor!.stderr, BIG_SPLIT);
+    assert(!leftovers(`${jd}/big`).includes("stale.ibd"), "the stale table file is deleted");
+    assertEquals(
+      diffDigests(
+        await treeDigest(dd, isTransferredDatadirFile),
+        await treeDigest(jd, isTransferredDatadirFile),
+      ),
+      [],
+    );
+  },
+);
+
+loopbackTest(
+  "precopy=on with a schema in two shares: the locked pass leaves out the shares' files the hot pass sent whole, compares the one written since, and the joiner equals the locked state",
+  { donorSstLines: ["precopy=on", "backup-threads=2"] },
+  async (f) => {
+    const dd = f.donor.layout.datadir;
+    await bigSchema(dd, 4, 24);
+    const old = new Date(Date.now() - 2 * UNCHANGED_MARGIN_MS);
+    for (const file of (await treeDigest(dd, () => true)).keys()) {
+      await Deno.utime(`${dd}/${file}`, old, old);
+    }
+    let locked = new Map<string, string>();
+    const r = await sst(f, {
+      onFlush: async () => {
+        // A page of t4.ibd (whichever share sent it) written after the hot pass read it.
+        const file = await Deno.open(`${dd}/big/t4.ibd`, { write: true });
+        await file.seek(16384, Deno.SeekMode.Start);
+        await file.write(crypto.getRandomValues(new Uint8Array(16384)));
+        file.close();
+        locked = await treeDigest(dd, isTransferredDatadirFile);
+      },
+    });
+    assertEquals(r.joiner.code, 0, r.joiner.stderr);
+    assertEquals(r.donor?.code, 0, r.donor?.stderr);
+    const log = r.donor!.stderr;
+    assertEquals(linesWith(log, "holds most of the data").length, 2, "hot and locked plans split");
+    const skipped = /locked delta pass: \d+ file\(s\), ([\d.]+) MiB, unchanged since the pre-copy/
+      .exec(log);
+    assert(skipped && Number(skipped[1]) >= 72, `t1–t3 (72 MiB) are left out:\n${log}`);
+    assertMatch(log, /file\(s\) to compare \(.*\b1 changed since the pre-copy began\b/);
+    assertEquals(
+      diffDigests(locked, await treeDigest(f.joiner.layout.datadir, isTransferredDatadirFile)),
+      [],
+      "the joiner's files equal the donor's at the lock",
+    );
+  },
+);

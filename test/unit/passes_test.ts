@@ -18,6 +18,7 @@ import {
   type RsyncJob,
   type SchemaDir,
   schemaJobs,
+  shareSchema,
   streamLoads,
   structureJob,
   withDeltaBlock,
@@ -342,6 +343,68 @@ Deno.test("passes: binlogJob and completionJob", () => {
     sources: ["/tmp/p/sst_complete"],
     module: "rsync_tunnel_sst-complete",
   });
+});
+
+Deno.test("passes: shareSchema splits one large schema into shares of similar size; the tree leaves out (and does not delete) the files the others send", () => {
+  const files = [
+    { name: "t1.ibd", bytes: 400 },
+    { name: "t2.ibd", bytes: 300 },
+    { name: "t3.ibd", bytes: 300 },
+    { name: "t1.frm", bytes: 1 },
+    { name: "odd name.ibd", bytes: 200 },
+  ];
+  const [tree, ...others] = shareSchema(defaultLayout(), "shop", files, 2);
+  // largest first to the lighter share: the tree starts with the odd name's 200 B, so t1.ibd
+  // (400) goes to share 2, t2.ibd to the tree (500), t3.ibd to share 2 (700), t1.frm the tree
+  assertEquals(tree.selection, { kind: "trees", leave: ["shop/t1.ibd", "shop/t3.ibd"] });
+  assertEquals(tree.sources, [`${DD}/shop`]);
+  assertEquals(tree.options, [
+    "--recursive",
+    "--delete",
+    SNAPSHOT_EXCLUDE,
+    "--exclude=/shop/t1.ibd",
+    "--exclude=/shop/t3.ibd",
+  ]);
+  assertEquals(others.length, 1);
+  assertEquals(others[0].selection, { kind: "files" });
+  assertEquals(others[0].sources, [`${DD}/shop/t1.ibd`, `${DD}/shop/t3.ibd`]);
+  assertEquals([others[0].module, others[0].path], ["rsync_tunnel_sst", "shop/"]);
+  assertEquals(others[0].options, []);
+});
+
+Deno.test("passes: shareSchema keeps the directory whole when its name is no plain file name, with one share, or when every file has an odd name", () => {
+  const files = [{ name: "a.ibd", bytes: 10 }, { name: "b.ibd", bytes: 10 }];
+  for (
+    const [name, fs, shares] of [
+      ["my shop", files, 2],
+      ["shop", files, 1],
+      ["shop", [{ name: "a b", bytes: 10 }, { name: "c*d", bytes: 10 }], 2],
+    ] as const
+  ) {
+    const jobs = shareSchema(defaultLayout(), name, fs, shares);
+    assertEquals(jobs.length, 1, `${name} ${shares}`);
+    assertEquals(jobs[0].selection, { kind: "trees", leave: [] });
+    assertEquals(jobs[0].sources, [`${DD}/${name}`]);
+  }
+});
+
+Deno.test("selection: a tree with files left out neither lists nor counts them (real files), and counts the rest below", async () => {
+  const dd = await Deno.makeTempDir({ prefix: "passes-unit-" });
+  try {
+    await Deno.mkdir(`${dd}/shop/sub`, { recursive: true });
+    await Deno.writeFile(`${dd}/shop/a.ibd`, new Uint8Array(100));
+    await Deno.writeFile(`${dd}/shop/b.ibd`, new Uint8Array(30));
+    await Deno.writeFile(`${dd}/shop/sub/b.ibd`, new Uint8Array(7));
+    const walk = new TreeWalk();
+    const leave = { kind: "trees", leave: ["shop/b.ibd"] } as const;
+    const listed = await walk.files(leave, [`${dd}/shop`]);
+    assertEquals(listed.map((f) => f.rel).sort(), ["shop/a.ibd", "shop/sub/b.ibd"]);
+    assertEquals(await walk.bytes(leave, [`${dd}/shop`]), 107);
+    assertEquals(await walk.bytes({ kind: "trees" }, [`${dd}/shop`]), 137);
+    assertEquals(await walk.bytes({ kind: "files" }, [`${dd}/shop/b.ibd`]), 30);
+  } finally {
+    await Deno.remove(dd, { recursive: true });
+  }
 });
 
 Deno.test("passes: listSchemaDirs lists schema dirs with sizes (a linked one by its target), skipping special and excluded dirs", async () => {
