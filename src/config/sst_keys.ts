@@ -174,7 +174,8 @@ export const SST_KEYS = [
     groups: "--mysqld|sst",
     role: "donor",
     default: "the CPU count",
-    meaning: "parallel rsync streams on the donor (one at a time when bwlimit is set)",
+    meaning:
+      "parallel rsync streams on the donor (one at a time when bwlimit is set); a schema directory with most of the data is split over them",
   },
   {
     name: "sst-max-binlogs",
