@@ -9,6 +9,7 @@
 import * as log from "../core/log.ts";
 import { ConfigError, UnsupportedDataError } from "../core/errors.ts";
 import type { Settings } from "../config/settings.ts";
+import { isCapped } from "../config/wire_options.ts";
 import {
   binlogJob,
   engineFileJobs,
@@ -179,7 +180,7 @@ export async function planCopy(
  * when it alone holds more than half again a stream's fair share of the bulk (`engineBulk`
  * plus the schemas): a database with one large schema would otherwise go through one stream
  * while the others idle. Each share must be worth a connection (at least
- * {@link SHORT_JOB_BYTES} a stream).
+ * {@link SHORT_JOB_BYTES} a stream). Not under a bandwidth cap (one rsync at a time).
  */
 async function shared(
   schemas: SizedJob[],
@@ -191,7 +192,8 @@ async function shared(
   const trees = schemas.filter((s) =>
     s.job.selection.kind === "trees" && s.job.sources.length === 1
   );
-  if (streams < 2 || trees.length === 0) return schemas;
+  // Under a cap one rsync runs at a time (pass.ts): shares would only add connections.
+  if (streams < 2 || isCapped(settings.wire) || trees.length === 0) return schemas;
   const largest = trees.reduce((m, s) => (s.bytes > m.bytes ? s : m));
   const fair = (engineBulk + schemas.reduce((n, s) => n + s.bytes, 0)) / streams;
   if (largest.bytes <= 1.5 * fair || largest.bytes < streams * SHORT_JOB_BYTES) return schemas;

@@ -188,13 +188,17 @@ export interface SchemaFile {
  */
 const SHAREABLE_NAME = /^[A-Za-z0-9_@$-][A-Za-z0-9_@$.-]*$/;
 
+/** The largest fraction of a split directory's bytes one share may hold. */
+const MOST_IN_ONE_SHARE = 0.75;
+
 /**
  * A schema directory `name` that alone would keep one stream busy long after the others (one
  * large database), split into up to `shares` jobs of similar size: the first sends the
  * directory as a tree, `--delete` within it, but the files the others send (`leave`: neither
  * sent nor deleted by it); each other job sends its files (`files`, largest first to the
  * lightest share) into the directory. Files with other names stay in the tree. One job (the
- * directory whole) when the name or the files do not allow a split.
+ * directory whole) when the name or the files do not allow a split, or when one share would
+ * still hold most of the bytes (over 3/4: one huge table).
  */
 export function shareSchema(
   layout: ServerLayout,
@@ -216,6 +220,9 @@ export function shareSchema(
     lightest.names.push(f.name);
   }
   const others = groups.slice(1).filter((g) => g.names.length > 0);
+  // A split that leaves most of the bytes in one share (one huge table) only adds connections.
+  const total = groups.reduce((n, g) => n + g.bytes, 0);
+  if (Math.max(...groups.map((g) => g.bytes)) > MOST_IN_ONE_SHARE * total) return [tree([])];
   return [
     tree(others.flatMap((g) => g.names.map((n) => `${name}/${n}`)).sort()),
     ...others.map((g, i) => ({

@@ -372,13 +372,14 @@ Deno.test("passes: shareSchema splits one large schema into shares of similar si
   assertEquals(others[0].options, []);
 });
 
-Deno.test("passes: shareSchema keeps the directory whole when its name is no plain file name, with one share, or when every file has an odd name", () => {
+Deno.test("passes: shareSchema keeps the directory whole when its name is no plain file name, with one share, when every file has an odd name, or when one table holds over 3/4 of it", () => {
   const files = [{ name: "a.ibd", bytes: 10 }, { name: "b.ibd", bytes: 10 }];
   for (
     const [name, fs, shares] of [
       ["my shop", files, 2],
       ["shop", files, 1],
       ["shop", [{ name: "a b", bytes: 10 }, { name: "c*d", bytes: 10 }], 2],
+      ["shop", [{ name: "huge.ibd", bytes: 80 }, { name: "a.ibd", bytes: 20 }], 2],
     ] as const
   ) {
     const jobs = shareSchema(defaultLayout(), name, fs, shares);
