@@ -283,19 +283,22 @@ Deno.test("clone=on, datadir on XFS (reflink=1), sysbench and DDL on the donor t
     (fss) => clonedSstUnderLoad(fss, ["clone=on", FLOOR, "precopy=off", "bwlimit=30M"]),
   ).then(() => {}));
 
-Deno.test("clone=on, datadir on XFS, sysbench's schema (4 tables, about 100 MiB) holding most of the data, sysbench and DDL in that schema throughout: it is sent from the clones in two shares, node2's checksums equal node1's and it restarts", async () => {
+Deno.test("clone=on, datadir on XFS, sysbench's schema (6 tables, about 200 MiB) holding most of the data, sysbench and DDL in that schema throughout: it is sent from the clones in shares, node2's checksums equal node1's and it restarts", async () => {
+  // Three streams and no binary log shipped: on 10.5 the system tablespace (undo) and the
+  // binary log that sysbench's load filled hold about as much as its schema.
+  const sst = ["clone=on", FLOOR, "precopy=off", "backup-threads=3", "sst-max-binlogs=0"];
   const log = await withImages(
     [{ type: "xfs", mib: 1024 }],
     (fss) =>
-      clonedSstUnderLoad(fss, ["clone=on", FLOOR, "precopy=off", "backup-threads=2"], {
+      clonedSstUnderLoad(fss, sst, {
         bulkRows: 16,
-        sysbench: { tables: 4, rows: 100_000 },
+        sysbench: { tables: 6, rows: 100_000 },
         ddlSchema: "sbtest",
       }),
   );
   assert(
-    /schema directory sbtest \([\d.]+ MiB\) holds most of the data: sent in 2 shares/.test(log),
-    `sbtest went in two shares:\n${
+    /schema directory sbtest \([\d.]+ MiB\) holds most of the data: sent in 3 shares/.test(log),
+    `sbtest went in three shares:\n${
       log.split("\n").filter((l) => l.includes("WSREP_SST")).join("\n")
     }`,
   );
