@@ -7,17 +7,46 @@
  * one as soon as a real rsync names it as opened; the scope removes the snapshot directory.
  */
 import { assert, assertEquals } from "../support/assert.ts";
+import { donorSettings, privateWriter } from "../support/donor_settings.ts";
 import { withLoopFs } from "../../scripts/lib/loop_fs.ts";
-import { OptionLookup } from "../../src/config/option_lookup.ts";
-import { settingsFrom } from "../../src/config/settings.ts";
-import { parseSstArgs } from "../../src/core/args.ts";
 import { Scope } from "../../src/sst/scope.ts";
 import { lockedReads, planCopy } from "../../src/transfer/copy_plan.ts";
 import { cloneUnderLock, prepareClones, rebasePlan } from "../../src/transfer/clone_pass.ts";
 import { SNAPSHOT_PREFIX, TreeWalk } from "../../src/transfer/selection.ts";
+import type { RsyncJob } from "../../src/transfer/passes.ts";
 import { OPENED_PREFIX, stdoutText } from "../../src/transfer/rsync_runner.ts";
 
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
+
+/**
+ * Runs a real rsync of `job` to `dest` that names each file it opens, handing each name to
+ * `opened` as it comes; returns the names (it must succeed).
+ */
+async function rsyncNamingOpened(
+  job: RsyncJob,
+  dest: string,
+  opened: (name: string) => void,
+): Promise<string[]> {
+  const child = new Deno.Command("rsync", {
+    args: [
+      "--recursive",
+      `--out-format=${OPENED_PREFIX}%n`,
+      ...job.options,
+      "--",
+      ...job.sources,
+      dest,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const names: string[] = [];
+  await stdoutText(child.stdout, (name) => {
+    names.push(name);
+    opened(name);
+  });
+  assert((await child.status).success, `rsync of ${job.label}`);
+  return names;
+}
 
 Deno.test("clone pass on XFS: clones keep their names, a file on another file system goes to the locked pass (each pass excludes the other's), empty schema directories are mirrored, the clone pass sends from the clones and releases each as rsync opens it", async () => {
   const outside = await Deno.makeTempDir({ prefix: "clone-pass-outside-" });
@@ -41,25 +70,10 @@ Deno.test("clone pass on XFS: clones keep their names, a file on another file sy
       await Deno.symlink(`${outside}/far.MYD`, `${dd}/s1/far.MYD`);
       const cnf = `${fs.dir}/my.cnf`;
       await Deno.writeTextFile(cnf, "[sst]\nclone=on\nclone-floor=1M\n");
-      const args = parseSstArgs([
-        "--role",
-        "donor",
-        "--address",
-        "127.0.0.1:4444/rsync_tunnel_sst",
-        "--datadir",
-        dd,
-        "--defaults-file",
-        cnf,
-      ]); // deno-fmt-ignore
-      const settings = settingsFrom(args, await OptionLookup.load({ defaultsFile: cnf }), 2);
+      const settings = await donorSettings(dd, cnf);
       const scope = new Scope();
       const private_ = await Deno.makeTempDir({ prefix: "clone-pass-private-" });
-      const writer = {
-        async write(name: string, content: string) {
-          await Deno.writeTextFile(`${private_}/${name}`, content, { mode: 0o600 });
-          return `${private_}/${name}`;
-        },
-      };
+      const writer = privateWriter(private_);
       try {
         const setup = await prepareClones(settings, scope);
         assert(setup.snapshots, "the datadir clones");
@@ -116,24 +130,7 @@ Deno.test("clone pass on XFS: clones keep their names, a file on another file sy
         const dest = await Deno.makeTempDir({ prefix: "clone-pass-dest-" });
         try {
           for (const { job } of sent.jobs.filter((j) => j.job !== ibdata)) {
-            const child = new Deno.Command("rsync", {
-              args: [
-                "--recursive",
-                `--out-format=${OPENED_PREFIX}%n`,
-                ...job.options,
-                "--",
-                ...job.sources,
-                `${dest}/`,
-              ],
-              stdout: "piped",
-              stderr: "inherit",
-            }).spawn();
-            const names: string[] = [];
-            await stdoutText(child.stdout, (name) => {
-              names.push(name);
-              cloned.opened(job, name);
-            });
-            assert((await child.status).success, `rsync of ${job.label}`);
+            const names = await rsyncNamingOpened(job, `${dest}/`, (n) => cloned.opened(job, n));
             assert(names.length > 0, `${job.label}: rsync named the files it opened`);
           }
           for (const [rel, data] of Object.entries(files)) {
@@ -169,25 +166,10 @@ Deno.test("clone pass on XFS with a schema in two shares: the share's job (its f
     for (const [rel, data] of Object.entries(files)) await Deno.writeFile(`${dd}/${rel}`, data);
     const cnf = `${fs.dir}/my.cnf`;
     await Deno.writeTextFile(cnf, "[sst]\nclone=on\nclone-floor=1M\nbackup-threads=2\n");
-    const args = parseSstArgs([
-      "--role",
-      "donor",
-      "--address",
-      "127.0.0.1:4444/rsync_tunnel_sst",
-      "--datadir",
-      dd,
-      "--defaults-file",
-      cnf,
-    ]); // deno-fmt-ignore
-    const settings = settingsFrom(args, await OptionLookup.load({ defaultsFile: cnf }), 2);
+    const settings = await donorSettings(dd, cnf);
     const scope = new Scope();
     const private_ = await Deno.makeTempDir({ prefix: "clone-pass-private-" });
-    const writer = {
-      async write(name: string, content: string) {
-        await Deno.writeTextFile(`${private_}/${name}`, content, { mode: 0o600 });
-        return `${private_}/${name}`;
-      },
-    };
+    const writer = privateWriter(private_);
     const dest = await Deno.makeTempDir({ prefix: "clone-pass-dest-" });
     try {
       const setup = await prepareClones(settings, scope);
@@ -203,20 +185,7 @@ Deno.test("clone pass on XFS with a schema in two shares: the share's job (its f
       assertEquals(share.job.selection.kind, "files");
       assertEquals(share.bytes, 48 << 20);
       for (const { job } of sent.jobs) {
-        const child = new Deno.Command("rsync", {
-          args: [
-            "--recursive",
-            `--out-format=${OPENED_PREFIX}%n`,
-            ...job.options,
-            "--",
-            ...job.sources,
-            `${dest}/${job.path ?? ""}`,
-          ],
-          stdout: "piped",
-          stderr: "inherit",
-        }).spawn();
-        await stdoutText(child.stdout, (name) => cloned.opened(job, name));
-        assert((await child.status).success, `rsync of ${job.label}`);
+        await rsyncNamingOpened(job, `${dest}/${job.path ?? ""}`, (n) => cloned.opened(job, n));
       }
       const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
       for (const [rel, data] of Object.entries(files)) {

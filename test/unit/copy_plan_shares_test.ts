@@ -5,9 +5,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { OptionLookup } from "../../src/config/option_lookup.ts";
-import { settingsFrom } from "../../src/config/settings.ts";
-import { parseSstArgs } from "../../src/core/args.ts";
+import { donorSettings } from "../support/donor_settings.ts";
 import { planCopy } from "../../src/transfer/copy_plan.ts";
 import { TreeWalk } from "../../src/transfer/selection.ts";
 
@@ -26,17 +24,7 @@ async function plan(sst: string[], tables: number, mib: number) {
     }
     const cnf = `${dd}/my.cnf`;
     await Deno.writeTextFile(cnf, `[sst]\n${sst.join("\n")}\n`);
-    const args = parseSstArgs([
-      "--role",
-      "donor",
-      "--address",
-      "127.0.0.1:4444/rsync_tunnel_sst",
-      "--datadir",
-      dd,
-      "--defaults-file",
-      cnf,
-    ]); // deno-fmt-ignore
-    const settings = settingsFrom(args, await OptionLookup.load({ defaultsFile: cnf }), 2);
+    const settings = await donorSettings(dd, cnf);
     const p = await planCopy(settings, new TreeWalk(), false);
     return p.jobs.filter((s) => s.job.sources.some((src) => src.startsWith(`${dd}/big`)))
       .map((s) => ({ kind: s.job.selection.kind, path: s.job.path, bytes: s.bytes / MiB }));
