@@ -130,6 +130,11 @@ async function main(): Promise<number> {
   await Deno.stat(`${launcherDir}/wsrep_sst_rsync_tunnel`).catch(() => {
     throw new Error(`no ${launcherDir}/wsrep_sst_rsync_tunnel: run deno task build first`);
   });
+  if (!runnerIn(mtrDir)) {
+    throw new Error(
+      `no MariaDB test suite in ${mtrDir}: apt-get install mariadb-test (or --mtr-dir <dir>)`,
+    );
+  }
   const dir = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "mtr-rsync-tunnel-" });
   try {
     const copy = await mirrorPrefix(mtrDir, dir);
