@@ -20,6 +20,7 @@
 import type { Node, NodeExtra } from "../lib/cluster.ts";
 import type { Ca, Leaf } from "../lib/pki.ts";
 import { sstLines } from "./options.ts";
+import { which } from "../../src/proc/process.ts";
 
 /** One SST method as the benchmark configures it. */
 export interface Method {
@@ -102,22 +103,9 @@ export function pickMethods(
   return [...out, ...variants.map(variantMethod)];
 }
 
-/** Whether `program` is an executable file in a directory of `PATH` (or of sbin). */
+/** Whether `program` is an executable in `PATH` or the system's bin and sbin directories. */
 function onPath(program: string): boolean {
-  const dirs = [
-    ...(Deno.env.get("PATH") ?? "").split(":"),
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-  ];
-  return dirs.some((d) => {
-    try {
-      return (Deno.statSync(`${d}/${program}`).mode ?? 0) & 0o111 ? true : false;
-    } catch {
-      return false;
-    }
-  });
+  return which(program, `${Deno.env.get("PATH") ?? ""}:/usr/sbin:/usr/bin:/sbin:/bin`) !== null;
 }
 
 /** `label:key=value[;key=value]` → an `rsync_tunnel` method with these `[sst]` lines. */
